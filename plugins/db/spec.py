@@ -1,0 +1,37 @@
+"""Specs of the ``db`` plugin: replication between databases (SIS store → data layer)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from runtime.models.common import Model
+from runtime.models.interface import SpecBase, TargetSpecBase
+
+
+class Table(Model):
+    name: str = Field(description="Source table, or the name given to `query`.")
+    query: str | None = Field(None, description="SELECT to replicate instead of the whole table.")
+    key: list[str] = Field(min_length=1, description="Primary key columns at the target.")
+    watermark: str | None = Field("updated_at", description="Column for incremental reads; none: full.")
+
+
+class DbSource(SpecBase):
+    type: Literal["db"]
+    tables: list[Table] = Field(min_length=1)
+    mode: Literal["incremental", "full", "outbox"] = "incremental"
+
+
+class DbTarget(TargetSpecBase):
+    type: Literal["db"]
+    schema_: str | None = Field(None, alias="schema", description="Target schema, e.g. datalaag or mip.")
+    table_prefix: str = ""
+    on_incompatible_change: Literal["fail", "recreate", "add_column"] = Field(
+        "fail",
+        description="When a column changes type at the source: stop (fail), drop and copy again "
+        "(recreate), or keep the old column and add a new one (add_column).",
+    )
+    views: dict[str, str] = Field(
+        default_factory=dict, description="Views to create at the target: name → SELECT."
+    )

@@ -1,0 +1,103 @@
+"""Specs of the ``rest`` plugin (httpx)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from plugins.formats import Format
+from runtime.models.common import Expression, Model
+from runtime.models.interface import SpecBase, TargetSpecBase
+
+
+class NextLinkPaging(Model):
+    """The body holds the next page's URL, e.g. OData's ``d.__next``."""
+
+    type: Literal["next_link"]
+    next: Expression = Field(description="JMESPath to the next URL in the body, e.g. 'd.__next'.")
+
+
+class LinkHeaderPaging(Model):
+    type: Literal["link_header"]
+
+
+class PagePaging(Model):
+    type: Literal["page"]
+    param: str = "page"
+    size_param: str | None = "pageSize"
+    size: int = Field(100, ge=1)
+    start: int = 1
+
+
+class OffsetPaging(Model):
+    type: Literal["offset"]
+    param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = Field(100, ge=1)
+
+
+class CursorPaging(Model):
+    type: Literal["cursor"]
+    cursor: Expression = Field(description="JMESPath to the next cursor in the body.")
+    param: str = "cursor"
+
+
+Paging = Annotated[
+    Union[NextLinkPaging, LinkHeaderPaging, PagePaging, OffsetPaging, CursorPaging],
+    Field(discriminator="type"),
+]
+
+
+class Watermark(Model):
+    """Incremental reads: only what changed since the cursor."""
+
+    field: Expression = Field(description="JMESPath to the change timestamp in a record, e.g. 'Modified'.")
+    param: str = Field(description="Query parameter to send, e.g. '$filter'.")
+    template: str = Field(
+        "{cursor}", description="Value of the parameter; {cursor} is the last watermark seen."
+    )
+    initial: str = Field("1970-01-01T00:00:00Z", description="Watermark of the very first run.")
+
+
+class RestSource(SpecBase):
+    """Poll or pull records from an HTTP API."""
+
+    type: Literal["rest"]
+    path: str = Field(description="Path below the system's base URL.")
+    method: Literal["GET", "POST"] = "GET"
+    params: dict[str, str] = Field(default_factory=dict)
+    records: Expression | None = Field(None, description="JMESPath to the list of records in a page.")
+    key: Expression = Field(description="JMESPath to the record's own key.")
+    paging: Paging | None = None
+    watermark: Watermark | None = None
+    format: Format | None = Field(None, description="For file downloads (CSV, XLSX); default JSON.")
+
+
+class RestStep(Model):
+    """One call of a multi-step delivery (Signhost: create, upload the file, start)."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str = Field(description="Path; {name} is filled from the payload and saved values.")
+    body: Expression | None = Field(None, description="JMESPath into the payload for the JSON body.")
+    file: Expression | None = Field(None, description="JMESPath to a file path whose bytes are the body.")
+    content_type: str | None = None
+    save: dict[str, Expression] = Field(default_factory=dict, description="name: JMESPath into the response.")
+
+
+class RestTarget(TargetSpecBase):
+    """Push records to an HTTP API."""
+
+    type: Literal["rest"]
+    method: Literal["POST", "PUT", "PATCH", "DELETE"] = "POST"
+    path: str | None = Field(None, description="Path; {field} is filled from the payload.")
+    steps: list[RestStep] | None = Field(None, description="Instead of method and path: several calls.")
+    body: Literal["json", "xml", "form"] = "json"
+    batch: int | None = Field(None, ge=1, description="Send up to this many records as one JSON array.")
+    openapi: str | None = Field(None, description="OpenAPI document to check requests against.")
+    operation: str | None = Field(None, description="operationId in that document.")
+    schema_ref: str | None = Field(None, description="Schema name in the document for the body.")
+    reference: Expression | None = Field(None, description="JMESPath to the target's id in the response.")
+    idempotency_header: str | None = Field(
+        "Idempotency-Key", description="Header carrying the idempotency key; none to leave it out."
+    )

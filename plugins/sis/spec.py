@@ -1,0 +1,41 @@
+"""Specs of the ``sis`` plugin: the central SIS store as a source and as a target."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from runtime.models.common import Expression
+
+from runtime.models.interface import SpecBase, TargetSpecBase
+
+
+class SisSource(SpecBase):
+    """Read one object type from the SIS store, incrementally."""
+
+    type: Literal["sis"]
+    object: str = Field(description="SIS object type, e.g. student, enrollment, application.")
+    mode: Literal["outbox", "watermark", "full"] = Field(
+        "outbox",
+        description="outbox: changes by outbox sequence; watermark: rows with updated_at after the "
+        "cursor; full: every row on each run.",
+    )
+    include: list[str] = Field(
+        default_factory=list, description="Related objects joined into each record, e.g. person, program."
+    )
+    where: Expression | None = Field(None, description="JMESPath filter over the record; false drops it.")
+
+
+class SisTarget(TargetSpecBase):
+    """Upsert records into the SIS store by natural key."""
+
+    type: Literal["sis"]
+    object: str = Field(description="SIS object type to write.")
+    operation: Literal["upsert", "update", "delete", "replace"] = Field(
+        "upsert",
+        description="upsert: insert or update by key; update: only existing rows; delete; "
+        "replace: delete what the run did not write within `replace_scope`.",
+    )
+    key: list[str] = Field(default_factory=list, description="Natural key fields; default: the object's own.")
+    replace_scope: str | None = Field(None, description="With replace: the field that scopes it (e.g. date).")

@@ -1,0 +1,111 @@
+"""The ``koppel`` command. Subcommands live in their own modules and are imported only when
+used, so ``koppel validate`` does not pay for SQLAlchemy, zeep or uvicorn.
+
+This is the single error boundary: a KoppelError becomes a clear message and exit code 1;
+a traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from runtime.errors import DefinitionError, KoppelError
+
+#: command name → "module:attribute"
+COMMANDS = {
+    "validate": "runtime.cli.definitions:validate",
+    "schema": "runtime.cli.definitions:schema",
+    "catalog": "runtime.cli.definitions:catalog",
+    "docs": "runtime.cli.definitions:docs",
+    "plugins": "runtime.cli.definitions:plugins",
+    "sis": "runtime.sis.cli:sis",
+    "test": "runtime.mapping.cli:test",
+    "run": "runtime.engine.cli:run",
+    "dry-run": "runtime.engine.cli:dry_run",
+    "runs": "runtime.engine.cli:runs",
+    "deadletters": "runtime.engine.cli:deadletters",
+    "serve": "runtime.engine.cli:serve",
+    "sandbox": "sandbox.cli:sandbox",
+    "demo": "sandbox.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return _unavailable(name)
+            raise
+        return getattr(module, attr)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DefinitionError as exc:
+            for d in exc.diagnostics:
+                click.echo(str(d), err=True)
+            click.secho(f"koppel: {exc}", fg="red", err=True)
+            _maybe_traceback(ctx)
+            ctx.exit(1)
+        except KoppelError as exc:
+            from runtime import redact
+
+            click.secho(f"koppel: {redact.text(str(exc))}", fg="red", err=True)
+            _maybe_traceback(ctx)
+            ctx.exit(1)
+
+
+def _maybe_traceback(ctx: click.Context) -> None:
+    if ctx.find_root().params.get("debug"):
+        import traceback
+
+        traceback.print_exc()
+
+
+def _unavailable(name: str) -> click.Command:
+    @click.command(name=name, help="(not available in this installation)")
+    def command() -> None:
+        raise click.ClickException(f"'koppel {name}' is not available in this installation")
+
+    return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, exists=True),
+    envvar="KOPPEL_PROJECT",
+    default=".",
+    show_default=True,
+    help="Project folder holding catalog.yaml, interfaces/ and mappings/.",
+)
+@click.option(
+    "--env",
+    "environment",
+    type=click.Choice(["sandbox", "acceptatie", "productie"]),
+    envvar="KOPPEL_ENV",
+    default="sandbox",
+    show_default=True,
+    help="Which connection settings to use.",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool, project: str, environment: str) -> None:
+    """Koppel: the college's SIS interfaces, declared in YAML, validated, tested and run."""
+    from pathlib import Path
+
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    ctx.obj["project"] = Path(project).resolve()
+    ctx.obj["environment"] = environment

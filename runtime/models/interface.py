@@ -1,0 +1,165 @@
+"""interfaces/NN-name.yaml: one interface of the overview, as Koppel runs it.
+
+The ``source`` and ``targets`` fields are unions of the Spec models of the registered plugins,
+discriminated by ``type``. The union is built from the registry (``interface_model``), so a
+third-party plugin's spec validates and appears in the JSON Schema like a built-in one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, create_model, field_validator
+
+from runtime.models.common import Duration, Expression, Model
+
+AMSTERDAM = "Europe/Amsterdam"
+
+
+class CronTrigger(Model):
+    """A schedule. Runs in Europe/Amsterdam by default, so 02:00 stays 02:00 across DST."""
+
+    type: Literal["cron"]
+    cron: str = Field(description="Five-field cron expression: minute hour day month weekday.")
+    timezone: str = AMSTERDAM
+    misfire_grace: Duration = Field(600.0, description="A run missed by less than this still runs.")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from runtime.cronexpr import check_cron
+
+        check_cron(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{value}'") from exc
+        return value
+
+
+class IntervalTrigger(Model):
+    """Every so often, e.g. ``every: 5m``."""
+
+    type: Literal["interval"]
+    every: Duration = Field(gt=0)
+
+
+class OutboxTrigger(Model):
+    """Realtime: a change of one of these SIS objects (from the outbox) starts a run."""
+
+    type: Literal["outbox"]
+    objects: list[str] = Field(min_length=1, description="SIS object types whose changes count.")
+    #: on SQLite (no NOTIFY) the outbox is polled this often
+    poll: Duration = Field(1.0, gt=0)
+
+
+class PollTrigger(Model):
+    """Near realtime for systems without events: read the source's API this often."""
+
+    type: Literal["poll"]
+    every: Duration = Field(gt=0)
+
+
+class WebhookTrigger(Model):
+    """Inbound calls, stored durably before they are answered; the source is a ``webhook``."""
+
+    type: Literal["webhook"]
+
+
+class ManualTrigger(Model):
+    """Only on ``koppel run``: for interfaces that are planned or run on request."""
+
+    type: Literal["manual"]
+
+
+Trigger = Annotated[
+    Union[CronTrigger, IntervalTrigger, OutboxTrigger, PollTrigger, WebhookTrigger, ManualTrigger],
+    Field(discriminator="type"),
+]
+
+
+class RetryPolicy(Model):
+    max_attempts: int = Field(8, ge=1, le=100, description="Attempts before a record is a dead letter.")
+    initial_delay: Duration = Field(1.0, description="Delay before the first retry.")
+    max_delay: Duration = Field(300.0, description="The backoff never waits longer than this.")
+    multiplier: float = Field(2.0, ge=1.0)
+    jitter: bool = Field(True, description="Randomise delays so retries do not arrive in waves.")
+
+
+class DeliveryPolicy(Model):
+    idempotency_key: Expression | None = Field(
+        None,
+        description="JMESPath over the source record giving a stable key per record; "
+        "default: the source's own record key.",
+    )
+    skip_unchanged: bool = Field(
+        True, description="Do not send a record again when the same key was delivered with the same payload."
+    )
+    ledger: bool = Field(
+        True,
+        description="Keep a delivery row per record. Bulk replication turns it off and relies on the "
+        "cursor and the target's upsert.",
+    )
+    batch_size: int = Field(500, ge=1, le=100_000)
+    retries: RetryPolicy = Field(default_factory=RetryPolicy)
+
+
+class WriteBack(Model):
+    """Write part of a target's answer back into the SIS (an ECK-iD, a transaction id)."""
+
+    object: str = Field(description="The SIS object to update, e.g. student.")
+    mapping: str = Field(description="Mapping from {record, response} to the SIS fields.")
+
+
+class SpecBase(Model):
+    """Fields every source and target spec has."""
+
+    system: str | None = Field(None, description="The system in catalog.yaml this talks to.")
+
+
+class TargetSpecBase(SpecBase):
+    mapping: str | None = Field(None, description="Mapping for this target; default: the interface's.")
+    writeback: WriteBack | None = None
+
+
+class InterfaceBase(Model):
+    id: int = Field(ge=0, le=27, description="The number in the college's overview.")
+    name: str
+    description: str | None = None
+    type: Literal["batch", "realtime"] = Field(description="As decided for this interface.")
+    status: Literal["active", "planned"] = Field(
+        "active", description="A planned interface validates and dry-runs but is never scheduled."
+    )
+    objects: list[str] = Field(min_length=1, description="The business objects it moves.")
+    trigger: Trigger
+    mapping: str | None = Field(
+        None, description="Mapping file in mappings/ (without .yaml); none for pure replication."
+    )
+    delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
+
+
+def _union(specs: list[type]) -> object:
+    if len(specs) == 1:
+        return specs[0]
+    return Annotated[Union[tuple(specs)], Field(discriminator="type")]
+
+
+@lru_cache(maxsize=4)
+def interface_model(registry) -> type[InterfaceBase]:
+    """The Interface model for the plugins in ``registry``."""
+    sources = [p.source_spec for p in registry if p.source_spec]
+    targets = [p.target_spec for p in registry if p.target_spec]
+    return create_model(
+        "Interface",
+        __base__=InterfaceBase,
+        source=(_union(sources), Field(description="Where the records come from.")),
+        targets=(list[_union(targets)], Field(min_length=1, description="Where the records go.")),
+    )

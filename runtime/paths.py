@@ -1,0 +1,29 @@
+"""Where things are: the project, the public contracts (``${specs}``), the var/ folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SPECS_PLACEHOLDER = "${specs}"
+
+
+def specs_dir(project_root: Path) -> Path:
+    """The public contracts: ``KOPPEL_SPECS_DIR``, else ``../shared/specs`` beside the project."""
+    env = os.environ.get("KOPPEL_SPECS_DIR")
+    return Path(env) if env else (project_root.parent / "shared" / "specs")
+
+
+def expand(path: str, project_root: Path) -> Path:
+    """A path from YAML: ``${specs}/x`` → the specs folder; relative → from the project root."""
+    if path.startswith(SPECS_PLACEHOLDER):
+        return specs_dir(project_root) / path[len(SPECS_PLACEHOLDER) :].lstrip("/")
+    p = Path(path)
+    return p if p.is_absolute() else project_root / p
+
+
+def var_dir(project_root: Path) -> Path:
+    """Runtime files (the embedded SQLite databases, sandbox data); created on first use."""
+    d = Path(os.environ.get("KOPPEL_VAR_DIR", project_root / "var"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d

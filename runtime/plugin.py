@@ -1,0 +1,168 @@
+"""The contract between the engine and a protocol plugin. Nothing else is asked of a plugin.
+
+A plugin module (``plugins/rest``, ``plugins/soap``, ...) exposes one ``plugin = Plugin(...)``
+object, registered under the entry-point group ``koppel.plugins``. It names its ``type`` (the
+``type:`` written in YAML), the pydantic ``Spec`` models for the roles it plays, and factories.
+Heavy libraries (zeep, paramiko, SQLAlchemy) are imported inside the factories, so that
+``koppel validate`` starts fast.
+
+Source, called by the engine in this order::
+
+    open()                    connect, authenticate; ConfigError if settings are wrong
+    read(cursor) -> batches   yields Batch objects, each bounded in size; ``cursor`` is what the
+                              last committed batch returned (None on the first run)
+    commit(batch)             the batch was fully acknowledged (delivered or dead-lettered) and
+                              its cursor stored: now is the time for side effects such as moving
+                              a processed file to the archive. Must be idempotent.
+    close()
+
+Target::
+
+    open()
+    write(items) -> outcomes  one Outcome per item, in order. Raise TransientError to have the
+                              whole batch retried; return Outcome(error=...) for one record.
+    render(item) -> str       what would go over the wire, for dry-run (secrets left out)
+    close()
+
+Errors come from ``runtime.errors``: their class decides retry, dead letter or stop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from runtime.errors import KoppelError
+
+if TYPE_CHECKING:
+    from runtime.diagnostics import Diagnostic
+    from runtime.models.catalog import SystemEnvironment
+
+
+@dataclass
+class Record:
+    """One record read from a source."""
+
+    key: str  # the natural key in the source system (student number, aanmeldID, file name, ...)
+    data: dict[str, Any]
+    object: str | None = None  # object type, e.g. ``student``
+    operation: str = "upsert"  # upsert or delete
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. outbox sequence, file name
+
+
+@dataclass
+class Batch:
+    """A bounded batch of records and the cursor that is valid once all of them are handled."""
+
+    records: list[Record]
+    cursor: str | None = None
+    #: opaque to the engine; handed back to ``Source.commit`` (e.g. the remote file to archive)
+    token: Any = None
+
+
+@dataclass
+class Item:
+    """One mapped record on its way to one target."""
+
+    key: str  # idempotency key
+    payload: Any  # what the mapping produced
+    source_key: str
+    operation: str = "upsert"
+    object: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What the target did with one item."""
+
+    error: KoppelError | None = None
+    reference: str | None = None  # the target's own reference (DUO message id, transaction id)
+    response: Any = None  # the useful part of the answer, for write-back into the SIS
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class PluginContext:
+    """What a plugin gets besides its spec: the system's settings for the chosen environment."""
+
+    environment: str
+    project_root: Path
+    system_name: str | None = None
+    system: "SystemEnvironment | None" = None
+    interface_id: int | None = None
+    #: the engine's state database URL, for plugins that keep durable state (webhook inbox)
+    state_url: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Source(ABC):
+    def open(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    @abstractmethod
+    def read(self, cursor: str | None) -> Iterator[Batch]: ...
+
+    def commit(self, batch: Batch) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+class Target(ABC):
+    def open(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    @abstractmethod
+    def write(self, items: Sequence[Item]) -> list[Outcome]: ...
+
+    def render(self, item: Item) -> str:
+        import json
+
+        return json.dumps(item.payload, ensure_ascii=False, indent=2, default=str)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+SourceFactory = Callable[[BaseModel, PluginContext], Source]
+TargetFactory = Callable[[BaseModel, PluginContext], Target]
+#: static checks beyond the schema, e.g. "the operation exists in the WSDL"
+Checker = Callable[[BaseModel, PluginContext], "list[tuple[tuple, str]]"]
+
+
+@dataclass(frozen=True)
+class Plugin:
+    type: str
+    description: str
+    source_spec: type[BaseModel] | None = None
+    target_spec: type[BaseModel] | None = None
+    create_source: SourceFactory | None = None
+    create_target: TargetFactory | None = None
+    #: returns (loc inside the spec, message) pairs; loc like ("operation",)
+    check: Checker | None = None
+
+    @property
+    def roles(self) -> list[str]:
+        return [r for r, s in (("source", self.source_spec), ("target", self.target_spec)) if s]
+
+
+__all__ = [
+    "Batch",
+    "Item",
+    "Outcome",
+    "Plugin",
+    "PluginContext",
+    "Record",
+    "Source",
+    "Target",
+    "Diagnostic",
+]
