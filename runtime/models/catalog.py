@@ -41,7 +41,7 @@ class SystemEnvironment(Model):
     )
     auth: OutboundAuth | None = None
     tls: TLS | None = None
-    oin: str | None = Field(None, pattern=r"^\d{20}$", description="The system's OIN (Edukoppeling).")
+    oin: str | None = Field(None, pattern=r"^[0-9A-Z]{20}$", description="The system's OIN (Edukoppeling).")
     known_hosts: str | None = Field(None, description="known_hosts file for SFTP host-key checking.")
     timeout: float = Field(30.0, gt=0, description="Seconds before a call counts as timed out.")
     rate_limit: float | None = Field(None, gt=0, description="Maximum calls per second.")
@@ -64,7 +64,7 @@ class System(Model):
     vendor: str | None = None
     protocol: str | None = Field(None, description="How Koppel talks to it: rest, soap, sftp, db, webhook.")
     profile: str | None = Field(None, description="Transport profile, e.g. edukoppeling-2W-be-S.")
-    sender_oin: str | None = Field(None, pattern=r"^\d{20}$", description="Our own OIN towards this system.")
+    sender_oin: str | None = Field(None, pattern=r"^[0-9A-Z]{20}$", description="Our own OIN towards this system.")
     environments: dict[Environment, SystemEnvironment] = Field(
         description="Connection settings per environment: sandbox, acceptatie, productie."
     )
