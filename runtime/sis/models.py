@@ -541,11 +541,7 @@ class TimetableActivity(Stamped, Base):
 
 
 class Outbox(Base):
-    """One row per change of an object row, written by database triggers (see ``triggers``).
-
-    ``txid`` (PostgreSQL only) is the writing transaction's id, so that a reader can hold back
-    rows of transactions that may still be in flight with a lower ``seq`` (see ``outbox``).
-    """
+    """One row per change of an object row, written by database triggers (see ``triggers``)."""
 
     __tablename__ = "outbox"
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
@@ -553,7 +549,6 @@ class Outbox(Base):
     key: Mapped[str] = mapped_column(Text)
     op: Mapped[str] = mapped_column(String(6))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=utcnow())
-    txid: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (
         CheckConstraint(_in("op", ("insert", "update", "delete")), name="op"),
         # AUTOINCREMENT: SQLite never reuses a sequence number, even after the outbox is pruned
