@@ -1,0 +1,53 @@
+"""The Koppel engine: runs interfaces so that nothing is lost, nothing is sent twice without need,
+and an operator can see and repair what went wrong.
+
+Python API (everything the CLI and ``koppel demo`` use)::
+
+    from runtime.project import load_project
+    from runtime.engine import Engine
+
+    project = load_project(root).require_valid()
+    engine = Engine(project, registry=None, environment="sandbox", state_url=None)
+    summary = engine.run_interface(13, trigger="manual")      # -> RunSummary
+    summary.outcome            # ok | partial (some dead letters) | error | stopped | skipped
+    summary.read, .mapped, .filtered, .skipped, .delivered, .failed, .dead, .duration, .run_id
+
+    from runtime.engine.dryrun import dry_run
+    report = dry_run(engine, 13, limit=10)                    # -> list[DryRunItem], masked
+
+    from runtime.engine.deadletters import DeadLetters
+    dl = DeadLetters(engine)
+    dl.list(interface_id=15, since=datetime, error_class="record")   # dicts, masked
+    dl.replay(ids=[...]) / dl.replay(interface_id=15)                # -> list[ReplayResult]
+    dl.discard(ids=[...], reason="...")
+
+    engine.store                    # StateStore: runs, deliveries, lineage, dead letters, cursors
+    engine.store.list_runs(interface_id=None, limit=20)
+
+    from runtime.engine.server import create_app
+    app = create_app(engine)                                  # Starlette: /healthz /readyz /metrics
+                                                              # and the webhook/SCIM endpoints
+    from runtime.engine.daemon import Daemon
+    Daemon(engine, host="127.0.0.1", port=8080).serve()       # scheduler + realtime + server
+
+``registry`` defaults to the plugins of the entry-point group; tests pass their own
+``runtime.registry.Registry``. ``state_url`` defaults to KOPPEL_STATE_URL (else the SIS store's
+database). The state schema is migrated with Alembic on first use (version table
+``koppel_state_alembic_version``).
+
+Decisions (where the design left a choice):
+- Counts of a run are per record *and target*, except ``read`` (per source record).
+- ``failed`` counts attempts that failed and were retried; ``dead`` counts dead letters.
+- The idempotency key sent to a target is ``<key>:<first 16 hex of the payload hash>``: a repeat
+  of the same change carries the same key, a later change of the same record a new one.
+- A dead record does not hold back later changes of the same key; a replay of a dead letter whose
+  key has been delivered since with newer content is marked ``superseded`` instead of being sent
+  (``--force`` sends it anyway).
+- A planned interface can be dry-run but not run or scheduled.
+"""
+
+from __future__ import annotations
+
+from runtime.engine.pipeline import Engine, RunSummary
+
+__all__ = ["Engine", "RunSummary"]

@@ -1,0 +1,240 @@
+"""One target of an interface: map, validate, skip what the ledger already has, deliver, retry.
+
+A lane turns a batch of source records into acknowledgements for its target:
+
+- mapping and validation failures are the record's own problem: dead letter at once;
+- the ledger skips a record delivered before under the same idempotency key with the same
+  payload hash (``delivery.skip_unchanged``);
+- items go out in *waves* that hold each idempotency key at most once, so two changes of one
+  student reach the target in order even when the first needs retries;
+- a transient failure is retried with backoff (``delivery.retries``); when the attempts run out
+  the record becomes a dead letter, error class ``transient``: nothing is dropped;
+- a RecordError raised for a whole write is isolated by sending the items one at a time.
+
+On the wire, ``Item.key`` (the rest plugin's ``Idempotency-Key``) is ``<key>:<payload hash[:16]>``:
+a repeat of the same change carries the same key, a new change of the same record a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime import redact
+from runtime.engine.retry import Backoff, Sleeper
+from runtime.engine.state.store import BatchResult, DeadLetterRow, DeliveryRow, utcnow
+from runtime.errors import ConfigError, KoppelError, RecordError, TransientError, classify
+from runtime.plugin import Item, Outcome, Record, Target
+
+log = logging.getLogger("koppel.engine")
+
+
+def payload_hash(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_dict(record: Record) -> dict:
+    return {"key": record.key, "data": record.data, "object": record.object,
+            "operation": record.operation, "meta": record.meta}
+
+
+def record_from_dict(value: dict) -> Record:
+    return Record(key=value["key"], data=value.get("data") or {}, object=value.get("object"),
+                  operation=value.get("operation", "upsert"), meta=value.get("meta") or {})
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as stored and shown: masked, with its class name when it is not one of ours."""
+    text = str(exc) if isinstance(exc, KoppelError) else f"{type(exc).__name__}: {exc}"
+    return redact.text(text)[:2000]
+
+
+class Interrupted(Exception):
+    """A drain asked the lane to stop while it was waiting to retry."""
+
+
+@dataclass
+class Pending:
+    item: Item
+    record: Record
+    hash: str
+    ledger_key: str
+    attempts: int = 0
+    first_at: Any = None
+    last_error: BaseException | None = None
+
+
+@dataclass
+class LaneResult:
+    result: BatchResult = field(default_factory=BatchResult)
+    delivered: list[tuple[Pending, Outcome]] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class TargetLane:
+    def __init__(self, *, name: str, target: Target, spec, mapping: Callable | None, mapping_version: str | None,
+                 key_of: Callable[[Record], str], policy, ledger_lookup: Callable[[list[str]], dict],
+                 sleeper: Sleeper, metrics=None, interface_id: int = 0) -> None:
+        self.name = name
+        self.target = target
+        self.spec = spec
+        self.mapping = mapping
+        self.mapping_version = mapping_version
+        self.key_of = key_of
+        self.policy = policy
+        self.backoff = Backoff.from_policy(policy.retries)
+        self.ledger_lookup = ledger_lookup
+        self.sleeper = sleeper
+        self.metrics = metrics
+        self.interface_id = interface_id
+
+    # -- mapping -------------------------------------------------------------------------------
+
+    def map(self, record: Record) -> Any:
+        """The payload for this target, None when the mapping filters the record out."""
+        if self.mapping is None:
+            return record.data
+        out = self.mapping(record.data)
+        if out is not None and hasattr(self.mapping, "validate"):
+            self.mapping.validate(out)
+        return out
+
+    def prepare(self, records: Sequence[Record], result: BatchResult, counts: dict) -> list[Pending]:
+        pending: list[Pending] = []
+        for record in records:
+            try:
+                key = self.key_of(record)
+                payload = self.map(record)
+            except ConfigError:
+                raise
+            except Exception as exc:  # one bad record never stops the others
+                stage = "validation" if type(exc).__name__ == "ContractError" else "mapping"
+                result.dead.append(self._dead(stage, record, None, None, exc, attempts=1))
+                counts["dead"] += 1
+                continue
+            if payload is None:
+                counts["filtered"] += 1
+                continue
+            counts["mapped"] += 1
+            digest = payload_hash(payload)
+            item = Item(key=f"{key}:{digest[:16]}", payload=payload, source_key=record.key,
+                        operation=record.operation, object=record.object)
+            pending.append(Pending(item, record, digest, key))
+        return pending
+
+    # -- delivery ------------------------------------------------------------------------------
+
+    def process(self, records: Sequence[Record], counts: dict, *, skip_unchanged: bool | None = None) -> LaneResult:
+        lane = LaneResult()
+        pending = self.prepare(records, lane.result, counts)
+        skip = self.policy.skip_unchanged if skip_unchanged is None else skip_unchanged
+        known = self.ledger_lookup([p.ledger_key for p in pending]) if (self.policy.ledger and skip and pending) else {}
+        for wave in _waves(pending):
+            todo = []
+            for p in wave:
+                if skip and known.get(p.ledger_key) == (p.hash, "delivered"):
+                    counts["skipped"] += 1
+                    continue
+                todo.append(p)
+            try:
+                self._deliver(todo, lane, counts)
+            except Interrupted:
+                lane.interrupted = True
+                return lane
+            for p, _ in lane.delivered:
+                known[p.ledger_key] = (p.hash, "delivered")
+        return lane
+
+    def _deliver(self, todo: list[Pending], lane: LaneResult, counts: dict) -> None:
+        while todo:
+            started = time.monotonic()
+            for p in todo:
+                p.attempts += 1
+                p.first_at = p.first_at or utcnow()
+            outcomes = self._write(todo)
+            if self.metrics:
+                self.metrics.write_latency(self.interface_id, self.name, time.monotonic() - started)
+            retry: list[Pending] = []
+            for p, outcome in zip(todo, outcomes):
+                if outcome.ok:
+                    lane.delivered.append((p, outcome))
+                    lane.result.deliveries.append(self._row(p, "delivered", outcome.reference))
+                    counts["delivered"] += 1
+                    continue
+                err = outcome.error
+                if isinstance(err, ConfigError):
+                    raise err
+                p.last_error = err
+                if classify(err) == "record" or p.attempts >= self.backoff.max_attempts:
+                    lane.result.dead.append(self._dead("delivery", p.record, p, p.item.payload, err, p.attempts))
+                    lane.result.deliveries.append(self._row(p, "dead", None, err))
+                    counts["dead"] += 1
+                else:
+                    retry.append(p)
+                    counts["failed"] += 1
+            if retry:
+                attempt = max(p.attempts for p in retry)
+                delay = max(self.backoff.delay(attempt, p.last_error) for p in retry)
+                log.info("retrying %d record(s) in %.1fs", len(retry), delay,
+                         extra={"interface": self.interface_id, "target": self.name, "attempt": attempt,
+                                "error": error_text(retry[0].last_error)})
+                if not self.sleeper.sleep(delay):
+                    raise Interrupted()
+            todo = retry
+
+    def _write(self, todo: list[Pending]) -> list[Outcome]:
+        items = [p.item for p in todo]
+        try:
+            outcomes = self.target.write(items)
+        except ConfigError:
+            raise
+        except RecordError as exc:
+            if len(items) == 1:
+                return [Outcome(error=exc)]
+            # The plugin could not say which record it was: send them one by one to find it.
+            return [self._write([p])[0] for p in todo]
+        except Exception as exc:  # TransientError and the unexpected: retry the whole write
+            return [Outcome(error=exc if isinstance(exc, KoppelError) else TransientError(error_text(exc)))] * len(items)
+        if len(outcomes) != len(items):
+            raise ConfigError(f"target '{self.name}' returned {len(outcomes)} outcomes for {len(items)} items")
+        return outcomes
+
+    # -- rows ----------------------------------------------------------------------------------
+
+    def _row(self, p: Pending, status: str, reference: str | None, err: BaseException | None = None) -> DeliveryRow:
+        return DeliveryRow(target=self.name, idempotency_key=p.ledger_key, payload_hash=p.hash, status=status,
+                           attempts=p.attempts, source_key=p.record.key, reference=reference,
+                           last_error=error_text(err) if err else None, mapping_version=self.mapping_version)
+
+    def _dead(self, stage: str, record: Record, p: Pending | None, payload: Any, exc: BaseException, attempts: int) -> DeadLetterRow:
+        log.warning("dead letter (%s): %s", stage, error_text(exc),
+                    extra={"interface": self.interface_id, "target": self.name, "error_class": classify(exc)})
+        key = p.ledger_key if p else None
+        if key is None:
+            try:
+                key = self.key_of(record)
+            except Exception:
+                key = record.key
+        return DeadLetterRow(stage=stage, record=record_dict(record), reason=error_text(exc),
+                             error_class=classify(exc), target=self.name, idempotency_key=key,
+                             source_key=record.key, payload=payload, error_code=getattr(exc, "code", None),
+                             attempts=attempts, first_attempt_at=p.first_at if p else None)
+
+
+def _waves(pending: list[Pending]) -> list[list[Pending]]:
+    """Split into waves holding each key at most once, in the original order."""
+    waves: list[list[Pending]] = []
+    seen: dict[str, int] = {}
+    for p in pending:
+        n = seen.get(p.ledger_key, -1) + 1
+        seen[p.ledger_key] = n
+        if n == len(waves):
+            waves.append([])
+        waves[n].append(p)
+    return waves

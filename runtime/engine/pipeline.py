@@ -1,0 +1,289 @@
+"""The engine: run an interface from trigger to acknowledged state.
+
+    lease ─> run row ─> source.read(cursor) ─> per batch: lanes (map, validate, deliver, retry)
+          ─> one transaction: deliveries + lineage + dead letters + counts + cursor ─> source.commit
+
+The cursor moves only in the same transaction that records the batch's acknowledgements, so a
+crash anywhere sends the unrecorded batch again (at-least-once) and the ledger plus the target's
+idempotency check drop the repeat. Batches are bounded by ``delivery.batch_size``: memory is flat.
+
+A run of an interface never overlaps itself, across processes too: it holds the lease
+``interface:<id>`` in the state database, renewed by a heartbeat while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.engine.lane import TargetLane, error_text
+from runtime.engine.retry import Sleeper
+from runtime.engine.state.store import BatchResult, StateStore, holder_id
+from runtime.engine.writeback import WriteBack
+from runtime.errors import ConfigError, KoppelError
+from runtime.plugin import PluginContext, Record
+
+log = logging.getLogger("koppel.engine")
+
+LEASE_TTL = 60.0
+
+
+@dataclass
+class RunSummary:
+    interface_id: int
+    trigger: str
+    outcome: str  # ok partial error stopped skipped
+    run_id: int | None = None
+    read: int = 0
+    mapped: int = 0
+    filtered: int = 0
+    skipped: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    duration: float = 0.0
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_counts() -> dict[str, int]:
+    return dict(read=0, mapped=0, filtered=0, skipped=0, delivered=0, failed=0, dead=0)
+
+
+class Lease:
+    """The interface's lease, renewed in the background while a run holds it."""
+
+    def __init__(self, store: StateStore, name: str, ttl: float = LEASE_TTL) -> None:
+        self.store, self.name, self.ttl = store, name, ttl
+        self.holder = holder_id()
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self, wait: float = 0.0) -> bool:
+        deadline = time.monotonic() + wait
+        while not self.store.acquire_lease(self.name, self.holder, self.ttl):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+        self._thread = threading.Thread(target=self._heartbeat, name=f"lease-{self.name}", daemon=True)
+        self._thread.start()
+        return True
+
+    def _heartbeat(self) -> None:
+        while not self._done.wait(self.ttl / 3):
+            try:
+                if not self.store.renew_lease(self.name, self.holder, self.ttl):
+                    self.lost.set()
+            except Exception:  # a hiccup of the database: try again next beat
+                log.exception("lease renewal failed")
+
+    def release(self) -> None:
+        self._done.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self.store.release_lease(self.name, self.holder)
+
+
+class Engine:
+    """Runs interfaces of one project in one environment. Thread-safe: one run per interface."""
+
+    def __init__(self, project, registry=None, environment: str = "sandbox", *, state_url: str | None = None,
+                 store: StateStore | None = None, metrics=None) -> None:
+        from runtime import settings
+        from runtime.registry import registry as default_registry
+
+        self.project = project
+        self.registry = registry or default_registry()
+        self.environment = environment
+        self.state_url = state_url or (store.url if store else settings.state_url(project.root))
+        self.store = store or StateStore(self.state_url)
+        self.sleeper = Sleeper()
+        self.metrics = metrics
+        self._mappings: dict[str, Any] = {}
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def run_interface(self, ref: int | str, trigger: str = "manual", *, run_key: str | None = None,
+                      lease_wait: float = 0.0, progress: Callable[[dict], None] | None = None) -> RunSummary:
+        interface = self.project.interface(ref)
+        iid = interface.id
+        if interface.status == "planned":
+            raise ConfigError(f"interface {iid} is planned: it can be dry-run, not run")
+        lease = Lease(self.store, f"interface:{iid}")
+        if not lease.acquire(wait=lease_wait):
+            return RunSummary(iid, trigger, "skipped", message="a run of this interface is already in progress")
+        try:
+            self.store.close_orphaned_runs(iid)
+            run_id = self.store.start_run(iid, trigger, run_key=run_key, holder=lease.holder)
+            if run_id is None:
+                return RunSummary(iid, trigger, "skipped", message=f"run {run_key} was claimed by another daemon")
+            return self._run(interface, trigger, run_id, lease, progress)
+        finally:
+            lease.release()
+
+    def stop(self) -> None:
+        """Drain: finish the batch in hand, record it, start no new one."""
+        self.sleeper.stop()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def _run(self, interface, trigger: str, run_id: int, lease: Lease, progress) -> RunSummary:
+        started = time.monotonic()
+        iid = interface.id
+        counts = new_counts()
+        outcome, message = "ok", None
+        log.info("run started", extra={"interface": iid, "run": run_id, "trigger": trigger})
+        source = None
+        lanes: list[TargetLane] = []
+        try:
+            source = self.create_source(interface)
+            lanes = self.create_lanes(interface)
+            writeback = WriteBack(self, interface)
+            source_name = interface.source.type
+            cursor = self.store.cursor(iid, source_name)
+            source.open()
+            for lane in lanes:
+                lane.target.open()
+            for batch in source.read(cursor):
+                batch_counts = new_counts()
+                batch_counts["read"] = len(batch.records)
+                result = BatchResult(counts=batch_counts)
+                complete = True
+                for lane in lanes:
+                    lane_result = lane.process(batch.records, batch_counts)
+                    result.deliveries += lane_result.result.deliveries
+                    result.dead += lane_result.result.dead
+                    if lane_result.delivered and writeback.needed(lane):
+                        result.dead += writeback.apply(lane, lane_result.delivered, batch_counts)
+                    complete = complete and not lane_result.interrupted
+                if not complete:
+                    batch_counts["read"] = 0  # it will be read again
+                self.store.commit_batch(iid, run_id, result, source=source_name, cursor=batch.cursor,
+                                        move_cursor=complete and batch.cursor is not None)
+                _add(counts, batch_counts)
+                if self.metrics:
+                    self.metrics.batch(iid, batch_counts)
+                if progress:
+                    progress(dict(counts))
+                if not complete:
+                    outcome, message = "stopped", "stopped by a drain while retrying; the batch is read again next time"
+                    break
+                source.commit(batch)
+                if self.sleeper.stopping or lease.lost.is_set():
+                    outcome, message = "stopped", "stopped by a drain" if self.sleeper.stopping else "lease lost"
+                    break
+        except KoppelError as exc:
+            outcome, message = "error", error_text(exc)
+            log.error("run stopped: %s", message, extra={"interface": iid, "run": run_id, "error_class": exc.error_class})
+            if not isinstance(exc, ConfigError):
+                outcome = "error"
+        except Exception as exc:
+            outcome, message = "error", error_text(exc)
+            log.exception("run failed: %s", message, extra={"interface": iid, "run": run_id})
+        finally:
+            for closable in [*(l.target for l in lanes), source]:
+                if closable is not None:
+                    try:
+                        closable.close()
+                    except Exception:
+                        log.exception("close failed")
+        if outcome == "ok" and counts["dead"]:
+            outcome, message = "partial", f"{counts['dead']} record(s) went to the dead letters"
+        self.store.finish_run(run_id, outcome, message)
+        summary = RunSummary(iid, trigger, outcome, run_id, duration=round(time.monotonic() - started, 3),
+                             message=message, **counts)
+        if self.metrics:
+            self.metrics.run(iid, outcome, summary.duration)
+        log.info("run finished", extra={"interface": iid, "run": run_id, "outcome": outcome,
+                                        **{k: v for k, v in counts.items()}, "duration": summary.duration})
+        return summary
+
+    # -- building blocks -----------------------------------------------------------------------
+
+    def context(self, interface, spec, **options) -> PluginContext:
+        system_name = getattr(spec, "system", None)
+        system = None
+        catalog = self.project.catalog
+        if system_name and catalog is not None and system_name in catalog.systems:
+            system = catalog.systems[system_name].environments.get(self.environment)
+        return PluginContext(environment=self.environment, project_root=Path(self.project.root),
+                             system_name=system_name, system=system, interface_id=interface.id,
+                             state_url=self.state_url,
+                             options={"batch_size": interface.delivery.batch_size, **options})
+
+    def create_source(self, interface):
+        spec = interface.source
+        plugin = self.registry.get(spec.type, "source")
+        return plugin.create_source(spec, self.context(interface, spec))
+
+    def create_target(self, interface, spec):
+        plugin = self.registry.get(spec.type, "target")
+        return plugin.create_target(spec, self.context(interface, spec))
+
+    def target_names(self, interface) -> list[str]:
+        names = [getattr(s, "system", None) or s.type for s in interface.targets]
+        return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
+
+    def create_lanes(self, interface, targets: bool = True) -> list[TargetLane]:
+        key_of = self.key_function(interface)
+        lanes = []
+        for name, spec in zip(self.target_names(interface), interface.targets):
+            mapping_name = getattr(spec, "mapping", None) or interface.mapping
+            mapping = self.mapping(mapping_name) if mapping_name else None
+            lanes.append(TargetLane(
+                name=name, target=self.create_target(interface, spec) if targets else None, spec=spec,
+                mapping=mapping, mapping_version=_version(mapping, mapping_name), key_of=key_of,
+                policy=interface.delivery, sleeper=self.sleeper, metrics=self.metrics, interface_id=interface.id,
+                ledger_lookup=lambda keys, n=name, i=interface.id: self.store.ledger(i, n, keys)))
+        return lanes
+
+    def mapping(self, name: str):
+        if name not in self._mappings:
+            try:
+                from runtime.mapping import load_mapping
+            except ModuleNotFoundError as exc:
+                raise ConfigError(f"mapping '{name}' cannot be loaded: the mapping engine is not installed") from exc
+            self._mappings[name] = load_mapping(Path(self.project.root), name)
+        return self._mappings[name]
+
+    @staticmethod
+    def key_function(interface) -> Callable[[Record], str]:
+        expression = interface.delivery.idempotency_key
+        if not expression:
+            return lambda record: str(record.key)
+        import jmespath
+
+        compiled = jmespath.compile(expression)
+
+        def key_of(record: Record) -> str:
+            value = compiled.search(record.data)
+            if value is None or value == "":
+                from runtime.errors import RecordError
+
+                raise RecordError(f"idempotency key '{expression}' is empty for this record", path=expression)
+            return str(value)
+
+        return key_of
+
+
+def _version(mapping, name: str | None) -> str | None:
+    if mapping is None:
+        return None
+    version = getattr(mapping, "version", None)
+    return f"{name}@{version}" if version else name
+
+
+def _add(total: dict[str, int], part: dict[str, int]) -> None:
+    for k, v in part.items():
+        total[k] = total.get(k, 0) + v

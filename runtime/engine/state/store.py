@@ -1,0 +1,399 @@
+"""Access to the state database. Every write that must agree with another is one transaction.
+
+The important one is ``commit_batch``: deliveries, lineage, dead letters, run counts and the
+source cursor of one acknowledged batch are written together, so after a crash the cursor and
+the run history never disagree (a batch is either fully recorded or sent again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, create_engine, event, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from runtime.engine.state import models as m
+
+COUNTS = ("read", "mapped", "filtered", "skipped", "delivered", "failed", "dead")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands timestamps back without a zone; they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def holder_id() -> str:
+    """Who holds a lease: host and process, so a dead holder on this host is recognised at once."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _holder_alive(holder: str) -> bool | None:
+    """True/False for a holder on this host; None when it lives elsewhere (only expiry tells)."""
+    try:
+        host, pid, _thread = holder.rsplit(":", 2)
+        pid_number = int(pid)
+    except ValueError:
+        return None
+    if host != socket.gethostname():
+        return None
+    if pid_number == os.getpid():
+        return True
+    try:
+        os.kill(pid_number, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class DeliveryRow:
+    target: str
+    idempotency_key: str
+    payload_hash: str
+    status: str  # delivered failed dead
+    attempts: int
+    source_key: str
+    last_error: str | None = None
+    reference: str | None = None
+    mapping_version: str | None = None
+
+
+@dataclass
+class DeadLetterRow:
+    stage: str
+    record: dict
+    reason: str
+    error_class: str
+    target: str | None = None
+    idempotency_key: str | None = None
+    source_key: str | None = None
+    payload: Any = None
+    error_code: str | None = None
+    attempts: int = 1
+    first_attempt_at: dt.datetime | None = None
+
+
+@dataclass
+class BatchResult:
+    """Everything one acknowledged batch leaves in the state database."""
+
+    deliveries: list[DeliveryRow] = field(default_factory=list)
+    dead: list[DeadLetterRow] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """A value the JSON column accepts (dates become ISO strings)."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+class StateStore:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = _create_engine(url)
+        if migrate:
+            from runtime.engine.state.migrate import migrate as run_migrations
+
+            run_migrations(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, interface_id: int, trigger: str, *, run_key: str | None = None, holder: str | None = None) -> int | None:
+        """A new run row; None when ``run_key`` was already claimed (another daemon runs it)."""
+        row = dict(interface_id=interface_id, trigger=trigger, run_key=run_key, started_at=utcnow(),
+                   outcome="running", holder=holder, **{c: 0 for c in COUNTS})
+        try:
+            with self.engine.begin() as c:
+                return c.execute(m.runs.insert().values(**row)).inserted_primary_key[0]
+        except IntegrityError:
+            return None
+
+    def finish_run(self, run_id: int, outcome: str, message: str | None = None) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(m.runs).where(m.runs.c.id == run_id).values(outcome=outcome, message=message, ended_at=utcnow()))
+
+    def add_counts(self, run_id: int, counts: dict[str, int], connection=None) -> None:
+        values = {k: getattr(m.runs.c, k) + v for k, v in counts.items() if v}
+        if not values:
+            return
+        stmt = update(m.runs).where(m.runs.c.id == run_id).values(**values)
+        if connection is not None:
+            connection.execute(stmt)
+        else:
+            with self.engine.begin() as c:
+                c.execute(stmt)
+
+    def run(self, run_id: int) -> dict | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(m.runs).where(m.runs.c.id == run_id)).mappings().first()
+        return dict(row) if row else None
+
+    def list_runs(self, interface_id: int | None = None, limit: int = 20) -> list[dict]:
+        q = select(m.runs).order_by(m.runs.c.id.desc()).limit(limit)
+        if interface_id is not None:
+            q = q.where(m.runs.c.interface_id == interface_id)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
+
+    def close_orphaned_runs(self, interface_id: int) -> int:
+        """Runs left 'running' by a process that is gone are marked 'crashed'. Called by the new
+        holder of the interface's lease, so no live run is ever touched."""
+        with self.engine.begin() as c:
+            rows = c.execute(select(m.runs.c.id, m.runs.c.holder).where(
+                m.runs.c.interface_id == interface_id, m.runs.c.outcome == "running")).all()
+            mine = holder_id()
+            stale = [r.id for r in rows if r.holder != mine]
+            if stale:
+                c.execute(update(m.runs).where(m.runs.c.id.in_(stale)).values(
+                    outcome="crashed", ended_at=utcnow(), message="the process running it stopped; its last batch was sent again"))
+        return len(stale)
+
+    # -- cursors -------------------------------------------------------------------------------
+
+    def cursor(self, interface_id: int, source: str) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(select(m.cursors.c.cursor).where(
+                m.cursors.c.interface_id == interface_id, m.cursors.c.source == source)).scalar()
+
+    def _set_cursor(self, c, interface_id: int, source: str, cursor: str | None, run_id: int | None) -> None:
+        values = dict(interface_id=interface_id, source=source, cursor=cursor, run_id=run_id, updated_at=utcnow())
+        stmt = self._insert(m.cursors).values(**values)
+        c.execute(stmt.on_conflict_do_update(index_elements=["interface_id", "source"],
+                                             set_={k: values[k] for k in ("cursor", "run_id", "updated_at")}))
+
+    def set_cursor(self, interface_id: int, source: str, cursor: str | None, run_id: int | None = None) -> None:
+        with self.engine.begin() as c:
+            self._set_cursor(c, interface_id, source, cursor, run_id)
+
+    # -- the ledger ----------------------------------------------------------------------------
+
+    def ledger(self, interface_id: int, target: str, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """idempotency key → (payload hash, status) of what was recorded for these keys."""
+        keys = list(set(keys))
+        found: dict[str, tuple[str, str]] = {}
+        d = m.deliveries.c
+        with self.engine.connect() as c:
+            for i in range(0, len(keys), 900):
+                chunk = keys[i : i + 900]
+                q = select(d.idempotency_key, d.payload_hash, d.status).where(
+                    d.interface_id == interface_id, d.target == target, d.idempotency_key.in_(chunk))
+                found.update({r[0]: (r[1], r[2]) for r in c.execute(q)})
+        return found
+
+    def delivery(self, interface_id: int, target: str, key: str) -> dict | None:
+        d = m.deliveries.c
+        with self.engine.connect() as c:
+            row = c.execute(select(m.deliveries).where(
+                d.interface_id == interface_id, d.target == target, d.idempotency_key == key)).mappings().first()
+        return dict(row) if row else None
+
+    def commit_batch(self, interface_id: int, run_id: int | None, result: BatchResult, *,
+                     source: str | None = None, cursor: str | None = None, move_cursor: bool = False) -> list[int]:
+        """Record one acknowledged batch atomically; returns the ids of new dead letters."""
+        now = utcnow()
+        dead_ids: list[int] = []
+        with self.engine.begin() as c:
+            if result.deliveries:
+                self._upsert_deliveries(c, interface_id, run_id, result.deliveries, now)
+            for dl in result.dead:
+                dead_ids.append(self._insert_dead_letter(c, interface_id, run_id, dl, now))
+            if run_id is not None:
+                self.add_counts(run_id, result.counts, connection=c)
+            if move_cursor and source is not None:
+                self._set_cursor(c, interface_id, source, cursor, run_id)
+        return dead_ids
+
+    def _upsert_deliveries(self, c, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow], now) -> None:
+        values = [dict(interface_id=interface_id, target=r.target, idempotency_key=r.idempotency_key,
+                       payload_hash=r.payload_hash, status=r.status, attempts=r.attempts,
+                       last_error=r.last_error, reference=r.reference, run_id=run_id,
+                       source_key=r.source_key, mapping_version=r.mapping_version, first_at=now,
+                       updated_at=now, delivered_at=now if r.status == "delivered" else None)
+                  for r in rows]
+        stmt = self._insert(m.deliveries)
+        ex = stmt.excluded
+        d = m.deliveries.c
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["interface_id", "target", "idempotency_key"],
+            set_=dict(payload_hash=ex.payload_hash, status=ex.status, attempts=d.attempts + ex.attempts,
+                      last_error=ex.last_error, reference=func.coalesce(ex.reference, d.reference),
+                      run_id=ex.run_id, source_key=ex.source_key, mapping_version=ex.mapping_version,
+                      updated_at=ex.updated_at, delivered_at=func.coalesce(ex.delivered_at, d.delivered_at)))
+        c.execute(stmt, values)
+        c.execute(m.lineage.insert(), [dict(interface_id=interface_id, target=v["target"], idempotency_key=v["idempotency_key"],
+                                            run_id=run_id, source_key=v["source_key"], mapping_version=v["mapping_version"],
+                                            payload_hash=v["payload_hash"], status=v["status"], reference=v["reference"], at=now)
+                                       for v in values])
+
+    def _insert_dead_letter(self, c, interface_id: int, run_id: int | None, dl: DeadLetterRow, now) -> int:
+        row = dict(interface_id=interface_id, run_id=run_id, target=dl.target, stage=dl.stage,
+                   idempotency_key=dl.idempotency_key, source_key=dl.source_key, record=jsonable(dl.record),
+                   payload=jsonable(dl.payload), reason=dl.reason, error_class=dl.error_class,
+                   error_code=dl.error_code, attempts=dl.attempts, first_attempt_at=dl.first_attempt_at or now,
+                   last_attempt_at=now, status="open")
+        return c.execute(m.dead_letters.insert().values(**row)).inserted_primary_key[0]
+
+    def lineage_of(self, interface_id: int, key: str) -> list[dict]:
+        q = select(m.lineage).where(m.lineage.c.interface_id == interface_id,
+                                    m.lineage.c.idempotency_key == key).order_by(m.lineage.c.id)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
+
+    # -- dead letters --------------------------------------------------------------------------
+
+    def dead_letters(self, *, interface_id: int | None = None, since: dt.datetime | None = None,
+                     error_class: str | None = None, status: str | None = "open", limit: int = 100,
+                     ids: Sequence[int] | None = None) -> list[dict]:
+        t = m.dead_letters.c
+        conds = []
+        if interface_id is not None:
+            conds.append(t.interface_id == interface_id)
+        if since is not None:
+            conds.append(t.last_attempt_at >= since)
+        if error_class:
+            conds.append(t.error_class == error_class)
+        if status:
+            conds.append(t.status == status)
+        if ids:
+            conds.append(t.id.in_(list(ids)))
+        q = select(m.dead_letters).where(and_(True, *conds)).order_by(t.id).limit(limit)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
+
+    def dead_letter(self, dead_id: int) -> dict | None:
+        rows = self.dead_letters(ids=[dead_id], status=None, limit=1)
+        return rows[0] if rows else None
+
+    def resolve_dead_letter(self, dead_id: int, status: str, resolution: str, connection=None) -> None:
+        stmt = update(m.dead_letters).where(m.dead_letters.c.id == dead_id).values(
+            status=status, resolution=resolution, resolved_at=utcnow())
+        if connection is not None:
+            connection.execute(stmt)
+        else:
+            with self.engine.begin() as c:
+                c.execute(stmt)
+
+    def retry_failed_dead_letter(self, dead_id: int, reason: str, error_class: str) -> None:
+        """A replay that failed again: the letter stays open with the new reason and attempt."""
+        t = m.dead_letters.c
+        with self.engine.begin() as c:
+            c.execute(update(m.dead_letters).where(t.id == dead_id).values(
+                reason=reason, error_class=error_class, attempts=t.attempts + 1, last_attempt_at=utcnow()))
+
+    def count_dead_letters(self, status: str = "open") -> dict[int, int]:
+        t = m.dead_letters.c
+        with self.engine.connect() as c:
+            return {r[0]: r[1] for r in c.execute(select(t.interface_id, func.count()).where(t.status == status).group_by(t.interface_id))}
+
+    # -- leases --------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take the lease if it is free, expired, ours, or held by a dead process on this host."""
+        now = utcnow()
+        expires = now + dt.timedelta(seconds=ttl)
+        l = m.leases.c
+        with self.engine.begin() as c:
+            q = select(m.leases).where(l.name == name)
+            if self.dialect == "postgresql":
+                q = q.with_for_update(skip_locked=True)  # another daemon is deciding: let it
+            row = c.execute(q).mappings().first()
+            if row is None:
+                try:
+                    with c.begin_nested():
+                        c.execute(m.leases.insert().values(name=name, holder=holder, acquired_at=now, expires_at=expires))
+                    return True
+                except IntegrityError:
+                    return False
+            current = row["holder"]
+            free = current == holder or aware(row["expires_at"]) < now or _holder_alive(current) is False
+            if not free:
+                return False
+            done = c.execute(update(m.leases).where(l.name == name, l.holder == current).values(
+                holder=holder, acquired_at=now, expires_at=expires))
+            return done.rowcount == 1
+
+    def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
+        l = m.leases.c
+        with self.engine.begin() as c:
+            done = c.execute(update(m.leases).where(l.name == name, l.holder == holder).values(
+                expires_at=utcnow() + dt.timedelta(seconds=ttl)))
+        return done.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(m.leases.delete().where(m.leases.c.name == name, m.leases.c.holder == holder))
+
+    # -- webhook inbox -------------------------------------------------------------------------
+
+    def inbox_add(self, interface_id: int, key: str | None, body: Any, *, operation: str = "upsert",
+                  resource: str | None = None) -> int:
+        with self.engine.begin() as c:
+            return c.execute(m.inbox.insert().values(
+                interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
+                resource=resource, body=jsonable(body))).inserted_primary_key[0]
+
+    def inbox_after(self, interface_id: int, after_id: int, limit: int) -> list[dict]:
+        t = m.inbox.c
+        q = select(m.inbox).where(t.interface_id == interface_id, t.id > after_id).order_by(t.id).limit(limit)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
+
+    # -- health --------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self.engine.connect() as c:
+            c.execute(select(1))
+
+    def _insert(self, table):
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # WAL: readers never wait for the writer
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
