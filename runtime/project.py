@@ -68,14 +68,28 @@ def load_project(root: Path, registry: Registry | None = None) -> Project:
     project = Project(root)
     _load_catalog(project)
     _load_interfaces(project, registry)
-    if project.catalog is not None:
+    if project.catalog_doc is not None:
         _check_catalog_against_interfaces(project)
         _check_systems(project)
     _check_mappings_exist(project)
     _check_plugins(project, registry)
     _check_triggers(project)
     _check_mapping_files(project)
+    project.diagnostics = _unique(project.diagnostics)
     return project
+
+
+def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One message per place: the first (most specific) check to speak about a field wins."""
+    seen: set = set()
+    out = []
+    for d in diagnostics:
+        where = (d.file, d.line, d.column, d.path)
+        if where in seen:
+            continue
+        seen.add(where)
+        out.append(d)
+    return out
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -142,6 +156,14 @@ def _load_interfaces(project: Project, registry: Registry) -> None:
                 Diagnostic(display, None, None, "", "name an interface file NN-name.yaml (e.g. 13-eckid.yaml)")
             )
             continue
+        number = int(match.group(1))
+        if number in seen:
+            project.diagnostics.append(
+                Diagnostic(display, None, None, "", f"interface {number} is also defined in {relative(seen[number], project.root)}")
+            )
+            continue
+        seen[number] = path
+        project.interface_paths[number] = path  # known even when its content cannot be loaded
         doc = _doc(project, path)
         if doc is None:
             continue
@@ -149,19 +171,11 @@ def _load_interfaces(project: Project, registry: Registry) -> None:
             project.diagnostics.append(Diagnostic(display, 1, 1, "", "an interface file must be a mapping"))
             continue
         _check_placeholders(doc, project)
-        number = int(match.group(1))
         declared = doc.data.get("id")
         if isinstance(declared, int) and declared != number:
             project.diagnostics.append(
                 doc.diagnostic(("id",), f"id {declared} does not match the file name's number {number:02d}")
             )
-        if number in seen:
-            project.diagnostics.append(
-                Diagnostic(display, None, None, "", f"interface {number} is also defined in {relative(seen[number], project.root)}")
-            )
-            continue
-        seen[number] = path
-        project.interface_paths[number] = path
         project.interface_docs[number] = doc
         interface = _validate(doc, model, project)
         if interface is not None:
@@ -191,21 +205,40 @@ def _check_placeholders(doc: Located, project: Project) -> None:
 # -- cross-references ------------------------------------------------------------------------
 
 
+def _raw_rows(project: Project) -> list[tuple[int, dict]]:
+    """Catalog rows as written, usable even when another part of catalog.yaml is invalid."""
+    data = project.catalog_doc.data if project.catalog_doc else None
+    rows = data.get("interfaces") if isinstance(data, dict) else None
+    return [(i, r) for i, r in enumerate(rows if isinstance(rows, list) else []) if isinstance(r, dict)]
+
+
+def _raw_systems(project: Project) -> set[str] | None:
+    data = project.catalog_doc.data if project.catalog_doc else None
+    systems = data.get("systems") if isinstance(data, dict) else None
+    return set(systems) if isinstance(systems, dict) else None
+
+
 def _check_catalog_against_interfaces(project: Project) -> None:
-    catalog, doc = project.catalog, project.catalog_doc
-    assert catalog is not None and doc is not None
-    ids = [r.id for r in catalog.interfaces]
-    for i, row in enumerate(catalog.interfaces):
-        if ids.count(row.id) > 1 and ids.index(row.id) != i:
-            project.diagnostics.append(doc.diagnostic(("interfaces", i, "id"), f"interface {row.id} is listed twice"))
-        path = project.interface_paths.get(row.id)
+    doc = project.catalog_doc
+    rows = _raw_rows(project)
+    ids = [r.get("id") for _, r in rows]
+    for i, row in rows:
+        rid = row.get("id")
+        if not isinstance(rid, int):
+            continue
+        if ids.count(rid) > 1 and ids.index(rid) != i:
+            project.diagnostics.append(doc.diagnostic(("interfaces", i, "id"), f"interface {rid} is listed twice"))
+        path = project.interface_paths.get(rid)
         if path is None:
             project.diagnostics.append(
-                doc.diagnostic(("interfaces", i, "file"), f"interface {row.id} has no definition ({row.file} not found)")
+                doc.diagnostic(("interfaces", i, "file"), f"interface {rid} has no definition ({row.get('file')} not found)")
             )
-        elif relative(path, project.root) != row.file:
+        elif relative(path, project.root) != row.get("file"):
             project.diagnostics.append(
-                doc.diagnostic(("interfaces", i, "file"), f"interface {row.id} is defined in {relative(path, project.root)}, not {row.file}")
+                doc.diagnostic(
+                    ("interfaces", i, "file"),
+                    f"interface {rid} is defined in {relative(path, project.root)}, not {row.get('file')}",
+                )
             )
     missing = sorted(set(range(28)) - set(ids))
     if missing:
@@ -220,41 +253,44 @@ def _check_catalog_against_interfaces(project: Project) -> None:
 
 
 def _spec_parts(interface: InterfaceBase):
-    """(loc, spec, role) for the source and every target."""
-    yield ("source",), interface.source, "source"
+    """(loc, spec, role) for every source and target."""
+    if interface.source is not None:
+        yield ("source",), interface.source, "source"
+    for i, source in enumerate(interface.sources or []):
+        yield ("sources", i), source, "source"
     for i, target in enumerate(interface.targets):
         yield ("targets", i), target, "target"
 
 
 def _check_systems(project: Project) -> None:
-    catalog = project.catalog
-    assert catalog is not None
+    systems = _raw_systems(project)
+    if systems is None:
+        return
+    rows = {r.get("id"): r for _, r in _raw_rows(project)}
     for number, interface in project.interfaces.items():
         doc = project.interface_docs[number]
-        row = catalog.row(number)
+        row = rows.get(number, {})
         for loc, spec, role in _spec_parts(interface):
             system = getattr(spec, "system", None)
             if system is None:
                 continue
-            if system not in catalog.systems:
-                close = difflib.get_close_matches(system, list(catalog.systems), n=1)
+            if system not in systems:
+                close = difflib.get_close_matches(system, sorted(systems), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 project.diagnostics.append(doc.diagnostic((*loc, "system"), f"unknown system '{system}'{hint}"))
                 continue
-            allowed = (row.source_systems if role == "source" else row.target_systems) if row else None
-            if allowed is not None and system not in allowed:
-                side = "source_systems" if role == "source" else "target_systems"
+            side = "source_systems" if role == "source" else "target_systems"
+            allowed = row.get(side)
+            if isinstance(allowed, list) and system not in allowed:
                 project.diagnostics.append(
-                    doc.diagnostic(
-                        (*loc, "system"),
-                        f"system '{system}' is not among the catalog row's {side} {allowed}",
-                    )
+                    doc.diagnostic((*loc, "system"), f"system '{system}' is not among the catalog row's {side} {allowed}")
                 )
     doc = project.catalog_doc
-    for i, row in enumerate(catalog.interfaces):
+    for i, row in _raw_rows(project):
         for side in ("source_systems", "target_systems"):
-            for j, name in enumerate(getattr(row, side)):
-                if name not in catalog.systems:
+            names = row.get(side)
+            for j, name in enumerate(names if isinstance(names, list) else []):
+                if name not in systems:
                     project.diagnostics.append(doc.diagnostic(("interfaces", i, side, j), f"unknown system '{name}'"))
 
 
@@ -302,13 +338,18 @@ def _check_plugins(project: Project, registry: Registry) -> None:
 def _check_triggers(project: Project) -> None:
     for number, interface in project.interfaces.items():
         doc = project.interface_docs[number]
-        trigger, source = interface.trigger.type, interface.source.type
-        if (trigger == "webhook") != (source == "webhook"):
+        trigger = interface.trigger.type
+        sources = interface.all_sources
+        webhooks = [s.type == "webhook" for s in sources]
+        if (trigger == "webhook") != any(webhooks) or (any(webhooks) and not all(webhooks)):
             project.diagnostics.append(
-                doc.diagnostic(("trigger", "type"), "a webhook trigger goes with a webhook source, and only with one")
+                doc.diagnostic(("trigger", "type"), "a webhook trigger goes with webhook sources, and only with them")
             )
-        if trigger == "outbox" and source != "sis":
-            project.diagnostics.append(doc.diagnostic(("trigger", "type"), "an outbox trigger needs a sis source"))
+        reads_sis = all(s.type == "sis" or (s.type == "db" and s.system == "sis") for s in sources)
+        if trigger == "outbox" and not reads_sis:
+            project.diagnostics.append(
+                doc.diagnostic(("trigger", "type"), "an outbox trigger needs a source that reads the SIS store (sis, or db on system sis)")
+            )
         if interface.type == "realtime" and trigger in ("cron", "manual") and interface.status == "active":
             project.diagnostics.append(
                 doc.diagnostic(("trigger", "type"), f"a realtime interface cannot run on a {trigger} trigger; use outbox, webhook, poll or interval")

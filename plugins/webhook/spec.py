@@ -15,7 +15,11 @@ from runtime.models.interface import SpecBase
 class WebhookSource(SpecBase):
     type: Literal["webhook"]
     path: str = Field(pattern=r"^/[A-Za-z0-9_\-/]+$", description="URL path on Koppel's server.")
-    auth: InboundAuth = Field(description="How a caller proves who it is.")
+    auth: InboundAuth | None = Field(
+        None,
+        description="How a caller proves who it is. Default: the system's `inbound_auth` in catalog.yaml "
+        "for the environment, so each environment has its own secret.",
+    )
     style: Literal["json", "scim"] = Field(
         "json", description="json: one record per call (or a list); scim: SCIM 2.0 Users/Groups endpoints."
     )

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from runtime.models.auth import OutboundAuth
-from runtime.models.common import TLS, Model, SecretRef
+from runtime.models.auth import InboundAuth, OutboundAuth
+from runtime.models.common import TLS, Model
 
 Environment = Literal["sandbox", "acceptatie", "productie"]
 ENVIRONMENTS: tuple[str, ...] = ("sandbox", "acceptatie", "productie")
@@ -39,7 +39,10 @@ class SystemEnvironment(Model):
         None,
         description="SQLAlchemy URL of a database. Write a password as ${env:NAME}, never in clear.",
     )
-    auth: OutboundAuth | None = None
+    auth: OutboundAuth | None = Field(None, description="How Koppel authenticates to the system.")
+    inbound_auth: InboundAuth | None = Field(
+        None, description="How the system authenticates when it calls Koppel (webhooks, SCIM)."
+    )
     tls: TLS | None = None
     oin: str | None = Field(None, pattern=r"^[0-9A-Z]{20}$", description="The system's OIN (Edukoppeling).")
     known_hosts: str | None = Field(None, description="known_hosts file for SFTP host-key checking.")

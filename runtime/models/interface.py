@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, create_model, field_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
 from runtime.models.common import Duration, Expression, Model
 
@@ -152,14 +152,30 @@ def _union(specs: list[type]) -> object:
     return Annotated[Union[tuple(specs)], Field(discriminator="type")]
 
 
+class _Sources:
+    """Mixin: ``source`` (one) or ``sources`` (several, read one after the other, each with its own
+    cursor: interface 26 receives results from Remindo over REST and from Facet and TOA over SFTP)."""
+
+    @model_validator(mode="after")
+    def _one_way_to_name_sources(self):
+        if (self.source is None) == (not self.sources):
+            raise ValueError("give either `source` or `sources` (a list), not both and not neither")
+        return self
+
+    @property
+    def all_sources(self) -> list:
+        return [self.source] if self.source is not None else list(self.sources)
+
+
 @lru_cache(maxsize=4)
 def interface_model(registry) -> type[InterfaceBase]:
     """The Interface model for the plugins in ``registry``."""
-    sources = [p.source_spec for p in registry if p.source_spec]
-    targets = [p.target_spec for p in registry if p.target_spec]
+    source = _union([p.source_spec for p in registry if p.source_spec])
+    target = _union([p.target_spec for p in registry if p.target_spec])
     return create_model(
         "Interface",
-        __base__=InterfaceBase,
-        source=(_union(sources), Field(description="Where the records come from.")),
-        targets=(list[_union(targets)], Field(min_length=1, description="Where the records go.")),
+        __base__=(_Sources, InterfaceBase),
+        source=(source | None, Field(None, description="Where the records come from.")),
+        sources=(list[source] | None, Field(None, min_length=1, description="Several sources, read in turn.")),
+        targets=(list[target], Field(min_length=1, description="Where the records go.")),
     )

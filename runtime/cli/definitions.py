@@ -1,0 +1,121 @@
+"""Commands about the definitions themselves: validate, schema, catalog, docs, plugins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def _project_root(ctx: click.Context) -> Path:
+    return ctx.obj["project"]
+
+
+@click.command()
+@click.option("--quiet", "-q", is_flag=True, help="Print only the problems.")
+@click.pass_context
+def validate(ctx: click.Context, quiet: bool) -> None:
+    """Check every definition before anything runs.
+
+    YAML syntax and duplicate keys, the schema, cross-references between catalog.yaml,
+    interfaces/ and mappings/, systems, plugin types, operations in contracts, cron
+    expressions, JMESPath expressions and secret references. All problems are reported
+    together as FILE:LINE:COL: PATH: MESSAGE; the exit code is 1 if there is any.
+    """
+    from runtime.project import load_project
+
+    project = load_project(_project_root(ctx))
+    for diagnostic in sorted(project.diagnostics):
+        click.echo(str(diagnostic))
+    if project.diagnostics:
+        n = len(project.diagnostics)
+        click.secho(f"{n} problem{'s' if n != 1 else ''} found", fg="red", err=True)
+        ctx.exit(1)
+    if not quiet:
+        active = sum(1 for i in project.interfaces.values() if i.status == "active")
+        mappings = len(list((project.root / "mappings").glob("*.yaml")))
+        click.secho(
+            f"ok: {len(project.interfaces)} interfaces ({active} active), "
+            f"{len(project.catalog.systems)} systems, {mappings} mappings",
+            fg="green",
+        )
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="schemas",
+    show_default=True,
+    help="Folder for the JSON Schema files (relative to the project).",
+)
+@click.pass_context
+def schema(ctx: click.Context, out: str) -> None:
+    """Write JSON Schema files for interface, mapping and catalog files.
+
+    The YAML files point to them with a `# yaml-language-server: $schema=...` line, so an
+    editor with the YAML language server completes and checks as you type.
+    """
+    from runtime.schemas import write_schemas
+
+    folder = _project_root(ctx) / out
+    for path in write_schemas(folder):
+        click.echo(f"wrote {path.relative_to(_project_root(ctx))}")
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown", "mermaid"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_context
+def catalog(ctx: click.Context, fmt: str) -> None:
+    """Print the college's interface overview from catalog.yaml."""
+    from runtime import catalog_render
+    from runtime.project import load_project
+
+    project = load_project(_project_root(ctx))
+    if project.catalog is None:
+        project.require_valid()
+    render = {
+        "table": catalog_render.table,
+        "json": lambda p: json.dumps(catalog_render.as_json(p), ensure_ascii=False, indent=2),
+        "markdown": catalog_render.markdown,
+        "mermaid": catalog_render.mermaid,
+    }[fmt]
+    click.echo(render(project))
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False), default="docs", show_default=True)
+@click.pass_context
+def docs(ctx: click.Context, out: str) -> None:
+    """Write docs/: the catalogue in Markdown and the architecture diagram (Mermaid).
+
+    Both are generated from catalog.yaml and the interface files, so the overview and its
+    picture cannot drift apart.
+    """
+    from runtime import catalog_render
+    from runtime.project import load_project
+
+    root = _project_root(ctx)
+    project = load_project(root)
+    project.require_valid()
+    folder = root / out
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in catalog_render.documents(project).items():
+        (folder / name).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {(folder / name).relative_to(root)}")
+
+
+@click.command()
+def plugins() -> None:
+    """List the registered plugins (entry-point group koppel.plugins) and their roles."""
+    from runtime.registry import registry
+
+    for plugin in registry():
+        click.echo(f"{plugin.type:<10} {'/'.join(plugin.roles):<14} {plugin.description}")
