@@ -32,6 +32,8 @@ class FunctionDef:
     min_args: int
     max_args: int | None  # None: any number (variadic)
     category: str
+    #: takes the mapping's context (value maps, the root record) as a hidden first argument
+    contextual: bool = False
 
     @property
     def doc(self) -> str:
@@ -40,7 +42,7 @@ class FunctionDef:
     @property
     def usage(self) -> str:
         params = []
-        for p in inspect.signature(self.func).parameters.values():
+        for p in list(inspect.signature(self.func).parameters.values())[1 if self.contextual else 0 :]:
             if p.kind is p.VAR_POSITIONAL:
                 params.append(f"{p.name}...")
             elif p.default is not p.empty:
@@ -61,16 +63,18 @@ class FunctionDef:
 FUNCTIONS: dict[str, FunctionDef] = {}
 
 
-def function(name: str, category: str) -> Callable[[Callable], Callable]:
+def function(name: str, category: str, contextual: bool = False) -> Callable[[Callable], Callable]:
     """Register ``func`` as the expression function ``name``."""
 
     def register(func: Callable) -> Callable:
-        params = list(inspect.signature(func).parameters.values())
+        params = list(inspect.signature(func).parameters.values())[1 if contextual else 0 :]
         required = sum(1 for p in params if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD)
         variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
         if name in FUNCTIONS or name in BUILTIN_NAMES:
             raise RuntimeError(f"expression function '{name}' registered twice")
-        FUNCTIONS[name] = FunctionDef(name, func, required, None if variadic else len(params), category)
+        FUNCTIONS[name] = FunctionDef(
+            name, func, required, None if variadic else len(params), category, contextual
+        )
         return func
 
     return register
@@ -81,7 +85,14 @@ BUILTIN_NAMES: frozenset[str] = frozenset(jmespath.functions.Functions.FUNCTION_
 
 
 class KoppelFunctions(jmespath.functions.Functions):
-    """JMESPath's built-in functions plus Koppel's library, for the interpreter fallback."""
+    """JMESPath's built-in functions plus Koppel's library, for the interpreter fallback.
+
+    ``context`` is the compiled mapping's context (value maps, root record), handed to the
+    functions registered as contextual.
+    """
+
+    def __init__(self, context: Any = None) -> None:
+        self.context = context
 
     def call_function(self, function_name: str, resolved_args: list) -> Any:
         spec = FUNCTIONS.get(function_name)
@@ -90,6 +101,8 @@ class KoppelFunctions(jmespath.functions.Functions):
         reason = spec.check_arity(len(resolved_args))
         if reason:
             raise FunctionError(reason)
+        if spec.contextual:
+            return spec.func(self.context, *resolved_args)
         return spec.func(*resolved_args)
 
 

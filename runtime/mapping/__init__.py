@@ -1,0 +1,140 @@
+"""The mapping engine: mappings/<name>.yaml compiled into one Python callable per file.
+
+    compiled = load_mapping(project_root, "eckid-aanvraag")
+    target = compiled(record)        # dict, or None when the mapping's `where` skips the record
+    compiled.validate(target)        # ContractError(path=..., ...) when it breaks the contract
+    compiled.version                 # short sha256 of the file: stored with each delivery
+
+A MappingError (a RecordError: the record goes to the dead letters) names the output field
+path and a reason; it never quotes the input value, which may be a BSN. A broken mapping file
+raises ConfigError (run ``koppel validate`` for every problem with file and line).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from runtime.errors import ConfigError, MappingError
+
+log = logging.getLogger("koppel.mapping")
+
+
+class CompiledMapping:
+    """One mapping, ready to run. Thread-safe: it holds no per-record state."""
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        fast: Callable[[dict], Any],
+        slow: Callable[[dict], Any],
+        contract: Any = None,
+        source: str = "",
+        file: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self._fast = fast
+        self._slow = slow
+        self._contract = contract
+        self.source = source  # the generated Python, for the curious and for debugging
+        self.file = file
+
+    def __call__(self, record: dict) -> dict | None:
+        try:
+            return self._fast(record)
+        except Exception:  # noqa: BLE001 - the slow path says which field failed and why
+            pass
+        return self._slow(record)
+
+    @property
+    def has_contract(self) -> bool:
+        return self._contract is not None and self._contract.validate is not None
+
+    @property
+    def contract_warning(self) -> str | None:
+        """Why the declared contract is not checked (its file is absent), else None."""
+        return self._contract.warning if self._contract is not None else None
+
+    def validate(self, output: Any) -> None:
+        """Raise ContractError(path=..., reason) when ``output`` breaks the declared contract."""
+        if self._contract is None:
+            return
+        if self._contract.validate is None:
+            if self._contract.warning and not getattr(self, "_warned", False):
+                log.warning("mapping %s: %s", self.name, self._contract.warning)
+                self._warned = True
+            return
+        self._contract.validate(output)
+
+    def __repr__(self) -> str:
+        return f"<CompiledMapping {self.name} {self.version}>"
+
+
+def compile_mapping(data: dict, project_root: Path | None, *, name: str | None = None, version: str = "") -> CompiledMapping:
+    """Compile mapping data (already loaded from YAML). ConfigError on the first problem."""
+    from runtime.mapping import contract as contracts
+    from runtime.mapping.engine import Builder, MappingContext, Problem
+
+    from runtime.diagnostics import dotted
+
+    name = name or str(data.get("name", "mapping"))
+    builder = Builder(MappingContext(project_root))
+    try:
+        built = builder.build(data)
+    except Problem as exc:
+        raise ConfigError(f"mapping {name}: {dotted(exc.loc)}: {exc.message}") from None
+    loaded = contracts.load(data.get("contract"), project_root or Path("."))
+    return CompiledMapping(name, version, built.fast, built.slow, loaded, built.source)
+
+
+_cache: dict[Path, tuple[str, CompiledMapping]] = {}
+_lock = threading.Lock()
+
+
+def load_mapping(project_root: Path, name: str) -> CompiledMapping:
+    """mappings/<name>.yaml compiled; recompiled only when the file's bytes change."""
+    from runtime.yamlsource import YamlProblem, load_text
+
+    path = (Path(project_root) / "mappings" / f"{name}.yaml").resolve()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"mapping file mappings/{name}.yaml not found") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    with _lock:
+        cached = _cache.get(path)
+        if cached and cached[0] == digest:
+            return cached[1]
+    display = f"mappings/{name}.yaml"
+    try:
+        doc = load_text(raw.decode("utf-8"), display)
+    except (YamlProblem, UnicodeDecodeError) as exc:
+        raise ConfigError(str(exc)) from None
+    _require_valid(doc, name)
+    compiled = compile_mapping(doc.data, Path(project_root), name=name, version=digest[:12])
+    compiled.file = path
+    with _lock:
+        _cache[path] = (digest, compiled)
+    return compiled
+
+
+def _require_valid(doc: Any, name: str) -> None:
+    from pydantic import ValidationError
+
+    from runtime.mapping.model import MappingFile
+
+    try:
+        MappingFile.model_validate(doc.data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(str(doc.diagnostic(first["loc"], first["msg"]))) from None
+    if doc.data.get("name") != name:
+        raise ConfigError(str(doc.diagnostic(("name",), f"name must be '{name}', the file name without .yaml")))
+
+
+__all__ = ["CompiledMapping", "MappingError", "compile_mapping", "load_mapping"]
