@@ -1,0 +1,271 @@
+"""``koppel run | dry-run | runs | deadletters | serve``.
+
+Exit codes of ``run``: 0 every record delivered (or skipped), 2 some went to the dead letters,
+1 the run stopped on an error (configuration, source down, ...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+import click
+
+from runtime import redact
+
+
+def _engine(ctx: click.Context):
+    from runtime.engine.logs import configure
+    from runtime.engine.pipeline import Engine
+    from runtime.project import load_project
+
+    configure(level="DEBUG" if ctx.obj.get("debug") else "INFO")
+    project = load_project(ctx.obj["project"]).require_valid()  # the same checks as koppel validate
+    return Engine(project, environment=ctx.obj["environment"])
+
+
+def _since(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    from runtime.models.common import parse_duration
+
+    try:
+        return dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter("write a duration (2h, 3d) or a date (2026-11-28)") from exc
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+class _Progress:
+    """A one-line progress display on a terminal; silent when the output is piped."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.active = sys.stderr.isatty()
+
+    def __call__(self, counts: dict) -> None:
+        if self.active:
+            sys.stderr.write(f"\r{self.label}: read {counts['read']:,}  delivered {counts['delivered']:,}  "
+                             f"skipped {counts['skipped']:,}  dead {counts['dead']:,}   ")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.active:
+            sys.stderr.write("\n")
+
+
+def _print_summary(s) -> None:
+    colour = {"ok": "green", "partial": "yellow", "skipped": "yellow"}.get(s.outcome, "red")
+    click.secho(f"interface {s.interface_id}: {s.outcome}", fg=colour, nl=False)
+    click.echo(f"  read {s.read}  mapped {s.mapped}  filtered {s.filtered}  skipped {s.skipped}  "
+               f"delivered {s.delivered}  retried {s.failed}  dead {s.dead}  ({s.duration:.1f}s)"
+               + (f"  run {s.run_id}" if s.run_id else ""))
+    if s.message:
+        click.echo(f"  {redact.text(s.message)}")
+
+
+@click.command()
+@click.argument("interface", required=False)
+@click.option("--all", "run_all", is_flag=True, help="Run every active interface once, in number order.")
+@click.pass_context
+def run(ctx: click.Context, interface: str | None, run_all: bool) -> None:
+    """Run INTERFACE (number or file stem) once, now."""
+    if bool(interface) == run_all:
+        raise click.UsageError("name one INTERFACE or use --all")
+    engine = _engine(ctx)
+    refs = [i for i, f in sorted(engine.project.interfaces.items()) if f.status == "active"] if run_all else [interface]
+    worst = 0
+    try:
+        for ref in refs:
+            progress = _Progress(f"interface {ref}")
+            summary = engine.run_interface(ref, "manual", progress=progress)
+            progress.done()
+            _print_summary(summary)
+            worst = max(worst, {"ok": 0, "skipped": 0, "partial": 2}.get(summary.outcome, 1) or 0)
+    finally:
+        engine.close()
+    ctx.exit(1 if worst == 1 else worst)
+
+
+@click.command("dry-run")
+@click.argument("interface")
+@click.option("--limit", type=int, default=None, help="Read at most N source records.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
+@click.pass_context
+def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool) -> None:
+    """Show what a run of INTERFACE would send, masked; send nothing, record nothing."""
+    from dataclasses import asdict
+
+    from runtime.engine.dryrun import dry_run as do_dry_run
+
+    engine = _engine(ctx)
+    try:
+        items = do_dry_run(engine, interface, limit=limit)
+    finally:
+        engine.close()
+    for item in items:
+        if as_json:
+            click.echo(json.dumps(asdict(item), ensure_ascii=False))
+            continue
+        head = f"[{item.status}] {item.target}  {item.source_key}" + (f"  key={item.key}" if item.key else "")
+        click.secho(head, bold=True)
+        if item.reason:
+            click.echo(f"  {item.reason}")
+        if item.rendered:
+            click.echo("  " + item.rendered.replace("\n", "\n  "))
+    totals = {s: sum(i.status == s for i in items) for s in ("send", "skip", "filtered", "dead")}
+    click.echo(f"would send {totals['send']}, skip {totals['skip']} (unchanged), filtered {totals['filtered']}, "
+               f"dead {totals['dead']}", err=as_json)
+
+
+@click.command()
+@click.option("--interface", "interface", default=None, help="Only this interface.")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def runs(ctx: click.Context, interface: str | None, limit: int, as_json: bool) -> None:
+    """Run history with counts, newest first."""
+    engine = _engine(ctx)
+    try:
+        iid = engine.project.interface(interface).id if interface else None
+        rows = engine.store.list_runs(iid, limit)
+    finally:
+        engine.close()
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r, default=str))
+        return
+    click.echo(f"{'run':>6} {'if':>3} {'trigger':8} {'started (UTC)':19} {'secs':>7} {'outcome':8} "
+               f"{'read':>7} {'deliv':>7} {'skip':>6} {'retry':>6} {'dead':>5}")
+    for r in rows:
+        secs = (r["ended_at"] - r["started_at"]).total_seconds() if r["ended_at"] else None
+        click.echo(f"{r['id']:>6} {r['interface_id']:>3} {r['trigger']:8} {r['started_at']:%Y-%m-%d %H:%M:%S} "
+                   f"{(f'{secs:.1f}' if secs is not None else '-'):>7} {r['outcome']:8} {r['read']:>7} "
+                   f"{r['delivered']:>7} {r['skipped']:>6} {r['failed']:>6} {r['dead']:>5}")
+
+
+@click.group()
+def deadletters() -> None:
+    """Records that could not be delivered: list, show, replay, discard."""
+
+
+def _filters(f):
+    f = click.option("--interface", default=None, help="Only this interface (number or file stem).")(f)
+    f = click.option("--since", default=None, help="Last attempt since: a duration (2h, 3d) or a date.")(f)
+    f = click.option("--error-class", type=click.Choice(["transient", "record", "configuration"]), default=None)(f)
+    return f
+
+
+def _iid(engine, interface):
+    return engine.project.interface(interface).id if interface else None
+
+
+@deadletters.command("list")
+@_filters
+@click.option("--status", type=click.Choice(["open", "replayed", "discarded", "superseded", "all"]), default="open")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def dl_list(ctx, interface, since, error_class, status, limit, as_json) -> None:
+    """List dead letters (open ones by default)."""
+    from runtime.engine.deadletters import DeadLetters
+
+    engine = _engine(ctx)
+    try:
+        rows = DeadLetters(engine).list(interface_id=_iid(engine, interface), since=_since(since),
+                                        error_class=error_class, status=None if status == "all" else status, limit=limit)
+    finally:
+        engine.close()
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r, default=str, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>6}  if {r['interface_id']:>2}  {r['target'] or '-':20} {r['stage']:10} "
+                   f"{r['error_class']:9} {redact.text(r['source_key'] or ''):14} {r['last_attempt_at']:%Y-%m-%d %H:%M}  "
+                   f"{r['status']:9} {r['reason'][:80]}")
+    click.echo(f"{len(rows)} dead letter(s)")
+
+
+@deadletters.command("show")
+@click.argument("dead_id", type=int)
+@click.pass_context
+def dl_show(ctx, dead_id) -> None:
+    """Everything about one dead letter (masked)."""
+    from runtime.engine.deadletters import DeadLetters
+
+    engine = _engine(ctx)
+    try:
+        letter = DeadLetters(engine).show(dead_id)
+    finally:
+        engine.close()
+    if letter is None:
+        raise click.ClickException(f"no dead letter {dead_id}")
+    click.echo(json.dumps(letter, default=str, indent=2, ensure_ascii=False))
+
+
+@deadletters.command("replay")
+@click.argument("ids", type=int, nargs=-1)
+@_filters
+@click.option("--force", is_flag=True, help="Send even when a newer change of the record was delivered since.")
+@click.pass_context
+def dl_replay(ctx, ids, interface, since, error_class, force) -> None:
+    """Send dead letters again through the current mapping (by id, or by filter)."""
+    from runtime.engine.deadletters import DeadLetters
+
+    if not ids and not (interface or since or error_class):
+        raise click.UsageError("give dead-letter ids or a filter (--interface, --since, --error-class)")
+    engine = _engine(ctx)
+    try:
+        results = DeadLetters(engine).replay(list(ids) or None, interface_id=_iid(engine, interface),
+                                             since=_since(since), error_class=error_class, force=force)
+    finally:
+        engine.close()
+    for r in results:
+        click.echo(f"{r.id:>6}  {r.status}" + (f"  {redact.text(r.message)}" if r.message else ""))
+    failed = sum(r.status == "failed" for r in results)
+    click.echo(f"replayed {len(results)}: {len(results) - failed} resolved, {failed} failed again")
+    ctx.exit(2 if failed else 0)
+
+
+@deadletters.command("discard")
+@click.argument("ids", type=int, nargs=-1)
+@_filters
+@click.option("--reason", default="discarded by an operator", show_default=True)
+@click.pass_context
+def dl_discard(ctx, ids, interface, since, error_class, reason) -> None:
+    """Close dead letters without sending them (kept for the audit trail)."""
+    from runtime.engine.deadletters import DeadLetters
+
+    if not ids and not (interface or since or error_class):
+        raise click.UsageError("give dead-letter ids or a filter (--interface, --since, --error-class)")
+    engine = _engine(ctx)
+    try:
+        dl = DeadLetters(engine)
+        if not ids:
+            ids = [r["id"] for r in engine.store.dead_letters(interface_id=_iid(engine, interface), since=_since(since),
+                                                              error_class=error_class, limit=100_000)]
+        n = dl.discard(list(ids), reason)
+    finally:
+        engine.close()
+    click.echo(f"discarded {n} dead letter(s)")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="KOPPEL_HOST")
+@click.option("--port", type=int, default=8080, show_default=True, envvar="KOPPEL_PORT")
+@click.option("--no-scheduler", is_flag=True, help="Serve webhooks and realtime only.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
+    """Run the daemon: scheduler, outbox subscribers, pollers and the webhook server."""
+    from runtime.engine.daemon import Daemon
+    from runtime.engine.logs import configure
+
+    engine = _engine(ctx)
+    configure(json_lines=True, level="DEBUG" if ctx.obj.get("debug") else "INFO")
+    Daemon(engine, host=host, port=port, scheduler=not no_scheduler).serve()
