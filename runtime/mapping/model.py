@@ -149,7 +149,7 @@ class ValueMapFile(Model):
     description: str | None = None
     source: str | None = Field(None, description="Informational: where the codes come from.")
     target: str | None = Field(None, description="Informational: where the translated codes go.")
-    codes: dict[str | int, Any] = Field(description="source code → target value")
+    codes: dict[str | int | bool, Any] = Field(description="source code → target value")
     default: Any = Field(None, description="The value for an unknown code, when a field's fallback allows it.")
 
 
