@@ -1,0 +1,230 @@
+"""The SFTP stand-in for Facet, TOA and the aanmeldmodule: a real OpenSSH sshd on 127.0.0.1.
+
+API for the sandbox runner (``koppel sandbox up``) and the tests::
+
+    from sandbox.sftp.server import start, stop
+
+    server = start(project_root)              # port 2222, systems aanmeldmodule, facet, toa
+    server.port, server.username              # where and as whom to log in
+    server.client_key, server.known_hosts     # var/sandbox/sftp/client_key, .../known_hosts
+    server.base_dirs["facet"]                 # var/sandbox/sftp/facet (absolute Path)
+    stop(server)                              # or server.stop(); also a context manager
+
+    python -m sandbox.sftp.server [--port 2222]   # runs in the foreground until Ctrl-C
+
+What ``start`` does, all under ``var/sandbox/sftp/`` (``KOPPEL_VAR_DIR`` moves ``var``):
+- ``sshd/``: the sshd's own config, host key, authorized_keys, pid and log file. Nothing of the
+  machine's ssh setup is read or changed; only ``/usr/sbin/sshd`` is needed
+  (``.ci/install-sshd.sh`` installs it where missing).
+- ``client_key`` (Ed25519, no passphrase) and ``known_hosts`` with the server's host key for
+  ``[127.0.0.1]:<port>``: exactly what catalog.yaml's sandbox settings of aanmeldmodule, facet
+  and toa point at. Keys are made once and kept, so a restart does not invalidate them.
+- one folder per system (``options.base_dir`` in the catalog), created and owned by the login.
+- ``Subsystem sftp internal-sftp -d <project root>``: a session starts in the project root, so a
+  relative base_dir such as ``var/sandbox/sftp/facet`` means the same on both sides.
+
+Login user: the catalog's sandbox settings log in as ``koppel``. An sshd started as root logs
+clients in as an existing account, so as root the system account ``koppel`` must exist
+(``.ci/install-sshd.sh`` creates it). An sshd started by an ordinary user can only log that user
+in; then ``start`` uses the current user, and the catalog's ``koppel`` is refused: pass
+``username=`` to match your settings, or run the sandbox as root.
+
+Only 127.0.0.1 is listened on; password and keyboard-interactive login are off.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SSHD = "/usr/sbin/sshd"
+DEFAULT_PORT = 2222
+SYSTEMS = ("aanmeldmodule", "facet", "toa")
+SANDBOX_USER = "koppel"
+
+
+class SshdUnavailable(RuntimeError):
+    """sshd is not installed, or the login account is missing: run .ci/install-sshd.sh."""
+
+
+@dataclass
+class SftpServer:
+    port: int
+    username: str
+    state_dir: Path
+    client_key: Path
+    known_hosts: Path
+    base_dirs: dict[str, Path]
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        stop(self)
+
+    def __enter__(self) -> "SftpServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def sandbox_dir(project_root: Path) -> Path:
+    from runtime.paths import var_dir
+
+    return var_dir(Path(project_root)) / "sandbox" / "sftp"
+
+
+def login_user(username: str | None = None) -> str:
+    """Whom this machine's sshd can log in: ``koppel`` as root, else the current user."""
+    if username:
+        return username
+    return SANDBOX_USER if os.geteuid() == 0 else getpass.getuser()
+
+
+def start(project_root: Path, port: int = DEFAULT_PORT, *, systems: tuple[str, ...] = SYSTEMS,
+          state_dir: Path | None = None, username: str | None = None, start_dir: Path | None = None,
+          timeout: float = 10.0) -> SftpServer:
+    """Start the sshd on 127.0.0.1:``port`` and return once it accepts connections.
+
+    ``state_dir`` (default ``var/sandbox/sftp``) holds keys, config and the systems' folders;
+    ``start_dir`` (default the project root) is where an SFTP session starts.
+    """
+    project_root = Path(project_root).resolve()
+    state_dir = Path(state_dir or sandbox_dir(project_root)).resolve()
+    start_dir = Path(start_dir or project_root).resolve()
+    user = login_user(username)
+    if not os.path.exists(SSHD):
+        raise SshdUnavailable(f"{SSHD} is missing: run .ci/install-sshd.sh")
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        raise SshdUnavailable(f"no account '{user}' to log in as: run .ci/install-sshd.sh (as root)") from None
+
+    sshd_dir = state_dir / "sshd"
+    sshd_dir.mkdir(parents=True, exist_ok=True)
+    host_key = _keypair(sshd_dir / "ssh_host_ed25519_key")
+    client_key = _keypair(state_dir / "client_key")
+    (sshd_dir / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
+    known_hosts = state_dir / "known_hosts"
+    host = "127.0.0.1" if port == 22 else f"[127.0.0.1]:{port}"
+    key_type, key_text = Path(f"{host_key}.pub").read_text().split()[:2]
+    known_hosts.write_text(f"{host} {key_type} {key_text}\n")
+
+    base_dirs = {}
+    for system in systems:
+        folder = state_dir / system
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(folder, account.pw_uid, account.pw_gid)
+        base_dirs[system] = folder
+
+    config = sshd_dir / "sshd_config"
+    config.write_text(_config(port, user, sshd_dir, host_key, start_dir))
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
+    log_file = sshd_dir / "sshd.log"
+    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config), "-E", str(log_file)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    server = SftpServer(port, user, state_dir, client_key, known_hosts, base_dirs, process)
+    _wait_until_listening(server, log_file, timeout)
+    return server
+
+
+def stop(server: SftpServer) -> None:
+    """Stop the sshd started by ``start`` (only that process, by its pid)."""
+    process = server.process
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+    server.process = None
+
+
+def _config(port: int, user: str, sshd_dir: Path, host_key: Path, start_dir: Path) -> str:
+    return f"""# written by sandbox/sftp/server.py; rewritten on every start
+Port {port}
+ListenAddress 127.0.0.1
+HostKey {host_key}
+PidFile {sshd_dir / 'sshd.pid'}
+AuthorizedKeysFile {sshd_dir / 'authorized_keys'}
+AllowUsers {user}
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+UseDNS no
+PrintMotd no
+X11Forwarding no
+AllowTcpForwarding no
+AllowAgentForwarding no
+PermitTunnel no
+LogLevel VERBOSE
+Subsystem sftp internal-sftp -d {start_dir}
+"""
+
+
+def _keypair(path: Path) -> Path:
+    if not path.exists():
+        keygen = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", "koppel-sandbox", "-f", str(path)],
+                       check=True, stdin=subprocess.DEVNULL)
+    os.chmod(path, 0o600)
+    return path
+
+
+def _wait_until_listening(server: SftpServer, log_file: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            log = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+            raise RuntimeError(f"sshd exited with code {server.process.returncode}: {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=0.5) as sock:
+                sock.settimeout(1.0)
+                if sock.recv(4).startswith(b"SSH-"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    stop(server)
+    raise RuntimeError(f"sshd did not listen on 127.0.0.1:{server.port} within {timeout:.0f}s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:  # pragma: no cover - manual use
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the SFTP stand-in sshd in the foreground.")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--project", type=Path, default=Path.cwd())
+    args = parser.parse_args()
+    server = start(args.project, args.port)
+    print(f"sshd on 127.0.0.1:{server.port}, user {server.username}, known_hosts {server.known_hosts}")
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(server)
+
+
+if __name__ == "__main__":
+    main()
