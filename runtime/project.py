@@ -100,7 +100,10 @@ def _validate(doc: Located, model: type[BaseModel], project: Project) -> Any | N
         return model.model_validate(doc.data)
     except ValidationError as exc:
         for err in exc.errors():
-            project.diagnostics.append(doc.diagnostic(err["loc"], _message(err)))
+            loc = err["loc"]
+            if err["type"] == "union_tag_invalid":
+                loc = (*loc, "type")  # point at the wrong type, not at the object
+            project.diagnostics.append(doc.diagnostic(loc, _message(err)))
         return None
 
 

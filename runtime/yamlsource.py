@@ -114,6 +114,9 @@ def load_text(text: str, name: str = "<string>") -> Located:
     return doc
 
 
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
 class _Builder:
     def __init__(self, doc: Located) -> None:
         self.doc = doc
@@ -122,6 +125,9 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: tuple) -> Any:
         self.doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            line, col = node.start_mark.line + 1, node.start_mark.column + 1
+            raise YamlProblem(Diagnostic(self.doc.file, line, col, dotted(path), f"tag '{node.tag}' is not allowed"))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from runtime.secrets import SecretRef
 
@@ -39,7 +39,12 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
-    Field(json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string", "pattern": _DURATION.pattern}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
+            "description": "Seconds, or a string such as 250ms, 30s, 5m, 2h, 1d.",
+        }
+    ),
 ]
 
 

@@ -21,16 +21,21 @@ class CronTrigger(Model):
     """A schedule. Runs in Europe/Amsterdam by default, so 02:00 stays 02:00 across DST."""
 
     type: Literal["cron"]
-    cron: str = Field(description="Five-field cron expression: minute hour day month weekday.")
+    cron: str = Field(
+        pattern=r"^\s*\S+(\s+\S+){4}\s*$",
+        description="Five-field cron expression: minute hour day month weekday.",
+    )
     timezone: str = AMSTERDAM
     misfire_grace: Duration = Field(600.0, description="A run missed by less than this still runs.")
 
-    @field_validator("cron")
+    @field_validator("cron", mode="before")
     @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        from runtime.cronexpr import check_cron
+    def _valid_cron(cls, value: object) -> object:
+        # before the pattern check, so the user reads why rather than a regular expression
+        if isinstance(value, str):
+            from runtime.cronexpr import check_cron
 
-        check_cron(value)
+            check_cron(value)
         return value
 
     @field_validator("timezone")

@@ -1,0 +1,26 @@
+# The two commands of the README. Everything else is `koppel --help`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test validate clean
+
+# A virtual environment with Koppel and its test tools, rebuilt when pyproject.toml changes.
+$(BIN)/koppel: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/koppel
+	$(BIN)/koppel validate
+	$(BIN)/koppel demo
+
+test: $(BIN)/koppel
+	$(BIN)/pytest -q
+
+validate: $(BIN)/koppel
+	$(BIN)/koppel validate
+
+clean:
+	rm -rf $(VENV) var build *.egg-info
