@@ -17,6 +17,7 @@ a repeat of the same change carries the same key, a new change of the same recor
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -166,6 +167,7 @@ class TargetLane:
                     lane.delivered.append((p, outcome))
                     lane.result.deliveries.append(self._row(p, "delivered", outcome.reference))
                     counts["delivered"] += 1
+                    self._observe_lag(p.record)
                     continue
                 err = outcome.error
                 if isinstance(err, ConfigError):
@@ -205,6 +207,22 @@ class TargetLane:
             raise ConfigError(f"target '{self.name}' returned {len(outcomes)} outcomes for {len(items)} items")
         return outcomes
 
+    def _observe_lag(self, record: Record) -> None:
+        """Commit-to-delivery latency, when the source says when the change happened."""
+        if not self.metrics:
+            return
+        when = record.meta.get("changed_at") or record.meta.get("received_at")
+        if when is None:
+            return
+        if isinstance(when, str):
+            try:
+                when = dt.datetime.fromisoformat(when)
+            except ValueError:
+                return
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        self.metrics.lag(self.interface_id, (utcnow() - when).total_seconds())
+
     # -- rows ----------------------------------------------------------------------------------
 
     def _row(self, p: Pending, status: str, reference: str | None, err: BaseException | None = None) -> DeliveryRow:
@@ -213,6 +231,8 @@ class TargetLane:
                            last_error=error_text(err) if err else None, mapping_version=self.mapping_version)
 
     def _dead(self, stage: str, record: Record, p: Pending | None, payload: Any, exc: BaseException, attempts: int) -> DeadLetterRow:
+        if self.metrics:
+            self.metrics.dead(self.interface_id, classify(exc))
         log.warning("dead letter (%s): %s", stage, error_text(exc),
                     extra={"interface": self.interface_id, "target": self.name, "error_class": classify(exc)})
         key = p.ledger_key if p else None

@@ -31,6 +31,8 @@ from runtime.plugin import PluginContext, Record
 log = logging.getLogger("koppel.engine")
 
 LEASE_TTL = 60.0
+#: triggers that run often and mostly find nothing; such empty runs are not kept
+QUIET_TRIGGERS = ("outbox", "poll", "webhook", "interval")
 
 
 @dataclass
@@ -200,7 +202,11 @@ class Engine:
                         log.exception("close failed")
         if outcome == "ok" and counts["dead"]:
             outcome, message = "partial", f"{counts['dead']} record(s) went to the dead letters"
-        self.store.finish_run(run_id, outcome, message)
+        if trigger in QUIET_TRIGGERS and outcome == "ok" and not any(counts.values()):
+            self.store.delete_run(run_id)  # a realtime slice that found nothing: not history
+            run_id = None
+        else:
+            self.store.finish_run(run_id, outcome, message)
         summary = RunSummary(iid, trigger, outcome, run_id, duration=round(time.monotonic() - started, 3),
                              message=message, **counts)
         if self.metrics:

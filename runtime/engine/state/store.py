@@ -143,6 +143,10 @@ class StateStore:
         with self.engine.begin() as c:
             c.execute(update(m.runs).where(m.runs.c.id == run_id).values(outcome=outcome, message=message, ended_at=utcnow()))
 
+    def delete_run(self, run_id: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(m.runs.delete().where(m.runs.c.id == run_id))
+
     def add_counts(self, run_id: int, counts: dict[str, int], connection=None) -> None:
         values = {k: getattr(m.runs.c, k) + v for k, v in counts.items() if v}
         if not values:
@@ -362,6 +366,18 @@ class StateStore:
             return c.execute(m.inbox.insert().values(
                 interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
                 resource=resource, body=jsonable(body))).inserted_primary_key[0]
+
+    def inbox_add_many(self, interface_id: int, rows: list[tuple], *, received_at=None) -> None:
+        """(key, body, operation, resource) rows in one transaction: all stored, or none."""
+        now = received_at or utcnow()
+        with self.engine.begin() as c:
+            c.execute(m.inbox.insert(), [dict(interface_id=interface_id, received_at=now, key=k, body=jsonable(b),
+                                              operation=op, resource=res) for k, b, op, res in rows])
+
+    def inbox_prune(self, interface_id: int, upto_id: int, older_than: dt.datetime) -> None:
+        t = m.inbox.c
+        with self.engine.begin() as c:
+            c.execute(m.inbox.delete().where(t.interface_id == interface_id, t.id <= upto_id, t.received_at < older_than))
 
     def inbox_after(self, interface_id: int, after_id: int, limit: int) -> list[dict]:
         t = m.inbox.c

@@ -1,0 +1,115 @@
+"""Realtime triggers: outbox subscribers, polling sources and webhook inbox runners.
+
+Each realtime interface gets one thread that decides *when* to run; the run itself is the
+ordinary pipeline (lease, cursor, ledger), so a realtime run is "one drained slice of events".
+
+- outbox: waits on the SIS store's OutboxReader (LISTEN/NOTIFY on PostgreSQL, polling max(seq)
+  every ``trigger.poll`` on SQLite) and runs when a change of one of ``trigger.objects`` arrived;
+- poll: runs every ``trigger.every`` (the source reads the other system's API from its cursor);
+- webhook: runs as soon as the server stored a call (woken in-process), and every few seconds
+  anyway, to pick up calls another daemon stored or a crash left behind.
+
+Runs that found nothing are not kept in the run history (see Engine).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger("koppel.realtime")
+
+WEBHOOK_SWEEP = 5.0
+OUTBOX_SWEEP = 30.0
+
+
+class RealtimeLoop(threading.Thread):
+    def __init__(self, engine, interface, stop: threading.Event) -> None:
+        super().__init__(name=f"realtime-{interface.id}", daemon=True)
+        self.engine = engine
+        self.interface = interface
+        self.stopping = stop
+        self.wake = threading.Event()
+        self.busy = threading.Event()
+
+    def run(self) -> None:
+        kind = self.interface.trigger.type
+        try:
+            if kind == "outbox":
+                self._outbox()
+            else:
+                every = self.interface.trigger.every if kind == "poll" else WEBHOOK_SWEEP
+                while not self.stopping.is_set():
+                    self._run_once()
+                    self.wake.wait(every)
+                    self.wake.clear()
+        except Exception:
+            log.exception("realtime loop stopped", extra={"interface": self.interface.id})
+
+    def _run_once(self) -> None:
+        if self.stopping.is_set():
+            return
+        self.busy.set()
+        try:
+            self.engine.run_interface(self.interface.id, self.interface.trigger.type)
+        except Exception:
+            log.exception("realtime run failed", extra={"interface": self.interface.id})
+        finally:
+            self.busy.clear()
+
+    def _outbox(self) -> None:
+        trigger = self.interface.trigger
+        try:
+            from runtime import settings
+            from runtime.sis.outbox import OutboxReader
+        except ModuleNotFoundError:  # no SIS store module: poll the source instead
+            while not self.stopping.is_set():
+                self._run_once()
+                self.stopping.wait(trigger.poll)
+            return
+        reader = OutboxReader(settings.sis_url(self.engine.project.root), poll_interval=trigger.poll)
+        try:
+            seen = reader.max_seq()
+            self._run_once()  # whatever arrived while the daemon was down
+            sweeps = 0.0
+            while not self.stopping.is_set():
+                woke = reader.wait(timeout=min(trigger.poll * 5, OUTBOX_SWEEP)) if reader.is_postgresql else reader.wait(trigger.poll)
+                if self.stopping.is_set():
+                    break
+                sweeps += 0 if woke else trigger.poll
+                upto = reader.max_seq()
+                if upto > seen and (reader.read_after(seen, trigger.objects, limit=1) or sweeps >= OUTBOX_SWEEP):
+                    sweeps = 0.0
+                    self._run_once()
+                seen = upto
+        finally:
+            reader.close()
+
+
+class Realtime:
+    """All realtime loops of a project."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.stop_event = threading.Event()
+        self.loops: dict[int, RealtimeLoop] = {}
+
+    def start(self) -> list[int]:
+        for iid, interface in sorted(self.engine.project.interfaces.items()):
+            if interface.status == "active" and interface.trigger.type in ("outbox", "poll", "webhook"):
+                loop = RealtimeLoop(self.engine, interface, self.stop_event)
+                self.loops[iid] = loop
+                loop.start()
+        return sorted(self.loops)
+
+    def wake(self, interface_id: int) -> None:
+        loop = self.loops.get(interface_id)
+        if loop is not None:
+            loop.wake.set()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self.stop_event.set()
+        for loop in self.loops.values():
+            loop.wake.set()
+        for loop in self.loops.values():
+            loop.join(timeout=timeout)
