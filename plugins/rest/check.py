@@ -1,0 +1,96 @@
+"""Checks of a rest spec beyond its schema, run by ``koppel validate``.
+
+Each problem is ``(location inside the spec, message)``. The OpenAPI document is read when a
+target names one: the operation or schema must exist in it, and a single-call target's method
+should be the operation's. When the document lives under ``${specs}`` and the shared specs folder
+itself is absent (a clone without ``../shared/specs``) nothing is said: the check cannot be made
+there, and the tests that need the specs skip in the same situation.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from runtime import paths
+from runtime.errors import ConfigError
+from runtime.plugin import PluginContext
+
+from .spec import RestSource, RestTarget
+
+Problem = tuple[tuple, str]
+
+
+def check_spec(spec: Any, ctx: PluginContext) -> list[Problem]:
+    if isinstance(spec, RestTarget):
+        return _check_target(spec, ctx)
+    if isinstance(spec, RestSource):
+        return _check_source(spec)
+    return []
+
+
+def _check_source(spec: RestSource) -> list[Problem]:
+    problems: list[Problem] = []
+    if spec.watermark and "{cursor}" not in spec.watermark.template:
+        problems.append((("watermark", "template"), "the template must contain {cursor}, or every run reads the same"))
+    if spec.watermark and spec.watermark.param in spec.params:
+        problems.append((("params", spec.watermark.param), f"'{spec.watermark.param}' is also set by watermark.param"))
+    if spec.format is not None and spec.paging is not None:
+        problems.append((("paging",), "a file download (format) is one document: paging does not apply"))
+    return problems
+
+
+def _check_target(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
+    problems: list[Problem] = []
+    if spec.steps and spec.path:
+        problems.append((("steps",), "give either path (one call) or steps (several calls), not both"))
+    if not spec.steps and not spec.path:
+        problems.append((("path",), "a rest target needs a path (or steps)"))
+    if spec.batch and spec.batch > 1 and spec.steps:
+        problems.append((("batch",), "batch sends one array per call; it cannot be combined with steps"))
+    if spec.batch and spec.batch > 1 and spec.body != "json":
+        problems.append((("batch",), "batch sends a JSON array: it needs body: json"))
+    if (spec.operation or spec.schema_ref) and not spec.openapi:
+        field = "operation" if spec.operation else "schema_ref"
+        problems.append(((field,), f"{field} needs openapi: the document to look it up in"))
+    if spec.openapi:
+        problems.extend(_check_openapi(spec, ctx))
+    return problems
+
+
+def _check_openapi(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
+    from . import openapi
+
+    assert spec.openapi is not None
+    path = paths.expand(spec.openapi, ctx.project_root)
+    if not path.exists():
+        if spec.openapi.startswith(paths.SPECS_PLACEHOLDER) and not paths.specs_dir(ctx.project_root).is_dir():
+            return []  # the shared specs are not here: nothing can be said
+        return [(("openapi",), f"OpenAPI document {spec.openapi} not found ({path})")]
+    try:
+        document = openapi.load(path)
+    except ConfigError as exc:
+        return [(("openapi",), str(exc))]
+    problems: list[Problem] = []
+    if not spec.operation and not spec.schema_ref:
+        problems.append((("openapi",), "name the operation (operationId) or the schema_ref to check bodies against"))
+    if spec.operation:
+        operation = document.operation(spec.operation)
+        if operation is None:
+            close = difflib.get_close_matches(spec.operation, document.operation_ids, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append((("operation",), f"unknown operation '{spec.operation}' in {path.name}{hint}"))
+        elif not spec.steps and operation.method != spec.method:
+            problems.append(
+                (("method",), f"operation '{spec.operation}' is {operation.method} {operation.path}, not {spec.method}")
+            )
+        elif operation.pointer is None and not spec.schema_ref:
+            problems.append((("operation",), f"operation '{spec.operation}' has no JSON request body to check"))
+    if spec.schema_ref:
+        name = spec.schema_ref.rsplit("/", 1)[-1]
+        if not document.has_schema(name):
+            known = list(((document.data.get("components") or {}).get("schemas") or {}))
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append((("schema_ref",), f"no schema '{name}' under components/schemas in {path.name}{hint}"))
+    return problems

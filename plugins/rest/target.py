@@ -1,0 +1,266 @@
+"""``RestApiTarget``: push mapped records to an HTTP API.
+
+Three shapes of delivery:
+
+- one call per record: ``method`` + ``path`` (``{field}`` filled from the payload, URL-encoded);
+- ``batch: N``: up to N records as one JSON array per call (≈ 60× the records/s of one call per
+  record). Every item still gets its own Outcome: when the answer is a list of the same length,
+  item i gets element i (its reference); when the peer refuses the array with a 4xx, the items
+  are sent again one by one, so only the record that is at fault fails;
+- ``steps``: several calls per record (Signhost: create the transaction, PUT the PDF, PUT start).
+  Paths and body expressions see the payload merged with the values ``save``d from earlier
+  steps (saved names win); ``reference`` is then evaluated over the saved values.
+
+Errors: a 4xx for a record is ``Outcome(error=RecordError)`` and the other records go on; a body
+that does not fit the OpenAPI contract is ``Outcome(error=ContractError)`` and is never sent;
+connection failures, timeouts, 5xx and 429 raise TransientError for the whole call (the engine
+retries the batch; the idempotency header lets the peer drop repeats); 401/403 raise ConfigError.
+
+The idempotency header carries ``Item.key``; for an array it carries a digest of the items' keys
+(the same batch retried sends the same value); for steps ``key:step-number``.
+
+If the OpenAPI document lives under ``${specs}`` and is absent (a clone without the shared
+contracts), delivery goes on unchecked with a warning; any other missing document is a
+ConfigError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jmespath
+
+from runtime import paths, redact
+from runtime.errors import ConfigError, RecordError
+from runtime.plugin import Item, Outcome, PluginContext, Target
+
+from . import bodies, openapi
+from .client import RestClient
+from .spec import RestStep, RestTarget
+
+log = logging.getLogger(__name__)
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+class RestApiTarget(Target):
+    def __init__(self, spec: RestTarget, ctx: PluginContext) -> None:
+        if not spec.path and not spec.steps:
+            raise ConfigError("a rest target needs a path or steps")
+        self.spec = spec
+        self.ctx = ctx
+        self.client: RestClient | None = None
+        self.validator: openapi.BodyValidator | None = None
+        self._validator_loaded = False
+        self._reference = jmespath.compile(spec.reference) if spec.reference else None
+        self._steps = [_CompiledStep(step) for step in spec.steps or []]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        if self.client is None:
+            self.client = RestClient(self.ctx)
+        self._load_validator()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def _load_validator(self) -> None:
+        if self._validator_loaded or not self.spec.openapi:
+            return
+        self._validator_loaded = True
+        path = paths.expand(self.spec.openapi, self.ctx.project_root)
+        if not path.exists() and self.spec.openapi.startswith(paths.SPECS_PLACEHOLDER):
+            log.warning("OpenAPI document %s is absent: requests are sent unchecked", path)
+            return
+        document = openapi.load(path)
+        self.validator = document.validator(operation=self.spec.operation, schema_ref=self.spec.schema_ref)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write(self, items: Sequence[Item]) -> list[Outcome]:
+        self.open()
+        if self._steps:
+            return [self._deliver_steps(item) for item in items]
+        if self.spec.batch and self.spec.batch > 1:
+            outcomes: list[Outcome] = []
+            for start in range(0, len(items), self.spec.batch):
+                outcomes.extend(self._deliver_array(items[start : start + self.spec.batch]))
+            return outcomes
+        return [self._deliver_one(item) for item in items]
+
+    def _deliver_one(self, item: Item) -> Outcome:
+        try:
+            self._check(item.payload)
+            url, content, headers = self._request(item)
+            response = self.client.send(self.spec.method, url, content=content, headers=headers)  # type: ignore[union-attr]
+        except RecordError as error:
+            return Outcome(error=error)
+        body = bodies.decode(response, f"{self.spec.method} {self.spec.path}")
+        return Outcome(reference=self._reference_of(body), response=body)
+
+    def _deliver_array(self, items: Sequence[Item]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(items)
+        sendable: list[int] = []
+        for index, item in enumerate(items):
+            try:
+                self._check(item.payload)
+                sendable.append(index)
+            except RecordError as error:
+                outcomes[index] = Outcome(error=error)
+        if sendable:
+            chosen = [items[i] for i in sendable]
+            try:
+                url = self._url(self.spec.path or "", _first_payload(chosen))
+                content, ctype = bodies.encode([item.payload for item in chosen], "json")
+                headers = {"Content-Type": ctype, **self._idempotency(_digest(chosen))}
+                response = self.client.send(self.spec.method, url, content=content, headers=headers)  # type: ignore[union-attr]
+            except RecordError:
+                # Which record did the peer refuse? Send them one by one to find out.
+                for i in sendable:
+                    outcomes[i] = self._deliver_one(items[i])
+            else:
+                body = bodies.decode(response, f"{self.spec.method} {self.spec.path}")
+                per_item = body if isinstance(body, list) and len(body) == len(chosen) else None
+                for n, i in enumerate(sendable):
+                    answer = per_item[n] if per_item is not None else body
+                    outcomes[i] = Outcome(reference=self._reference_of(answer), response=answer)
+        return outcomes  # type: ignore[return-value]
+
+    def _deliver_steps(self, item: Item) -> Outcome:
+        saved: dict[str, Any] = {}
+        try:
+            if self.validator is not None:
+                self._check(item.payload)
+            for number, step in enumerate(self._steps, 1):
+                context = _merge(item.payload, saved)
+                url = self._url(step.spec.path, context)
+                content, headers = step.body(context, self.ctx.project_root)
+                headers.update(self._idempotency(f"{item.key}:{number}"))
+                response = self.client.send(step.spec.method, url, content=content, headers=headers)  # type: ignore[union-attr]
+                body = bodies.decode(response, f"{step.spec.method} {step.spec.path}")
+                for name, expression in step.save.items():
+                    saved[name] = expression.search(body) if body is not None else None
+        except RecordError as error:
+            return Outcome(error=error, response=saved or None)
+        return Outcome(reference=self._reference_of(saved), response=saved)
+
+    # -- building requests -------------------------------------------------------------------
+
+    def _check(self, payload: Any) -> None:
+        if self.validator is not None:
+            self.validator.check(payload)
+
+    def _request(self, item: Item) -> tuple[str, bytes | None, dict[str, str]]:
+        url = self._url(self.spec.path or "", item.payload)
+        headers = self._idempotency(item.key)
+        content = None
+        if self.spec.method != "DELETE" or item.payload:
+            content, headers["Content-Type"] = bodies.encode(item.payload, self.spec.body)
+        return url, content, headers
+
+    def _url(self, template: str, context: Any) -> str:
+        def fill(match: re.Match) -> str:
+            name = match.group(1)
+            value = jmespath.search(name, context) if isinstance(context, dict) else None
+            if value is None or value == "":
+                raise RecordError(f"the path {template} needs '{name}', which the record does not have", path=name)
+            return quote(str(value), safe="")
+
+        path = _PLACEHOLDER.sub(fill, template) if "{" in template else template
+        base = self.client.base_url if self.client else (self.ctx.system.url or "").rstrip("/")  # type: ignore[union-attr]
+        return path if path.startswith(("http://", "https://")) else f"{base}/{path.lstrip('/')}"
+
+    def _idempotency(self, key: str) -> dict[str, str]:
+        header = self.spec.idempotency_header
+        return {header: key} if header and header.lower() != "none" else {}
+
+    def _reference_of(self, body: Any) -> str | None:
+        if self._reference is None or body is None:
+            return None
+        value = self._reference.search(body)
+        return None if value is None else str(value)
+
+    # -- dry-run -----------------------------------------------------------------------------
+
+    def render(self, item: Item) -> str:
+        """What would be sent, without the auth headers; secrets and BSNs masked."""
+        lines: list[str] = []
+        if self._steps:
+            for number, step in enumerate(self._steps, 1):
+                lines.append(f"# step {number}")
+                lines.extend(self._render_call(step.spec.method, step.spec.path, item, step))
+        else:
+            lines.extend(self._render_call(self.spec.method, self.spec.path or "", item, None))
+        return redact.text("\n".join(lines))
+
+    def _render_call(self, method: str, template: str, item: Item, step: "_CompiledStep | None") -> list[str]:
+        try:
+            url = self._url(template, item.payload)
+        except RecordError:
+            url = (self.ctx.system.url or "").rstrip("/") + "/" + template.lstrip("/")  # type: ignore[union-attr]
+        if step is not None:
+            try:
+                content, headers = step.body(item.payload, self.ctx.project_root, dry_run=True)
+            except RecordError as error:
+                content, headers = f"<{error}>".encode(), {}
+        else:
+            content, headers = None, {}
+            if method != "DELETE" or item.payload:
+                content, headers["Content-Type"] = bodies.encode(item.payload, self.spec.body)
+        headers.update(self._idempotency(item.key))
+        out = [f"{method} {url}"] + [f"{k}: {v}" for k, v in headers.items()]
+        if content:
+            text = content.decode("utf-8", "replace")
+            if headers.get("Content-Type", "").startswith("application/json"):
+                import json
+
+                text = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+            out += ["", text]
+        return out
+
+
+class _CompiledStep:
+    def __init__(self, spec: RestStep) -> None:
+        self.spec = spec
+        self._body = jmespath.compile(spec.body) if spec.body else None
+        self._file = jmespath.compile(spec.file) if spec.file else None
+        self.save = {name: jmespath.compile(expr) for name, expr in spec.save.items()}
+
+    def body(self, context: Any, root: Path, *, dry_run: bool = False) -> tuple[bytes | None, dict[str, str]]:
+        if self._file is not None:
+            name = self._file.search(context)
+            if not name:
+                raise RecordError(f"no file at '{self.spec.file}' in the record", path=self.spec.file)
+            path = paths.expand(str(name), root)
+            ctype = self.spec.content_type or "application/octet-stream"
+            if dry_run:
+                size = path.stat().st_size if path.exists() else 0
+                return f"<{size} bytes from {path.name}>".encode(), {"Content-Type": ctype}
+            try:
+                return path.read_bytes(), {"Content-Type": ctype}
+            except OSError as exc:
+                raise RecordError(f"cannot read the file to upload ({exc.strerror})", path=self.spec.file) from None
+        if self._body is not None:
+            content, ctype = bodies.encode(self._body.search(context), "json")
+            return content, {"Content-Type": self.spec.content_type or ctype}
+        return None, {}
+
+
+def _merge(payload: Any, saved: dict[str, Any]) -> Any:
+    return {**payload, **saved} if isinstance(payload, dict) else {"payload": payload, **saved}
+
+
+def _first_payload(items: Sequence[Item]) -> Any:
+    return items[0].payload if items else {}
+
+
+def _digest(items: Sequence[Item]) -> str:
+    return hashlib.sha256("\n".join(item.key for item in items).encode()).hexdigest()[:32]
