@@ -48,7 +48,9 @@ class ExpressionProblem(Exception):
 
 def parse(text: str) -> dict:
     """The parsed tree of ``text``; ExpressionProblem with the column on a syntax error."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise ExpressionProblem("an expression must be text (quote it); for a fixed value write {const: ...}")
+    if not text.strip():
         raise ExpressionProblem("an expression cannot be empty")
     try:
         # a copy: the parser caches trees, and other code may search with the same expression
@@ -271,6 +273,8 @@ class ExpressionCompiler:
             return f"{self.ns.fallback(node)}({cur})"
         if name == "root" and not children:
             return self.root_var
+        if name == "lookup" and len(children) >= 2 and children[1]["type"] == "literal":
+            self._check_valuemap(children[1]["value"])
         args = [self.node(c, cur) for c in children]
         spec = FUNCTIONS.get(name)
         if spec is None:
@@ -278,6 +282,18 @@ class ExpressionCompiler:
         if spec.contextual:
             args.insert(0, "_ctx")
         return f"_F_{name}({', '.join(args)})"
+
+
+    def _check_valuemap(self, name: Any) -> None:
+        """A literal value-map name is looked up now, so a typo fails at load, not per record."""
+        if self.ns.context is None:
+            return
+        from runtime.mapping.functions import FunctionError
+
+        try:
+            self.ns.context.valuemap(str(name))
+        except FunctionError as exc:
+            raise ExpressionProblem(str(exc)) from None
 
 
 def _null_literal(node: dict) -> bool:

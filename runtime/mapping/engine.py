@@ -95,6 +95,11 @@ class ObjectNode:
 
 
 @dataclass
+class ListNode:
+    items: list
+
+
+@dataclass
 class EachNode:
     each: Callable
     item: Any
@@ -111,6 +116,8 @@ def evaluate(node: Any, cur: Any, root: Any, path: tuple) -> Any:
             raise MappingError(safe_reason(exc), path=dotted(path)) from None
     if isinstance(node, ConstNode):
         return copy.deepcopy(node.value)
+    if isinstance(node, ListNode):
+        return [evaluate(item, cur, root, (*path, i)) for i, item in enumerate(node.items)]
     if isinstance(node, ObjectNode):
         out = {}
         for key, child, when in node.fields:
@@ -190,6 +197,9 @@ class Builder:
             return self._expr_field(spec, cur, loc)
         if kind == "each":
             return self._each(spec, cur, loc, omit_null)
+        if kind == "list":
+            built = [self.value(item, cur, (*loc, i), omit_null) for i, item in enumerate(spec)]
+            return "[" + ", ".join(code for code, _ in built) + "]", ListNode([node for _, node in built])
         fields = spec["object"] if kind == "object" else spec
         if not isinstance(fields, dict):
             return self._fail(Problem((*loc, "object"), "object: expects a mapping of field names"))[0], ConstNode(None)

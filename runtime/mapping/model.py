@@ -11,7 +11,8 @@ An output value is one of (``Discriminator`` picks by shape, never by guessing b
 - ``{each: ..., output: ..., where, when}``: a list, one entry per item of ``each``;
 - ``{object: {...}, when}``: a nested object written explicitly (for a ``when`` on it, or
   target field names that are keywords here);
-- any other mapping: a nested object, one output field per key.
+- any other mapping: a nested object, one output field per key;
+- a list: a list of fixed length, each entry an output value.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def output_kind(value: Any) -> str:
     """Which kind of output value ``value`` is: expression, const, expr, each, object or nested."""
     if isinstance(value, str):
         return "expression"
+    if isinstance(value, list):
+        return "list"
     if isinstance(value, dict):
         for keyword in KEYWORDS:
             if keyword in value:
@@ -45,7 +48,7 @@ def output_kind(value: Any) -> str:
 
 def _tag(value: Any) -> str:
     # The tags are spelled so they can never equal a YAML key: error locations then skip them.
-    return {"expression": "string-expression", "nested": "nested-object"}.get(kind := output_kind(value), f"{kind}-field")
+    return {"expression": "string-expression", "nested": "nested-object", "list": "list-output"}.get(kind := output_kind(value), f"{kind}-field")
 
 
 class ConstField(Model):
@@ -94,6 +97,7 @@ OutputValue = TypeAliasType(
         Annotated[EachField, Tag("each-field")],
         Annotated[ObjectField, Tag("object-field")],
         Annotated[dict[str, "OutputValue"], Tag("nested-object")],
+        Annotated[list["OutputValue"], Tag("list-output")],
     ],
     Discriminator(_tag),
     ],
@@ -126,7 +130,23 @@ class XsdContract(Model):
     xsd: XsdRef
 
 
-Contract = Union[JsonSchemaContract, JsonSchemaFileContract, OpenApiContract, XsdContract]
+def _contract_tag(value: Any) -> str:
+    keys = ("json_schema", "json_schema_file", "openapi", "xsd")
+    if isinstance(value, dict):
+        return next((f"{k}-contract" for k in keys if k in value), "json_schema-contract")
+    return {JsonSchemaContract: "json_schema", JsonSchemaFileContract: "json_schema_file",
+            OpenApiContract: "openapi", XsdContract: "xsd"}.get(type(value), "json_schema") + "-contract"
+
+
+Contract = Annotated[
+    Union[
+        Annotated[JsonSchemaContract, Tag("json_schema-contract")],
+        Annotated[JsonSchemaFileContract, Tag("json_schema_file-contract")],
+        Annotated[OpenApiContract, Tag("openapi-contract")],
+        Annotated[XsdContract, Tag("xsd-contract")],
+    ],
+    Discriminator(_contract_tag),
+]
 
 
 class MappingFile(Model):

@@ -1,0 +1,123 @@
+"""``koppel validate`` for mapping files: every problem, each with file:line:col and dotted path.
+
+Checks mappings/*.yaml (the file model, the name, every expression compiled, functions and their
+argument counts, value maps, the contract reference), mappings/valuemaps/*.yaml and
+mappings/tests/*.yaml. A contract in ``${specs}`` that is absent on this machine is not an error
+(``koppel test`` says it was skipped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from runtime.diagnostics import Diagnostic, relative
+from runtime.errors import ConfigError
+from runtime.yamlsource import Located, YamlProblem, load_file
+
+
+def check_mappings(project: Any) -> list[Diagnostic]:
+    root = Path(project.root)
+    folder = root / "mappings"
+    diagnostics: list[Diagnostic] = []
+    if not folder.is_dir():
+        return diagnostics
+    for path in sorted((folder / "valuemaps").glob("*.yaml")):
+        diagnostics += check_valuemap_file(path, root)
+    for path in sorted(folder.glob("*.yaml")):
+        diagnostics += check_mapping_file(path, root)
+    for path in sorted((folder / "tests").glob("*.yaml")):
+        diagnostics += check_test_file(path, root)
+    return diagnostics
+
+
+def _load(path: Path, root: Path) -> tuple[Located | None, list[Diagnostic]]:
+    try:
+        doc = load_file(path, relative(path, root))
+    except YamlProblem as exc:
+        return None, list(exc.diagnostics)
+    return doc, []
+
+
+def _model_problems(doc: Located, model: type[BaseModel]) -> list[Diagnostic]:
+    try:
+        model.model_validate(doc.data)
+    except ValidationError as exc:
+        seen: set = set()
+        out = []
+        for error in exc.errors():
+            d = doc.diagnostic(error["loc"], error["msg"])
+            if (d.line, d.column, d.path, d.message) not in seen:
+                seen.add((d.line, d.column, d.path, d.message))
+                out.append(d)
+        return out
+    return []
+
+
+def check_mapping_file(path: Path, root: Path) -> list[Diagnostic]:
+    from runtime.mapping import contract as contracts
+    from runtime.mapping.engine import Builder, MappingContext
+    from runtime.mapping.model import MappingFile
+
+    doc, problems = _load(path, root)
+    if doc is None:
+        return problems
+    if not isinstance(doc.data, dict):
+        return [doc.diagnostic((), "a mapping file must be a mapping with name and output")]
+    problems += _model_problems(doc, MappingFile)
+    if doc.data.get("name") not in (None, path.stem):
+        problems.append(doc.diagnostic(("name",), f"name must be '{path.stem}', the file name without .yaml"))
+    builder = Builder(MappingContext(root), collect=True)
+    try:
+        builder.build(doc.data)
+    except Exception as exc:  # noqa: BLE001 - a shape the model already reported; do not crash validate
+        if not problems:
+            problems.append(doc.diagnostic((), f"cannot compile: {exc}"))
+    reported = {d.path for d in problems}
+    for problem in builder.problems:
+        d = doc.diagnostic(problem.loc, "")
+        if d.path in reported:
+            continue  # the file model already said what is wrong here
+        message = problem.message
+        if problem.column is not None:
+            message += f" (at character {problem.column + 1} of the expression)"
+        problems.append(doc.diagnostic(problem.loc, message))
+    if isinstance(doc.data.get("contract"), dict):
+        try:
+            contracts.load(doc.data["contract"], root)
+        except ConfigError as exc:
+            problems.append(doc.diagnostic(("contract",), exc.message))
+        except (KeyError, TypeError):
+            pass  # the model check above reported the malformed contract
+    return problems
+
+
+def check_valuemap_file(path: Path, root: Path) -> list[Diagnostic]:
+    from runtime.mapping.model import ValueMapFile
+
+    doc, problems = _load(path, root)
+    if doc is None:
+        return problems
+    if not isinstance(doc.data, dict):
+        return [doc.diagnostic((), "a value map file must be a mapping with codes")]
+    problems += _model_problems(doc, ValueMapFile)
+    if doc.data.get("name") not in (None, path.stem):
+        problems.append(doc.diagnostic(("name",), f"name must be '{path.stem}', the file name without .yaml"))
+    return problems
+
+
+def check_test_file(path: Path, root: Path) -> list[Diagnostic]:
+    from runtime.mapping.model import MappingTests
+
+    doc, problems = _load(path, root)
+    if doc is None:
+        return problems
+    problems += _model_problems(doc, MappingTests)
+    mapping = doc.data.get("mapping") if isinstance(doc.data, dict) else None
+    name = mapping or path.stem
+    if not (root / "mappings" / f"{name}.yaml").is_file():
+        loc = ("mapping",) if mapping else ()
+        problems.append(doc.diagnostic(loc, f"tests for mapping '{name}', but mappings/{name}.yaml does not exist"))
+    return problems
