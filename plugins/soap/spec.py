@@ -23,6 +23,13 @@ class SoapTarget(TargetSpecBase):
     service: str | None = Field(None, description="Service name when the WSDL has several.")
     port: str | None = None
     reference: Expression | None = Field(None, description="JMESPath to the target's reference in the answer.")
+    #: operations called first, each answer merged into the payload (ECK-iD: retrieveStampseudonym
+    #: turns the hPGN into the stampseudonym that retrieveEckId needs)
+    before: list[str] = Field(
+        default_factory=list,
+        description="Operations called before `operation`, in order; each gets the payload fields its "
+        "request has, and its answer's fields are added to the payload for the next call.",
+    )
 
 
 class SoapSource(SpecBase):

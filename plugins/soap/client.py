@@ -1,0 +1,388 @@
+"""One SOAP endpoint: zeep builds and reads the bodies, Koppel does addressing, signing and HTTP.
+
+zeep is used for what it is good at: loading the WSDL and its schemas, putting a mapped payload
+into the right element order, and reading answers. The envelope then gets Edukoppeling headers
+(and a signature) from ``edukoppeling``, goes out over a ``requests`` session with mutual TLS,
+and the answer is parsed by ``xmlsafe`` before zeep sees it. Failures come back as the error
+taxonomy (``faults``).
+
+Payloads are dicts shaped like the request element: child element names as keys, lists for
+repeated elements. An XSD substitution group is written with the concrete element's name, as
+in the real XML (``aangebodenMboOpleiding: {...}`` for RIO's abstract ``aangebodenOpleiding``):
+zeep would otherwise write the abstract element with ``xsi:type``, which DUO's XSD rejects.
+Bedrijfsdocument fields (``identificatiecodeBedrijfsdocument``, ``verzendendeInstantie``,
+``ontvangendeInstantie``, ``datumTijdBedrijfsdocument``) are filled in when the request type
+has them and the payload leaves them out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from runtime import paths, redact
+from runtime.errors import ConfigError, ContractError, KoppelError, RecordError, TransientError
+
+from . import edukoppeling, faults, wsdl, xmlsafe
+from .settings import SoapSettings
+
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+BEDRIJFSDOCUMENT = (
+    "identificatiecodeBedrijfsdocument",
+    "verzendendeInstantie",
+    "ontvangendeInstantie",
+    "datumTijdBedrijfsdocument",
+)
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def resolve_wsdl(location: str, project_root: Path) -> str:
+    """A file path or URL for ``location``. ``${specs}/x`` falls back to ``contracts/fallback/x``."""
+    if "://" in location:
+        return location
+    path = paths.expand(location, project_root)
+    if not path.exists() and location.startswith(paths.SPECS_PLACEHOLDER):
+        fallback = project_root / "contracts" / "fallback" / location[len(paths.SPECS_PLACEHOLDER) :].lstrip("/")
+        if fallback.exists():
+            return str(fallback)
+    if not path.exists():
+        raise ConfigError(f"WSDL {location} not found ({path})")
+    return str(path)
+
+
+def zeep_client(location: str):
+    """A zeep client per WSDL, shared: loading a large WSDL costs more than a hundred calls."""
+    with _clients_lock:
+        client = _clients.get(location)
+        if client is None:
+            import zeep
+
+            settings = zeep.Settings(
+                strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
+            )
+            try:
+                client = zeep.Client(location, settings=settings)
+            except Exception as exc:  # zeep raises many kinds; all mean the contract is unusable
+                raise ConfigError(f"WSDL {location} cannot be loaded: {exc}") from None
+            _clients[location] = client
+        return client
+
+
+@dataclass
+class CallResult:
+    answer: dict[str, Any]
+    message_id: str | None
+    document_id: str | None
+
+
+class SoapEndpoint:
+    def __init__(self, wsdl_location: str, settings: SoapSettings, *, service: str | None = None, port: str | None = None):
+        self.settings = settings
+        self.location = resolve_wsdl(wsdl_location, settings.project_root)
+        self.client = zeep_client(self.location)
+        try:
+            self.binding_service = (
+                self.client.bind(service, port) if service or port else self.client.service
+            )
+        except Exception as exc:
+            raise ConfigError(f"WSDL {wsdl_location}: service {service!r} / port {port!r} not found ({exc})") from None
+        self.binding = self.binding_service._binding
+        self.endpoint = settings.endpoint or self.binding_service._binding_options.get("address")
+        self.substitutions = self._substitution_map()
+        self._session = None
+        self._signing: tuple[bytes, bytes] | None = None
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def _substitution_map(self) -> dict[str, tuple[str, str]]:
+        if "://" in self.location:
+            return {}
+        return wsdl.read(Path(self.location)).substitutions
+
+    def operation(self, name: str):
+        op = self.binding.get(name) if name in self.binding._operations else None
+        if op is None:
+            known = ", ".join(sorted(self.binding._operations))
+            raise ConfigError(f"operation {name!r} is not in the WSDL (known: {known})")
+        return op
+
+    def open(self) -> None:
+        import requests
+
+        session = requests.Session()
+        tls = self.settings.tls
+        if tls is not None:
+            session.verify = tls.ca_file if tls.ca_file else tls.verify
+            if tls.client_cert:
+                session.cert = (
+                    str(paths.expand(tls.client_cert, self.settings.project_root)),
+                    self._key_file(tls.client_key),
+                )
+        self._session = session
+        if self.settings.signed:
+            self._signing = self.settings.signing_material()
+
+    def _key_file(self, reference: str | None) -> str | None:
+        """requests wants a key *file*: use the file of ${file:...}, else a private temp file."""
+        if not reference:
+            return None
+        from runtime import secrets
+
+        value = secrets.resolve(reference, base=self.settings.project_root)
+        if reference.startswith("${file:"):
+            return str(paths.expand(reference[7:-1], self.settings.project_root))
+        import os
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix="koppel-key-", suffix=".pem")
+        os.write(fd, value.encode("ascii"))
+        os.close(fd)
+        self._temp_key = name
+        return name
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        temp = getattr(self, "_temp_key", None)
+        if temp:
+            Path(temp).unlink(missing_ok=True)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def build(self, operation: str, payload: dict[str, Any], *, sign: bool) -> tuple[etree._Element, str, str | None]:
+        """The envelope for one call, its wsa:MessageID and its identificatiecodeBedrijfsdocument."""
+        op = self.operation(operation)
+        body_type = op.input.body.type
+        payload = dict(payload or {})
+        document_id = self._fill_bedrijfsdocument(payload, body_type)
+        prepared = self._prepare(payload, body_type, path="")
+        try:
+            serialized = op.create(**prepared)
+        except TypeError as exc:
+            raise ContractError(f"payload does not fit {operation}: {redact.text(str(exc))}") from None
+        except Exception as exc:  # zeep.exceptions.ValidationError and friends
+            path = getattr(exc, "path", None)
+            message = getattr(exc, "message", None) or str(exc)
+            raise ContractError(f"payload does not fit {operation}: {redact.text(str(message))}", path=_dotted(path)) from None
+        envelope = serialized.content
+        self._name_substitutions(envelope)
+        message_id = None
+        if self.settings.edukoppeling:
+            message_id = edukoppeling.new_message_id(self.settings.messageid_form)
+            edukoppeling.add_addressing(
+                envelope,
+                edukoppeling.Addressing(
+                    to=self.settings.wsa_to(self.endpoint or ""),
+                    action=op.soapaction,
+                    sender_oin=self.settings.sender_oin or "",
+                    message_id=message_id,
+                ),
+            )
+            if sign and self.settings.signed:
+                key, cert = self._signing or self.settings.signing_material()
+                edukoppeling.sign(envelope, key, cert)
+        return envelope, message_id, document_id
+
+    def _fill_bedrijfsdocument(self, payload: dict[str, Any], body_type) -> str | None:
+        names = {name for name, _ in getattr(body_type, "elements", [])}
+        if not set(BEDRIJFSDOCUMENT) <= names:
+            return None
+        payload.setdefault("identificatiecodeBedrijfsdocument", str(uuid.uuid4()))
+        if self.settings.sender_oin:
+            payload.setdefault("verzendendeInstantie", self.settings.sender_oin)
+        if self.settings.receiver_oin:
+            payload.setdefault("ontvangendeInstantie", self.settings.receiver_oin)
+        payload.setdefault("datumTijdBedrijfsdocument", dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+        return str(payload["identificatiecodeBedrijfsdocument"])
+
+    def _prepare(self, value: Any, xsd_type, path: str) -> Any:
+        """Turn concrete substitution-group element names into typed values zeep can render."""
+        if isinstance(value, list):
+            return [self._prepare(v, xsd_type, path) for v in value]
+        if not isinstance(value, dict) or not hasattr(xsd_type, "elements"):
+            return value
+        fields = dict(xsd_type.elements)
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in fields:
+                result[key] = self._prepare(item, fields[key].type, f"{path}.{key}")
+                continue
+            substitution = self._substitution(key, fields)
+            if substitution is None:
+                result[key] = item  # zeep names the unknown field in its error
+                continue
+            head, type_clark = substitution
+            concrete_type = self.client.get_type(type_clark)
+
+            def typed(one: Any, concrete_type=concrete_type, key=key) -> Any:
+                prepared = self._prepare(one, concrete_type, f"{path}.{key}")
+                try:
+                    return concrete_type(**prepared) if isinstance(prepared, dict) else prepared
+                except TypeError as exc:
+                    raise ContractError(f"{key}: {redact.text(str(exc))}", path=f"{path}.{key}".lstrip(".")) from None
+
+            converted = [typed(v) for v in item] if isinstance(item, list) else typed(item)
+            if head in result and isinstance(result[head], list):
+                result[head].extend(converted if isinstance(converted, list) else [converted])
+            else:
+                result[head] = converted
+        return result
+
+    def _substitution(self, key: str, fields: dict) -> tuple[str, str] | None:
+        for concrete, (head, type_clark) in self.substitutions.items():
+            if etree.QName(concrete).localname == key and etree.QName(head).localname in fields:
+                return etree.QName(head).localname, type_clark
+        return None
+
+    def _name_substitutions(self, envelope: etree._Element) -> None:
+        """Write ``<head xsi:type="T">`` as the concrete element of the substitution group."""
+        if not self.substitutions:
+            return
+        by_head_and_type = {(head, type_): concrete for concrete, (head, type_) in self.substitutions.items()}
+        for node in envelope.iter():
+            if not isinstance(node.tag, str):
+                continue
+            xsi_type = node.get(XSI_TYPE)
+            if not xsi_type:
+                continue
+            prefix, _, local = xsi_type.rpartition(":")
+            type_clark = f"{{{node.nsmap.get(prefix or None, '')}}}{local}"
+            concrete = by_head_and_type.get((node.tag, type_clark))
+            if concrete:
+                node.tag = concrete
+                del node.attrib[XSI_TYPE]
+        etree.cleanup_namespaces(envelope)
+
+    # -- calling ----------------------------------------------------------------------------
+
+    def call(self, operation: str, payload: dict[str, Any]) -> CallResult:
+        if self._session is None:
+            self.open()
+        envelope, message_id, document_id = self.build(operation, payload, sign=True)
+        op = self.operation(operation)
+        body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soapaction}"'}
+        status, content, retry_after = self._post(body, headers)
+        answer = self._read_answer(op, status, content, retry_after)
+        return CallResult(answer=answer, message_id=message_id, document_id=document_id)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str | None]:
+        import requests
+
+        name = self.settings.system
+        if not self.endpoint:
+            raise ConfigError(f"system {name}: no endpoint url and none in the WSDL")
+        try:
+            response = self._session.post(self.endpoint, data=body, headers=headers, timeout=self.settings.timeout, stream=True)
+        except requests.exceptions.SSLError as exc:
+            raise ConfigError(f"{name}: TLS handshake failed ({type(exc).__name__}); check certificates") from None
+        except requests.exceptions.Timeout:
+            raise TransientError(f"{name}: no answer within {self.settings.timeout:g}s", code="timeout") from None
+        except requests.exceptions.ConnectionError:
+            raise TransientError(f"{name}: cannot connect to {self.endpoint}", code="connection") from None
+        limit = self.settings.max_response_bytes
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > limit:
+                    raise RecordError(f"{name}: answer larger than {limit} bytes; refused", code="too-large")
+                chunks.append(chunk)
+        except requests.exceptions.RequestException:
+            raise TransientError(f"{name}: connection broke while reading the answer", code="connection") from None
+        finally:
+            response.close()
+        return response.status_code, b"".join(chunks), response.headers.get("Retry-After")
+
+    def _read_answer(self, op, status: int, content: bytes, retry_after: str | None) -> dict[str, Any]:
+        name = self.settings.system
+        if not content.strip():
+            if status == 200:
+                return {}
+            raise faults.from_http_status(status, system=name, retry_after=retry_after)
+        try:
+            root = xmlsafe.parse(content, max_bytes=self.settings.max_response_bytes)
+        except xmlsafe.UnsafeXML as exc:
+            raise RecordError(f"{name}: unsafe answer ({exc}); possible XXE attack or broken peer", code="unsafe-xml") from None
+        except xmlsafe.MalformedXML as exc:
+            if status != 200:
+                raise faults.from_http_status(status, system=name, retry_after=retry_after) from None
+            raise TransientError(f"{name}: malformed answer ({exc})", code="malformed-response") from None
+        if root.tag != f"{{{edukoppeling.SOAP_ENV}}}Envelope":
+            if status != 200:
+                raise faults.from_http_status(status, system=name, retry_after=retry_after)
+            raise TransientError(f"{name}: answer is not a SOAP 1.1 envelope", code="malformed-response")
+        body = root.find(f"{{{edukoppeling.SOAP_ENV}}}Body")
+        fault = body.find(f"{{{edukoppeling.SOAP_ENV}}}Fault") if body is not None else None
+        if fault is not None:
+            raise faults.from_fault(fault.findtext("faultcode") or "", fault.findtext("faultstring") or "", system=name)
+        if status != 200:
+            raise faults.from_http_status(status, system=name, retry_after=retry_after)
+        element = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
+        if element is None:
+            return {}
+        return self._deserialise(op, element)
+
+    def _deserialise(self, op, element: etree._Element) -> dict[str, Any]:
+        """zeep reads the answer against the schema; where it cannot (RIO's substitution groups),
+        a plain reading of the XML is returned instead: one key per child, lists for repeats."""
+        from zeep.helpers import serialize_object
+
+        try:
+            value = op.output.body.parse(element, self.client.wsdl.types)
+            return plain(serialize_object(value, dict))
+        except Exception:
+            return xml_to_dict(element)
+
+
+def plain(value: Any) -> Any:
+    """zeep's serialised answer as JSON-friendly data (for JMESPath, write-back and storage)."""
+    if isinstance(value, dict):
+        if "_value_1" in value and all(v is None for k, v in value.items() if k != "_value_1"):
+            return plain(value["_value_1"])
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, etree._Element):
+        return xml_to_dict(value)
+    return value
+
+
+def xml_to_dict(element: etree._Element) -> Any:
+    children = [c for c in element if isinstance(c.tag, str)]
+    if not children:
+        return (element.text or "").strip() or None
+    result: dict[str, Any] = {}
+    for child in children:
+        key = etree.QName(child).localname
+        value = xml_to_dict(child)
+        if key in result:
+            if not isinstance(result[key], list):
+                result[key] = [result[key]]
+            result[key].append(value)
+        else:
+            result[key] = value
+    return result
+
+
+def _dotted(path: Any) -> str | None:
+    if not path:
+        return None
+    return ".".join(str(p) for p in path) if isinstance(path, (list, tuple)) else str(path)
+
+
+__all__ = ["CallResult", "KoppelError", "SoapEndpoint", "plain", "resolve_wsdl", "xml_to_dict", "zeep_client"]

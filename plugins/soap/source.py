@@ -1,0 +1,128 @@
+"""``SoapPullSource``: read records by calling an operation (SBB's leerbedrijven, interface 8).
+
+``request`` is the request body. ``records`` is a JMESPath to the list of hits in the answer and
+``key`` a JMESPath to a hit's key. With ``detail_operation``, each hit is completed by a second
+call (SBB ``GeefDetails``) whose request is built from ``detail_request`` (field → JMESPath into
+the hit); the details are merged into the record under ``details``.
+
+Paging: when the request has a ``Pagina`` field (SBB's Zoeken), pages are requested one after
+another until a page comes back short or empty, or ``AantalResultatenTotaal`` is reached. Each
+page is one batch. A full pull has no cursor: the SIS side upserts by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jmespath
+
+from runtime.errors import ConfigError, RecordError
+from runtime.plugin import Batch, PluginContext, Record, Source
+
+from .client import SoapEndpoint
+from .settings import from_context
+from .spec import SoapSource
+
+PAGE_FIELD = "Pagina"
+PAGE_SIZE_FIELD = "AantalResultatenPerPagina"
+TOTAL_FIELD = "AantalResultatenTotaal"
+MAX_PAGES = 10_000
+
+
+class SoapPullSource(Source):
+    def __init__(self, spec: SoapSource, ctx: PluginContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.endpoint: SoapEndpoint | None = None
+        self._records = jmespath.compile(spec.records)
+        self._key = jmespath.compile(spec.key)
+        self._detail = {name: jmespath.compile(expr) for name, expr in spec.detail_request.items()}
+
+    def open(self) -> None:
+        self.endpoint = SoapEndpoint(self.spec.wsdl, from_context(self.ctx), service=self.spec.service, port=self.spec.port)
+        self.endpoint.operation(self.spec.operation)
+        if self.spec.detail_operation:
+            self.endpoint.operation(self.spec.detail_operation)
+        self.endpoint.open()
+
+    def close(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.close()
+
+    def read(self, cursor: str | None) -> Iterator[Batch]:
+        if self.endpoint is None:
+            self.open()
+        request = _deep_copy(self.spec.request)
+        paged = _has_field(request, PAGE_FIELD)
+        page = int(_get_field(request, PAGE_FIELD) or 1) if paged else 1
+        seen = 0
+        for _ in range(MAX_PAGES):
+            if paged:
+                _set_field(request, PAGE_FIELD, page)
+            answer = self.endpoint.call(self.spec.operation, request).answer
+            hits = self._records.search(answer) or []
+            if isinstance(hits, dict):
+                hits = [hits]
+            records = [self._record(hit) for hit in hits]
+            if records:
+                yield Batch(records=records, cursor=None)
+            seen += len(hits)
+            if not paged or not hits:
+                return
+            total = _find(answer, TOTAL_FIELD)
+            size = _get_field(request, PAGE_SIZE_FIELD)
+            if (total is not None and seen >= int(total)) or (size and len(hits) < int(size)):
+                return
+            page += 1
+        raise ConfigError(f"{self.spec.operation}: more than {MAX_PAGES} pages; is paging configured right?")
+
+    def _record(self, hit: Any) -> Record:
+        key = self._key.search(hit)
+        if key is None:
+            raise RecordError(f"{self.spec.operation}: a hit has no key at {self.spec.key!r}", code="key")
+        data = dict(hit) if isinstance(hit, dict) else {"value": hit}
+        if self.spec.detail_operation:
+            request = {name: expr.search(hit) for name, expr in self._detail.items()}
+            data["details"] = self.endpoint.call(self.spec.detail_operation, request).answer
+        return Record(key=str(key), data=data)
+
+
+def _deep_copy(value: Any) -> Any:
+    import copy
+
+    return copy.deepcopy(value)
+
+
+def _containers(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The request and its nested objects (SBB wraps the fields in ``request``)."""
+    yield request
+    for value in request.values():
+        if isinstance(value, dict):
+            yield from _containers(value)
+
+
+def _has_field(request: dict[str, Any], name: str) -> bool:
+    return any(name in c for c in _containers(request))
+
+
+def _get_field(request: dict[str, Any], name: str) -> Any:
+    return next((c[name] for c in _containers(request) if name in c), None)
+
+
+def _set_field(request: dict[str, Any], name: str, value: Any) -> None:
+    for container in _containers(request):
+        if name in container:
+            container[name] = value
+            return
+
+
+def _find(answer: Any, name: str) -> Any:
+    if isinstance(answer, dict):
+        if name in answer:
+            return answer[name]
+        for value in answer.values():
+            found = _find(value, name)
+            if found is not None:
+                return found
+    return None

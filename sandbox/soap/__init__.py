@@ -1,0 +1,1 @@
+"""SOAP stand-ins: ECK-iD (Kennisnet), DUO ROD, DUO verzuimregister, DUO RIO and SBB."""
