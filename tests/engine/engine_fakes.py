@@ -40,6 +40,7 @@ class Behaviour:
     applied: dict[str, Item] = field(default_factory=dict)  # by wire idempotency key
     duplicates: int = 0
     calls: int = 0
+    leak: bool = False  # put the payload in error messages, as careless peers do
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -72,7 +73,8 @@ class MemoryTarget(Target):
                     out.append(Outcome(error=TransientError("503 from target", code="503", retry_after=b.retry_after)))
                     continue
                 if item.source_key in b.reject:
-                    out.append(Outcome(error=RecordError("rejected by target", code="422")))
+                    text = f"rejected by target: {item.payload}" if b.leak else "rejected by target"
+                    out.append(Outcome(error=RecordError(text, code="422")))
                     continue
                 b.received.append(item)
                 if item.key in b.applied:

@@ -1,0 +1,50 @@
+"""A full batch and a dry-run: no BSN and no secret value in the logs or the output."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import engine_fakes as fakes
+from click.testing import CliRunner
+
+import runtime.engine.cli as cli
+from runtime import secrets
+from runtime.engine.logs import configure
+from runtime.plugin import Record
+
+BSN = "111222333"  # passes the elfproef
+SECRET = "hunter2-very-secret"
+
+
+def test_batch_and_dry_run_show_no_bsn_and_no_secret(make_engine, monkeypatch):
+    monkeypatch.setenv("PEER_TOKEN", SECRET)
+    assert secrets.resolve("${env:PEER_TOKEN}") == SECRET  # registers it for masking, like a plugin does
+    fakes.SOURCES["src"] = [Record(key=f"k{i}", data={"id": f"k{i}", "bsn": BSN, "token": SECRET}) for i in range(20)]
+    fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"k3"}, leak=True)
+    engine = make_engine([{"id": 2, "source": {"type": "memory", "name": "src"},
+                           "targets": [{"type": "memtarget", "name": "tgt"}]}])
+    monkeypatch.setattr(cli, "_engine", lambda ctx: engine)
+    monkeypatch.setattr(engine, "close", lambda: None)
+    logs = io.StringIO()
+    configure(json_lines=True, stream=logs, level="DEBUG")
+    logging.getLogger("koppel.test").info("peer answered %s for %s", SECRET, BSN)
+    runner = CliRunner()
+    try:
+        dry = runner.invoke(cli.dry_run, ["2"], obj={})
+        run = runner.invoke(cli.run, ["2"], obj={})
+        dl = runner.invoke(cli.deadletters, ["list"], obj={})
+        show = runner.invoke(cli.deadletters, ["show", "1"], obj={})
+        runs = runner.invoke(cli.runs, [], obj={})
+    finally:
+        logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if not getattr(h, "_koppel", False)]
+    assert dry.exit_code == 0, dry.output
+    assert "[send] memtarget  k0" in dry.output and "*****2333" in dry.output
+    assert run.exit_code == 2 and "dead 1" in run.output  # partial: one dead letter
+    assert "rejected by target" in dl.output and "*****2333" in show.output
+    everything = dry.output + run.output + dl.output + show.output + runs.output + logs.getvalue()
+    assert "dead letter" in logs.getvalue()
+    assert BSN not in everything
+    assert SECRET not in everything
+    # ...while the stored record keeps the real values, so a replay sends what was read
+    assert engine.store.dead_letter(1)["record"]["data"]["bsn"] == BSN
