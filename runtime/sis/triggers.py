@@ -49,14 +49,13 @@ def sqlite_ddl(object_type: str) -> list[str]:
     changed = " OR ".join(f"OLD.{_quote(c)} IS NOT NEW.{_quote(c)}" for c in _data_columns(object_type))
     name = f"outbox_{object_type}"
 
-    def outbox(op: str, key: str) -> str:
-        return (
-            f"INSERT INTO outbox (object, key, op, changed_at) "
-            f"VALUES ('{object_type}', {key}, '{op}', {_SQLITE_NOW});"
-        )
+    def outbox(op: str, key: str, when: str = _SQLITE_NOW) -> str:
+        return f"INSERT INTO outbox (object, key, op, changed_at) VALUES ('{object_type}', {key}, '{op}', {when});"
 
+    # An insert's time is the row's own stamp: saves a strftime() per row in bulk loads.
+    inserted = f"COALESCE(NEW.updated_at, {_SQLITE_NOW})"
     return [
-        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} BEGIN {outbox('insert', key_new)} END",
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} BEGIN {outbox('insert', key_new, inserted)} END",
         f"CREATE TRIGGER {name}_update AFTER UPDATE ON {table} WHEN {changed} BEGIN "
         f"UPDATE {table} SET updated_at = {_SQLITE_NOW} "
         f"WHERE rowid = NEW.rowid AND NEW.updated_at IS OLD.updated_at; "

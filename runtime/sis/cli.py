@@ -1,0 +1,150 @@
+"""``koppel sis``: create, fill and inspect the central SIS store.
+
+    koppel sis init                          create or upgrade the schema at KOPPEL_SIS_URL
+    koppel sis seed --students 2000 --seed 7 a deterministic synthetic college (empty store only)
+    koppel sis outbox --tail 20 [--object student] [--follow]
+    koppel sis stats                         rows per object table and the outbox position
+
+The store is KOPPEL_SIS_URL, default an SQLite file under var/ (``runtime.settings.sis_url``).
+Nothing printed here carries a BSN: outbox keys and messages go through ``runtime.redact``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from runtime import redact
+from runtime.settings import sis_url
+
+
+def _url(ctx: click.Context) -> str:
+    return sis_url(ctx.obj["project"])
+
+
+def _display(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.group()
+def sis() -> None:
+    """The central SIS store (SQLite by default, PostgreSQL in production)."""
+
+
+@sis.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the SIS schema, or upgrade it to the latest migration."""
+    from runtime.sis import schema
+
+    url = _url(ctx)
+    before, after = _guard(lambda: schema.init(url), url)
+    if before == after:
+        click.echo(f"SIS store {_display(url)} is up to date (revision {after}).")
+    else:
+        click.echo(f"SIS store {_display(url)}: {before or 'empty'} → revision {after}.")
+
+
+@sis.command()
+@click.option("--students", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--seed", "seed_value", type=int, default=1, show_default=True, help="Same seed, same college.")
+@click.pass_context
+def seed(ctx: click.Context, students: int, seed_value: int) -> None:
+    """Fill an empty SIS store with a synthetic college (runs ``init`` first)."""
+    from runtime.sis import schema
+    from runtime.sis.seed import seed_store
+
+    url = _url(ctx)
+    _guard(lambda: schema.init(url), url)
+    started = time.perf_counter()
+    counts = _guard(lambda: seed_store(url, students=students, seed=seed_value), url)
+    elapsed = time.perf_counter() - started
+    total = sum(counts.values())
+    click.echo(f"Seeded {_display(url)} with seed {seed_value}:")
+    for object_type, n in counts.items():
+        click.echo(f"  {object_type:<20} {n:>9}")
+    click.echo(f"  {'total':<20} {total:>9} rows in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s)")
+
+
+@sis.command()
+@click.option("--tail", "tail", type=click.IntRange(1), default=20, show_default=True, help="Show the last N changes.")
+@click.option("--object", "objects", multiple=True, help="Only these object types (repeatable).")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new changes as they arrive.")
+@click.pass_context
+def outbox(ctx: click.Context, tail: int, objects: tuple[str, ...], follow: bool) -> None:
+    """Show the latest changes in the outbox (keys masked where they could be a BSN)."""
+    from runtime.sis.outbox import OutboxReader
+
+    url = _url(ctx)
+    reader = _guard(lambda: OutboxReader(url), url)
+    try:
+        start = max(0, reader.max_seq() - (tail if not objects else tail * 50))
+        rows = _last(reader, start, list(objects) or None, tail)
+        for row in rows:
+            _echo_row(row)
+        cursor = rows[-1].seq if rows else reader.max_seq()
+        while follow:
+            new = reader.read_after(cursor, list(objects) or None, 500)
+            for row in new:
+                _echo_row(row)
+            cursor = max(cursor, reader.horizon)
+            if not new:
+                reader.wait(5.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.close()
+
+
+def _last(reader, start: int, objects: list[str] | None, tail: int) -> list:  # noqa: ANN001
+    rows: list = []
+    cursor = start
+    while batch := reader.read_after(cursor, objects, 1000):
+        rows = (rows + batch)[-tail:]
+        cursor = batch[-1].seq
+    return rows
+
+
+def _echo_row(row) -> None:  # noqa: ANN001
+    when = row.changed_at.strftime("%Y-%m-%d %H:%M:%S")
+    click.echo(f"{row.seq:>10}  {when}  {row.op:<6}  {row.object:<18}  {redact.text(row.key)}")
+
+
+@sis.command()
+@click.pass_context
+def stats(ctx: click.Context) -> None:
+    """Rows per object table and the outbox position."""
+    from sqlalchemy import func, select
+
+    from runtime.sis import schema
+    from runtime.sis.models import OBJECTS, Outbox
+
+    url = _url(ctx)
+    engine = schema.engine(url)
+    try:
+        with _guard(engine.connect, url) as connection:
+            click.echo(f"SIS store {_display(url)}, revision {schema.current_revision(engine) or '(none)'}")
+            for name, model in OBJECTS.items():
+                n = connection.execute(select(func.count()).select_from(model)).scalar_one()
+                click.echo(f"  {name:<20} {n:>9}")
+            last = connection.execute(select(func.max(Outbox.seq))).scalar_one()
+            click.echo(f"  {'outbox (last seq)':<20} {last or 0:>9}")
+    finally:
+        engine.dispose()
+
+
+def _guard(action, url: str):  # noqa: ANN001, ANN202
+    """Turn a database failure into a short message without credentials or personal data."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from runtime.errors import ConfigError
+
+    try:
+        return action()
+    except (OperationalError, ProgrammingError) as exc:
+        reason = redact.text(str(exc.orig).strip().splitlines()[0]) if exc.orig else type(exc).__name__
+        raise ConfigError(f"SIS store {_display(url)}: {reason}") from exc

@@ -1,0 +1,188 @@
+"""Reading the SIS store's change outbox: what realtime interfaces subscribe to.
+
+    reader = OutboxReader(url)          # SQLite or PostgreSQL URL of the SIS store
+    cursor = reader.max_seq()           # start at "now" (or at a stored cursor)
+    while running:
+        rows = reader.read_after(cursor, objects=["student", "enrollment"], limit=500)
+        for row in rows:                # OutboxRow(seq, object, key, op, changed_at)
+            handle(row)
+        cursor = max(cursor, reader.horizon)   # safe even when no row matched the filter
+        if not rows:
+            reader.wait(timeout=30)     # True as soon as something changed
+    reader.close()
+
+``read_after(seq, objects, limit)`` returns at most ``limit`` rows with ``seq`` greater than
+``seq``, in ``seq`` order, of the given object types (all when ``objects`` is None).
+``horizon`` is the highest sequence number up to which the last read saw everything: move a
+stored cursor to it even when the filter matched nothing, so the next read does not scan the
+same rows again.
+
+``wait(timeout)`` blocks until the outbox may hold something new, or ``timeout`` seconds pass;
+it returns True when woken by a change. On PostgreSQL it LISTENs on ``koppel_outbox`` (the
+triggers send ``pg_notify('koppel_outbox', <object>)``) and returns as soon as a notification
+arrives: no polling. The LISTEN starts when the reader is created, so a change that lands
+between a read and the next ``wait`` still wakes it. On SQLite, which has no notifications, it
+polls ``max(seq)`` every ``poll_interval`` seconds.
+
+Gaps on PostgreSQL: sequence numbers are handed out when a transaction writes, but become
+visible when it commits, so a reader may see seq 11 while seq 10 still belongs to an open
+transaction. Skipping past 10 would lose it. The reader therefore stops before a gap for as long
+as a transaction that was open when it first saw the gap may still commit (the snapshot's
+``xmin`` has not passed the ``xmax`` noted then). A gap left by a rolled-back transaction is
+passed once those transactions are over. SQLite has a single writer, so no gap can fill later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+
+from runtime.sis import schema
+from runtime.sis.models import Outbox
+from runtime.sis.triggers import CHANNEL
+
+#: how many outbox rows one read looks at (before the object filter) for its gap analysis
+SCAN = 5000
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    seq: int
+    object: str
+    key: str
+    op: str  # insert | update | delete
+    changed_at: dt.datetime  # UTC
+
+
+class OutboxReader:
+    def __init__(self, url: str, *, poll_interval: float = 1.0) -> None:
+        self.url = schema.normalise_url(url)
+        self.poll_interval = poll_interval
+        self._engine = schema.engine(self.url, pool_size=1, max_overflow=1) if not self.url.startswith(
+            "sqlite"
+        ) else schema.engine(self.url)
+        self.is_postgresql = self._engine.dialect.name == "postgresql"
+        self._listener = None  # psycopg connection with LISTEN, PostgreSQL only
+        self._gaps: dict[int, int] = {}  # first missing seq → snapshot xmax when first seen
+        self._last_seen = 0
+        self.horizon = 0
+        if self.is_postgresql:
+            self._listen()
+
+    # --- reading --------------------------------------------------------------------------
+
+    def max_seq(self) -> int:
+        """The highest sequence number now in the outbox (0 when it is empty)."""
+        with self._engine.connect() as connection:
+            value = connection.execute(select(func.coalesce(func.max(Outbox.seq), 0))).scalar_one()
+        self._last_seen = max(self._last_seen, value)
+        return value
+
+    def read_after(self, seq: int, objects: Sequence[str] | None = None, limit: int = 500) -> list[OutboxRow]:
+        with self._engine.connect() as connection:
+            upto = self._safe_upto(connection, seq)
+            query = select(Outbox.seq, Outbox.object, Outbox.key, Outbox.op, Outbox.changed_at).where(
+                Outbox.seq > seq, Outbox.seq <= upto
+            )
+            if objects:
+                query = query.where(Outbox.object.in_(list(objects)))
+            rows = connection.execute(query.order_by(Outbox.seq).limit(limit)).all()
+        result = [OutboxRow(r.seq, r.object, r.key, r.op, _utc(r.changed_at)) for r in rows]
+        # Everything up to ``upto`` was seen unless the limit cut the read short.
+        self.horizon = result[-1].seq if len(result) == limit else max(upto, seq)
+        self._last_seen = max(self._last_seen, upto)
+        return result
+
+    def _safe_upto(self, connection, after: int) -> int:  # noqa: ANN001
+        """The highest seq (within one scan) below which no row can still appear."""
+        seqs = [
+            r[0]
+            for r in connection.execute(
+                select(Outbox.seq).where(Outbox.seq > after).order_by(Outbox.seq).limit(SCAN)
+            )
+        ]
+        if not seqs:
+            return after
+        if not self.is_postgresql:
+            return seqs[-1]
+        expected = after + 1
+        xmin = xmax = None
+        for value in seqs:
+            if value != expected:  # a gap: seq expected .. value-1 not visible
+                if xmin is None:
+                    xmin, xmax = connection.execute(
+                        text(
+                            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+                            "FROM (SELECT pg_current_snapshot() AS s) AS snap"
+                        )
+                    ).one()
+                noted = self._gaps.setdefault(expected, xmax)
+                if xmin < noted:  # a transaction open at first sight may still commit into it
+                    return expected - 1
+                self._gaps.pop(expected, None)
+            expected = value + 1
+        return seqs[-1]
+
+    # --- waiting --------------------------------------------------------------------------
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the outbox may hold new rows (True) or ``timeout`` seconds pass (False)."""
+        if self.is_postgresql:
+            return self._wait_notify(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            before = self._last_seen
+            if self.max_seq() > before:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(self.poll_interval, remaining))
+
+    def _listen(self) -> None:
+        import psycopg
+
+        conninfo = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._listener = psycopg.connect(conninfo, autocommit=True)
+        self._listener.execute(f"LISTEN {CHANNEL}")
+
+    def _wait_notify(self, timeout: float) -> bool:
+        import psycopg
+
+        try:
+            if self._listener is None or self._listener.closed:
+                self._listen()
+            woke = False
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                woke = True
+            # drain what else is queued, so the next wait does not return at once for old news
+            for _ in self._listener.notifies(timeout=0):
+                pass
+            return woke
+        except psycopg.OperationalError:
+            # A lost listener connection: reconnect on the next call and let the caller re-read
+            # now, since a notification may have been missed while it was down.
+            self._listener = None
+            return True
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self._engine.dispose()
+
+    def __enter__(self) -> "OutboxReader":
+        return self
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        self.close()
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)

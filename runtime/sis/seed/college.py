@@ -1,0 +1,364 @@
+"""The synthetic college: people, enrollments and everything that hangs off them.
+
+``generate(students, seed)`` returns ``{object type: [row tuples]}`` with the tuples in the
+column order of the model (``created_at``/``updated_at`` left to the database). Everything comes
+from one ``random.Random(seed)`` and fixed dates around the school year 2026-2027, so the same
+seed gives the same college on any machine and any day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import unicodedata
+import uuid
+
+from runtime.sis.seed import catalogue, dutch
+from runtime.sis.seed.absence import absences_and_reports
+
+D = dt.date
+MAIL_DOMAIN = "koppelcollege.example.nl"
+
+
+class College:
+    def __init__(self, students: int, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.n = students
+        self.rows: dict[str, list[tuple]] = {name: [] for name in _ORDER}
+        self.ids: set[str] = set()
+        self.brin = catalogue.brin(self.rng)
+        self.people = 0
+        self.accounts: set[str] = set()
+        self.counters: dict[str, int] = {}
+        self.staff_person: dict[str, str] = {}
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def next_id(self, prefix: str, start: int = 1) -> str:
+        value = self.counters.get(prefix, start)
+        self.counters[prefix] = value + 1
+        return f"{prefix}{value}"
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def person(self, birth_year: tuple[int, int], *, with_bsn: bool = True, staff: bool = False) -> dict:
+        rng = self.rng
+        gender = rng.choices("MVO", weights=(48, 49, 3))[0]
+        pool = {"M": dutch.FIRST_NAMES_M, "V": dutch.FIRST_NAMES_V, "O": dutch.FIRST_NAMES_O}[gender]
+        given = rng.choice(pool)
+        first_names = " ".join([given] + rng.sample(pool, k=rng.randint(0, 2)))
+        tussenvoegsel, last_name = rng.choice(dutch.LAST_NAMES)
+        city, municipality, prefix, streets = rng.choice(dutch.PLACES)
+        start = D(birth_year[0], 1, 1).toordinal()
+        birth = D.fromordinal(rng.randint(start, D(birth_year[1], 12, 31).toordinal()))
+        self.people += 1
+        number = f"P{self.people:07d}"
+        bsn = dutch.bsn(rng, self.ids) if with_bsn else None
+        onderwijsnummer = None if with_bsn else dutch.onderwijsnummer(rng, self.ids)
+        plain = _ascii(f"{given}.{tussenvoegsel}{last_name}".replace(" ", "").replace("'", "")).lower()
+        account = None
+        if staff:
+            account = _ascii(f"{given[0]}{last_name}".replace(" ", "")).lower()
+            while account in self.accounts:
+                account += str(rng.randint(0, 9))
+            self.accounts.add(account)
+        row = (
+            number, bsn, onderwijsnummer, first_names, given, dutch.initials(first_names), tussenvoegsel or None,
+            last_name, birth.isoformat(), gender, rng.choice(streets), str(rng.randint(1, 180)),
+            rng.choice((None, None, None, None, "A", "bis", "2")), dutch.postal_code(rng, prefix), city,
+            municipality, "NL", f"06{rng.randint(10_000_000, 99_999_999)}",
+            f"{plain}{rng.randint(1, 99)}@example.nl",
+            f"{account}@{MAIL_DOMAIN}" if account else None, account,
+            f"https://ketenid.nl/201703/{self.rng.getrandbits(128):032x}" if staff or rng.random() < 0.4 else None,
+        )
+        self.rows["person"].append(row)
+        return {"number": number, "birth": birth, "given": given, "last": last_name, "tv": tussenvoegsel}
+
+    # --- the college ----------------------------------------------------------------------
+
+    def build(self) -> dict[str, list[tuple]]:
+        rng = self.rng
+        self.rows["qualification"] = catalogue.qualification_rows()
+        programs = catalogue.programs()
+        self.rows["program"] = [
+            (p["program_code"], p["crebo"], p["name"], p["level"], p["leerweg"], p["duration_months"], p["department"])
+            for p in programs
+        ]
+        self.rows["offering"], self.rows["cohort"] = catalogue.offerings_and_cohorts(rng, self.brin, programs)
+        companies, recognitions, recognised = catalogue.companies(
+            rng, max(20, self.n // 8), programs, dutch.PLACES, self.ids
+        )
+        self.rows["company"], self.rows["recognition"] = companies, recognitions
+        staff_by_department = self.staff(programs)
+        students = [self.student(programs, recognised) for _ in range(self.n)]
+        self.groups(programs, students, staff_by_department)
+        self.applicants(programs)
+        self.rows["absence"], self.rows["absence_report"] = absences_and_reports(rng, students)
+        self.invoices(students)
+        return self.rows
+
+    def staff(self, programs: list[dict]) -> dict[str, list[str]]:
+        departments = sorted({p["department"] for p in programs})
+        by_department: dict[str, list[str]] = {d: [] for d in departments}
+        for i in range(max(len(departments) * 2, self.n // 20)):
+            department = departments[i % len(departments)]
+            person = self.person((1960, 1998), staff=True)
+            number = self.next_id("D", 10001)
+            function = self.rng.choice(("docent", "docent", "docent", "instructeur", "examinator"))
+            self.rows["staff"].append((number, person["number"], function, department, "2015-08-01", None))
+            self.rows["role_assignment"].append((person["number"], "docent", department, "sis", "2015-08-01", None))
+            by_department[department].append(number)
+            self.staff_person[number] = person["number"]
+        return by_department
+
+    def student(self, programs: list[dict], recognised: dict) -> dict:
+        rng = self.rng
+        program = rng.choice(programs)
+        years = [y for y in (2024, 2025, 2026) if 2026 - y < program["duration_months"] // 12] or [2026]
+        year = rng.choice(years)
+        cohort_code, start = rng.choice(program["cohorts"][year])
+        age_at_start = rng.choices((15, 16, 17, 18, 19, 21), weights=(5, 40, 25, 15, 10, 5))[0]
+        birth_years = (start.year - age_at_start - 1, start.year - age_at_start - 1)
+        person = self.person(birth_years, with_bsn=rng.random() > 0.03)
+        number = self.next_id("", 200001)
+        has_startkwalificatie = age_at_start >= 19 and rng.random() < 0.3
+        student = {
+            "number": number, "person": person["number"], "birth": person["birth"], "program": program,
+            "start": start, "has_startkwalificatie": has_startkwalificatie, "year": year,
+        }
+        self.rows["role_assignment"].append((person["number"], "student", "", "sis", start.isoformat(), None))
+        volgnummer = 1
+        if rng.random() < 0.1:  # an earlier enrollment, ended: entree or a switch of program
+            self.earlier_enrollment(student, programs)
+            volgnummer = 2
+        self.enrollment(student, cohort_code, volgnummer, recognised)
+        self.rows["student"].append((number, person["number"], "actief", has_startkwalificatie, None))
+        return student
+
+    def earlier_enrollment(self, student: dict, programs: list[dict]) -> None:
+        rng = self.rng
+        previous = rng.choice([p for p in programs if p["level"] <= 2] or programs)
+        start = D(student["start"].year - 1, 8, 25)
+        end = D(student["start"].year, 7, 10)
+        enrollment_id = f"{student['number']}-1"
+        self.rows["enrollment"].append(
+            (enrollment_id, student["number"], previous["program_code"], None, 1, self.brin, start.isoformat(),
+             end.isoformat(), end.isoformat(), previous["leerweg"], True, previous["location_code"], "beeindigd",
+             "diploma behaald" if previous["level"] == 1 else "overstap andere opleiding")
+        )
+        self.rows["enrollment_period"].append(
+            (enrollment_id, 1, start.isoformat(), end.isoformat(), previous["crebo"], previous["level"],
+             previous["leerweg"], True, previous["location_code"])
+        )
+        if previous["level"] == 1:
+            self.rows["result"].append(
+                (self.next_id("R", 1_000_001), student["number"], enrollment_id, "diploma", None,
+                 f"Diploma {previous['name']}", None, None, True, end.isoformat(), previous["crebo"], "sis")
+            )
+
+    def enrollment(self, student: dict, cohort_code: str, volgnummer: int, recognised: dict) -> None:
+        rng, program, start = self.rng, student["program"], student["start"]
+        enrollment_id = f"{student['number']}-{volgnummer}"
+        student["enrollment"] = enrollment_id
+        planned_end = D(start.year + program["duration_months"] // 12, 7, 10)
+        bekostigbaar = rng.random() > 0.02
+        self.rows["enrollment"].append(
+            (enrollment_id, student["number"], program["program_code"], cohort_code, volgnummer, self.brin,
+             start.isoformat(), planned_end.isoformat(), None, program["leerweg"], bekostigbaar,
+             program["location_code"], "actief", None)
+        )
+        period_start = start
+        periods = 2 if student["year"] < 2026 and rng.random() < 0.3 else 1
+        for number in range(1, periods + 1):
+            end = D(2026, 7, 31) if number < periods else None
+            self.rows["enrollment_period"].append(
+                (enrollment_id, number, period_start.isoformat(), end and end.isoformat(), program["crebo"],
+                 program["level"], program["leerweg"], bekostigbaar, program["location_code"])
+            )
+            period_start = D(2026, 8, 1)
+        channel = rng.choices(("centraal_aanmelden", "aanmeldmodule", "balie"), weights=(80, 15, 5))[0]
+        aanmeld_id = self.next_id("AM", 26_000_001)
+        submitted = dt.datetime(start.year, 1, 1, 9) + dt.timedelta(minutes=rng.randint(0, 120 * 24 * 60))
+        self.rows["application"].append(
+            (aanmeld_id, student["person"], cohort_code, channel, "ingeschreven", start.isoformat(),
+             submitted.strftime("%Y-%m-%d %H:%M:%S.%f"), f"{rng.randint(10, 31)}{rng.choice('ABCDEFGH')}{rng.choice('ABCDEFGH')}",
+             rng.choice(("vmbo-kb", "vmbo-gl", "vmbo-tl", "vmbo-bb", "havo", "entree")), enrollment_id)
+        )
+        signing = "ondertekend"
+        if student["year"] == 2026:
+            signing = rng.choices(("ondertekend", "te_ondertekenen", "verstuurd"), weights=(80, 15, 5))[0]
+        self.document(student["number"], enrollment_id, None, "onderwijsovereenkomst",
+                      f"Onderwijsovereenkomst {program['name']}", signing)
+        if rng.random() < 0.03:
+            self.document(student["number"], None, None, "verblijfsdocument", "Verblijfsdocument", "niet_nodig")
+        self.internship(student, enrollment_id, recognised)
+        self.results(student, enrollment_id)
+        if rng.random() < 0.2:
+            self.exam_candidate(student, enrollment_id)
+
+    def internship(self, student: dict, enrollment_id: str, recognised: dict) -> None:
+        rng, program = self.rng, student["program"]
+        bbl = program["leerweg"] == "BBL"
+        if not bbl and (student["year"] == 2026 or rng.random() < 0.3):
+            return
+        sbb_code = rng.choice(recognised[(program["crebo"], program["leerweg"])])
+        start = max(student["start"], D(2026, 9, 7)) if not bbl else student["start"]
+        end = D(2027, 1, 29) if not bbl else D(start.year + 1, 7, 10)
+        status = "lopend" if start <= D(2026, 11, 1) else "gepland"
+        supervisor_tv, supervisor_last = rng.choice(dutch.LAST_NAMES)
+        internship_id = self.next_id("BPV", 500_001)
+        self.rows["internship"].append(
+            (internship_id, enrollment_id, sbb_code, 1, program["crebo"], start.isoformat(), end.isoformat(),
+             None, (start - dt.timedelta(days=21)).isoformat(), rng.choice((1200, 1400, 1600)) if bbl else rng.choice((400, 480, 640, 800)),
+             status, f"{rng.choice(dutch.FIRST_NAMES_V + dutch.FIRST_NAMES_M)} {(supervisor_tv + ' ') if supervisor_tv else ''}{supervisor_last}",
+             f"praktijkopleider{rng.randint(1, 999)}@example.nl")
+        )
+        self.document(student["number"], enrollment_id, None, "bpvo", f"Praktijkovereenkomst {internship_id}",
+                      "te_ondertekenen" if status == "gepland" else "ondertekend")
+
+    def results(self, student: dict, enrollment_id: str) -> None:
+        rng, program = self.rng, student["program"]
+        for i in range(rng.randint(3, 7)):
+            grade = round(rng.triangular(3.0, 10.0, 7.0), 1)
+            self.rows["result"].append(
+                (self.next_id("R", 1_000_001), student["number"], enrollment_id, "formatief",
+                 f"{program['crebo']}-K{i + 1}", f"Opdracht {i + 1} {program['name']}", f"{grade:.1f}", grade,
+                 grade >= 5.5, (D(2026, 9, 14) + dt.timedelta(days=rng.randint(0, 60))).isoformat(), None, "dlo")
+            )
+        if student["year"] < 2026:
+            passed = rng.random() < 0.85
+            self.rows["result"].append(
+                (self.next_id("R", 1_000_001), student["number"], enrollment_id, "examen",
+                 f"{program['crebo']}-PVB-1", f"Proeve van bekwaamheid {program['name']}",
+                 "V" if passed else "O", None, passed, D(2026, 6, rng.randint(1, 26)).isoformat(), program["crebo"],
+                 rng.choice(("remindo", "facet", "toa")))
+            )
+
+    def exam_candidate(self, student: dict, enrollment_id: str) -> None:
+        rng, program = self.rng, student["program"]
+        candidate_id = self.next_id("EXC", 700_001)
+        self.rows["exam_candidate"].append(
+            (candidate_id, student["number"], enrollment_id, f"{program['crebo']}-EX-{rng.randint(1, 4)}",
+             f"Examen {program['name']}", D(2026, rng.choice((11, 12)), rng.randint(1, 28)).isoformat(),
+             rng.choice(("remindo", "facet", "toa")), "gepland")
+        )
+        if rng.random() < 0.15:
+            for aid, description, minutes in rng.sample(_AIDS, k=rng.randint(1, 2)):
+                self.rows["exam_aid"].append((candidate_id, aid, description, minutes))
+
+    def document(self, student_number, enrollment_id, aanmeld_id, kind: str, title: str, signing: str) -> None:  # noqa: ANN001
+        document_id = self.next_id("DOC", 900_001)
+        signed = signing == "ondertekend"
+        self.rows["document"].append(
+            (document_id, student_number, enrollment_id, aanmeld_id, kind, title, "definitief", signing,
+             f"{document_id}.pdf", "application/pdf", f"{self.rng.getrandbits(256):064x}",
+             self.uuid() if signing != "niet_nodig" and signing != "te_ondertekenen" else None,
+             "2026-08-15 10:00:00.000000" if signed else None, None)
+        )
+
+    def groups(self, programs: list[dict], students: list[dict], staff: dict[str, list[str]]) -> None:
+        rng = self.rng
+        by_cohort: dict[tuple[str, int], list[dict]] = {}
+        for student in students:
+            by_cohort.setdefault((student["program"]["program_code"], student["year"]), []).append(student)
+        student_rows = {row[0]: i for i, row in enumerate(self.rows["student"])}
+        for (program_code, year), members in by_cohort.items():
+            program = next(p for p in programs if p["program_code"] == program_code)
+            for index in range(0, len(members), 24):
+                letter = chr(ord("A") + index // 24) if index // 24 < 26 else str(index // 24)
+                code = f"{program_code}-{year}-{letter}"
+                mentor = rng.choice(staff[program["department"]])
+                self.rows["group"].append(
+                    (code, f"{program['name']} {year} {letter}", "klas", program_code, None,
+                     "2026-2027", "2026-08-24", "2027-07-10")
+                )
+                self.rows["membership"].append((code, self.staff_person[mentor], "mentor", "2026-08-24", None))
+                for student in members[index:index + 24]:
+                    self.rows["membership"].append((code, student["person"], "student", "2026-08-24", None))
+                    i = student_rows[student["number"]]
+                    self.rows["student"][i] = self.rows["student"][i][:4] + (mentor,)
+                self.timetable(code, program, mentor)
+        for staff_number in sorted({row[4] for row in self.rows["student"]}):
+            self.rows["role_assignment"].append(
+                (self.staff_person[staff_number], "mentor", "", "sis", "2026-08-24", None)
+            )
+
+    def timetable(self, group_code: str, program: dict, teacher: str) -> None:
+        rng = self.rng
+        for day in range(5):
+            date = D(2026, 9, 7) + dt.timedelta(days=day)
+            for slot, (start, end) in enumerate(((8, 30), (10, 15), (12, 30))):
+                begin = dt.datetime.combine(date, dt.time(start, end))
+                self.rows["timetable_activity"].append(
+                    (self.next_id("XED", 3_000_001), date.isoformat(), begin.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                     (begin + dt.timedelta(minutes=90)).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                     f"{program['crebo']}-K{slot + 1}", f"Les {program['name']}", "les", group_code, teacher,
+                     f"{rng.choice('ABC')}{rng.randint(0, 3)}.{rng.randint(1, 30):02d}", program["location_code"])
+                )
+
+    def applicants(self, programs: list[dict]) -> None:
+        """People who applied for 2027 (or were turned down for 2026): every other status."""
+        rng = self.rng
+        statuses = ("aangemeld", "onderwijsovereenkomst_aangeboden", "leidt_niet_tot_inschrijving", "ingetrokken")
+        for i in range(max(len(statuses), self.n * 3 // 10)):
+            status = statuses[i] if i < len(statuses) else rng.choices(statuses, weights=(45, 25, 15, 15))[0]
+            program = rng.choice(programs)
+            year = 2027 if status in ("aangemeld", "onderwijsovereenkomst_aangeboden") else rng.choice((2026, 2027))
+            cohort_code, start = program["cohorts"][year][0]
+            person = self.person((start.year - 17, start.year - 15), with_bsn=rng.random() > 0.03)
+            aanmeld_id = self.next_id("AM", 26_000_001)
+            submitted = dt.datetime(start.year - 1, 10, 1, 9) + dt.timedelta(minutes=rng.randint(0, 150 * 24 * 60))
+            self.rows["application"].append(
+                (aanmeld_id, person["number"], cohort_code,
+                 rng.choices(("centraal_aanmelden", "aanmeldmodule", "balie"), weights=(80, 15, 5))[0], status,
+                 submitted.date().isoformat(), submitted.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                 f"{rng.randint(10, 31)}{rng.choice('ABCDEFGH')}{rng.choice('ABCDEFGH')}",
+                 rng.choice(("vmbo-kb", "vmbo-gl", "vmbo-tl", "vmbo-bb", "havo")), None)
+            )
+            if status == "onderwijsovereenkomst_aangeboden":
+                self.document(None, None, aanmeld_id, "onderwijsovereenkomst",
+                              f"Onderwijsovereenkomst {program['name']}", "te_ondertekenen")
+
+    def invoices(self, students: list[dict]) -> None:
+        """Lesgeld for BOL students of 18 and over, lesmateriaal for some."""
+        rng = self.rng
+        for student in students:
+            invoice = self.next_id("F", 2026_00001)
+            adult = (D(2026, 8, 1) - student["birth"]).days >= 18 * 365.25
+            lines = []
+            if adult and student["program"]["leerweg"] == "BOL":
+                lines.append(("LESGELD", "Lesgeld 2026-2027", 1403.0, 0.0))
+            if rng.random() < 0.4:
+                amount = float(rng.randint(150, 450))
+                lines.append(("LESMAT", "Lesmateriaal 2026-2027", amount, round(amount * 0.21, 2)))
+            for item, description, amount, vat in lines:
+                self.rows["invoice_line"].append(
+                    (self.uuid(), invoice, student["number"], item, description, 1.0, amount, vat, "2026-09-01",
+                     "2026-09-01 06:00:00.000000")
+                )
+
+
+_AIDS = (
+    ("extra_tijd", "Verlenging van de examentijd", 30),
+    ("voorleessoftware", "Voorleessoftware (dyslexie)", None),
+    ("vergrote_letters", "Examen in vergrote letters", None),
+    ("aparte_ruimte", "Examen in een aparte ruimte", None),
+)
+
+#: insert order: referenced tables first
+_ORDER = (
+    "qualification", "program", "offering", "cohort", "company", "recognition", "person", "staff", "student",
+    "enrollment", "enrollment_period", "application", "group", "membership", "role_assignment", "internship",
+    "exam_candidate", "exam_aid", "result", "absence", "absence_report", "document", "invoice_line",
+    "timetable_activity",
+)
+
+
+def _ascii(value: str) -> str:
+    return unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+
+
+def generate(students: int, seed: int) -> dict[str, list[tuple]]:
+    rows = College(students, seed).build()
+    return {name: rows[name] for name in _ORDER}
