@@ -1,6 +1,15 @@
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# tests/plugins (a folder of tests) must not shadow the real ``plugins`` package: put the
+# project root first, so ``import plugins.rest`` finds the code, not the tests.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if sys.path[0] != _ROOT:
+    sys.path.insert(0, _ROOT)
 
 from runtime.engine import Engine
 import engine_fakes as fakes
@@ -15,9 +24,9 @@ def reg():
 def make_engine(tmp_path, reg):
     engines = []
 
-    def make(interfaces: list[dict], registry=None, url: str | None = None) -> Engine:
+    def make(interfaces: list[dict], registry=None, url: str | None = None, systems: dict | None = None) -> Engine:
         registry = registry or reg
-        project = fakes.make_project(tmp_path, registry, interfaces)
+        project = fakes.make_project(tmp_path, registry, interfaces, systems)
         engine = Engine(project, registry, "sandbox", state_url=url or f"sqlite:///{tmp_path / 'state.db'}")
         engines.append(engine)
         return engine

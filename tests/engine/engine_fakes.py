@@ -95,12 +95,19 @@ def registry(extra: dict[str, Plugin] | None = None) -> Registry:
     return Registry(plugins)
 
 
-def make_project(root: Path, reg: Registry, interfaces: list[dict]):
-    """A Project holding these interface definitions, without catalog or files."""
+def make_project(root: Path, reg: Registry, interfaces: list[dict], systems: dict[str, dict] | None = None):
+    """A Project holding these interface definitions; a catalog only with ``systems``
+    (name → settings, used for every environment)."""
+    from runtime.models.catalog import Catalog
     from runtime.project import Project
 
     model = interface_model(reg)
     project = Project(root)
+    if systems:
+        project.catalog = Catalog.model_validate({
+            "college": "test", "source": "test", "interfaces": [],
+            "systems": {name: {"name": name, "environments": {e: settings for e in ("sandbox", "acceptatie", "productie")}}
+                        for name, settings in systems.items()}})
     for data in interfaces:
         base = {"name": f"test {data['id']}", "type": "batch", "objects": ["student"],
                 "trigger": {"type": "manual"}}

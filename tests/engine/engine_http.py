@@ -57,9 +57,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             data = json.loads(body)
             single = isinstance(data, dict)
-            items = [data] if single else data
-            if single:
-                items[0].setdefault("key", self.headers.get("Idempotency-Key"))
+            if single:  # one record per call, as the rest plugin sends it: the body is the payload
+                items = [{"key": self.headers.get("Idempotency-Key"), "source_key": data.get("id"), "payload": data}]
+            else:
+                items = data
             results = []
             now = time.time()
             for item in items:
@@ -75,7 +76,10 @@ class _Handler(BaseHTTPRequestHandler):
                     s.source_keys[sk] = s.source_keys.get(sk, 0) + 1
                     s.arrivals.append((now, item))
                 results.append({"status": 200, "ref": f"MSG-{key}"})
-            self._send(200, results[0] if single else results)
+            if single:
+                self._send(results[0]["status"], results[0] if results[0]["status"] == 200 else {"error": "rejected"})
+            else:
+                self._send(200, results)
 
     def _send(self, status: int, body, headers: dict | None = None) -> None:
         raw = json.dumps(body).encode()
