@@ -116,10 +116,15 @@ def truthy(value: Any) -> bool:
 
 
 def _ordered(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
+    """An ordering comparison as JMESPath does it: numbers with numbers, strings with strings
+    (so ISO dates compare: ``start >= '2026-08-01'``); anything else gives null."""
+
     def compare(left: Any, right: Any) -> Any:
         numbers = (int, float)
         if (isinstance(left, numbers) and not isinstance(left, bool)
                 and isinstance(right, numbers) and not isinstance(right, bool)):
+            return op(left, right)
+        if isinstance(left, str) and isinstance(right, str):
             return op(left, right)
         return None
 
