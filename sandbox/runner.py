@@ -129,10 +129,12 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        for item in reversed(list(self.running.values())):
+        items = list(reversed(list(self.running.values())))
+        for item in items:  # ask every server to exit first, then wait: they stop in parallel
+            if item.server is not None:
+                item.server.should_exit = True
+        for item in items:
             try:
-                if item.server is not None:
-                    item.server.should_exit = True
                 if item.thread is not None:
                     item.thread.join(timeout=5)
                 stop = getattr(item.handle, "stop", None) or getattr(item.handle, "close", None)

@@ -1,0 +1,64 @@
+"""Calls the stand-ins make to Koppel: HMAC-signed webhooks and Signhost postbacks.
+
+Koppel's webhook server listens on ``options.koppel_url`` (default http://127.0.0.1:8470); the
+hook paths are agreed in sandbox/README.md. Every call is recorded in the stand-in's
+``received`` as ``sent`` with the status Koppel answered, so a test or the demo can see it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from sandbox.standin import StandinContext
+
+DEFAULT_KOPPEL_URL = "http://127.0.0.1:8470"
+
+
+def koppel_url(ctx: StandinContext) -> str:
+    return str((ctx.settings.options or {}).get("koppel_url") or DEFAULT_KOPPEL_URL).rstrip("/")
+
+
+def hmac_signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 over the raw body (header ``X-Signature``)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signhost_checksum(transaction_id: str, status: int | str, secret: str) -> str:
+    """Signhost's postback checksum: plain SHA-1 of ``id || status | secret``, lowercase hex."""
+    return hashlib.sha1(f"{transaction_id}||{status}|{secret}".encode()).hexdigest()
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+async def post(ctx: StandinContext, url: str, body: bytes, headers: dict[str, str], *, kind: str,
+               payload: Any = None, timeout: float = 10.0) -> int | None:
+    """POST ``body`` to Koppel; the answered status, or None when Koppel could not be reached."""
+    import httpx
+
+    status: int | None
+    error = None
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.post(url, content=body, headers={"Content-Type": "application/json", **headers})
+        status = response.status_code
+    except httpx.HTTPError as exc:
+        status, error = None, type(exc).__name__
+    ctx.received.add("sent", payload, to=url, what=kind, status=status, error=error)
+    return status
+
+
+def post_sync(ctx: StandinContext | None, url: str, body: bytes, headers: dict[str, str], *,
+              timeout: float = 10.0) -> tuple[int | None, str | None]:
+    import httpx
+
+    try:
+        response = httpx.post(url, content=body, headers={"Content-Type": "application/json", **headers},
+                              timeout=timeout)
+        return response.status_code, None
+    except httpx.HTTPError as exc:
+        return None, type(exc).__name__

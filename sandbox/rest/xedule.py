@@ -1,0 +1,143 @@
+"""Xedule (interface 22): the day timetable behind Azure API Management.
+
+    POST /oauth/token          form: grant_type=client_credentials, client_id, client_secret
+                               (or HTTP Basic), optional scope → {"access_token", "token_type":
+                               "Bearer", "expires_in": 3600}
+    GET  /api/activities?startDate=2026-11-30&endDate=2026-12-04&page=1&pageSize=100
+         headers: Authorization: Bearer <token>, Ocp-Apim-Subscription-Key: <key>
+         → {"items": [activity...], "page", "pageSize", "totalItems", "next"}
+
+A missing or wrong subscription key is APIM's 401 ``{"statusCode": 401, "message": ...}``; a
+missing or expired token is a 401 as well. The range is inclusive and at most 31 days (400
+otherwise). Activities exist on weekdays only, ordered by start time; the same day always
+gives the same activities (seeded by date), so a nightly replace-by-day is idempotent. An
+activity (times in Europe/Amsterdam):
+
+    {"id": "XED-20261130-003", "date": "2026-11-30", "start": "2026-11-30T10:30:00+01:00",
+     "end": "2026-11-30T12:00:00+01:00", "type": "les", "description": "Programmeren",
+     "courseCode": "PRG", "groups": ["25604-BOL-1A"], "teachers": ["JBAK"], "rooms": ["OB-2.14"],
+     "location": "Onderwijsboulevard", "crebo": "25604", "lastModified": "...Z"}
+
+Group codes ``<crebo>-<leerweg>-<year><letter>`` are the sandbox's assumption of the SIS groups.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.rest import synthetic
+from sandbox.rest.common import _same, base_path, gate, option, page_params, problem, simple_page
+from sandbox.standin import StandinContext, control_routes
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+SLOTS = [(8, 30), (10, 30), (13, 0), (14, 45)]
+COURSES = [("PRG", "Programmeren"), ("NED", "Nederlands"), ("ENG", "Engels"), ("REK", "Rekenen"),
+           ("LOB", "Loopbaanbegeleiding"), ("BPV", "BPV-terugkomdag"), ("BRG", "Burgerschap"), ("PRJ", "Project")]
+TEACHERS = ["JBAK", "MVRI", "AYIL", "PDEK", "SVOS", "KMUL"]
+ROOMS = ["OB-1.12", "OB-2.14", "OB-2.20", "HP-0.05", "HP-1.01"]
+
+
+def activities_for(seed: Any, day: dt.date) -> list[dict[str, Any]]:
+    if day.weekday() >= 5:
+        return []
+    r = synthetic.rng(seed, "xedule", day.isoformat())
+    out = []
+    for crebo in sorted(synthetic.CREBOS)[:4]:
+        group = f"{crebo}-BOL-1A"
+        for hour, minute in r.sample(SLOTS, 2):
+            code, description = r.choice(COURSES)
+            start = dt.datetime.combine(day, dt.time(hour, minute), AMSTERDAM)
+            out.append({
+                "date": day.isoformat(), "start": start.isoformat(),
+                "end": (start + dt.timedelta(minutes=90)).isoformat(), "type": "les" if code != "BPV" else "terugkomdag",
+                "description": description, "courseCode": code, "groups": [group], "teachers": [r.choice(TEACHERS)],
+                "rooms": [r.choice(ROOMS)], "location": "Onderwijsboulevard", "crebo": crebo,
+                "lastModified": f"{(day - dt.timedelta(days=3)).isoformat()}T22:00:00.000Z",
+            })
+    out.sort(key=lambda a: (a["start"], a["groups"][0]))
+    for number, activity in enumerate(out, start=1):
+        activity["id"] = f"XED-{day.strftime('%Y%m%d')}-{number:03d}"
+    return [{"id": a.pop("id"), **a} for a in out]
+
+
+def create_app(ctx: StandinContext) -> Starlette:
+    base = base_path(ctx)
+    token_path = base_path(ctx, ctx.settings.auth.token_url)
+    client_id = ctx.settings.auth.client_id
+    client_secret = ctx.secret(ctx.settings.auth.client_secret)
+    key_header, key_ref = next(iter(ctx.settings.auth.headers.items()))
+    subscription_key = ctx.secret(key_ref)
+    seed = option(ctx, "seed", 22)
+    ttl = int(option(ctx, "access_token_ttl", 3600))
+    tokens: dict[str, float] = {}
+
+    async def token(request: Request) -> Response:
+        form = await request.form()
+        given_id, given_secret = form.get("client_id"), form.get("client_secret")
+        header = request.headers.get("authorization", "")
+        if header.startswith("Basic "):
+            given_id, _, given_secret = base64.b64decode(header[6:]).decode().partition(":")
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if given_id != client_id or not _same(str(given_secret or ""), client_secret):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        access = secrets.token_urlsafe(24)
+        tokens[access] = time.time() + ttl
+        from runtime import redact
+
+        redact.register_secret(access)
+        ctx.received.add("token", None, path=request.url.path)
+        return JSONResponse({"access_token": access, "token_type": "Bearer", "expires_in": ttl})
+
+    def auth(request: Request) -> Response | None:
+        if not _same(request.headers.get(key_header, ""), subscription_key):
+            return JSONResponse({"statusCode": 401, "message": "Access denied due to missing subscription key. "
+                                 "Make sure to include subscription key when making requests to an API."},
+                                status_code=401)
+        header = request.headers.get("authorization", "")
+        expires = tokens.get(header[7:].strip()) if header.startswith("Bearer ") else None
+        if expires is None or expires < time.time():
+            return JSONResponse({"statusCode": 401, "message": "Unauthorized. Access token is missing or invalid."},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    async def activities(request: Request) -> Response:
+        denied = auth(request)
+        if denied:
+            return denied
+        early = await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
+        if early:
+            return early
+        try:
+            first = dt.date.fromisoformat(request.query_params["startDate"])
+            last = dt.date.fromisoformat(request.query_params.get("endDate") or first.isoformat())
+        except (KeyError, ValueError):
+            return problem(400, "startDate (and endDate) must be dates: YYYY-MM-DD")
+        if last < first or (last - first).days > 30:
+            return problem(400, "the range must run forward and span at most 31 days")
+        paging = page_params(request, default_size=100, max_size=500)
+        if isinstance(paging, Response):
+            return paging
+        items = []
+        day = first
+        while day <= last:
+            items += activities_for(seed, day)
+            day += dt.timedelta(days=1)
+        ctx.received.add("poll", {"startDate": first.isoformat(), "endDate": last.isoformat(), "page": paging[0]},
+                         path=request.url.path)
+        return JSONResponse(simple_page(request, items, *paging))
+
+    return Starlette(routes=control_routes(ctx) + [
+        Route(token_path, token, methods=["POST"]),
+        Route(f"{base}/activities", activities, methods=["GET"]),
+    ])
