@@ -1,0 +1,183 @@
+"""The SIS store as a source: one object type, read incrementally in bounded batches.
+
+Modes (``mode:`` in the spec):
+
+- ``outbox`` (default): the changes since the cursor, from the outbox. The cursor is the last
+  outbox sequence handled (``"1234"``); the first run starts at the current end of the outbox, so
+  a new interface does not replay history (set the cursor to ``"0"`` to replay it all). Several
+  changes of one key within a batch become one record with the row as it is now. A delete yields
+  ``operation: delete`` with only the key fields in ``data``. Changes of included objects do not
+  re-send the parent (use ``watermark`` or an outbox trigger on those objects for that).
+- ``watermark``: rows whose ``updated_at`` is after the cursor, in (updated_at, key) order; the
+  cursor is ``"<ISO timestamp>|<key>"``. Deletes are not seen in this mode. On PostgreSQL
+  ``updated_at`` is the writing transaction's start time, so a transaction that runs long and
+  commits late can land behind the watermark: use ``outbox`` where that matters.
+- ``full``: every row, in key order; the cursor moves within the run and is ``None`` at the end,
+  so the next run reads everything again.
+
+Batches hold at most ``ctx.options["batch_size"]`` (default 500) records and are read with
+keyset pagination, so memory stays flat whatever the table size. ``include`` joins related
+objects (``runtime/sis/RECORDS.md``); ``where`` (JMESPath) drops records for which it is false,
+after the include, while the cursor still moves past them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import DBAPIError
+
+from runtime.errors import ConfigError, TransientError
+from runtime.plugin import Batch, PluginContext, Record, Source
+from runtime.sis import records as rec
+from runtime.sis.models import OBJECTS, natural_key
+from runtime.settings import sis_url
+
+from .spec import SisSource
+
+
+class SisStoreSource(Source):
+    def __init__(self, spec: SisSource, ctx: PluginContext) -> None:
+        if spec.object not in OBJECTS:
+            raise ConfigError(f"source.object: unknown SIS object '{spec.object}'")
+        self.spec = spec
+        self.ctx = ctx
+        self.batch_size = int(ctx.options.get("batch_size", 500))
+        self.url = ctx.options.get("sis_url") or sis_url(ctx.project_root)
+        try:
+            self.tree = rec.include_tree(spec.object, spec.include)
+        except KeyError as exc:
+            raise ConfigError(f"source.include: {exc.args[0]}") from None
+        self._where = None
+        if spec.where:
+            import jmespath
+
+            self._where = jmespath.compile(spec.where)
+        self.engine = None
+        self.reader = None
+
+    def open(self) -> None:
+        from runtime.sis import schema
+
+        self.engine = schema.engine(self.url)
+        if self.spec.mode == "outbox":
+            from runtime.sis.outbox import OutboxReader
+
+            self.reader = OutboxReader(self.url)
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+    def read(self, cursor: str | None) -> Iterator[Batch]:
+        if self.engine is None:
+            self.open()
+        try:
+            if self.spec.mode == "outbox":
+                yield from self._read_outbox(cursor)
+            else:
+                yield from self._read_table(cursor if self.spec.mode == "watermark" else None)
+        except DBAPIError as exc:
+            if exc.connection_invalidated or _is_operational(exc):
+                raise TransientError(f"SIS store unavailable: {type(exc.orig).__name__}") from exc
+            raise
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    def _read_outbox(self, cursor: str | None) -> Iterator[Batch]:
+        after = int(cursor) if cursor not in (None, "") else self.reader.max_seq()
+        object_type = self.spec.object
+        while True:
+            changes = self.reader.read_after(after, [object_type], self.batch_size)
+            horizon = max(after, self.reader.horizon)
+            if not changes:
+                if horizon > after:  # rows of other objects passed: move on without records
+                    yield Batch(records=[], cursor=str(horizon))
+                return
+            last: dict[str, object] = {}
+            for change in changes:  # the last change of each key wins, in the order it happened
+                last.pop(change.key, None)
+                last[change.key] = change
+            live_keys = [rec.typed_key(object_type, k) for k, c in last.items() if c.op != "delete"]
+            with self.engine.connect() as connection:
+                rows = rec.fetch_by_keys(connection, object_type, live_keys)
+                found = [rows[k] for k in live_keys if k in rows]
+                if self.tree and found:
+                    rec.attach(connection, object_type, found, self.tree)
+            by_key = {rec.key_string(object_type, r): r for r in found}
+            records = []
+            for key, change in last.items():
+                meta = {"seq": change.seq, "op": change.op, "changed_at": change.changed_at.isoformat()}
+                if change.op == "delete":
+                    records.append(Record(key, rec.split_key(object_type, key), object_type, "delete", meta))
+                elif key in by_key and self._keep(by_key[key]):
+                    records.append(Record(key, by_key[key], object_type, "upsert", meta))
+                # else: deleted meanwhile; its delete comes in a later batch
+            yield Batch(records=records, cursor=str(horizon))
+            after = horizon
+
+    # --- watermark and full ---------------------------------------------------------------
+
+    def _read_table(self, cursor: str | None) -> Iterator[Batch]:
+        object_type = self.spec.object
+        t = rec.table(object_type)
+        keys = [t.c[c] for c in natural_key(object_type)]
+        watermark = self.spec.mode == "watermark"
+        order = ([t.c.updated_at] if watermark else []) + keys
+        position = self._parse_cursor(cursor) if cursor else None
+        while True:
+            query = select(t)
+            if position is not None:
+                query = query.where(tuple_(*order) > tuple_(*position))
+            with self.engine.connect() as connection:
+                rows = connection.execute(query.order_by(*order).limit(self.batch_size)).all()
+                if not rows:
+                    return
+                found = [rec.to_record(r) for r in rows]
+                if self.tree:
+                    rec.attach(connection, object_type, found, self.tree)
+            last = rows[-1]._mapping
+            position = tuple(last[c.name] for c in order)
+            records = [
+                Record(rec.key_string(object_type, r), r, object_type, "upsert", {"updated_at": r["updated_at"]})
+                for r in found
+                if self._keep(r)
+            ]
+            done = len(rows) < self.batch_size
+            if watermark:
+                next_cursor = f"{rec.jsonable(last['updated_at'])}|{rec.key_string(object_type, dict(last))}"
+            else:
+                next_cursor = None if done else rec.key_string(object_type, dict(last))
+            yield Batch(records=records, cursor=next_cursor)
+            if done:
+                return
+
+    def _parse_cursor(self, cursor: str) -> tuple:
+        object_type = self.spec.object
+        if self.spec.mode == "full":
+            return rec.typed_key(object_type, cursor)
+        try:
+            stamp, key = cursor.split("|", 1)
+            moment = dt.datetime.fromisoformat(stamp)
+        except ValueError:
+            raise ConfigError(f"sis source: cursor '{cursor}' is not '<ISO timestamp>|<key>'") from None
+        if moment.tzinfo is not None and self.engine.dialect.name == "sqlite":
+            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)  # stored as naive UTC
+        elif moment.tzinfo is None and self.engine.dialect.name != "sqlite":
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return (moment, *rec.typed_key(object_type, key))
+
+    def _keep(self, record: dict) -> bool:
+        return self._where is None or bool(self._where.search(record))
+
+
+def _is_operational(exc: DBAPIError) -> bool:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError))

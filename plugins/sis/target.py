@@ -1,0 +1,245 @@
+"""The SIS store as a target: upserts (and updates, deletes, replaces) by natural key.
+
+Each item's payload is a dict of column values of ``spec.object`` (names as in ``RECORDS.md``;
+dates and timestamps as ISO strings or date objects). Operations:
+
+- ``upsert``: insert, or update the row with the same key (``spec.key``, default the object's
+  natural key; another unique column such as ``bsn`` works too). Only the fields present in the
+  payload are written, so a partial record leaves the other columns as they are.
+- ``update``: only an existing row; no row with that key is a RecordError.
+- ``delete``: delete by key; an already absent row is fine (idempotent). An item whose
+  ``operation`` is ``delete`` (an outbox delete passed through) is deleted whatever the spec says.
+- ``replace``: upsert, then delete the rows within the same ``replace_scope`` value (e.g. the
+  ``date`` of timetable activities) that this run has not written. It works per batch, counting
+  every key the run wrote so far, so a scope split over two batches ends complete; in between,
+  the second half may be deleted and written again.
+
+Every item runs in its own savepoint: a record that violates a constraint (unknown reference, a
+bad code, a missing required field) becomes a RecordError outcome and the rest of the batch
+still commits. A lost or refused connection raises TransientError for the whole batch.
+No message carries a value: only field names and the (masked) key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, and_, delete, insert, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, StatementError
+
+from runtime import redact
+from runtime.errors import ConfigError, ContractError, RecordError, TransientError
+from runtime.plugin import Item, Outcome, PluginContext, Target
+from runtime.settings import sis_url
+from runtime.sis.models import OBJECTS, natural_key
+from runtime.sis.records import key_string, table
+
+from .spec import SisTarget
+
+STAMPS = ("created_at", "updated_at")
+
+
+class SisStoreTarget(Target):
+    def __init__(self, spec: SisTarget, ctx: PluginContext) -> None:
+        if spec.object not in OBJECTS:
+            raise ConfigError(f"target.object: unknown SIS object '{spec.object}'")
+        self.spec = spec
+        self.ctx = ctx
+        self.table = table(spec.object)
+        self.key = list(spec.key) or list(natural_key(spec.object))
+        for name in self.key + ([spec.replace_scope] if spec.replace_scope else []):
+            if name not in self.table.c:
+                raise ConfigError(f"target: '{name}' is not a field of SIS object '{spec.object}'")
+        if spec.operation == "replace" and not spec.replace_scope:
+            raise ConfigError("target.replace_scope: required with operation 'replace'")
+        self.url = ctx.options.get("sis_url") or sis_url(ctx.project_root)
+        self.engine = None
+        self._written: dict[Any, set[tuple]] = {}  # replace: scope value → keys written this run
+        self._upsert_on_conflict = self._key_is_unique()
+
+    def open(self) -> None:
+        from runtime.sis import schema
+
+        self.engine = schema.engine(self.url)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+    def render(self, item: Item) -> str:
+        import json
+
+        return json.dumps(redact.data(item.payload), ensure_ascii=False, indent=2, default=str)
+
+    # --- writing --------------------------------------------------------------------------
+
+    def write(self, items: Sequence[Item]) -> list[Outcome]:
+        if self.engine is None:
+            self.open()
+        outcomes: list[Outcome] = []
+        try:
+            with self.engine.begin() as connection:
+                for item in items:
+                    outcomes.append(self._write_one(connection, item))
+                if self.spec.operation == "replace":
+                    self._delete_unwritten(connection, items, outcomes)
+        except (OperationalError, InterfaceError) as exc:
+            raise TransientError(f"SIS store unavailable: {type(exc.orig).__name__}") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise TransientError("SIS store connection lost") from exc
+            raise
+        return outcomes
+
+    def _write_one(self, connection, item: Item) -> Outcome:  # noqa: ANN001
+        try:
+            values = self._values(item.payload)
+            key = tuple(values.get(c) for c in self.key)
+            if any(v is None for v in key):
+                missing = next(c for c, v in zip(self.key, key) if v is None)
+                return Outcome(error=ContractError("key field missing", path=missing))
+            operation = "delete" if item.operation == "delete" else self.spec.operation
+            with connection.begin_nested():
+                reference = self._apply(connection, operation, values, key)
+            if operation == "replace":
+                self._written.setdefault(values.get(self.spec.replace_scope), set()).add(key)
+            return Outcome(reference=reference)
+        except RecordError as exc:
+            return Outcome(error=exc)
+        except IntegrityError as exc:
+            return Outcome(error=RecordError(_constraint_message(exc), code="constraint"))
+        except (OperationalError, InterfaceError):
+            raise
+        except (StatementError, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                raise
+            return Outcome(error=RecordError(f"rejected by the SIS store: {type(getattr(exc, 'orig', exc)).__name__}"))
+
+    def _apply(self, connection, operation: str, values: dict, key: tuple) -> str:  # noqa: ANN001
+        where = and_(*(self.table.c[c] == v for c, v in zip(self.key, key)))
+        shown = redact.text("|".join(str(v) for v in key))
+        if operation == "delete":
+            connection.execute(delete(self.table).where(where))
+            return shown
+        changes = {c: v for c, v in values.items() if c not in self.key}
+        if operation == "update":
+            if not changes:
+                return shown
+            if connection.execute(update(self.table).where(where).values(changes)).rowcount == 0:
+                raise RecordError(f"no {self.spec.object} with this key", path=",".join(self.key))
+            return shown
+        if self._upsert_on_conflict:
+            statement = self._dialect_insert().values(values)
+            statement = (
+                statement.on_conflict_do_update(index_elements=self.key, set_=changes)
+                if changes
+                else statement.on_conflict_do_nothing(index_elements=self.key)
+            )
+            connection.execute(statement)
+        elif not changes or connection.execute(update(self.table).where(where).values(changes)).rowcount == 0:
+            exists = connection.execute(select(self.table.c[self.key[0]]).where(where)).first()
+            if exists is None:
+                connection.execute(insert(self.table).values(values))
+        return shown
+
+    def _delete_unwritten(self, connection, items: Sequence[Item], outcomes: list[Outcome]) -> None:  # noqa: ANN001
+        scope = self.table.c[self.spec.replace_scope]
+        keys = [self.table.c[c] for c in self.key]
+        scopes = {self._scope_value(item) for item, outcome in zip(items, outcomes) if outcome.ok}
+        for value in scopes:
+            if value is None:
+                continue
+            kept = self._written.get(value, set())
+            query = delete(self.table).where(scope == value)
+            if kept:
+                query = query.where(~tuple_(*keys).in_(sorted(kept, key=str)))
+            connection.execute(query)
+
+    def _scope_value(self, item: Item) -> Any:
+        try:
+            return self._values(item.payload).get(self.spec.replace_scope)
+        except RecordError:
+            return None
+
+    # --- values ---------------------------------------------------------------------------
+
+    def _values(self, payload: Any) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise ContractError(f"a {self.spec.object} record must be an object, not {type(payload).__name__}")
+        values: dict[str, Any] = {}
+        for name, value in payload.items():
+            if name in STAMPS:
+                continue  # the database keeps these
+            if name not in self.table.c:
+                raise ContractError(f"not a field of SIS object '{self.spec.object}'", path=name)
+            values[name] = _convert(self.table.c[name].type, value, name, self.engine.dialect.name)
+        return values
+
+    def _key_is_unique(self) -> bool:
+        if set(self.key) == set(natural_key(self.spec.object)):
+            return True
+        for constraint in self.table.constraints:
+            columns = {c.name for c in getattr(constraint, "columns", [])}
+            if type(constraint).__name__ == "UniqueConstraint" and columns == set(self.key):
+                return True
+        return len(self.key) == 1 and bool(self.table.c[self.key[0]].unique)
+
+    def _dialect_insert(self):  # noqa: ANN202
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(self.table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(self.table)
+
+
+def _convert(column_type, value: Any, name: str, dialect: str) -> Any:  # noqa: ANN001
+    if value is None:
+        return None
+    try:
+        if isinstance(column_type, DateTime):
+            moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+            moment = moment.astimezone(dt.timezone.utc)
+            return moment.replace(tzinfo=None) if dialect == "sqlite" else moment
+        if isinstance(column_type, Date):
+            if isinstance(value, dt.datetime):
+                return value.date()
+            return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+        if isinstance(column_type, Boolean):
+            if isinstance(value, bool):
+                return value
+            if value in (0, 1) or str(value).lower() in ("0", "1", "true", "false"):
+                return str(value).lower() in ("1", "true")
+            raise ValueError
+        if isinstance(column_type, Integer):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if isinstance(column_type, Float):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if isinstance(value, (dict, list)):
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError):
+        kind = type(column_type).__name__.lower()
+        raise ContractError(f"not a valid {kind}", path=name) from None
+
+
+def _constraint_message(exc: IntegrityError) -> str:
+    """Which constraint failed, without the values (they may be personal data).
+
+    PostgreSQL keeps values in the DETAIL part only, so the primary message is safe; SQLite's
+    messages name the constraint or the columns, never values. Masked all the same."""
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    if diag is not None and getattr(diag, "message_primary", None):
+        return redact.text(diag.message_primary)
+    return redact.text(str(orig).splitlines()[0] if orig else "constraint violated")
