@@ -1,0 +1,96 @@
+"""`koppel validate` on mapping files and `koppel test`, as an integration specialist uses them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+from click.testing import CliRunner
+
+from runtime.cli import main
+from runtime.mapping.check import check_mappings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scratch(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    return tmp_path
+
+
+def koppel(project: Path, *args: str):
+    return CliRunner().invoke(main, ["--project", str(project), *args], catch_exceptions=False)
+
+
+def test_the_projects_mapping_files_are_valid():
+    assert [str(d) for d in check_mappings(SimpleNamespace(root=ROOT))] == []
+
+
+def test_validate_reports_each_problem_with_file_line_and_path(tmp_path):
+    root = scratch(tmp_path)
+    (root / "mappings" / "kapot.yaml").write_text(
+        "name: stuk\n"
+        "output:\n"
+        "  a: person.name\n"
+        "  b: \"foo(person.x)\"\n"
+        "  c: \"person..x\"\n"
+        "  d: {expr: leerweg, valuemap: onbekend}\n"
+        "  e: {expr: x, valuemp: y}\n"
+        "  f: {each: xs, output: {g: \"to_date(a, b, c)\"}}\n"
+    )
+    found = {str(d) for d in check_mappings(SimpleNamespace(root=root)) if d.file == "mappings/kapot.yaml"}
+    assert found == {
+        "mappings/kapot.yaml:1:1: name: name must be 'kapot', the file name without .yaml",
+        "mappings/kapot.yaml:4:3: output.b: unknown function foo(); see mappings/README.md for the list",
+        "mappings/kapot.yaml:5:3: output.c: invalid expression 'person..x': Expecting: ['quoted_identifier', "
+        "'unquoted_identifier', 'lbracket', 'lbrace'], got: dot near '.' (at character 8 of the expression)",
+        "mappings/kapot.yaml:6:22: output.d.valuemap: unknown value map 'onbekend' (mappings/valuemaps/onbekend.yaml "
+        "not found; known: " + ", ".join(sorted(p.stem for p in (root / "mappings" / "valuemaps").glob("*.yaml"))) + ")",
+        "mappings/kapot.yaml:7:16: output.e.valuemp: Extra inputs are not permitted",
+        "mappings/kapot.yaml:8:26: output.f.output.g: to_date(value, [format]) takes at most 2 argument(s), got 3",
+    }
+
+
+def test_koppel_test_passes_for_every_mapping_with_tests():
+    result = koppel(ROOT, "test")
+    assert result.exit_code == 0, result.output
+    assert " 0 failed" in result.output
+
+
+def test_one_changed_expected_value_fails_with_a_readable_diff(tmp_path):
+    root = scratch(tmp_path)
+    tests = root / "mappings" / "tests" / "aanmeldstatus-vva.yaml"
+    tests.write_text(tests.read_text().replace("status: Onderwijsovereenkomst aangeboden", "status: Aangemeld", 1))
+    result = koppel(root, "test", "aanmeldstatus-vva")
+    assert result.exit_code == 1
+    out = result.output
+    assert "FAIL  aanmeldstatus-vva :: aanmelding met BSN, aangeboden onderwijsovereenkomst" in out
+    assert '-  "status": "Aangemeld",' in out
+    assert '+  "status": "Onderwijsovereenkomst aangeboden",' in out
+    assert "123456782" not in out  # the BSN is never printed
+    assert "4 passed, 1 failed" in out
+
+
+def test_named_cases_and_unknown_names(tmp_path):
+    result = koppel(ROOT, "test", "aanmeldstatus-vva", "-k", "onbekende status")
+    assert result.exit_code == 0 and "1 passed, 0 failed" in result.output
+    result = CliRunner().invoke(main, ["--project", str(ROOT), "test", "bestaat-niet"])
+    assert result.exit_code == 1 and "no mapping named bestaat-niet" in result.output
+
+
+def test_a_wrong_error_expectation_says_what_differed(tmp_path):
+    root = scratch(tmp_path)
+    tests = root / "mappings" / "tests" / "aanmeldstatus-vva.yaml"
+    tests.write_text(tests.read_text().replace("path: opleiding.crebo", "path: opleiding.naam"))
+    result = koppel(root, "test", "aanmeldstatus-vva")
+    assert result.exit_code == 1
+    assert "expected the error at 'opleiding.naam', it was at 'opleiding.crebo'" in result.output
+
+
+def test_the_diff_masks_bsns():
+    from runtime.mapping.testing import diff
+
+    text = diff({"bsn": "123456782", "a": 1}, {"bsn": "123456782", "a": 2})
+    assert '"bsn": "*****6782"' in text and "123456782" not in text
+    assert '-  "a": 1' in text and '+  "a": 2' in text
