@@ -67,3 +67,27 @@ def _seconds(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def functional_rejection(answer: object, *, system: str) -> RecordError | None:
+    """A refusal inside a normal (HTTP 200) answer, as DUO gives them.
+
+    RIO: ``requestGoedgekeurd`` false with ``foutmelding`` {foutcode, fouttekst}; DUO's
+    Bedrijfsdocument acknowledgements: ``ontvangstBevestiging`` N with signals.
+    """
+    if not isinstance(answer, dict):
+        return None
+    if answer.get("requestGoedgekeurd") in (False, "false"):
+        errors = answer.get("foutmelding") or []
+        errors = errors if isinstance(errors, list) else [errors]
+        parts = [f"{e.get('foutcode')} {e.get('fouttekst')}" for e in errors if isinstance(e, dict)]
+        code = errors[0].get("foutcode") if errors and isinstance(errors[0], dict) else "afgekeurd"
+        text = redact.text("; ".join(parts))[:500] or "no reason given"
+        return RecordError(f"{system} refused the record: {text}", code=str(code))
+    if answer.get("ontvangstBevestiging") == "N":
+        signals = answer.get("signaal") or []
+        signals = signals if isinstance(signals, list) else [signals]
+        parts = [f"{s.get('signaalcode')} {s.get('signaalomschrijving')}" for s in signals if isinstance(s, dict)]
+        text = redact.text("; ".join(parts))[:500] or "no reason given"
+        return RecordError(f"{system} refused the record: {text}", code="ontvangstBevestiging=N")
+    return None

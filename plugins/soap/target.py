@@ -19,6 +19,7 @@ from runtime import redact
 from runtime.errors import ConfigError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
+from . import faults
 from .client import SoapEndpoint
 from .settings import from_context
 from .spec import SoapTarget
@@ -71,6 +72,10 @@ class SoapCallTarget(Target):
             payload.update(result.answer if isinstance(result.answer, dict) else {})
         call_payload = _fields_of(endpoint, self.spec.operation, payload) if self.spec.before else payload
         result = endpoint.call(self.spec.operation, call_payload)
+        refused = faults.functional_rejection(result.answer, system=endpoint.settings.system)
+        if refused is not None:
+            refused.detail = {"reference": result.document_id or result.message_id}
+            return Outcome(error=refused, response=result.answer)
         reference = None
         if self._reference is not None:
             found = self._reference.search(result.answer)
