@@ -80,7 +80,9 @@ def error_text(response: httpx.Response) -> str:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
         body = None
-    if isinstance(body, dict):
+    if isinstance(body, dict) and isinstance(body.get("error"), str) and "error_description" in body:
+        text = f"{body['error']}: {body['error_description']}"  # OAuth2 (RFC 6749 §5.2)
+    elif isinstance(body, dict):
         # Common shapes: {"message"}, {"error": {"message"}} (OData), {"detail"} (SCIM/problem+json)
         for key in ("message", "Message", "detail", "error_description", "error", "title", "errors"):
             if key in body:

@@ -59,6 +59,7 @@ class RestApiTarget(Target):
         self._validator_loaded = False
         self._reference = jmespath.compile(spec.reference) if spec.reference else None
         self._steps = [_CompiledStep(step) for step in spec.steps or []]
+        self._checked_step: int | None = None  # with steps: the one whose body the contract is about
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -82,6 +83,10 @@ class RestApiTarget(Target):
             return
         document = openapi.load(path)
         self.validator = document.validator(operation=self.spec.operation, schema_ref=self.spec.schema_ref)
+        if self.validator is not None and self._steps:
+            self._checked_step = _step_for(self._steps, document.operation(self.spec.operation or ""))
+            if self._checked_step is None:
+                log.warning("no step with a JSON body matches operation %s: bodies are sent unchecked", self.spec.operation)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -116,29 +121,36 @@ class RestApiTarget(Target):
             except RecordError as error:
                 outcomes[index] = Outcome(error=error)
         if sendable:
-            chosen = [items[i] for i in sendable]
             try:
-                url = self._url(self.spec.path or "", _first_payload(chosen))
-                content, ctype = bodies.encode([item.payload for item in chosen], "json")
-                headers = {"Content-Type": ctype, **self._idempotency(_digest(chosen))}
-                response = self.client.send(self.spec.method, url, content=content, headers=headers)  # type: ignore[union-attr]
+                answers = self._send_array([items[i] for i in sendable])
             except RecordError:
-                # Which record did the peer refuse? Send them one by one to find out.
+                # Which record did the peer refuse? Send them one by one (arrays of one) to find out.
                 for i in sendable:
-                    outcomes[i] = self._deliver_one(items[i])
+                    try:
+                        outcomes[i] = self._send_array([items[i]])[0]
+                    except RecordError as error:
+                        outcomes[i] = Outcome(error=error)
             else:
-                body = bodies.decode(response, f"{self.spec.method} {self.spec.path}")
-                per_item = body if isinstance(body, list) and len(body) == len(chosen) else None
-                for n, i in enumerate(sendable):
-                    answer = per_item[n] if per_item is not None else body
-                    outcomes[i] = Outcome(reference=self._reference_of(answer), response=answer)
+                for i, outcome in zip(sendable, answers):
+                    outcomes[i] = outcome
         return outcomes  # type: ignore[return-value]
+
+    def _send_array(self, chosen: Sequence[Item]) -> list[Outcome]:
+        url = self._url(self.spec.path or "", _first_payload(chosen))
+        content, ctype = bodies.encode([item.payload for item in chosen], "json")
+        headers = {"Content-Type": ctype, **self._idempotency(_digest(chosen))}
+        response = self.client.send(self.spec.method, url, content=content, headers=headers)  # type: ignore[union-attr]
+        body = bodies.decode(response, f"{self.spec.method} {self.spec.path}")
+        per_item = body if isinstance(body, list) and len(body) == len(chosen) else None
+        answers = per_item if per_item is not None else [body] * len(chosen)
+        return [Outcome(reference=self._reference_of(answer), response=answer) for answer in answers]
 
     def _deliver_steps(self, item: Item) -> Outcome:
         saved: dict[str, Any] = {}
         try:
-            if self.validator is not None:
-                self._check(item.payload)
+            if self.validator is not None and self._checked_step is not None:
+                # Checked before the first call, so a bad record never leaves half a delivery.
+                self._check(self._steps[self._checked_step].body_value(_merge(item.payload, {})))
             for number, step in enumerate(self._steps, 1):
                 context = _merge(item.payload, saved)
                 url = self._url(step.spec.path, context)
@@ -249,9 +261,30 @@ class _CompiledStep:
             except OSError as exc:
                 raise RecordError(f"cannot read the file to upload ({exc.strerror})", path=self.spec.file) from None
         if self._body is not None:
-            content, ctype = bodies.encode(self._body.search(context), "json")
+            content, ctype = bodies.encode(self.body_value(context), "json")
             return content, {"Content-Type": self.spec.content_type or ctype}
         return None, {}
+
+
+    def body_value(self, context: Any) -> Any:
+        return self._body.search(context) if self._body is not None else None
+
+
+def _step_for(steps: list[_CompiledStep], operation: openapi.Operation | None) -> int | None:
+    """The step that calls ``operation`` (same method, path ending alike), else the first with a
+    body when only a schema is named."""
+
+    def shape(path: str) -> str:
+        return _PLACEHOLDER.sub("{}", path).strip("/")
+
+    for index, step in enumerate(steps):
+        if step.spec.body is None:
+            continue
+        if operation is None or (
+            step.spec.method == operation.method and shape(operation.path).endswith(shape(step.spec.path))
+        ):
+            return index
+    return None
 
 
 def _merge(payload: Any, saved: dict[str, Any]) -> Any:

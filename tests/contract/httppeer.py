@@ -140,7 +140,10 @@ class HttpPeer:
         handler = self.routes.get((request.method, request.path))
         if handler is None:
             return _encode(404, {"message": f"no route {request.method} {request.path}"}, {})
-        result = handler(request)
+        try:
+            result = handler(request)
+        except Exception as exc:  # a bug in a test's handler: answer, so the test sees it
+            return _encode(500, {"message": f"handler failed: {type(exc).__name__}: {exc}"}, {})
         status, body, headers = (*result, {})[:3] if len(result) == 2 else result
         return _encode(status, body, headers)
 
