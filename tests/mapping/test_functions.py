@@ -143,3 +143,11 @@ def test_every_function_is_documented_with_its_category():
     for name, spec in FUNCTIONS.items():
         assert spec.doc, f"{name} has no documentation"
         assert spec.category in {"dates", "strings", "ids", "values"}
+
+
+def test_the_reference_for_integration_specialists_lists_every_function():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "mappings" / "README.md").read_text(encoding="utf-8")
+    missing = [spec.usage for spec in all_functions().values() if f"`{spec.usage}`" not in readme]
+    assert not missing, f"mappings/README.md does not document {missing}"
