@@ -27,6 +27,14 @@ class DbTarget(TargetSpecBase):
     type: Literal["db"]
     schema_: str | None = Field(None, alias="schema", description="Target schema, e.g. datalaag or mip.")
     table_prefix: str = ""
+    table: str | None = Field(
+        None, description="Target table for records that do not name one (from a non-db source)."
+    )
+    keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Key columns per target table (without prefix). Default: the existing table's "
+        "primary key, else the SIS object's natural key.",
+    )
     on_incompatible_change: Literal["fail", "recreate", "add_column"] = Field(
         "fail",
         description="When a column changes type at the source: stop (fail), drop and copy again "

@@ -67,6 +67,7 @@ class Publisher:
         self.length = 0
         self.writer = None
         self.count = 0
+        self.dirty = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -93,6 +94,8 @@ class Publisher:
             .document([item.payload]).decode("utf-8", errors="replace")
 
     def write(self, items: Sequence[Item]) -> list[Outcome]:
+        if not items:
+            return []
         if self.spec.per == "record":
             return [self._write_one(item) for item in items]
         return self._append(items)
@@ -128,11 +131,16 @@ class Publisher:
         if not chunks:
             return outcomes
         try:
+            if self.dirty:  # an earlier append failed halfway: cut back to what was acknowledged
+                self.storage.truncate(self.part, self.length)
+                self.dirty = False
             new_length = self.storage.append(self.part, b"".join(chunks))
             self._save_length(new_length)
-        except OSError as exc:
+        except (OSError, TransientError) as exc:
             self._cut_back()
             self.count -= len(chunks)
+            if isinstance(exc, TransientError):
+                raise
             raise storage_error("writing", self.final, exc) from exc
         self.length = new_length
         return outcomes
@@ -140,13 +148,15 @@ class Publisher:
     def _start(self) -> None:
         name = self.spec.filename.format(**self.fields)
         self.final = posixpath.join(self.directory, name)
-        self.part = posixpath.join(self.directory, f".{name}{PART}")
+        part = posixpath.join(self.directory, f".{name}{PART}")
         self.writer = writer_for(self.spec.format, project_root=self.ctx.project_root)
         try:
-            self.storage.write_file(self.part, b"")
-            self.length = self.storage.append(self.part, self.writer.begin())
+            self.storage.write_file(part, b"")
+            self.length = self.storage.append(part, self.writer.begin())
+            self.part = part
             self._save_length(self.length)
         except OSError as exc:
+            self.part = None
             raise storage_error("writing", name, exc) from exc
 
     def _save_length(self, length: int) -> None:
@@ -159,8 +169,8 @@ class Publisher:
     def _cut_back(self) -> None:
         try:
             self.storage.truncate(self.part, self.length)
-        except OSError:
-            pass  # the note still holds the acknowledged length; recovery cuts back then
+        except (OSError, TransientError):
+            self.dirty = True  # cut back before the next append; the note holds the length too
 
     def _publish(self, temporary: str, final: str) -> str:
         final = self._free_name(final)

@@ -23,6 +23,11 @@ class SftpPickupSource(Source):
         self.pickup: Pickup | None = None
 
     def open(self) -> None:
+        if self.client is not None:
+            transport = self.client.get_transport()
+            if transport is not None and transport.is_active():
+                return
+            self.close()  # the session died (server restarted): connect again
         self.client, sftp = connect(self.ctx)
         base_dir = (self.ctx.system.options or {}).get("base_dir") if self.ctx.system else None
         storage = SftpStorage(sftp, base_dir)
@@ -30,8 +35,7 @@ class SftpPickupSource(Source):
         self.pickup.prepare()
 
     def read(self, cursor: str | None) -> Iterator[Batch]:
-        if self.pickup is None:
-            self.open()
+        self.open()
         return self.pickup.read(cursor)
 
     def commit(self, batch: Batch) -> None:

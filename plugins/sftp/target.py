@@ -23,14 +23,24 @@ class SftpUploadTarget(Target):
         self.publisher: Publisher | None = None
 
     def open(self) -> None:
+        if self.client is not None:
+            transport = self.client.get_transport()
+            if transport is not None and transport.is_active():
+                return
+            self.client.close()  # the session died: connect again, keep the file being built
         self.client, sftp = connect(self.ctx)
         base_dir = (self.ctx.system.options or {}).get("base_dir") if self.ctx.system else None
-        self.publisher = Publisher(SftpStorage(sftp, base_dir), self.spec, self.ctx, self.spec.directory)
-        self.publisher.open()
+        storage = SftpStorage(sftp, base_dir)
+        if self.publisher is None:
+            self.publisher = Publisher(storage, self.spec, self.ctx, self.spec.directory)
+            self.publisher.open()
+        else:
+            self.publisher.storage = storage
 
     def write(self, items: Sequence[Item]) -> list[Outcome]:
-        if self.publisher is None:
-            self.open()
+        if not items:
+            return []
+        self.open()
         return self.publisher.write(items)
 
     def render(self, item: Item) -> str:
@@ -42,8 +52,10 @@ class SftpUploadTarget(Target):
 
     def close(self) -> None:
         try:
-            if self.publisher is not None:
+            if self.publisher is not None and self.client is not None:
+                self.open()  # a dropped session is re-opened to publish what was acknowledged
                 self.publisher.close()
+                self.publisher = None
         finally:
             if self.client is not None:
                 self.client.close()

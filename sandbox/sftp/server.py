@@ -143,11 +143,14 @@ def stop(server: SftpServer) -> None:
     process = server.process
     if process is None or process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)
+    try:  # the whole process group: the listener and the sessions it forked
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
     server.process = None
 

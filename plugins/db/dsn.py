@@ -1,0 +1,103 @@
+"""Which database a db source or target talks to, and how it connects.
+
+- The DSN is ``ctx.system.dsn``; the ``sis`` system (and a spec without a system) falls back to
+  ``runtime.settings.sis_url`` (``KOPPEL_SIS_URL``, default the embedded SQLite store).
+- A password is written as ``${env:NAME}`` (or ``${file:PATH}``) inside the DSN; it is resolved
+  here, URL-quoted, and registered with ``runtime.redact`` so it is masked everywhere.
+- ``sqlite:///var/datalaag.db`` (three slashes, a relative path) is relative to the project root.
+
+Schemas on SQLite: SQLite has no schemas, but it can ATTACH another database file under a name,
+after which ``mip.student`` works exactly as on PostgreSQL. So a target schema ``mip`` on
+``sqlite:///var/datalaag.db`` is the file ``var/datalaag.mip.db`` attached as ``mip`` on every
+connection. Views are created inside that schema and must name their tables without a schema
+(``SELECT ... FROM student``), which then means the same on both engines.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from runtime import secrets, settings
+from runtime.errors import ConfigError
+
+_REFERENCE = re.compile(r"\$\{(?:env|file):[^}\s]+\}")
+
+
+def resolve_dsn(ctx: Any) -> str:
+    """The DSN of ``ctx.system`` with secrets substituted and SQLite paths made absolute."""
+    root = Path(ctx.project_root)
+    dsn = ctx.system.dsn if ctx.system is not None and ctx.system.dsn else None
+    if dsn is None:
+        if ctx.system_name not in (None, "sis"):
+            raise ConfigError(f"system {ctx.system_name} ({ctx.environment}) has no dsn for the db plugin")
+        dsn = settings.sis_url(root)
+    dsn = _REFERENCE.sub(lambda m: quote(secrets.resolve(m.group(0), base=root), safe=""), dsn)
+    return absolute_sqlite(dsn, root)
+
+
+def absolute_sqlite(dsn: str, root: Path) -> str:
+    prefix, _, rest = dsn.partition(":///")
+    if prefix.split("+")[0] == "sqlite" and rest and not rest.startswith("/") and rest != ":memory:":
+        return f"{prefix}:///{root / rest}"
+    return dsn
+
+
+def is_sqlite(dsn: str) -> bool:
+    return dsn.split(":", 1)[0].split("+")[0] == "sqlite"
+
+
+def sqlite_path(dsn: str) -> Path:
+    return Path(dsn.partition(":///")[2].split("?")[0])
+
+
+def schema_file(dsn: str, schema: str) -> Path:
+    """Where a SQLite 'schema' lives: ``<db>.<schema>.db`` beside the main database file."""
+    main = sqlite_path(dsn)
+    return main.with_name(f"{main.stem}.{schema}{main.suffix or '.db'}")
+
+
+def create_engine(dsn: str, *, attach: list[str] | tuple[str, ...] = ()):
+    """A SQLAlchemy engine; on SQLite with WAL, a busy timeout, and ``attach`` schemas attached."""
+    import sqlalchemy
+
+    if not is_sqlite(dsn):
+        return sqlalchemy.create_engine(dsn, pool_pre_ping=True)
+    sqlite_path(dsn).parent.mkdir(parents=True, exist_ok=True)
+    engine = sqlalchemy.create_engine(dsn, connect_args={"timeout": 30})
+    files = {name: schema_file(dsn, name) for name in attach}
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised through the engine
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        for name, path in files.items():
+            cursor.execute("ATTACH DATABASE ? AS " + quote_identifier(name), (str(path),))
+        cursor.close()
+
+    return engine
+
+
+def quote_identifier(name: str) -> str:
+    """``"name"`` with embedded quotes doubled: safe on SQLite and PostgreSQL alike."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connection_error(exc: Exception, what: str):
+    """A database error on connecting, sorted into the taxonomy (message without the DSN)."""
+    from runtime.errors import TransientError
+
+    text = str(getattr(exc, "orig", exc)).lower()
+    if any(word in text for word in ("password authentication", "does not exist", "permission denied",
+                                     "no such", "unable to open", "role ")):
+        return ConfigError(f"{what}: {type(getattr(exc, 'orig', exc)).__name__}: "
+                           f"{_first_line(getattr(exc, 'orig', exc))}")
+    return TransientError(f"{what}: cannot connect ({type(getattr(exc, 'orig', exc)).__name__})", code="connect")
+
+
+def _first_line(exc: Exception) -> str:
+    from runtime import redact
+
+    return redact.text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)

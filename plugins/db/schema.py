@@ -1,0 +1,123 @@
+"""The target table's shape: created from the records, evolved as they change.
+
+Column types are inferred from the values (the first non-null value of a column in a batch):
+bool → BOOLEAN, int → BIGINT, float → DOUBLE PRECISION, Decimal → NUMERIC, aware datetime →
+TIMESTAMPTZ, naive datetime → TIMESTAMP, date → DATE, str → TEXT, bytes → BYTEA, dict/list →
+JSONB (SQLite: the nearest declared types). Inferring from values rather than from the source's
+catalog lets the db target take records from any source, mapped or not.
+
+Evolution: a column that appears is added (``ALTER TABLE ... ADD COLUMN``); a column that
+disappears is left alone (its value stays NULL for new rows). A value that the existing column
+cannot hold (text arriving in a BIGINT column) is an incompatible change, handled as declared by
+``on_incompatible_change``:
+
+- ``fail`` (default): ConfigError naming table, column and both types; the run stops.
+- ``add_column``: the old column is kept as it is and the values go to ``<column>_<type>`` from now
+  on (e.g. ``amount_text``), so readers of the old column are not broken.
+- ``recreate``: the table is dropped (on PostgreSQL with its dependent views, which the target
+  re-creates) and created with the new types. Rows copied before are gone: run a full refresh.
+
+Widening is not a change: a TEXT column takes any value, NUMERIC and DOUBLE take integers, a
+TIMESTAMPTZ column takes naive datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from runtime.errors import ConfigError
+
+POSTGRES_TYPES = {
+    "bool": "BOOLEAN", "int": "BIGINT", "float": "DOUBLE PRECISION", "numeric": "NUMERIC",
+    "timestamptz": "TIMESTAMP WITH TIME ZONE", "timestamp": "TIMESTAMP WITHOUT TIME ZONE", "date": "DATE",
+    "time": "TIME", "text": "TEXT", "bytes": "BYTEA", "json": "JSONB",
+}
+SQLITE_TYPES = {
+    "bool": "BOOLEAN", "int": "INTEGER", "float": "REAL", "numeric": "NUMERIC", "timestamptz": "DATETIME",
+    "timestamp": "DATETIME", "date": "DATE", "time": "TIME", "text": "TEXT", "bytes": "BLOB", "json": "JSON",
+}
+#: existing kind → kinds it can take without a change
+WIDENS = {
+    "text": set(POSTGRES_TYPES),
+    "numeric": {"int", "float"},
+    "float": {"int", "numeric"},
+    "timestamptz": {"timestamp"},
+    "timestamp": {"timestamptz"},
+    "json": {"json"},
+}
+
+
+def kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, Decimal):
+        return "numeric"
+    if isinstance(value, dt.datetime):
+        return "timestamptz" if value.tzinfo else "timestamp"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, dt.time):
+        return "time"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes"
+    if isinstance(value, (dict, list)):
+        return "json"
+    return "text"
+
+
+def infer(rows: list[dict]) -> dict[str, str]:
+    """column → kind, in first-seen column order; a column with only NULLs is text."""
+    kinds: dict[str, str | None] = {}
+    for row in rows:
+        for column, value in row.items():
+            if kinds.get(column) is None:
+                kinds[column] = None if value is None else kind_of(value)
+        if rows and all(k is not None for k in kinds.values()) and len(kinds) >= len(row):
+            break  # every column typed: no need to look at the rest of the batch
+    for row in rows:  # columns that only later rows have
+        for column in row:
+            kinds.setdefault(column, None)
+    return {c: (k or "text") for c, k in kinds.items()}
+
+
+def kind_from_declared(declared: str) -> str:
+    """A column type as the database reports it → our kind (unknown types count as text)."""
+    t = declared.lower()
+    if t.startswith("bool"):
+        return "bool"
+    if t in ("bigint", "integer", "smallint", "int", "int8", "int4") or t.startswith("int"):
+        return "int"
+    if t in ("double precision", "real", "float", "double") or t.startswith("float"):
+        return "float"
+    if t.startswith("numeric") or t.startswith("decimal"):
+        return "numeric"
+    if "with time zone" in t and t.startswith("timestamp"):
+        return "timestamptz"
+    if t.startswith("timestamp") or t.startswith("datetime"):
+        return "timestamp" if "without" in t else "timestamptz"
+    if t == "date":
+        return "date"
+    if t.startswith("time"):
+        return "time"
+    if t in ("bytea", "blob"):
+        return "bytes"
+    if t in ("jsonb", "json"):
+        return "json"
+    return "text"
+
+
+def compatible(existing: str, new: str) -> bool:
+    return existing == new or new in WIDENS.get(existing, set())
+
+
+def incompatible_error(table: str, column: str, existing: str, new: str) -> ConfigError:
+    return ConfigError(
+        f"table {table}: column {column} is {existing} at the target but {new} values arrive; "
+        f"set on_incompatible_change (fail, add_column or recreate) to decide"
+    )

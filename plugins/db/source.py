@@ -1,0 +1,300 @@
+"""``TableSource``: read tables or queries for replication, full, by watermark or by the outbox.
+
+Modes (``DbSource.mode``):
+
+- ``incremental``: rows ordered by (watermark, key) and read past the cursor
+  ``{"<table>": {"wm": <last watermark>, "key": [<last key>]}}``; the key breaks ties between rows
+  with the same watermark, so none is skipped or read twice. Rows whose watermark is NULL are not
+  read; deletes cannot be seen this way (use ``outbox`` or ``full``). A table without a
+  ``watermark`` is read in full every run.
+- ``full``: every row, every run, wrapped in ``refresh-begin`` and ``refresh-end`` records for
+  each table; the db target applies a refresh atomically and deletes what was not in it.
+- ``outbox``: the SIS store's change log (``outbox``: seq, object, key, op, changed_at). The first
+  run takes the current outbox position, then copies every table in full (as in ``full``); later
+  runs read outbox rows past the cursor ``{"outbox": <seq>}``, fetch the current row of each
+  changed key and emit it, or a ``delete`` record when the row is gone. A table's ``name`` is the
+  outbox ``object`` and its ``key`` columns are in the outbox key order (``|``-joined).
+
+Rows are read with the driver's own cursor (no ORM, no per-row SQLAlchemy processing) in one
+ordered query per table, fetched ``batch_size`` rows at a time: memory stays flat. SQLite has no
+date types: values of columns declared DATE/DATETIME/TIMESTAMP are turned into ``date`` and
+``datetime`` (UTC when no offset is stored, as the SIS store writes UTC), so a PostgreSQL target
+gets real date columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from runtime.errors import ConfigError, KoppelError
+from runtime.plugin import Batch, PluginContext, Record, Source
+
+from plugins.db.dsn import connection_error, create_engine, is_sqlite, quote_identifier as q, resolve_dsn
+
+REFRESH_BEGIN = "refresh-begin"
+REFRESH_END = "refresh-end"
+
+
+class TableSource(Source):
+    def __init__(self, spec: Any, ctx: PluginContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.batch_size = max(1, int(ctx.options.get("batch_size") or 500))
+        self.engine = None
+        self.connection = None
+        self.sqlite = False
+        self._last_raw: dict = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        import sqlalchemy.exc
+
+        if self.connection is not None:
+            return
+        dsn = resolve_dsn(self.ctx)
+        self.sqlite = is_sqlite(dsn)
+        self.engine = create_engine(dsn)
+        try:
+            self.connection = self.engine.raw_connection()
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise connection_error(exc, f"source {self.ctx.system_name or 'sis'}") from None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(self, cursor: str | None) -> Iterator[Batch]:
+        self.open()
+        try:
+            yield from self._read(json.loads(cursor) if cursor else {})
+        except KoppelError:
+            raise
+        except Exception as exc:
+            from runtime.errors import TransientError
+
+            self.close()  # the connection may be broken: the next read opens a new one
+            raise TransientError(f"source {self.ctx.system_name or 'sis'}: read failed ({type(exc).__name__})") from None
+
+    def _read(self, state: dict) -> Iterator[Batch]:
+        if self.spec.mode == "outbox":
+            yield from self._read_outbox(state)
+            return
+        for table in self.spec.tables:
+            if self.spec.mode == "full" or not table.watermark:
+                yield from self._read_full(table, state)
+            else:
+                yield from self._read_incremental(table, state)
+
+    def _read_full(self, table, state: dict, final_cursor: str | None = None) -> Iterator[Batch]:
+        cursor_text = final_cursor if final_cursor is not None else (json.dumps(state) if state else None)
+        # the markers travel in batches of their own, so no batch exceeds batch_size
+        yield Batch([Record(key=f"{table.name}#{REFRESH_BEGIN}", data={}, object=table.name,
+                            operation=REFRESH_BEGIN)], None)
+        sql = f"SELECT * FROM {self._from(table)} ORDER BY {', '.join(q(k) for k in table.key)}"
+        for records in self._batches(table, sql, ()):
+            yield Batch(records, None)
+        yield Batch([Record(key=f"{table.name}#{REFRESH_END}", data={}, object=table.name, operation=REFRESH_END)],
+                    cursor_text)
+
+    def _read_incremental(self, table, state: dict) -> Iterator[Batch]:
+        wm, keys = table.watermark, table.key
+        order = ", ".join(q(c) for c in [wm, *keys])
+        where, params = f"{q(wm)} IS NOT NULL", ()
+        position = state.get(table.name)
+        if position:
+            mark = self._param()
+            key_cols = ", ".join(q(k) for k in keys)
+            key_marks = ", ".join(mark for _ in keys)
+            where += (f" AND ({q(wm)} > {mark} OR ({q(wm)} = {mark} AND ({key_cols}) > ({key_marks})))")
+            params = (position["wm"], position["wm"], *position["key"])
+        sql = f"SELECT * FROM {self._from(table)} WHERE {where} ORDER BY {order}"
+        for records in self._batches(table, sql, params):
+            last = self._last_raw
+            state = {**state, table.name: {"wm": _jsonable(last[wm]), "key": [_jsonable(last[k]) for k in keys]}}
+            yield Batch(records, json.dumps(state))
+
+    def _read_outbox(self, state: dict) -> Iterator[Batch]:
+        tables = {t.name: t for t in self.spec.tables}
+        if "outbox" not in state:
+            position = self._scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+            for i, table in enumerate(self.spec.tables):
+                last = i == len(self.spec.tables) - 1
+                yield from self._read_full(table, {}, json.dumps({"outbox": position}) if last else None)
+            return
+        mark = self._param()
+        names = ", ".join(mark for _ in tables)
+        cursor = self.connection.cursor()
+        cursor.execute(f"SELECT seq, object, {q('key')}, op FROM outbox WHERE seq > {mark} AND object IN ({names}) "
+                       f"ORDER BY seq", (state["outbox"], *tables))
+        while rows := cursor.fetchmany(self.batch_size):
+            changes: dict[tuple[str, str], str] = {}
+            for _seq, obj, key, op in rows:
+                changes.pop((obj, key), None)  # keep the last change of a key, in its order
+                changes[(obj, key)] = op
+            yield Batch(self._current_rows(tables, changes), json.dumps({"outbox": rows[-1][0]}))
+        cursor.close()
+
+    def _current_rows(self, tables: dict, changes: dict[tuple[str, str], str]) -> list[Record]:
+        by_table: dict[str, list[str]] = {}
+        for obj, key in changes:
+            by_table.setdefault(obj, []).append(key)
+        found: dict[tuple[str, str], dict] = {}
+        for name, keys in by_table.items():
+            table = tables[name]
+            for record in self._fetch_keys(table, keys):
+                found[(name, record.key)] = record
+        records = []
+        for obj, key in changes:
+            if (obj, key) in found:
+                records.append(found[(obj, key)])
+            else:
+                values = key.split("|")
+                data = dict(zip(tables[obj].key, values))
+                records.append(Record(key=key, data=data, object=obj, operation="delete"))
+        return records
+
+    def _fetch_keys(self, table, keys: list[str]) -> list[Record]:
+        mark = self._param()
+        width = len(table.key)
+        cols = ", ".join(q(k) for k in table.key)
+        records: list[Record] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            values = ", ".join("(" + ", ".join(mark for _ in range(width)) + ")" for _ in chunk)
+            params = [v for key in chunk for v in _split_key(key, width)]
+            sql = f"SELECT * FROM {self._from(table)} WHERE ({cols}) IN (VALUES {values})"
+            if width == 1:
+                sql = f"SELECT * FROM {self._from(table)} WHERE {cols} IN ({', '.join(mark for _ in chunk)})"
+            for batch in self._batches(table, sql, params, size=len(chunk) + 1):
+                records += batch
+        return records
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _batches(self, table, sql: str, params, *, lead: list[Record] | None = None,
+                 size: int | None = None) -> Iterator[list[Record]]:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+        except Exception as exc:
+            cursor.close()
+            error = self._query_error(exc, table)
+            if not isinstance(error, ConfigError):
+                raise
+            raise error from None
+        columns = [d[0] for d in cursor.description]
+        convert = self._converters(table, columns)
+        key_index = [columns.index(k) for k in table.key if k in columns]
+        if len(key_index) != len(table.key):
+            cursor.close()
+            raise ConfigError(f"table {table.name}: key column(s) {table.key} not among its columns")
+        name = table.name
+        size = size or self.batch_size
+        pending = list(lead or [])
+        single = key_index[0] if len(key_index) == 1 else None
+        try:
+            while rows := cursor.fetchmany(size):
+                self._last_raw = dict(zip(columns, rows[-1]))  # the cursor keeps stored values
+                if convert:
+                    rows = [_convert_row(row, convert) for row in rows]
+                if single is not None:
+                    pending += [Record(str(row[single]), dict(zip(columns, row)), name) for row in rows]
+                else:
+                    pending += [Record("|".join(str(row[i]) for i in key_index), dict(zip(columns, row)), name)
+                                for row in rows]
+                yield pending
+                pending = []
+        finally:
+            cursor.close()
+        if pending:
+            yield pending
+
+    def _converters(self, table, columns: list[str]) -> dict[int, Callable]:
+        """SQLite only: parse DATE/DATETIME text into Python values (see module docstring)."""
+        if not self.sqlite or table.query:
+            return {}
+        cursor = self.connection.cursor()
+        cursor.execute(f"PRAGMA table_info({q(table.name)})")
+        declared = {row[1]: (row[2] or "").upper() for row in cursor.fetchall()}
+        cursor.close()
+        result = {}
+        for i, column in enumerate(columns):
+            kind = declared.get(column, "")
+            if "DATETIME" in kind or "TIMESTAMP" in kind:
+                result[i] = _parse_datetime
+            elif kind.startswith("DATE"):
+                result[i] = _parse_date
+        return result
+
+    def _from(self, table) -> str:
+        return f"({table.query}) AS {q(table.name)}" if table.query else q(table.name)
+
+    def _param(self) -> str:
+        return "?" if self.sqlite else "%s"
+
+    def _scalar(self, sql: str) -> Any:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql)
+            return cursor.fetchone()[0]
+        except Exception as exc:
+            raise ConfigError(f"source: {sql.split(' FROM ')[-1].split()[0]} cannot be read "
+                              f"({type(exc).__name__})") from None
+        finally:
+            cursor.close()
+
+    def _query_error(self, exc: Exception, table) -> KoppelError:
+        from runtime import redact
+        from runtime.errors import TransientError
+
+        text = redact.text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        if any(w in text.lower() for w in ("no such", "does not exist", "syntax", "undefined")):
+            return ConfigError(f"table {table.name}: {text}")
+        return TransientError(f"table {table.name}: {text}")
+
+
+def _split_key(key: str, width: int) -> list[str]:
+    parts = key.split("|")
+    if len(parts) != width:
+        return [key] + [None] * (width - 1) if width > 1 else [key]
+    return parts
+
+
+def _convert_row(row: tuple, convert: dict[int, Callable]) -> tuple:
+    values = list(row)
+    for i, fn in convert.items():
+        value = values[i]
+        if isinstance(value, str):
+            values[i] = fn(value)
+    return tuple(values)
+
+
+def _parse_datetime(text: str) -> Any:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _parse_date(text: str) -> Any:
+    try:
+        return dt.date.fromisoformat(text[:10]) if len(text) >= 10 else text
+    except ValueError:
+        return text
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return value

@@ -1,0 +1,151 @@
+"""Replication from a SQLite SIS-like store into PostgreSQL: what the data layer relies on."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import pytest
+
+from plugins.db.source import TableSource
+from plugins.db.spec import DbSource, DbTarget
+from plugins.db.target import TableTarget
+from runtime.errors import ConfigError
+
+from .conftest import context, replicate
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture()
+def sis(tmp_path):
+    path = tmp_path / "sis.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE student (student_number TEXT PRIMARY KEY, name TEXT, credits INTEGER,
+                              born DATE, updated_at DATETIME);
+        CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, object TEXT, key TEXT, op TEXT,
+                             changed_at DATETIME);
+    """)
+    db.executemany("INSERT INTO student VALUES (?, ?, ?, ?, ?)", [
+        (f"S{i:03}", f"Student {i}", i, "2008-05-0%d" % (i % 9 + 1), f"2026-01-01 10:00:{i % 60:02}.000000")
+        for i in range(1, 251)])
+    db.commit()
+    yield db, f"sqlite:///{path}"
+    db.close()
+
+
+def source(tmp_path, dsn, mode="incremental", batch_size=100, **table):
+    spec = DbSource(type="db", system="sis", mode=mode,
+                    tables=[{"name": "student", "key": ["student_number"], **table}])
+    return TableSource(spec, context(tmp_path, dsn, name="sis", batch_size=batch_size))
+
+
+def target(tmp_path, pg_url, schema, **extra):
+    spec = DbTarget.model_validate({"type": "db", "system": "datalaag", "schema": schema, **extra})
+    return TableTarget(spec, context(tmp_path, pg_url, name="datalaag"))
+
+
+def rows(pg_url, sql):
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_incremental_first_load_then_only_changes(tmp_path, sis, pg_url, pg_schema):
+    db, dsn = sis
+    cursor, outcomes = replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema))
+    assert len(outcomes) == 250 and all(o.ok for o in outcomes)
+    assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student") == [(250,)]
+    types = dict(rows(pg_url, f"SELECT column_name, data_type FROM information_schema.columns "
+                              f"WHERE table_schema = '{pg_schema}' AND table_name = 'student'"))
+    assert types["credits"] == "bigint" and types["born"] == "date"
+    assert types["updated_at"] == "timestamp with time zone"
+
+    db.execute("UPDATE student SET name = 'Renamed', updated_at = '2026-02-01 00:00:00.000000' WHERE student_number = 'S007'")
+    db.execute("INSERT INTO student VALUES ('S900', 'New', 1, '2009-01-01', '2026-02-01 00:00:00.000000')")
+    db.commit()
+    cursor2, outcomes = replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema), cursor)
+    assert len(outcomes) == 2, "only the changed rows are read again"
+    assert rows(pg_url, f"SELECT name FROM {pg_schema}.student WHERE student_number = 'S007'") == [("Renamed",)]
+    assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student") == [(251,)]
+    assert replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema), cursor2)[1] == []
+
+
+def test_watermark_ties_are_neither_skipped_nor_repeated(tmp_path, sis, pg_url, pg_schema):
+    db, dsn = sis
+    db.execute("UPDATE student SET updated_at = '2026-03-01 00:00:00.000000'")  # 250 rows, one watermark
+    db.commit()
+    src = source(tmp_path, dsn, batch_size=40)
+    src.open()
+    batches = list(src.read(None))
+    src.close()
+    cursor = batches[2].cursor  # stop after 120 rows, in the middle of the tie
+    rest = [r.key for b in source(tmp_path, dsn, batch_size=40).read(cursor) for r in b.records]
+    first = [r.key for b in batches[:3] for r in b.records]
+    assert len(first) == 120 and len(rest) == 130 and not set(first) & set(rest)
+
+
+def test_full_refresh_deletes_what_is_gone_atomically(tmp_path, sis, pg_url, pg_schema):
+    db, dsn = sis
+    replicate(source(tmp_path, dsn, mode="full"), target(tmp_path, pg_url, pg_schema))
+    db.execute("DELETE FROM student WHERE student_number IN ('S001', 'S002')")
+    db.execute("UPDATE student SET name = 'Changed' WHERE student_number = 'S003'")
+    db.commit()
+    replicate(source(tmp_path, dsn, mode="full"), target(tmp_path, pg_url, pg_schema))
+    assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student") == [(248,)]
+    assert rows(pg_url, f"SELECT name FROM {pg_schema}.student WHERE student_number = 'S003'") == [("Changed",)]
+    assert rows(pg_url, f"SELECT count(*) FROM pg_tables WHERE schemaname = '{pg_schema}'") == [(1,)], \
+        "the stage table is dropped after the refresh"
+
+
+def test_outbox_mode_snapshots_then_applies_changes_and_deletes(tmp_path, sis, pg_url, pg_schema):
+    db, dsn = sis
+    db.execute("INSERT INTO outbox (object, key, op) VALUES ('student', 'S001', 'update')")
+    db.commit()
+    cursor, _ = replicate(source(tmp_path, dsn, mode="outbox"), target(tmp_path, pg_url, pg_schema))
+    assert cursor == '{"outbox": 1}'
+    assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student") == [(250,)]
+    db.execute("DELETE FROM student WHERE student_number = 'S010'")
+    db.execute("UPDATE student SET credits = 99 WHERE student_number = 'S011'")
+    db.executemany("INSERT INTO outbox (object, key, op) VALUES ('student', ?, ?)",
+                   [("S010", "delete"), ("S011", "update"), ("S011", "update"), ("X", "insert")])
+    db.execute("INSERT INTO outbox (object, key, op) VALUES ('program', 'P1', 'insert')")  # not replicated
+    db.commit()
+    cursor, outcomes = replicate(source(tmp_path, dsn, mode="outbox"), target(tmp_path, pg_url, pg_schema), cursor)
+    assert cursor == '{"outbox": 5}'  # the last outbox row of a replicated table
+    assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student WHERE student_number = 'S010'") == [(0,)]
+    assert rows(pg_url, f"SELECT credits FROM {pg_schema}.student WHERE student_number = 'S011'") == [(99,)]
+
+
+def test_new_column_is_added_and_incompatible_change_follows_policy(tmp_path, sis, pg_url, pg_schema):
+    db, dsn = sis
+    replicate(source(tmp_path, dsn, mode="full"), target(tmp_path, pg_url, pg_schema))
+    db.execute("ALTER TABLE student ADD COLUMN email TEXT")
+    db.execute("UPDATE student SET email = 'a@b.nl', credits = 'many' WHERE student_number = 'S001'")
+    db.commit()
+    with pytest.raises(ConfigError, match="credits"):
+        replicate(source(tmp_path, dsn, mode="full"), target(tmp_path, pg_url, pg_schema))
+    replicate(source(tmp_path, dsn, mode="full"),
+              target(tmp_path, pg_url, pg_schema, on_incompatible_change="add_column"))
+    assert rows(pg_url, f"SELECT email, credits, credits_text FROM {pg_schema}.student "
+                        f"WHERE student_number = 'S001'") == [("a@b.nl", None, "many")]
+
+
+def test_a_refused_row_fails_alone(tmp_path, pg_url, pg_schema):
+    from runtime.plugin import Item
+
+    t = target(tmp_path, pg_url, pg_schema, keys={"student": ["student_number"]})
+    t.open()
+    items = [Item(key=str(i), payload={"student_number": n, "credits": c}, source_key=str(i), object="student")
+             for i, (n, c) in enumerate([("A", 1), (None, 2), ("B", 10**30), ("C", 3)])]
+    outcomes = t.write(items)
+    t.close()
+    assert [o.ok for o in outcomes] == [True, False, False, True]
+    assert rows(pg_url, f"SELECT student_number FROM {pg_schema}.student ORDER BY 1") == [("A",), ("C",)]
+
+
+def test_views_are_created_for_the_iam(tmp_path, sis, pg_url, pg_schema):
+    db, dsn = sis
+    views = {"iam_students": "SELECT student_number AS id, name FROM student"}
+    replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema, views=views))
+    assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.iam_students") == [(250,)]
