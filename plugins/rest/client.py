@@ -128,8 +128,9 @@ def _tls_context(tls: Any, root: Path) -> ssl.SSLContext | bool:
             # register its content for masking, then hand the path to the TLS layer.
             secrets.resolve(tls.client_key, base=root)
             match = secrets.REFERENCE.match(tls.client_key)
-            if match and match.group(1) == "file":
-                key = str(paths.expand(match.group(2), root))
+            if not match or match.group(1) != "file":
+                raise ConfigError("tls.client_key must be a ${file:...} reference to the key file")
+            key = str(paths.expand(match.group(2), root))
         try:
             context.load_cert_chain(cert, key)
         except (OSError, ssl.SSLError) as exc:

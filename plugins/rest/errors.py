@@ -9,6 +9,7 @@
 | 408 Request Timeout, 425 Too Early              | TransientError   | the peer itself says "try again"     |
 | 401, 403                                        | ConfigError      | wrong or expired credentials/rights: |
 |                                                 |                  | retrying every record cannot help    |
+| TLS certificate not trusted                     | ConfigError      | fix ``tls.ca_file``; not a blip      |
 | 400, 404, 409, 410, 413, 415, 422, other 4xx    | RecordError      | this record; the others go on        |
 | 2xx whose body is not the JSON/XML it claims    | TransientError   | see below                            |
 
@@ -131,6 +132,9 @@ def for_exception(exc: httpx.HTTPError, what: str) -> KoppelError:
     kind = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return TransientError(f"{what}: timed out ({kind})", code="timeout")
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        # The peer's certificate is not trusted: waiting will not fix that; tls.ca_file might.
+        return ConfigError(f"{what}: the server's TLS certificate is not trusted (check tls.ca_file)", code="tls")
     if isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         detail = redact.text(str(exc))[:200]
         return TransientError(f"{what}: connection failed ({kind}: {detail})", code="connect")

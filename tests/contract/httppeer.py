@@ -57,7 +57,8 @@ Handler = Callable[[PeerRequest], tuple]
 
 
 class HttpPeer:
-    def __init__(self, *, log_requests: bool = True) -> None:
+    def __init__(self, *, log_requests: bool = True, ssl_context: Any = None) -> None:
+        self.ssl_context = ssl_context  # an ssl.SSLContext (server side) for HTTPS
         self.routes: dict[tuple[str, str], Handler] = {}
         self.requests: list[PeerRequest] = []
         self.log_requests = log_requests
@@ -92,11 +93,13 @@ class HttpPeer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> "HttpPeer":
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         self._server.daemon_threads = True
+        if self.ssl_context is not None:
+            self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
