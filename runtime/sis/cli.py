@@ -50,7 +50,7 @@ def init(ctx: click.Context) -> None:
 
 
 @sis.command()
-@click.option("--students", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--students", type=click.IntRange(1), default=2000, show_default=True, help="How many students.")
 @click.option("--seed", "seed_value", type=int, default=1, show_default=True, help="Same seed, same college.")
 @click.pass_context
 def seed(ctx: click.Context, students: int, seed_value: int) -> None:

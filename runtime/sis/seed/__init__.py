@@ -8,9 +8,15 @@ a store that already holds people, so a second seed never mixes two colleges.
 
 from __future__ import annotations
 
+from runtime.sis.seed.catalogue import QUALIFICATIONS
 from runtime.sis.seed.college import generate
 
-__all__ = ["generate", "seed_store", "write_rows"]
+__all__ = ["CREBOS", "STUDENT_COUNT", "generate", "seed_store", "write_rows"]
+
+#: the default ``koppel sis seed --students``; stand-ins use it to refer to seeded students
+STUDENT_COUNT = 2000
+#: crebo → (name, level) of the qualifications the college teaches
+CREBOS: dict[str, tuple[str, int]] = {q[0]: (q[1], q[2]) for q in QUALIFICATIONS}
 
 
 def seed_store(url: str, *, students: int, seed: int) -> dict[str, int]:

@@ -127,7 +127,8 @@ def offerings_and_cohorts(rng: random.Random, college_brin: str, programs_: list
             if program["leerweg"] == "BBL" and year < 2027:
                 starts.append(dt.date(year + 1, 2, 2))
             for start in starts:
-                cohort_code = f"{code}-{start:%Y%m}"
+                # <program_code>-<year> for August; a February start gets -<year>-02
+                cohort_code = f"{program['program_code']}-{start.year}" + ("-02" if start.month == 2 else "")
                 status = "O" if start >= SCHOOL_YEAR_START else "G"
                 cohorts.append(
                     (cohort_code, code, start.isoformat(), dt.date(start.year - 1, 10, 1).isoformat(),

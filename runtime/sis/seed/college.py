@@ -17,6 +17,11 @@ from runtime.sis.seed import catalogue, dutch
 from runtime.sis.seed.absence import absences_and_reports
 
 D = dt.date
+#: person and student numbers: students S100001.. with persons P100001.., applicants who are not
+#: (yet) students P600001.., staff P900001.. (and staff numbers D10001..)
+FIRST_NUMBER = 100_001
+APPLICANT_PERSONS = 600_001
+STAFF_PERSONS = 900_001
 MAIL_DOMAIN = "koppelcollege.example.nl"
 
 
@@ -27,7 +32,6 @@ class College:
         self.rows: dict[str, list[tuple]] = {name: [] for name in _ORDER}
         self.ids: set[str] = set()
         self.brin = catalogue.brin(self.rng)
-        self.people = 0
         self.accounts: set[str] = set()
         self.counters: dict[str, int] = {}
         self.staff_person: dict[str, str] = {}
@@ -42,7 +46,9 @@ class College:
     def uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def person(self, birth_year: tuple[int, int], *, with_bsn: bool = True, staff: bool = False) -> dict:
+    def person(
+        self, birth_year: tuple[int, int], *, number: str, with_bsn: bool = True, staff: bool = False
+    ) -> dict:
         rng = self.rng
         gender = rng.choices("MVO", weights=(48, 49, 3))[0]
         pool = {"M": dutch.FIRST_NAMES_M, "V": dutch.FIRST_NAMES_V, "O": dutch.FIRST_NAMES_O}[gender]
@@ -52,8 +58,6 @@ class College:
         city, municipality, prefix, streets = rng.choice(dutch.PLACES)
         start = D(birth_year[0], 1, 1).toordinal()
         birth = D.fromordinal(rng.randint(start, D(birth_year[1], 12, 31).toordinal()))
-        self.people += 1
-        number = f"P{self.people:07d}"
         bsn = dutch.bsn(rng, self.ids) if with_bsn else None
         onderwijsnummer = None if with_bsn else dutch.onderwijsnummer(rng, self.ids)
         plain = _ascii(f"{given}.{tussenvoegsel}{last_name}".replace(" ", "").replace("'", "")).lower()
@@ -103,7 +107,7 @@ class College:
         by_department: dict[str, list[str]] = {d: [] for d in departments}
         for i in range(max(len(departments) * 2, self.n // 20)):
             department = departments[i % len(departments)]
-            person = self.person((1960, 1998), staff=True)
+            person = self.person((1960, 1998), number=self.next_id("P", STAFF_PERSONS), staff=True)
             number = self.next_id("D", 10001)
             function = self.rng.choice(("docent", "docent", "docent", "instructeur", "examinator"))
             self.rows["staff"].append((number, person["number"], function, department, "2015-08-01", None))
@@ -120,8 +124,9 @@ class College:
         cohort_code, start = rng.choice(program["cohorts"][year])
         age_at_start = rng.choices((15, 16, 17, 18, 19, 21), weights=(5, 40, 25, 15, 10, 5))[0]
         birth_years = (start.year - age_at_start - 1, start.year - age_at_start - 1)
-        person = self.person(birth_years, with_bsn=rng.random() > 0.03)
-        number = self.next_id("", 200001)
+        # student S100001 is person P100001: numbers a reader can match at a glance
+        number = self.next_id("S", FIRST_NUMBER)
+        person = self.person(birth_years, number="P" + number[1:], with_bsn=rng.random() > 0.03)
         has_startkwalificatie = age_at_start >= 19 and rng.random() < 0.3
         student = {
             "number": number, "person": person["number"], "birth": person["birth"], "program": program,
@@ -306,7 +311,10 @@ class College:
             program = rng.choice(programs)
             year = 2027 if status in ("aangemeld", "onderwijsovereenkomst_aangeboden") else rng.choice((2026, 2027))
             cohort_code, start = program["cohorts"][year][0]
-            person = self.person((start.year - 17, start.year - 15), with_bsn=rng.random() > 0.03)
+            person = self.person(
+                (start.year - 17, start.year - 15), number=self.next_id("P", APPLICANT_PERSONS),
+                with_bsn=rng.random() > 0.03,
+            )
             aanmeld_id = self.next_id("AM", 26_000_001)
             submitted = dt.datetime(start.year - 1, 10, 1, 9) + dt.timedelta(minutes=rng.randint(0, 150 * 24 * 60))
             self.rows["application"].append(
