@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 from typing_extensions import TypeAliasType
 
 from runtime.models.common import Model
@@ -161,6 +161,16 @@ class MappingFile(Model):
     output: dict[str, OutputValue] = Field(description="The target record's fields.")
     contract: Contract | None = Field(None, description="The shape the output must have; a record that does not fit is not sent.")
 
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The schema, with the nested-object branch excluding the keywords, so that editors see
+        ``{expr: ...}`` as exactly one kind of output value (the oneOf stays unambiguous)."""
+        schema = super().model_json_schema(*args, **kwargs)
+        for branch in schema.get("$defs", {}).get("OutputValue", {}).get("oneOf", []):
+            if branch.get("type") == "object" and "properties" not in branch:
+                branch["not"] = {"anyOf": [{"required": [k]} for k in KEYWORDS]}
+        return schema
+
 
 class ValueMapFile(Model):
     """mappings/valuemaps/<name>.yaml: a code list, source code → target code."""
@@ -196,8 +206,16 @@ class MappingTestCase(Model):
         return self
 
 
+def _list_or_object(schema: dict[str, Any]) -> None:
+    # The file is usually a bare list of cases; editors must accept that form too.
+    as_object = {k: schema.pop(k) for k in ("type", "properties", "required", "additionalProperties") if k in schema}
+    schema["anyOf"] = [{"type": "array", "items": dict(as_object["properties"]["cases"]["items"])}, as_object]
+
+
 class MappingTests(Model):
     """mappings/tests/<name>.yaml: the test cases of mapping <name>: a list, or {mapping, cases}."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_list_or_object)
 
     mapping: str | None = Field(None, description="The mapping under test; default: the file name.")
     cases: list[MappingTestCase]

@@ -94,3 +94,18 @@ def test_the_diff_masks_bsns():
     text = diff({"bsn": "123456782", "a": 1}, {"bsn": "123456782", "a": 2})
     assert '"bsn": "*****6782"' in text and "123456782" not in text
     assert '-  "a": 1' in text and '+  "a": 2' in text
+
+
+def test_the_editor_schemas_accept_every_file_and_reject_a_typo():
+    import jsonschema
+    import yaml
+
+    from runtime.mapping.model import MappingFile, MappingTests, ValueMapFile
+
+    for model, pattern in [(MappingFile, "*.yaml"), (ValueMapFile, "valuemaps/*.yaml"), (MappingTests, "tests/*.yaml")]:
+        validator = jsonschema.Draft202012Validator(model.model_json_schema())
+        for path in sorted((ROOT / "mappings").glob(pattern)):
+            errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
+            assert not errors, f"{path.name}: {errors[:2]}"
+    validator = jsonschema.Draft202012Validator(MappingFile.model_json_schema())
+    assert not validator.is_valid({"name": "x", "output": {"a": {"expr": "x", "valuemp": "y"}}})
