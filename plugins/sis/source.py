@@ -97,7 +97,9 @@ class SisStoreSource(Source):
             changes = self.reader.read_after(after, [object_type], self.batch_size)
             horizon = max(after, self.reader.horizon)
             if not changes:
-                if horizon > after:  # rows of other objects passed: move on without records
+                # rows of other objects passed: move on without records; on the first run, pin
+                # the starting point, else a change made before the next run would be skipped
+                if horizon > after or cursor in (None, ""):
                     yield Batch(records=[], cursor=str(horizon))
                 return
             last: dict[str, object] = {}

@@ -58,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             data = json.loads(body)
             single = isinstance(data, dict)
             if single:  # one record per call, as the rest plugin sends it: the body is the payload
-                items = [{"key": self.headers.get("Idempotency-Key"), "source_key": data.get("id"), "payload": data}]
+                items = [{"key": self.headers.get("Idempotency-Key"), "source_key": data.get("source_key") or data.get("id"), "payload": data}]
             else:
                 items = data
             results = []
