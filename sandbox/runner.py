@@ -35,9 +35,6 @@ from sandbox.standin import StandinContext
 
 log = logging.getLogger("koppel.sandbox")
 
-EXACT_REFRESH_TOKEN = "sandbox/exact-refresh-token"  # under var/
-
-
 def load_catalog(project_root: Path):
     import yaml
 
@@ -47,12 +44,19 @@ def load_catalog(project_root: Path):
         return Catalog.model_validate(yaml.safe_load(f))
 
 
-def ensure_exact_refresh_token(project_root: Path) -> Path:
-    """catalog.yaml reads Exact's refresh token from var/sandbox/exact-refresh-token: the
-    stand-in trusts whatever that file holds when it starts (a fresh 'consent')."""
-    from runtime.paths import var_dir
+def ensure_exact_refresh_token(project_root: Path, catalog: Any = None) -> Path | None:
+    """catalog.yaml reads Exact's refresh token from a file (var/sandbox/exact-refresh-token):
+    write one when it is missing. The stand-in trusts whatever that file holds when it starts
+    (a fresh 'consent'); from then on each refresh rotates it."""
+    from runtime.secrets import REFERENCE
 
-    path = var_dir(project_root) / EXACT_REFRESH_TOKEN
+    catalog = catalog or load_catalog(project_root)
+    auth = catalog.systems["exact"].environments["sandbox"].auth
+    match = REFERENCE.match(getattr(auth, "refresh_token", "") or "")
+    if not match or match.group(1) != "file":
+        return None  # an ${env:...} token is the operator's to provide
+    path = Path(match.group(2))
+    path = path if path.is_absolute() else project_root / path
     if not path.exists() or not path.read_text().strip():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(token_generator.token_urlsafe(32) + "\n")
@@ -112,7 +116,7 @@ class Sandbox:
             if self.include_services:
                 self._start_pki()
             if "exact" in names:
-                ensure_exact_refresh_token(self.project_root)
+                ensure_exact_refresh_token(self.project_root, self.catalog)
             for name in names:
                 if name in HTTP_STANDINS:
                     self._start_http(name)

@@ -241,3 +241,11 @@ def openapi_document(ctx: StandinContext, relative: str):
     from sandbox.rest import openapi
 
     return openapi.load(path)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (OAuth2 token requests) as a dict."""
+    from urllib.parse import parse_qsl
+
+    body = (await request.body()).decode("utf-8", "replace")
+    return dict(parse_qsl(body, keep_blank_values=True))

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import _same, base_path, gate, option
+from sandbox.rest.common import _same, base_path, form_fields, gate, option
 from sandbox.standin import StandinContext, control_routes
 
 ITEMS = [("LESGELD", "Lesgeld", 1371.0, "VH"), ("LESMAT", "Lesmateriaal", 245.5, "VH"),
@@ -123,7 +123,7 @@ def create_app(ctx: StandinContext) -> Starlette:
     lock = threading.Lock()
 
     async def token(request: Request) -> Response:
-        form = await request.form()
+        form = await form_fields(request)
         if form.get("grant_type") != "refresh_token":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         if form.get("client_id") != client_id or not _same(str(form.get("client_secret", "")), client_secret):

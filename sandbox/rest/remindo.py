@@ -45,7 +45,7 @@ from starlette.routing import Route
 
 from sandbox.rest import synthetic
 from sandbox.rest.common import (
-    base_path, bearer_checker, ooapi_page, openapi_document, option, page_params, problem, receive,
+    base_path, bearer_checker, gate, ooapi_page, openapi_document, option, page_params, problem, receive,
 )
 from sandbox.standin import StandinContext, control_routes
 
@@ -166,28 +166,36 @@ def create_app(ctx: StandinContext) -> Starlette:
                              validate=validator("put", f"/groups/{group_id}/members", "members", group_id),
                              respond=respond, id=group_id)
 
-    async def get_one(request: Request) -> Response:
+    async def polled(request: Request) -> Response | None:
+        """Authentication and the fault switch for the GETs Koppel polls results with."""
         denied = auth(request)
         if denied:
             return denied
+        return await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
+
+    async def get_one(request: Request) -> Response:
+        early = await polled(request)
+        if early:
+            return early
         item = store[_collection(request)].get(request.path_params["id"])
         return JSONResponse(item) if item else problem(404, "not found")
 
     async def list_offerings(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
+        early = await polled(request)
+        if early:
+            return early
         paging = page_params(request, default_size=10)
         if isinstance(paging, Response):
             return paging
         with lock:
             items = list(store["offerings"].values())
+        ctx.received.add("poll", {"offerings": True, "page": paging[0]}, path=request.url.path)
         return JSONResponse(ooapi_page(items, *paging))
 
     async def offering_associations(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
+        early = await polled(request)
+        if early:
+            return early
         offering = request.path_params["id"]
         if offering not in store["offerings"]:
             return problem(404, "no such offering")

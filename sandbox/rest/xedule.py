@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import _same, base_path, gate, option, page_params, problem, simple_page
+from sandbox.rest.common import _same, base_path, form_fields, gate, option, page_params, problem, simple_page
 from sandbox.standin import StandinContext, control_routes
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -82,7 +82,7 @@ def create_app(ctx: StandinContext) -> Starlette:
     tokens: dict[str, float] = {}
 
     async def token(request: Request) -> Response:
-        form = await request.form()
+        form = await form_fields(request)
         given_id, given_secret = form.get("client_id"), form.get("client_secret")
         header = request.headers.get("authorization", "")
         if header.startswith("Basic "):
