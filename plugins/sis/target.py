@@ -131,7 +131,11 @@ class SisStoreTarget(Target):
             if connection.execute(update(self.table).where(where).values(changes)).rowcount == 0:
                 raise RecordError(f"no {self.spec.object} with this key", path=",".join(self.key))
             return shown
-        if self._upsert_on_conflict:
+        # Update first: a partial record (only the fields a system knows) must not need the
+        # required columns an insert would. Insert only when no row has the key.
+        if changes and connection.execute(update(self.table).where(where).values(changes)).rowcount:
+            return shown
+        if self._upsert_on_conflict:  # a concurrent writer may insert the same key meanwhile
             statement = self._dialect_insert().values(values)
             statement = (
                 statement.on_conflict_do_update(index_elements=self.key, set_=changes)
@@ -139,10 +143,8 @@ class SisStoreTarget(Target):
                 else statement.on_conflict_do_nothing(index_elements=self.key)
             )
             connection.execute(statement)
-        elif not changes or connection.execute(update(self.table).where(where).values(changes)).rowcount == 0:
-            exists = connection.execute(select(self.table.c[self.key[0]]).where(where)).first()
-            if exists is None:
-                connection.execute(insert(self.table).values(values))
+        elif connection.execute(select(self.table.c[self.key[0]]).where(where)).first() is None:
+            connection.execute(insert(self.table).values(values))
         return shown
 
     def _delete_unwritten(self, connection, items: Sequence[Item], outcomes: list[Outcome]) -> None:  # noqa: ANN001
