@@ -8,6 +8,7 @@ elementFormDefault is qualified. lxml's validation errors are mapped back to the
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from runtime.errors import ConfigError, ContractError
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
+_NAMESPACE = re.compile(r"\{[^}]*\}")
+_MISSING = re.compile(r"Missing child element\(s\)\. Expected is \( ([A-Za-z_][\w.-]*)")
 
 
 @lru_cache(maxsize=16)
@@ -77,7 +80,13 @@ def xsd_validator(path: Path, element: str):
         error = schema.error_log[0]
         from runtime.mapping.contract import scrub_xml_message
 
-        raise ContractError(scrub_xml_message(error.message), path=line_paths.get(error.line, ""))
+        path = line_paths.get(error.line, "")
+        message = _NAMESPACE.sub("", error.message)  # {http://...}name → name: readable
+        missing = _MISSING.search(message)
+        if missing:  # point at the missing field itself, as JSON Schema's required does
+            path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+            message = "required field is missing"
+        raise ContractError(scrub_xml_message(message), path=path)
 
     return validate
 

@@ -62,3 +62,14 @@ def test_an_absent_specs_folder_skips_the_check_with_a_warning(monkeypatch, tmp_
     assert not m.has_contract
     assert "not checked" in m.contract_warning and "KOPPEL_SPECS_DIR" in m.contract_warning
     m.validate({"a": 1})  # skipped, not failed
+
+
+@needs_specs
+def test_a_missing_xml_element_is_reported_at_its_own_path():
+    m = compile_mapping({
+        "name": "x", "output": {"stampseudonym": "s", "chainId": "c"},
+        "contract": {"xsd": {"file": "${specs}/eckid-nummervoorziening/eckid.wsdl", "element": f"{ECKID}retrieveEckIdRequest"}},
+    }, ROOT)
+    with pytest.raises(ContractError) as info:
+        m.validate(m({"s": "x", "c": "y"}))
+    assert info.value.path == "sectorId" and info.value.message == "required field is missing"
