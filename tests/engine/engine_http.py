@@ -58,7 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
             data = json.loads(body)
             single = isinstance(data, dict)
             if single:  # one record per call, as the rest plugin sends it: the body is the payload
-                items = [{"key": self.headers.get("Idempotency-Key"), "source_key": data.get("source_key") or data.get("id"), "payload": data}]
+                key = self.headers.get("Idempotency-Key") or ""
+                source_key = data.get("source_key") or data.get("id") or key.split(":")[0]
+                items = [{"key": key, "source_key": source_key, "payload": data}]
             else:
                 items = data
             results = []
