@@ -82,8 +82,7 @@ def outbox(ctx: click.Context, tail: int, objects: tuple[str, ...], follow: bool
     url = _url(ctx)
     reader = _guard(lambda: OutboxReader(url), url)
     try:
-        start = max(0, reader.max_seq() - (tail if not objects else tail * 50))
-        rows = _last(reader, start, list(objects) or None, tail)
+        rows = reader.last(tail, list(objects) or None)
         for row in rows:
             _echo_row(row)
         cursor = rows[-1].seq if rows else reader.max_seq()
@@ -98,15 +97,6 @@ def outbox(ctx: click.Context, tail: int, objects: tuple[str, ...], follow: bool
         pass
     finally:
         reader.close()
-
-
-def _last(reader, start: int, objects: list[str] | None, tail: int) -> list:  # noqa: ANN001
-    rows: list = []
-    cursor = start
-    while batch := reader.read_after(cursor, objects, 1000):
-        rows = (rows + batch)[-tail:]
-        cursor = batch[-1].seq
-    return rows
 
 
 def _echo_row(row) -> None:  # noqa: ANN001

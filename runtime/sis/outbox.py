@@ -82,6 +82,15 @@ class OutboxReader:
         self._last_seen = max(self._last_seen, value)
         return value
 
+    def last(self, count: int, objects: Sequence[str] | None = None) -> list[OutboxRow]:
+        """The newest ``count`` rows (of ``objects``), oldest first: for operators, not cursors."""
+        query = select(Outbox.seq, Outbox.object, Outbox.key, Outbox.op, Outbox.changed_at)
+        if objects:
+            query = query.where(Outbox.object.in_(list(objects)))
+        with self._engine.connect() as connection:
+            rows = connection.execute(query.order_by(Outbox.seq.desc()).limit(count)).all()
+        return [OutboxRow(r.seq, r.object, r.key, r.op, _utc(r.changed_at)) for r in reversed(rows)]
+
     def read_after(self, seq: int, objects: Sequence[str] | None = None, limit: int = 500) -> list[OutboxRow]:
         with self._engine.connect() as connection:
             upto = self._safe_upto(connection, seq)
