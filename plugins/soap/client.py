@@ -116,6 +116,8 @@ class SoapEndpoint:
         return op
 
     def open(self) -> None:
+        if self._session is not None:
+            return
         import requests
 
         session = requests.Session()

@@ -7,7 +7,7 @@ the hit); the details are merged into the record under ``details``.
 
 Paging: when the request has a ``Pagina`` field (SBB's Zoeken), pages are requested one after
 another until a page comes back short or empty, or ``AantalResultatenTotaal`` is reached. Each
-page is one batch. A full pull has no cursor: the SIS side upserts by key.
+page gives one or more batches (at most ``batch_size`` records each). A full pull has no cursor: the SIS side upserts by key.
 """
 
 from __future__ import annotations
@@ -38,8 +38,11 @@ class SoapPullSource(Source):
         self._records = jmespath.compile(spec.records)
         self._key = jmespath.compile(spec.key)
         self._detail = {name: jmespath.compile(expr) for name, expr in spec.detail_request.items()}
+        self._batch_size = max(int(ctx.options.get("batch_size", 500)), 1)
 
     def open(self) -> None:
+        if self.endpoint is not None:
+            return
         self.endpoint = SoapEndpoint(self.spec.wsdl, from_context(self.ctx), service=self.spec.service, port=self.spec.port)
         self.endpoint.operation(self.spec.operation)
         if self.spec.detail_operation:
@@ -49,6 +52,7 @@ class SoapPullSource(Source):
     def close(self) -> None:
         if self.endpoint is not None:
             self.endpoint.close()
+            self.endpoint = None
 
     def read(self, cursor: str | None) -> Iterator[Batch]:
         if self.endpoint is None:
@@ -65,8 +69,8 @@ class SoapPullSource(Source):
             if isinstance(hits, dict):
                 hits = [hits]
             records = [self._record(hit) for hit in hits]
-            if records:
-                yield Batch(records=records, cursor=None)
+            for start in range(0, len(records), self._batch_size):
+                yield Batch(records=records[start : start + self._batch_size], cursor=None)
             seen += len(hits)
             if not paged or not hits:
                 return

@@ -6,6 +6,8 @@ Edukoppeling. ``Zoeken`` pages through the register (``AantalResultatenPerPagina
 and answers ``AantalResultatenTotaal`` and ``Resultaten/Resultaat`` with 9-digit SBB codes and
 erkenningen per crebo. ``GeefDetails`` answers one company's details. The register is generated
 deterministically from the SIS seed's catalogue (same crebo codes as the synthetic college).
+``/_sandbox/leerbedrijven`` (tests): DELETE empties the register, POST {"count": n} adds n
+companies and answers their codes, POST {"reset": true} restores the generated register.
 
 ``GET /kwalificatiestructuur/crebo.csv``: the crebo list, UTF-8, ``;``-separated, with a header:
 ``Crebonummer;Kwalificatie;Niveau;Dossiercode;Dossier;Sectorkamer;Prijsfactor;Soort opleiding;
@@ -20,7 +22,7 @@ import random
 from functools import lru_cache
 from urllib.parse import urlparse
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.standin import StandinContext
@@ -79,13 +81,16 @@ def crebo_csv() -> str:
 
 
 def create_app(ctx: StandinContext):
+    # this stand-in's own copy of the register, so tests can empty it or add companies
+    companies: list[dict] = list(register())
+
     def zoeken(body, exchange):
         size = min(int(text(body, "request/AantalResultatenPerPagina") or 25), 25)
         page = max(int(text(body, "request/Pagina") or 1), 1)
         code, name = text(body, "request/CodeLeerbedrijf"), text(body, "request/LeerbedrijfNaam")
         crebo, leerweg = text(body, "request/Crebonummer"), text(body, "request/Leerweg")
         hits = [
-            c for c in register()
+            c for c in companies
             if (not code or c["CodeLeerbedrijf"] == code)
             and (not name or name.lower() in c["Naam"].lower())
             and (not crebo or any(e["Crebonummer"] == crebo for e in c["Erkenningen"]))
@@ -104,7 +109,7 @@ def create_app(ctx: StandinContext):
 
     def geef_details(body, exchange):
         code = text(body, "request/CodeLeerbedrijf")
-        company = next((c for c in register() if c["CodeLeerbedrijf"] == code), None)
+        company = next((c for c in companies if c["CodeLeerbedrijf"] == code), None)
         if company is None:
             raise SoapFault("Client.SBB0404", "leerbedrijf onbekend")
         details = {k: v for k, v in company.items() if k != "Erkenningen"}
@@ -119,6 +124,20 @@ def create_app(ctx: StandinContext):
             headers={"Content-Disposition": 'attachment; filename="crebo.csv"'},
         )
 
+    async def control(request):
+        """DELETE: empty the register; POST {"count": n}: add n new companies; POST {"reset": true}."""
+        if request.method == "DELETE":
+            companies.clear()
+            return JSONResponse({"count": 0})
+        data = await request.json()
+        if data.get("reset"):
+            companies[:] = list(register())
+            return JSONResponse({"count": len(companies)})
+        added = new_companies(int(data.get("count", 1)), {c["CodeLeerbedrijf"] for c in companies})
+        companies.extend(added)
+        companies.sort(key=lambda c: c["CodeLeerbedrijf"])
+        return JSONResponse({"added": [c["CodeLeerbedrijf"] for c in added]}, status_code=201)
+
     path = urlparse(ctx.settings.url).path or "/"
     standin = SoapStandin(
         ctx,
@@ -128,4 +147,25 @@ def create_app(ctx: StandinContext):
         edukoppeling_checks=False,
         signed=False,
     )
-    return standin.app([Route("/kwalificatiestructuur/crebo.csv", crebo_list, methods=["GET"])])
+    return standin.app([
+        Route("/kwalificatiestructuur/crebo.csv", crebo_list, methods=["GET"]),
+        Route("/_sandbox/leerbedrijven", control, methods=["POST", "DELETE"]),
+    ])
+
+
+def new_companies(count: int, taken: set[str]) -> list[dict]:
+    """``count`` more companies with codes not in ``taken`` (for tests that add to the register)."""
+    import copy
+
+    rng = random.Random(len(taken) * 7919 + count)
+    template = register()[0]
+    added = []
+    while len(added) < count:
+        code = str(rng.randint(100_000_000, 999_999_999))
+        if code in taken:
+            continue
+        taken.add(code)
+        company = copy.deepcopy(template)
+        company["CodeLeerbedrijf"], company["Naam"] = code, f"Leerbedrijf {code}"
+        added.append(company)
+    return added
