@@ -82,12 +82,17 @@ class Sandbox:
     free_ports: bool = False
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     include_services: bool = True  # sshd, databases, PKI (off in tests of the HTTP stand-ins)
+    students: int | None = None  # size of the seeded college: stand-ins refer to S100001..
     running: dict[str, Running] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.project_root = Path(self.project_root).resolve()
         self.catalog = load_catalog(self.project_root)
+        if self.students:
+            from sandbox.rest import synthetic
+
+            synthetic.configure(students=self.students)
 
     # -- what there is --------------------------------------------------------------------
 
@@ -200,21 +205,23 @@ class Sandbox:
         self.running["pki"] = Running("pki", "pki")
 
     def _start_sshd(self, systems: list[str]) -> None:
+        """One OpenSSH sshd for every SFTP system (sandbox/sftp/server.py), each in its folder."""
         try:
             server = importlib.import_module("sandbox.sftp.server")
         except ImportError:
             for n in systems:
                 self.skipped[n] = "sandbox.sftp.server is not in this tree (yet)"
             return
-        starter = getattr(server, "start_sshd", None) or getattr(server, "start", None)
-        if starter is None:
+        env = self.catalog.systems[systems[0]].environments["sandbox"]
+        port = server.free_port() if self.free_ports else (env.port or server.DEFAULT_PORT)
+        try:
+            handle = server.start(self.project_root, port, systems=tuple(systems))
+        except Exception as exc:  # noqa: BLE001 - sshd missing, port taken: the rest still runs
             for n in systems:
-                self.skipped[n] = "sandbox.sftp.server has no start_sshd()"
+                self.skipped[n] = f"sshd not started: {exc}"
             return
-        handle = starter(self.project_root)
-        port = getattr(handle, "port", None)
         for n in systems:
-            self.running[n] = Running(n, "sshd", f"sftp://127.0.0.1:{port}" if port else None, handle=None)
+            self.running[n] = Running(n, "sshd", f"sftp://127.0.0.1:{handle.port}/{handle.base_dirs[n]}")
         self.running["sshd"] = Running("sshd", "sshd", handle=handle)
 
     def _start_databases(self, systems: list[str]) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 from sandbox.rest import synthetic
 
 BRIN_MBO = "30RR"  # the college's BRIN in the synthetic college
-LEERWEGEN = ("BOL", "BOL", "BOL", "BBL")
 VOOROPLEIDINGEN = ("VMBO-TL", "VMBO-KB", "VMBO-GL", "HAVO", "VMBO-BB")
 
 
@@ -28,7 +27,7 @@ def application(seed: int | str, index: int, appeared_at: float, *, prefix: str 
     person = synthetic.name(r)
     crebo = synthetic.crebo(r)
     name, level = synthetic.CREBOS[crebo]
-    leerweg = r.choice(LEERWEGEN)
+    leerweg = synthetic.leerweg(r, crebo)
     birth_year = year - r.randint(15, 19)
     return {
         "aanmeldId": aanmeld_id(prefix, year, index),
@@ -50,7 +49,8 @@ def application(seed: int | str, index: int, appeared_at: float, *, prefix: str 
                       "postcode": f"{r.randint(5200, 5299)}{r.choice(['AA', 'AB', 'BC', 'KL'])}",
                       "plaats": "'s-Hertogenbosch", "land": "NL"},
         },
-        "opleiding": {"crebo": crebo, "naam": name, "niveau": level, "leerweg": leerweg},
+        "opleiding": {"crebo": crebo, "naam": name, "niveau": level, "leerweg": leerweg,
+                      "cohortcode": f"{crebo}-{leerweg}-{year}"},
         "cohort": str(year),
         "startdatum": f"{year}-08-31",
         "vooropleiding": {"brin": r.choice(synthetic.SCHOOLS), "soort": r.choice(VOOROPLEIDINGEN)},

@@ -13,7 +13,8 @@ largest ``gewijzigdOp`` seen is the next watermark. An application (see applicat
      "instelling": {"brin": "30RR"},
      "persoon": {"bsn", "voornamen", "roepnaam", "voorvoegsel", "achternaam", "geboortedatum",
                  "geslacht", "email", "telefoon", "adres": {...}},
-     "opleiding": {"crebo": "25604", "naam", "niveau": 4, "leerweg": "BOL"},
+     "opleiding": {"crebo": "25998", "naam", "niveau": 4, "leerweg": "BOL",
+                   "cohortcode": "25998-BOL-2027"},       ← the RIO cohort code = SIS cohort_code
      "cohort": "2027", "startdatum": "2027-08-31", "vooropleiding": {"brin", "soort"}}
 
 New applications appear over time (options: ``seed`` 7, ``interval`` 60 s, ``backlog`` 25).

@@ -1,9 +1,10 @@
 """Deterministic data for the stand-ins that serve data, fitting the synthetic college.
 
 Numbers follow runtime/sis/RECORDS.md: persons ``P100001``, students ``S100001``, programs
-``<crebo>-<BOL|BBL>``, cohorts ``<program_code>-<year>``. When ``runtime.sis.seed`` exposes
-``STUDENT_COUNT``/``CREBOS`` they are used, so the stand-ins and the seeded SIS agree;
-otherwise the defaults below are the assumption (documented in sandbox/README.md).
+``<crebo>-<BOL|BBL>``, cohorts ``<program_code>-<year>``, staff ``D10001``. The crebo codes (and
+which are taught in BBL) come from ``runtime.sis.seed`` when it is importable, so the stand-ins
+and the seeded SIS agree; otherwise the defaults below are the assumption. Only the first
+``STUDENT_COUNT`` students (default 100; ``configure(students=N)``) are referred to.
 
 Every generator takes a seed and an index and returns the same record for the same pair, so a
 test can predict what a stand-in serves. BSNs pass the elfproef and are never logged.
@@ -31,7 +32,7 @@ DEFAULT_CREBOS: dict[str, tuple[str, int]] = {
     "25655": ("Pedagogisch medewerker", 4),
     "25187": ("Eerste monteur elektrotechnische installaties", 3),
 }
-DEFAULT_STUDENT_COUNT = 200
+DEFAULT_STUDENT_COUNT = 100
 FIRST_NUMBER = 100001
 
 GIVEN = ["Daan", "Sem", "Lucas", "Noah", "Emma", "Julia", "Mila", "Tess", "Sara", "Liam", "Noor",
@@ -42,21 +43,35 @@ SURNAMES = ["Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder"
 SCHOOLS = ["20AB", "21CD", "16XY", "02QZ", "14KL"]  # BRIN codes of VO schools
 
 
-def _college() -> tuple[dict[str, tuple[str, int]], int]:
+def _college() -> tuple[dict[str, tuple[str, int]], set[str]]:
     try:
-        from runtime.sis import seed  # written alongside; optional
+        from runtime.sis import seed  # the SIS seed; optional, so the sandbox also runs without it
+        from runtime.sis.seed import catalogue
     except Exception:  # noqa: BLE001 - any failure means: use the documented defaults
-        return DEFAULT_CREBOS, DEFAULT_STUDENT_COUNT
+        return DEFAULT_CREBOS, set()
     crebos = getattr(seed, "CREBOS", None)
-    count = getattr(seed, "STUDENT_COUNT", None)
-    if isinstance(crebos, dict) and crebos:
-        crebos = {str(k): (v if isinstance(v, tuple) else (str(v), 4)) for k, v in crebos.items()}
-    else:
-        crebos = DEFAULT_CREBOS
-    return crebos, int(count) if isinstance(count, int) and count > 0 else DEFAULT_STUDENT_COUNT
+    if not (isinstance(crebos, dict) and crebos):
+        return DEFAULT_CREBOS, set()
+    crebos = {str(k): (v if isinstance(v, tuple) else (str(v), 4)) for k, v in crebos.items()}
+    return crebos, set(getattr(catalogue, "BBL_CREBOS", ()))
 
 
-CREBOS, STUDENT_COUNT = _college()
+CREBOS, BBL_CREBOS = _college()
+#: students the stand-ins refer to: S100001 .. S1000NN. Small by default, so that any seeded
+#: college (``koppel sis seed --students`` ≥ 100, the demo's 300) has them; see ``configure``.
+STUDENT_COUNT = DEFAULT_STUDENT_COUNT
+
+
+def configure(students: int | None = None) -> None:
+    """Refer to the first ``students`` students only (the size of the seeded college)."""
+    global STUDENT_COUNT
+    if students:
+        STUDENT_COUNT = max(1, int(students))
+
+
+def leerweg(r: random.Random, crebo_code: str) -> str:
+    """BBL only where the college teaches the crebo in BBL (the seed's programs), else BOL."""
+    return "BBL" if crebo_code in BBL_CREBOS and r.random() < 0.3 else "BOL"
 
 
 def rng(seed: int | str, *parts: object) -> random.Random:

@@ -15,10 +15,12 @@ activity (times in Europe/Amsterdam):
 
     {"id": "XED-20261130-003", "date": "2026-11-30", "start": "2026-11-30T10:30:00+01:00",
      "end": "2026-11-30T12:00:00+01:00", "type": "les", "description": "Programmeren",
-     "courseCode": "PRG", "groups": ["25604-BOL-1A"], "teachers": ["JBAK"], "rooms": ["OB-2.14"],
-     "location": "Onderwijsboulevard", "crebo": "25604", "lastModified": "...Z"}
+     "courseCode": "PRG", "groups": ["25998-BOL-2026-A"], "teachers": ["D10003"], "rooms": ["OB-2.14"],
+     "location": "Onderwijsboulevard", "crebo": "25998", "lastModified": "...Z"}
 
-Group codes ``<crebo>-<leerweg>-<year><letter>`` are the sandbox's assumption of the SIS groups.
+Groups are named like the seed's (``<program_code>-<year>-<letter>``): by default the first-year
+groups ``<crebo>-BOL-2026-A`` of four programs, teachers are staff numbers ``D10001``-``D10006``.
+``options.groups`` / ``options.teachers`` replace them (the demo can pass what its SIS holds).
 """
 
 from __future__ import annotations
@@ -43,24 +45,30 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SLOTS = [(8, 30), (10, 30), (13, 0), (14, 45)]
 COURSES = [("PRG", "Programmeren"), ("NED", "Nederlands"), ("ENG", "Engels"), ("REK", "Rekenen"),
            ("LOB", "Loopbaanbegeleiding"), ("BPV", "BPV-terugkomdag"), ("BRG", "Burgerschap"), ("PRJ", "Project")]
-TEACHERS = ["JBAK", "MVRI", "AYIL", "PDEK", "SVOS", "KMUL"]
+TEACHERS = [f"D{10001 + i}" for i in range(6)]  # staff numbers of the seeded college
 ROOMS = ["OB-1.12", "OB-2.14", "OB-2.20", "HP-0.05", "HP-1.01"]
 
 
-def activities_for(seed: Any, day: dt.date) -> list[dict[str, Any]]:
+def default_groups() -> list[str]:
+    """First-year groups of four programs, named as the seed names groups."""
+    return [f"{crebo}-BOL-2026-A" for crebo in sorted(synthetic.CREBOS)[:4]]
+
+
+def activities_for(seed: Any, day: dt.date, groups: list[str] | None = None,
+                   teachers: list[str] | None = None) -> list[dict[str, Any]]:
     if day.weekday() >= 5:
         return []
     r = synthetic.rng(seed, "xedule", day.isoformat())
     out = []
-    for crebo in sorted(synthetic.CREBOS)[:4]:
-        group = f"{crebo}-BOL-1A"
+    for group in groups or default_groups():
+        crebo = group.split("-", 1)[0]
         for hour, minute in r.sample(SLOTS, 2):
             code, description = r.choice(COURSES)
             start = dt.datetime.combine(day, dt.time(hour, minute), AMSTERDAM)
             out.append({
                 "date": day.isoformat(), "start": start.isoformat(),
                 "end": (start + dt.timedelta(minutes=90)).isoformat(), "type": "les" if code != "BPV" else "terugkomdag",
-                "description": description, "courseCode": code, "groups": [group], "teachers": [r.choice(TEACHERS)],
+                "description": description, "courseCode": code, "groups": [group], "teachers": [r.choice(teachers or TEACHERS)],
                 "rooms": [r.choice(ROOMS)], "location": "Onderwijsboulevard", "crebo": crebo,
                 "lastModified": f"{(day - dt.timedelta(days=3)).isoformat()}T22:00:00.000Z",
             })
@@ -78,6 +86,8 @@ def create_app(ctx: StandinContext) -> Starlette:
     key_header, key_ref = next(iter(ctx.settings.auth.headers.items()))
     subscription_key = ctx.secret(key_ref)
     seed = option(ctx, "seed", 22)
+    groups = option(ctx, "groups", None)  # the demo may pass the groups its seeded SIS has
+    teachers = option(ctx, "teachers", None)
     ttl = int(option(ctx, "access_token_ttl", 3600))
     tokens: dict[str, float] = {}
 
@@ -131,7 +141,7 @@ def create_app(ctx: StandinContext) -> Starlette:
         items = []
         day = first
         while day <= last:
-            items += activities_for(seed, day)
+            items += activities_for(seed, day, groups, teachers)
             day += dt.timedelta(days=1)
         ctx.received.add("poll", {"startDate": first.isoformat(), "endDate": last.isoformat(), "page": paging[0]},
                          path=request.url.path)
