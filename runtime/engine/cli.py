@@ -15,13 +15,32 @@ import click
 from runtime import redact
 
 
-def _engine(ctx: click.Context):
+def _engine(ctx: click.Context, only: list[str] | None = None):
+    """The engine over the validated project (the same checks as ``koppel validate``).
+
+    With ``only`` (interface references), problems in other interfaces' files do not block:
+    running interface 4 should not wait for a fix in interface 26. The catalog, the interface's
+    own file and the mappings it uses must be clean.
+    """
     from runtime.engine.logs import configure
     from runtime.engine.pipeline import Engine
+    from runtime.errors import DefinitionError
     from runtime.project import load_project
 
     configure(level="DEBUG" if ctx.obj.get("debug") else "INFO")
-    project = load_project(ctx.obj["project"]).require_valid()  # the same checks as koppel validate
+    project = load_project(ctx.obj["project"])
+    problems = project.diagnostics
+    if only is not None and problems:
+        files = {"catalog.yaml"}
+        for ref in only:
+            interface = project.interface(ref)
+            files.add(str(project.interface_paths[interface.id].relative_to(project.root)))
+            names = [interface.mapping] + [getattr(t, "mapping", None) for t in interface.targets]
+            names += [t.writeback.mapping for t in interface.targets if getattr(t, "writeback", None)]
+            files.update(f"mappings/{n}.yaml" for n in names if n)
+        problems = [d for d in problems if d.file in files or d.file.startswith("mappings/valuemaps")]
+    if problems:
+        raise DefinitionError(sorted(problems))
     return Engine(project, environment=ctx.obj["environment"])
 
 
@@ -77,7 +96,7 @@ def run(ctx: click.Context, interface: str | None, run_all: bool) -> None:
     """Run INTERFACE (number or file stem) once, now."""
     if bool(interface) == run_all:
         raise click.UsageError("name one INTERFACE or use --all")
-    engine = _engine(ctx)
+    engine = _engine(ctx, None if run_all else [interface])
     refs = [i for i, f in sorted(engine.project.interfaces.items()) if f.status == "active"] if run_all else [interface]
     worst = 0
     try:
@@ -103,7 +122,7 @@ def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool
 
     from runtime.engine.dryrun import dry_run as do_dry_run
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, [interface])
     try:
         items = do_dry_run(engine, interface, limit=limit)
     finally:
@@ -130,7 +149,7 @@ def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool
 @click.pass_context
 def runs(ctx: click.Context, interface: str | None, limit: int, as_json: bool) -> None:
     """Run history with counts, newest first."""
-    engine = _engine(ctx)
+    engine = _engine(ctx, [])
     try:
         iid = engine.project.interface(interface).id if interface else None
         rows = engine.store.list_runs(iid, limit)
@@ -175,7 +194,7 @@ def dl_list(ctx, interface, since, error_class, status, limit, as_json) -> None:
     """List dead letters (open ones by default)."""
     from runtime.engine.deadletters import DeadLetters
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, [])
     try:
         rows = DeadLetters(engine).list(interface_id=_iid(engine, interface), since=_since(since),
                                         error_class=error_class, status=None if status == "all" else status, limit=limit)
@@ -199,7 +218,7 @@ def dl_show(ctx, dead_id) -> None:
     """Everything about one dead letter (masked)."""
     from runtime.engine.deadletters import DeadLetters
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, [])
     try:
         letter = DeadLetters(engine).show(dead_id)
     finally:
@@ -207,6 +226,22 @@ def dl_show(ctx, dead_id) -> None:
     if letter is None:
         raise click.ClickException(f"no dead letter {dead_id}")
     click.echo(json.dumps(letter, default=str, indent=2, ensure_ascii=False))
+
+
+def _replay_scope(ctx, ids, interface) -> list[str] | None:
+    """The interfaces a replay needs valid: the one named, or those of the letters given."""
+    if interface:
+        return [interface]
+    if not ids:
+        return None
+    from runtime import settings
+    from runtime.engine.state import StateStore
+
+    store = StateStore(settings.state_url(ctx.obj["project"]))
+    try:
+        return sorted({str(d["interface_id"]) for d in store.dead_letters(ids=list(ids), status=None, limit=len(ids))})
+    finally:
+        store.close()
 
 
 @deadletters.command("replay")
@@ -220,7 +255,7 @@ def dl_replay(ctx, ids, interface, since, error_class, force) -> None:
 
     if not ids and not (interface or since or error_class):
         raise click.UsageError("give dead-letter ids or a filter (--interface, --since, --error-class)")
-    engine = _engine(ctx)
+    engine = _engine(ctx, _replay_scope(ctx, ids, interface))
     try:
         results = DeadLetters(engine).replay(list(ids) or None, interface_id=_iid(engine, interface),
                                              since=_since(since), error_class=error_class, force=force)
@@ -244,7 +279,7 @@ def dl_discard(ctx, ids, interface, since, error_class, reason) -> None:
 
     if not ids and not (interface or since or error_class):
         raise click.UsageError("give dead-letter ids or a filter (--interface, --since, --error-class)")
-    engine = _engine(ctx)
+    engine = _engine(ctx, [])
     try:
         dl = DeadLetters(engine)
         if not ids:
