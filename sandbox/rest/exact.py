@@ -181,13 +181,16 @@ def create_app(ctx: StandinContext) -> Starlette:
         rows = sorted((r for r in rows if all(_holds(r, c) for c in conditions)), key=lambda r: r["ID"])
         if after:
             rows = [r for r in rows if r["ID"] > after]
-        size = min(page_size, top) if top else page_size
-        page, more = rows[:size], len(rows) > size and not top
+        if top is not None:
+            rows = rows[:top]
+        page, more = rows[:page_size], len(rows) > page_size
         results = [_project(r, select, request, base) for r in page]
         d: dict[str, Any] = {"results": results}
         if more:
             params = {k: v for k, v in q.items() if k != "$skiptoken"}
             params["$skiptoken"] = f"guid'{page[-1]['ID']}'"
+            if top is not None:
+                params["$top"] = str(top - len(page))
             d["__next"] = str(request.url.replace(query=urlencode(params)))
         ctx.received.add("poll", {"filter": q.get("$filter"), "skiptoken": after, "count": len(results)},
                          path=request.url.path)

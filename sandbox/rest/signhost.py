@@ -19,7 +19,8 @@ transaction goes to 30 (Signed), or to 40 (Rejected) when a signer's e-mail cont
 to the global postback URL ``options.koppel_url`` + ``/hooks/signhost`` (with a ``Checksum``
 header) and to the transaction's own ``PostbackUrl`` when set. The body is the Transaction
 JSON plus ``Checksum`` = sha1(id || status | postback secret). A postback answered with
-anything but 2xx is retried (``options.postback_retries``, default 3, 1 s apart).
+anything but 2xx is retried (``options.postback_retries``, default 3,
+``options.postback_retry_delay`` 1 s apart).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def create_app(ctx: StandinContext) -> Starlette:
     secret = option_secret(ctx, "postback_secret") or ""
     delay = float(option(ctx, "sign_delay", 1.0))
     retries = int(option(ctx, "postback_retries", 3))
+    retry_delay = float(option(ctx, "postback_retry_delay", 1.0))
     global_url = webhooks.koppel_url(ctx) + "/hooks/signhost"
     transactions: dict[str, dict[str, Any]] = {}
     files: dict[tuple[str, str], bytes] = {}
@@ -251,7 +253,8 @@ def create_app(ctx: StandinContext) -> Starlette:
                                                           "Checksum": checksum})
                     if status is not None and 200 <= status < 300:
                         break
-                    await asyncio.sleep(1.0)
+                    if attempt < retries:
+                        await asyncio.sleep(retry_delay)
 
     t = f"{base}/transaction/{{id:str}}"
     return Starlette(routes=control_routes(ctx) + [

@@ -72,7 +72,7 @@ def koppel():
 @pytest.fixture(scope="session")
 def sandbox(koppel):
     options = {name: {"koppel_url": koppel.url} for name in ("iam", "signhost", "b3net")}
-    options["signhost"].update(sign_delay=0.2, postback_retries=1)
+    options["signhost"].update(sign_delay=0.2, postback_retries=1, postback_retry_delay=0.1)
     options["centraal-aanmelden"] = {"interval": 3600, "backlog": 45}
     options["remindo"] = {"result_delay": 0.2}
     box = Sandbox(PROJECT, names=REST, free_ports=True, include_services=False, options=options)

@@ -1,0 +1,113 @@
+"""Exact Online: rotating refresh tokens, OData paging with __next, $filter/$select, and the
+60-calls-a-minute limit with its headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from standin_helpers import PROJECT, client, exact_headers, exact_refresh, secret
+
+from sandbox.runner import Sandbox
+
+LINES = "/salesinvoice/SalesInvoiceLines"
+
+
+def test_each_refresh_returns_a_new_refresh_token_and_voids_the_old(sandbox):
+    auth = sandbox.context("exact").settings.auth
+    first = exact_refresh(sandbox)
+    second = exact_refresh(sandbox)
+    assert first["refresh_token"] != second["refresh_token"] and first["access_token"] != second["access_token"]
+    again = client.post(auth.token_url, data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                                              "client_id": auth.client_id, "client_secret": secret("exact-client-secret")})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert second["expires_in"] == "600"
+
+
+def test_wrong_client_secret_is_refused(sandbox):
+    auth = sandbox.context("exact").settings.auth
+    r = client.post(auth.token_url, data={"grant_type": "refresh_token", "refresh_token": "x",
+                                          "client_id": auth.client_id, "client_secret": "wrong"})
+    assert r.status_code == 401
+
+
+def test_an_unknown_access_token_is_refused(sandbox):
+    r = client.get(sandbox.url("exact") + LINES, headers={"Authorization": "Bearer made-up"})
+    assert r.status_code == 401 and r.json()["error"]["message"]["value"]
+
+
+def all_pages(url: str, headers: dict, **params) -> tuple[list[dict], int]:
+    lines, pages = [], 0
+    while url:
+        r = client.get(url, headers=headers, params=params if pages == 0 else None)
+        assert r.status_code == 200, r.text
+        d = r.json()["d"]
+        assert len(d["results"]) <= 60
+        lines += d["results"]
+        url, pages = d.get("__next"), pages + 1
+    return lines, pages
+
+
+def test_pages_follow_next_until_it_is_absent(sandbox):
+    lines, pages = all_pages(sandbox.url("exact") + LINES, exact_headers(sandbox))
+    ids = [line["ID"] for line in lines]
+    assert pages >= 3 and len(ids) == len(set(ids))
+    assert ids == sorted(ids)
+
+
+def test_top_limits_across_pages(sandbox):
+    lines, pages = all_pages(sandbox.url("exact") + LINES, exact_headers(sandbox), **{"$top": "70"})
+    assert len(lines) == 70 and pages == 2
+
+
+def test_lines_have_odata_dates_metadata_and_a_student_number(sandbox):
+    line = client.get(sandbox.url("exact") + LINES + "?$top=1", headers=exact_headers(sandbox)).json()["d"]["results"][0]
+    assert re.fullmatch(r"/Date\(\d+\)/", line["Modified"])
+    assert line["__metadata"]["type"] == "Exact.Web.Api.Models.SalesInvoiceLine"
+    assert re.fullmatch(r"S1\d{5}", line["Notes"]) and line["InvoiceID"] and line["Division"] == 123456
+
+
+def test_filter_on_modified_and_select(sandbox):
+    headers = exact_headers(sandbox)
+    lines, _ = all_pages(sandbox.url("exact") + LINES, headers, **{"$select": "ID,Modified"})
+    assert set(lines[0]) == {"__metadata", "ID", "Modified"}
+    stamps = sorted(int(line["Modified"][6:-2]) for line in lines)
+    middle = stamps[len(stamps) // 2]
+    from datetime import datetime, timezone
+
+    literal = datetime.fromtimestamp(middle / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    newer, _ = all_pages(sandbox.url("exact") + LINES, headers,
+                         **{"$filter": f"Modified gt datetime'{literal}'", "$select": "ID,Modified"})
+    got = [int(line["Modified"][6:-2]) for line in newer]
+    assert got and all(stamp > middle for stamp in got)
+    assert len(got) == len([s for s in stamps if s > middle])
+
+
+@pytest.mark.parametrize("query", ["$filter=Modified gt 2026-01-01", "$select=NoSuchField",
+                                   "$filter=Bogus eq guid'x'"])
+def test_bad_queries_get_exacts_error_body(sandbox, query):
+    r = client.get(sandbox.url("exact") + LINES + "?" + query, headers=exact_headers(sandbox))
+    assert r.status_code == 400 and r.json()["error"]["message"]["value"]
+
+
+def test_every_answer_carries_the_rate_limit_headers(sandbox):
+    r = client.get(sandbox.url("exact") + LINES + "?$top=1", headers=exact_headers(sandbox))
+    for name in ("X-RateLimit-Minutely-Limit", "X-RateLimit-Minutely-Remaining", "X-RateLimit-Minutely-Reset",
+                 "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+        assert name in r.headers
+    assert r.headers["X-RateLimit-Minutely-Limit"] == "60"
+    assert int(r.headers["X-RateLimit-Minutely-Reset"]) % 60_000 == 0  # epoch ms of the next minute
+
+
+def test_over_the_minutely_limit_is_429():
+    with Sandbox(PROJECT, names=["exact"], free_ports=True, include_services=False,
+                 options={"exact": {"minutely_limit": 3}}) as box:
+        headers = exact_headers(box)
+        for _ in range(2):  # a second try only if the clock minute turned during the first
+            answers = [client.get(box.url("exact") + LINES + "?$top=1", headers=headers) for _ in range(4)]
+            if len({a.headers["X-RateLimit-Minutely-Reset"] for a in answers}) == 1:
+                break
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert [a.headers["X-RateLimit-Minutely-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+        assert int(answers[-1].headers["Retry-After"]) >= 1
+        assert answers[-1].json()["error"]["message"]["value"]
