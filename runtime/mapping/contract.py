@@ -159,18 +159,26 @@ def _openapi_document(path: Path) -> dict:
     return document
 
 
-def _nullable_to_type(node: Any) -> None:
-    """OpenAPI 3.0's ``nullable: true`` is ``type: [X, "null"]`` in JSON Schema."""
+def _nullable_to_type(node: Any, seen: set[int] | None = None) -> None:
+    """OpenAPI 3.0's ``nullable: true`` is ``type: [X, "null"]`` in JSON Schema.
+
+    YAML anchors make shared (even cyclic) nodes, as in NED's bundled ooapiv5_MBO.yaml: each
+    node is visited once."""
+    seen = set() if seen is None else seen
+    if isinstance(node, (dict, list)):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
     if isinstance(node, dict):
         if node.get("nullable") is True and isinstance(node.get("type"), str):
             node["type"] = [node["type"], "null"]
             if "enum" in node and None not in node["enum"]:
                 node["enum"] = [*node["enum"], None]
         for value in node.values():
-            _nullable_to_type(value)
+            _nullable_to_type(value, seen)
     elif isinstance(node, list):
         for value in node:
-            _nullable_to_type(value)
+            _nullable_to_type(value, seen)
 
 
 _QUOTED_VALUE = re.compile(r"(The value|value) '[^']*'")
