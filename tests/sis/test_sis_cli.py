@@ -43,3 +43,20 @@ def test_a_wrong_url_is_a_clear_message_without_password(monkeypatch):
     result = _koppel(Broken, monkeypatch, "init")
     assert result.exit_code == 1
     assert "geheim" not in result.output and "SIS store" in result.output
+
+
+def test_acceptance_seed_2000_then_plain_sql_update_reaches_outbox_and_listeners(store, monkeypatch):
+    """The issue's check: init, seed 2000 students, update from another client."""
+    assert _koppel(store, monkeypatch, "init").exit_code == 0
+    result = _koppel(store, monkeypatch, "seed", "--students", "2000", "--seed", "42")
+    assert result.exit_code == 0, result.output
+    listener = None
+    if store.engine_name == "postgresql":
+        listener = store.connect()
+        listener.execute("LISTEN koppel_outbox")
+    last = store.sql("SELECT max(seq) FROM outbox")[0][0]
+    store.sql("UPDATE enrollment SET bekostigbaar = ? WHERE enrollment_id = 'S101234-1'", (False,))
+    assert store.sql("SELECT object, key, op FROM outbox WHERE seq > ?", (last,)) == [("enrollment", "S101234-1", "update")]
+    if listener is not None:
+        assert [n.payload for n in listener.notifies(timeout=5, stop_after=1)] == ["enrollment"]
+        listener.close()
