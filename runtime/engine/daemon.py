@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 
 from runtime.engine.metrics import Metrics
 from runtime.engine.realtime import Realtime
@@ -68,6 +69,10 @@ class Daemon:
     def serve(self) -> None:
         import uvicorn
 
+        # Uvicorn restores the previous handlers after its shutdown and raises the signal again;
+        # the drain is done by then, so let that second delivery end the process quietly (exit 0).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None,
                                 access_log=False, timeout_graceful_shutdown=30, lifespan="on")
         uvicorn.Server(config).run()
