@@ -122,10 +122,14 @@ class SoapEndpoint:
 
         session = requests.Session()
         tls = self.settings.tls
+        # verify and cert go with every request, not on the session: requests lets the
+        # REQUESTS_CA_BUNDLE environment variable override a session's verify (psf/requests#3829)
+        self._verify: bool | str = True
+        self._cert: tuple[str, str | None] | None = None
         if tls is not None:
-            session.verify = tls.ca_file if tls.ca_file else tls.verify
+            self._verify = str(paths.expand(tls.ca_file, self.settings.project_root)) if tls.ca_file else tls.verify
             if tls.client_cert:
-                session.cert = (
+                self._cert = (
                     str(paths.expand(tls.client_cert, self.settings.project_root)),
                     self._key_file(tls.client_key),
                 )
@@ -285,9 +289,12 @@ class SoapEndpoint:
         if not self.endpoint:
             raise ConfigError(f"system {name}: no endpoint url and none in the WSDL")
         try:
-            response = self._session.post(self.endpoint, data=body, headers=headers, timeout=self.settings.timeout, stream=True)
+            response = self._session.post(
+                self.endpoint, data=body, headers=headers, timeout=self.settings.timeout, stream=True,
+                verify=self._verify, cert=self._cert,
+            )
         except requests.exceptions.SSLError as exc:
-            raise ConfigError(f"{name}: TLS handshake failed ({type(exc).__name__}); check certificates") from None
+            raise ConfigError(f"{name}: TLS handshake failed ({_tls_reason(exc)}); check certificates") from None
         except requests.exceptions.Timeout:
             raise TransientError(f"{name}: no answer within {self.settings.timeout:g}s", code="timeout") from None
         except requests.exceptions.ConnectionError:
@@ -388,3 +395,11 @@ def _dotted(path: Any) -> str | None:
 
 
 __all__ = ["CallResult", "KoppelError", "SoapEndpoint", "plain", "resolve_wsdl", "xml_to_dict", "zeep_client"]
+
+
+def _tls_reason(exc: Exception) -> str:
+    """The OpenSSL reason of a TLS failure (e.g. 'certificate verify failed'), without paths."""
+    import re
+
+    found = re.search(r"\[SSL: [A-Z_]+\] ([^(]+)", str(exc)) or re.search(r"(certificate verify failed[^)'\"]*)", str(exc))
+    return found.group(1).strip() if found else type(exc).__name__

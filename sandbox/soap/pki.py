@@ -30,6 +30,7 @@ def ensure_sandbox_pki(project_root: Path, *, name: str = "koppel", oin: str = S
 
 
 def make_self_signed(common_name: str, oin: str) -> tuple[bytes, bytes]:
+    """(PEM key, PEM certificate) for signing messages (not for TLS)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -45,7 +46,7 @@ def make_self_signed(common_name: str, oin: str) -> tuple[bytes, bytes]:
         ]
     )
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -54,8 +55,8 @@ def make_self_signed(common_name: str, oin: str) -> tuple[bytes, bytes]:
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
+    cert = builder.sign(key, hashes.SHA256())
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
