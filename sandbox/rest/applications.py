@@ -64,6 +64,6 @@ def visible(seed: int | str, timeline: synthetic.Timeline, since: float | None, 
     out = []
     for index in range(timeline.visible(now)):
         at = timeline.appeared_at(index)
-        if since is None or at > since:
+        if synthetic.changed_after(at, since):
             out.append(application(seed, index, at, prefix=prefix))
     return out

@@ -76,7 +76,7 @@ def create_app(ctx: StandinContext) -> Starlette:
         items = []
         for index in range(timeline.visible()):
             at = timeline.appeared_at(index)
-            if since is not None and at <= since:
+            if not synthetic.changed_after(at, since):
                 continue
             item = result(seed, index, at)
             if (student and item["studentnummer"] != student) or (course and item["cursusCode"] != course):

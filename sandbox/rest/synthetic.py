@@ -123,7 +123,8 @@ class Timeline:
     limit: int = 100_000
 
     def __post_init__(self) -> None:
-        self.start = self.start or time.time()
+        # whole milliseconds, as the timestamps are written: a watermark then compares exactly
+        self.start = round(self.start or time.time(), 3)
 
     def appeared_at(self, index: int) -> float:
         return self.start + (index - self.backlog) * self.interval
@@ -136,9 +137,15 @@ class Timeline:
         return max(0, min(self.limit, int((now - self.start) // self.interval) + self.backlog + 1))
 
 
+def changed_after(at: float, since: float | None) -> bool:
+    """``at`` is after the watermark ``since``, compared in the milliseconds both are written in."""
+    return since is None or round(at * 1000) > round(since * 1000)
+
+
 def iso(ts: float) -> str:
     """A UTC timestamp the way our stand-ins without a standard write it."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
+    seconds, millis = divmod(round(ts * 1000), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def parse_iso(text: str) -> float:

@@ -1,0 +1,114 @@
+"""The stand-ins Koppel polls: Centraal Aanmelden, Intergrip, Xedule, DLO. Paging, watermarks,
+and data that fits the synthetic college."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from standin_helpers import bearer, client, secret, xedule_headers
+
+from runtime.redact import elfproef
+
+
+def follow(url: str, headers: dict, **params) -> tuple[list[dict], int]:
+    items, pages = [], 0
+    while url:
+        r = client.get(url, headers=headers, params=params if pages == 0 else None)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        items += page["items"]
+        url, pages = page["next"], pages + 1
+    return items, pages
+
+
+def test_centraal_aanmelden_pages_and_watermark(sandbox):
+    url, headers = sandbox.url("centraal-aanmelden") + "/aanmeldingen", bearer("centraal-aanmelden-token")
+    first = client.get(url, headers=headers, params={"pageSize": 10}).json()
+    items, pages = follow(url, headers, pageSize=10)
+    assert pages == -(-first["totalItems"] // 10) and len(items) == first["totalItems"] >= 45
+    assert len({a["aanmeldId"] for a in items}) == len(items)
+    stamps = [a["gewijzigdOp"] for a in items]
+    assert stamps == sorted(stamps)
+    since = stamps[-5]
+    newer = client.get(url, headers=headers, params={"gewijzigdSinds": since}).json()
+    assert [a["aanmeldId"] for a in newer["items"]] == [a["aanmeldId"] for a in items[-4:]]
+    assert client.get(url, headers=headers, params={"gewijzigdSinds": "gisteren"}).status_code == 400
+
+
+def test_centraal_aanmelden_applications_fit_the_college(sandbox):
+    from sandbox.rest import synthetic
+
+    url, headers = sandbox.url("centraal-aanmelden") + "/aanmeldingen", bearer("centraal-aanmelden-token")
+    for application in client.get(url, headers=headers, params={"pageSize": 50}).json()["items"]:
+        assert elfproef(application["persoon"]["bsn"])
+        assert re.fullmatch(r"CA-\d{4}-\d{6}", application["aanmeldId"])
+        opleiding = application["opleiding"]
+        assert opleiding["crebo"] in synthetic.CREBOS
+        assert opleiding["cohortcode"] == f"{opleiding['crebo']}-{opleiding['leerweg']}-{application['cohort']}"
+    one = client.get(f"{url}/{application['aanmeldId']}", headers=headers).json()
+    assert one == application
+
+
+def test_intergrip_dossiers_belong_to_applications_and_carry_documents(sandbox):
+    url, headers = sandbox.url("intergrip") + "/doorstroomdossiers", bearer("intergrip-token")
+    dossiers, _ = follow(url, headers, pageSize=5)
+    assert dossiers and all(elfproef(d["bsn"]) for d in dossiers)
+    assert all(re.fullmatch(r"CA-\d{4}-\d{6}", d["aanmeldId"]) for d in dossiers)
+    kinds = {doc["soort"] for doc in dossiers[0]["documenten"]}
+    assert kinds == {"doorstroomdossier", "lob"}
+    pdf = client.get(dossiers[0]["documenten"][0]["url"], headers=headers)
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+
+
+def test_intergrip_takes_the_five_statuses_only(sandbox):
+    url, headers = sandbox.url("intergrip") + "/aanmeldingen/CA-2027-000002/status", bearer("intergrip-token")
+    ok = client.post(url, json={"status": "onderwijsovereenkomst_aangeboden", "statusDatum": "2026-11-28"},
+                     headers=headers)
+    assert ok.status_code == 202
+    bad = client.post(url, json={"status": "afgewezen", "statusDatum": "2026-11-28"}, headers=headers)
+    assert bad.status_code == 422 and "afgewezen" in bad.json()["detail"]
+    kinds = [(i["kind"], i.get("aanmeldId")) for i in sandbox.context("intergrip").received.items]
+    assert kinds == [("status", "CA-2027-000002"), ("refused", "CA-2027-000002")]
+
+
+def test_xedule_needs_the_subscription_key_and_a_client_credentials_token(sandbox):
+    url = sandbox.url("xedule") + "/activities?startDate=2026-11-30"
+    headers = xedule_headers(sandbox)
+    assert client.get(url, headers={"Authorization": headers["Authorization"]}).status_code == 401
+    assert client.get(url, headers={"Ocp-Apim-Subscription-Key": secret("xedule-subscription-key")}).status_code == 401
+    auth = sandbox.context("xedule").settings.auth
+    wrong = client.post(auth.token_url, data={"grant_type": "client_credentials", "client_id": auth.client_id,
+                                              "client_secret": "wrong"})
+    assert wrong.status_code == 401
+    basic = client.post(auth.token_url, data={"grant_type": "client_credentials"},
+                        auth=(auth.client_id, secret("xedule-client-secret")))
+    assert basic.status_code == 200 and basic.json()["token_type"] == "Bearer"
+
+
+def test_xedule_serves_the_same_days_the_same_way(sandbox):
+    url, headers = sandbox.url("xedule") + "/activities", xedule_headers(sandbox)
+    week, pages = follow(url, headers, startDate="2026-11-30", endDate="2026-12-06", pageSize=7)
+    again, _ = follow(url, headers, startDate="2026-11-30", endDate="2026-12-06", pageSize=50)
+    assert week == again and pages > 1
+    days = {a["date"] for a in week}
+    assert days == {"2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"}  # no weekend
+    first = week[0]
+    assert re.fullmatch(r"\d{5}-BOL-2026-A", first["groups"][0]) and re.fullmatch(r"D1\d{4}", first["teachers"][0])
+    assert dt.datetime.fromisoformat(first["start"]).utcoffset() == dt.timedelta(hours=1)  # CET in winter
+    too_long = client.get(url, headers=headers, params={"startDate": "2026-01-01", "endDate": "2026-03-01"})
+    assert too_long.status_code == 400
+
+
+def test_dlo_results_per_student_and_course(sandbox):
+    url, headers = sandbox.url("dlo"), bearer("dlo-token")
+    results, pages = follow(url + "/resultaten", headers, pageSize=40)
+    assert pages >= 3 and len({r["resultaatId"] for r in results}) == len(results)
+    target = results[0]
+    own = client.get(f"{url}/studenten/{target['studentnummer']}/cursussen/{target['cursusCode']}/resultaten",
+                     headers=headers).json()["items"]
+    assert target in own
+    assert all(r["studentnummer"] == target["studentnummer"] and r["cursusCode"] == target["cursusCode"] for r in own)
+    newer = client.get(url + "/resultaten", headers=headers,
+                       params={"gewijzigdSinds": results[-2]["gewijzigdOp"]}).json()["items"]
+    assert newer == results[-1:]
