@@ -141,6 +141,8 @@ class PostgresDialect(Dialect):
     types = POSTGRES_TYPES
 
     def ensure_schema(self, schema: str | None) -> None:
+        # timestamps without an offset (SQLite text from the SIS store) are UTC
+        self.execute("SET TIME ZONE 'UTC'")
         if schema:
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
 

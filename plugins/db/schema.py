@@ -49,7 +49,26 @@ WIDENS = {
 }
 
 
+class TypedText(str):
+    """Text that knows the SQL type it came from: a SQLite DATETIME or DATE value stays the text
+    it is (cheap, exact, and any target can print it) while the db target still creates a
+    TIMESTAMPTZ or DATE column for it."""
+
+    sql_kind = "text"
+
+
+class TimestampText(TypedText):
+    sql_kind = "timestamptz"
+
+
+class DateText(TypedText):
+    sql_kind = "date"
+
+
 def kind_of(value: Any) -> str:
+    kind = getattr(value, "sql_kind", None)
+    if kind is not None:
+        return kind
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -78,11 +97,14 @@ def infer(rows: list[dict]) -> dict[str, str]:
         for column, value in row.items():
             if kinds.get(column) is None:
                 kinds[column] = None if value is None else kind_of(value)
-        if rows and all(k is not None for k in kinds.values()) and len(kinds) >= len(row):
+        if None not in kinds.values():
             break  # every column typed: no need to look at the rest of the batch
-    for row in rows:  # columns that only later rows have
-        for column in row:
-            kinds.setdefault(column, None)
+    # columns that only some later rows have (rows of another width; checked cheaply by length)
+    width = len(kinds)
+    for row in rows:
+        if len(row) != width:
+            for column in row:
+                kinds.setdefault(column, None)
     return {c: (k or "text") for c, k in kinds.items()}
 
 

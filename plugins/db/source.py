@@ -2,7 +2,8 @@
 
 Modes (``DbSource.mode``):
 
-- ``incremental``: rows ordered by (watermark, key) and read past the cursor
+- ``incremental``: the first run reads the whole table unsorted and sets the cursor to the highest
+  watermark at its start; later runs read rows ordered by (watermark, key) past the cursor
   ``{"<table>": {"wm": <last watermark>, "key": [<last key>]}}``; the key breaks ties between rows
   with the same watermark, so none is skipped or read twice. Rows whose watermark is NULL are not
   read; deletes cannot be seen this way (use ``outbox`` or ``full``). A table without a
@@ -17,21 +18,24 @@ Modes (``DbSource.mode``):
 
 Rows are read with the driver's own cursor (no ORM, no per-row SQLAlchemy processing) in one
 ordered query per table, fetched ``batch_size`` rows at a time: memory stays flat. SQLite has no
-date types: values of columns declared DATE/DATETIME/TIMESTAMP are turned into ``date`` and
-``datetime`` (UTC when no offset is stored, as the SIS store writes UTC), so a PostgreSQL target
-gets real date columns.
+date types: values of columns declared DATE/DATETIME/TIMESTAMP stay the text SQLite holds but carry
+their SQL type (``plugins.db.schema.TimestampText``/``DateText``, str subclasses), so a PostgreSQL
+target creates DATE and TIMESTAMPTZ columns; text without an offset is UTC there (the SIS store
+writes UTC, and the target session runs in UTC).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from runtime.errors import ConfigError, KoppelError
 from runtime.plugin import Batch, PluginContext, Record, Source
 
+from plugins.db.gcpause import paused_gc
+from plugins.db.schema import DateText, TimestampText
 from plugins.db.dsn import connection_error, create_engine, is_sqlite, quote_identifier as q, resolve_dsn
 
 REFRESH_BEGIN = "refresh-begin"
@@ -100,7 +104,7 @@ class TableSource(Source):
         # the markers travel in batches of their own, so no batch exceeds batch_size
         yield Batch([Record(key=f"{table.name}#{REFRESH_BEGIN}", data={}, object=table.name,
                             operation=REFRESH_BEGIN)], None)
-        sql = f"SELECT * FROM {self._from(table)} ORDER BY {', '.join(q(k) for k in table.key)}"
+        sql = f"SELECT * FROM {self._from(table)}"  # any order: the cursor only moves at the end
         for records in self._batches(table, sql, ()):
             yield Batch(records, None)
         yield Batch([Record(key=f"{table.name}#{REFRESH_END}", data={}, object=table.name, operation=REFRESH_END)],
@@ -108,10 +112,16 @@ class TableSource(Source):
 
     def _read_incremental(self, table, state: dict) -> Iterator[Batch]:
         wm, keys = table.watermark, table.key
+        position = state.get(table.name)
+        if not position:
+            yield from self._first_load(table, state)
+            return
         order = ", ".join(q(c) for c in [wm, *keys])
         where, params = f"{q(wm)} IS NOT NULL", ()
-        position = state.get(table.name)
-        if position:
+        if position.get("key") is None:  # after a first load: everything from its watermark on
+            where += f" AND {q(wm)} >= {self._param()}"
+            params = (position["wm"],)
+        else:
             mark = self._param()
             key_cols = ", ".join(q(k) for k in keys)
             key_marks = ", ".join(mark for _ in keys)
@@ -122,6 +132,28 @@ class TableSource(Source):
             last = self._last_raw
             state = {**state, table.name: {"wm": _jsonable(last[wm]), "key": [_jsonable(last[k]) for k in keys]}}
             yield Batch(records, json.dumps(state))
+
+    def _first_load(self, table, state: dict) -> Iterator[Batch]:
+        """The first incremental read: the whole table in storage order (no sort of a large table
+        by its watermark), the cursor set only by the last batch: the highest watermark seen
+        before the read began. Rows changed during the read are read again next time; a crash
+        during the first load starts it again (the upsert makes the repeat harmless)."""
+        wm = table.watermark
+        mark = self._scalar(f"SELECT MAX({q(wm)}) FROM {self._from(table)}")
+        final = state
+        if mark is not None:
+            keys = ", ".join(q(k) for k in table.key)
+            last_key = self._row(f"SELECT {keys} FROM {self._from(table)} WHERE {q(wm)} = {self._param()} "
+                                 f"ORDER BY {', '.join(q(k) + ' DESC' for k in table.key)} LIMIT 1", (mark,))
+            final = {**state, table.name: {"wm": _jsonable(mark), "key": [_jsonable(v) for v in last_key]}}
+        last: list[Record] | None = None
+        sql = f"SELECT * FROM {self._from(table)} WHERE {q(wm)} IS NOT NULL"
+        for records in self._batches(table, sql, ()):
+            if last is not None:
+                yield Batch(last, None)
+            last = records
+        if last is not None:
+            yield Batch(last, json.dumps(final) if final else None)
 
     def _read_outbox(self, state: dict) -> Iterator[Batch]:
         tables = {t.name: t for t in self.spec.tables}
@@ -181,8 +213,7 @@ class TableSource(Source):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _batches(self, table, sql: str, params, *, lead: list[Record] | None = None,
-                 size: int | None = None) -> Iterator[list[Record]]:
+    def _batches(self, table, sql: str, params, *, size: int | None = None) -> Iterator[list[Record]]:
         cursor = self.connection.cursor()
         try:
             cursor.execute(sql, tuple(params))
@@ -193,47 +224,50 @@ class TableSource(Source):
                 raise
             raise error from None
         columns = [d[0] for d in cursor.description]
-        convert = self._converters(table, columns)
+        typed = self._typed_columns(table, columns)
         key_index = [columns.index(k) for k in table.key if k in columns]
         if len(key_index) != len(table.key):
             cursor.close()
             raise ConfigError(f"table {table.name}: key column(s) {table.key} not among its columns")
         name = table.name
         size = size or self.batch_size
-        pending = list(lead or [])
         single = key_index[0] if len(key_index) == 1 else None
         try:
-            while rows := cursor.fetchmany(size):
-                self._last_raw = dict(zip(columns, rows[-1]))  # the cursor keeps stored values
-                if convert:
-                    rows = [_convert_row(row, convert) for row in rows]
-                if single is not None:
-                    pending += [Record(str(row[single]), dict(zip(columns, row)), name) for row in rows]
-                else:
-                    pending += [Record("|".join(str(row[i]) for i in key_index), dict(zip(columns, row)), name)
-                                for row in rows]
-                yield pending
-                pending = []
+            while True:
+                with paused_gc():
+                    rows = cursor.fetchmany(size)
+                    if not rows:
+                        break
+                    self._last_raw = dict(zip(columns, rows[-1]))  # the cursor keeps stored values
+                    if single is not None:
+                        records = [Record(str(row[single]), dict(zip(columns, row)), name) for row in rows]
+                    else:
+                        records = [Record("|".join(str(row[i]) for i in key_index), dict(zip(columns, row)), name)
+                                   for row in rows]
+                    for column, text_type in typed:
+                        for record in records:
+                            value = record.data[column]
+                            if value.__class__ is str:
+                                record.data[column] = text_type(value)
+                yield records
         finally:
             cursor.close()
-        if pending:
-            yield pending
 
-    def _converters(self, table, columns: list[str]) -> dict[int, Callable]:
-        """SQLite only: parse DATE/DATETIME text into Python values (see module docstring)."""
+    def _typed_columns(self, table, columns: list[str]) -> list[tuple[str, type]]:
+        """SQLite only: DATE/DATETIME columns, whose text values get their SQL type attached."""
         if not self.sqlite or table.query:
-            return {}
+            return []
         cursor = self.connection.cursor()
         cursor.execute(f"PRAGMA table_info({q(table.name)})")
         declared = {row[1]: (row[2] or "").upper() for row in cursor.fetchall()}
         cursor.close()
-        result = {}
-        for i, column in enumerate(columns):
+        result = []
+        for column in columns:
             kind = declared.get(column, "")
             if "DATETIME" in kind or "TIMESTAMP" in kind:
-                result[i] = _parse_datetime
+                result.append((column, TimestampText))
             elif kind.startswith("DATE"):
-                result[i] = _parse_date
+                result.append((column, DateText))
         return result
 
     def _from(self, table) -> str:
@@ -242,25 +276,28 @@ class TableSource(Source):
     def _param(self) -> str:
         return "?" if self.sqlite else "%s"
 
-    def _scalar(self, sql: str) -> Any:
+    def _scalar(self, sql: str, params: tuple = ()) -> Any:
+        return self._row(sql, params)[0]
+
+    def _row(self, sql: str, params: tuple = ()) -> tuple:
         cursor = self.connection.cursor()
         try:
-            cursor.execute(sql)
-            return cursor.fetchone()[0]
+            cursor.execute(sql, params)
+            return cursor.fetchone()
         except Exception as exc:
-            raise ConfigError(f"source: {sql.split(' FROM ')[-1].split()[0]} cannot be read "
-                              f"({type(exc).__name__})") from None
+            raise self._query_error(exc, sql.split(" FROM ")[-1].split()[0]) from None
         finally:
             cursor.close()
 
     def _query_error(self, exc: Exception, table) -> KoppelError:
+        name = getattr(table, "name", table)
         from runtime import redact
         from runtime.errors import TransientError
 
         text = redact.text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         if any(w in text.lower() for w in ("no such", "does not exist", "syntax", "undefined")):
-            return ConfigError(f"table {table.name}: {text}")
-        return TransientError(f"table {table.name}: {text}")
+            return ConfigError(f"table {name}: {text}")
+        return TransientError(f"table {name}: {text}")
 
 
 def _split_key(key: str, width: int) -> list[str]:
@@ -268,30 +305,6 @@ def _split_key(key: str, width: int) -> list[str]:
     if len(parts) != width:
         return [key] + [None] * (width - 1) if width > 1 else [key]
     return parts
-
-
-def _convert_row(row: tuple, convert: dict[int, Callable]) -> tuple:
-    values = list(row)
-    for i, fn in convert.items():
-        value = values[i]
-        if isinstance(value, str):
-            values[i] = fn(value)
-    return tuple(values)
-
-
-def _parse_datetime(text: str) -> Any:
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def _parse_date(text: str) -> Any:
-    try:
-        return dt.date.fromisoformat(text[:10]) if len(text) >= 10 else text
-    except ValueError:
-        return text
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,7 +3,8 @@
 Every item names its table (``item.object``: the source table, or ``spec.table``); the target
 table is ``<schema>.<table_prefix><table>``. The schema comes from the spec, else from the
 system's ``options.schema`` (the catalog sets ``datalaag`` and ``mip``). Key columns: ``spec.keys``,
-else the existing table's primary key, else the SIS object's natural key.
+else the existing table's primary key, else the SIS object's natural key (when the records have
+those columns), else ``id``.
 
 Per batch and table, in one transaction:
 - ``upsert`` items: the table is created or evolved first (``plugins.db.schema``). When the table
@@ -35,6 +36,7 @@ from runtime.plugin import Item, Outcome, PluginContext, Target
 
 from plugins.db import schema as shapes
 from plugins.db.dialects import Dialect, dialect_for
+from plugins.db.gcpause import paused_gc
 from plugins.db.dsn import connection_error, create_engine, is_sqlite, quote_identifier as q, resolve_dsn
 from plugins.db.source import REFRESH_BEGIN, REFRESH_END
 
@@ -105,11 +107,24 @@ class TableTarget(Target):
 
     def write(self, items: Sequence[Item]) -> list[Outcome]:
         self.open()
+        with paused_gc():
+            return self._write(items)
+
+    def _write(self, items: Sequence[Item]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(items)
-        groups: dict[str, list[int]] = {}
-        for i, item in enumerate(items):
-            groups.setdefault(self._table_name(item), []).append(i)
+        if not items:
+            return []
+        objects = {item.object for item in items}
+        if len(objects) == 1 and {item.operation for item in items} == {"upsert"}:
+            groups = {self._table_name(items[0]): range(len(items))}  # the common case, without a loop
+        else:
+            groups: dict[str, list[int]] = {}
+            for i, item in enumerate(items):
+                groups.setdefault(self._table_name(item), []).append(i)
         for table, positions in groups.items():
+            if isinstance(positions, range):
+                self._write_segment(table, list(items), list(positions), outcomes)
+                continue
             segment: list[int] = []
             for i in positions:
                 op = items[i].operation
@@ -242,17 +257,25 @@ class TableTarget(Target):
     # -- table shape ---------------------------------------------------------------------------
 
     def _state(self, table: str, sample: list[dict]) -> TableState:
-        if table in self.tables:
-            return self.tables[table]
-        name = f"{self.spec.table_prefix}{table}"
-        found = self.dialect.columns(self.schema, name)
-        columns, keys = found if found else ({}, [])
-        keys = self.spec.keys.get(table) or keys or _sis_key(table)
-        if not keys:
-            raise ConfigError(f"db target: no key columns known for table {table}; set keys: {{{table}: [...]}}")
-        state = TableState(table, self.dialect.qualified(self.schema, name), list(keys), dict(columns))
-        state.direct = not columns or not self.dialect.has_rows(state.qualified)
-        self.tables[table] = state
+        state = self.tables.get(table)
+        if state is None:
+            name = f"{self.spec.table_prefix}{table}"
+            found = self.dialect.columns(self.schema, name)
+            columns, keys = found if found else ({}, [])
+            state = TableState(table, self.dialect.qualified(self.schema, name),
+                               list(self.spec.keys.get(table) or keys), dict(columns))
+            state.direct = not columns or not self.dialect.has_rows(state.qualified)
+            self.tables[table] = state
+        if not state.keys and sample:
+            present = set(sample[0])
+            sis_key = _sis_key(table)
+            if sis_key and all(k in present for k in sis_key):
+                state.keys = sis_key
+            elif "id" in present:
+                state.keys = ["id"]
+            else:
+                raise ConfigError(f"db target: no key columns known for table {table}; "
+                                  f"set keys: {{{table}: [...]}}")
         return state
 
     def _evolve(self, state: TableState, rows: list[dict]) -> None:

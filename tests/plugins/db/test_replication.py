@@ -73,16 +73,25 @@ def test_incremental_first_load_then_only_changes(tmp_path, sis, pg_url, pg_sche
 
 def test_watermark_ties_are_neither_skipped_nor_repeated(tmp_path, sis, pg_url, pg_schema):
     db, dsn = sis
+    cursor, _ = replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema))
     db.execute("UPDATE student SET updated_at = '2026-03-01 00:00:00.000000'")  # 250 rows, one watermark
     db.commit()
     src = source(tmp_path, dsn, batch_size=40)
-    src.open()
-    batches = list(src.read(None))
+    batches = list(src.read(cursor))
     src.close()
-    cursor = batches[2].cursor  # stop after 120 rows, in the middle of the tie
-    rest = [r.key for b in source(tmp_path, dsn, batch_size=40).read(cursor) for r in b.records]
+    middle = batches[2].cursor  # stop after 120 rows, in the middle of the tie
+    rest = [r.key for b in source(tmp_path, dsn, batch_size=40).read(middle) for r in b.records]
     first = [r.key for b in batches[:3] for r in b.records]
     assert len(first) == 120 and len(rest) == 130 and not set(first) & set(rest)
+
+
+def test_first_load_is_read_once_and_sets_the_cursor_at_its_end(tmp_path, sis, pg_url, pg_schema):
+    db, dsn = sis
+    batches = list(source(tmp_path, dsn, batch_size=100).read(None))
+    assert [b.cursor is None for b in batches] == [True, True, False]
+    assert sum(len(b.records) for b in batches) == 250
+    again = [r for b in source(tmp_path, dsn).read(batches[-1].cursor) for r in b.records]
+    assert again == []
 
 
 def test_full_refresh_deletes_what_is_gone_atomically(tmp_path, sis, pg_url, pg_schema):

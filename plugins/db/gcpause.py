@@ -1,0 +1,24 @@
+"""``paused_gc()``: no cyclic garbage collection while a batch of rows is built or written.
+
+Building 10,000 row dicts triggers a dozen generation-0/1 collections, and each one scans every
+young object: measured, that more than doubles the cost per row of replication. Rows, records and
+row tuples hold no reference cycles, so nothing is lost by collecting after the batch instead.
+The collector's previous state is restored (a caller that had it off keeps it off).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
