@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from sandbox.standin import StandinContext
 
-from .base import SoapFault, SoapStandin, build, contract, settings_profile_signed, text
+from .base import SoapFault, SoapStandin, build, contract, settings_profile_signed
 from .duo_common import answer_header
 
 NAME = "DUO_RIO_Beheren_OnderwijsOrganisatie_V4"

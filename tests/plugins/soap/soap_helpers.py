@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.plugin import PluginContext
 from runtime.paths import specs_dir
-from sandbox.runner import Sandbox, load_catalog
-from sandbox.soap.pki import ensure_sandbox_pki
 
 ROOT = Path(__file__).resolve().parents[3]
 SOAP_SYSTEMS = ["kennisnet", "duo-rod", "duo-verzuim", "duo-rio", "sbb"]
