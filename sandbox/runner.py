@@ -221,7 +221,9 @@ class Sandbox:
                 self.skipped[n] = f"sshd not started: {exc}"
             return
         for n in systems:
-            self.running[n] = Running(n, "sshd", f"sftp://127.0.0.1:{handle.port}/{handle.base_dirs[n]}")
+            folder = handle.base_dirs[n]
+            shown = folder.relative_to(self.project_root) if folder.is_relative_to(self.project_root) else folder
+            self.running[n] = Running(n, "sshd", f"sftp://{handle.username}@127.0.0.1:{handle.port}/{shown}")
         self.running["sshd"] = Running("sshd", "sshd", handle=handle)
 
     def _start_databases(self, systems: list[str]) -> None:

@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest.common import base_path, basic_checker, option, receive
-from sandbox.standin import Fault, StandinContext, control_routes
+from sandbox.standin import StandinContext, control_routes
 
 CATEGORIES = {1: "Verblijfsdocumenten", 2: "OOK", 3: "Opleidingsbladen", 4: "BPVO"}
 INDEX_TYPES = ("StringIndexData", "IntIndexData", "DateIndexData", "MoneyIndexData", "LogicalIndexData",

@@ -7,18 +7,17 @@ import json
 import socket
 import threading
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from standin_helpers import PROJECT
+
 from sandbox.runner import Sandbox, _serve
 
-from standin_helpers import PROJECT
 REST = ["iam", "website", "centraal-aanmelden", "intergrip", "vva", "signhost", "dms", "crm", "exact", "xedule",
         "b3net", "remindo", "dlo"]
 
