@@ -278,6 +278,7 @@ class Application(Stamped, Base):
     previous_school_brin: Mapped[str | None] = mapped_column(String(4))
     previous_education: Mapped[str | None] = mapped_column(String(100))
     enrollment_id: Mapped[str | None] = fk("enrollment.enrollment_id", nullable=True)
+    program_code: Mapped[str | None] = fk("program.program_code", nullable=True)  # since 0002
     __table_args__ = (
         CheckConstraint(_in("status", APPLICATION_STATUSES), name="status"),
         CheckConstraint(_in("channel", ("centraal_aanmelden", "aanmeldmodule", "balie")), name="channel"),
@@ -489,6 +490,7 @@ class Document(Stamped, Base):
     sign_transaction_id: Mapped[str | None] = mapped_column(String(64))
     signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     dms_reference: Mapped[str | None] = mapped_column(String(64))
+    person_number: Mapped[str | None] = fk("person.person_number", nullable=True)  # since 0002
     __table_args__ = (
         CheckConstraint(
             _in("kind", ("onderwijsovereenkomst", "bpvo", "verblijfsdocument", "opleidingsblad",

@@ -33,6 +33,7 @@ RELATIONS: dict[str, dict[str, Relation]] = {
         "applications": _many("application", "person_number"),
         "memberships": _many("membership", "person_number"),
         "role_assignments": _many("role_assignment", "person_number"),
+        "documents": _many("document", "person_number"),
     },
     "student": {
         "person": _one("person", "person_number"),
@@ -56,6 +57,7 @@ RELATIONS: dict[str, dict[str, Relation]] = {
     "program": {
         "qualification": _one("qualification", "crebo"),
         "offerings": _many("offering", "program_code"),
+        "applications": _many("application", "program_code"),
     },
     "offering": {"program": _one("program", "program_code"), "cohorts": _many("cohort", "offering_code")},
     "cohort": {"offering": _one("offering", "offering_code"), "applications": _many("application", "cohort_code")},
@@ -75,6 +77,8 @@ RELATIONS: dict[str, dict[str, Relation]] = {
     },
     "application": {
         "person": _one("person", "person_number"),
+        "student": _one("student", "person_number"),
+        "program": _one("program", "program_code"),
         "cohort": _one("cohort", "cohort_code"),
         "enrollment": _one("enrollment", "enrollment_id"),
         "documents": _many("document", "aanmeld_id"),
@@ -102,6 +106,7 @@ RELATIONS: dict[str, dict[str, Relation]] = {
     "absence": {"student": _one("student", "student_number")},
     "absence_report": {"student": _one("student", "student_number")},
     "document": {
+        "person": _one("person", "person_number"),
         "student": _one("student", "student_number"),
         "enrollment": _one("enrollment", "enrollment_id"),
         "application": _one("application", "aanmeld_id"),

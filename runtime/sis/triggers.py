@@ -36,17 +36,20 @@ def _key_expr(alias: str, columns: Iterable[str]) -> str:
     return " || '|' || ".join(parts)
 
 
-def _data_columns(object_type: str) -> list[str]:
-    return [c.name for c in OBJECTS[object_type].__table__.columns if c.name not in STAMPS]
+def _data_columns(object_type: str, existing: list[str] | None = None) -> list[str]:
+    names = existing if existing is not None else [c.name for c in OBJECTS[object_type].__table__.columns]
+    return [name for name in names if name not in STAMPS]
 
 
 # --- SQLite -------------------------------------------------------------------------------
 
 
-def sqlite_ddl(object_type: str) -> list[str]:
+def sqlite_ddl(object_type: str, columns: list[str] | None = None) -> list[str]:
+    """``columns``: the table's columns as they are in the database (a migration may run while
+    the models already describe a later schema); default the model's."""
     table = _quote(object_type)
     key_new, key_old = _key_expr("NEW", natural_key(object_type)), _key_expr("OLD", natural_key(object_type))
-    changed = " OR ".join(f"OLD.{_quote(c)} IS NOT NEW.{_quote(c)}" for c in _data_columns(object_type))
+    changed = " OR ".join(f"OLD.{_quote(c)} IS NOT NEW.{_quote(c)}" for c in _data_columns(object_type, columns))
     name = f"outbox_{object_type}"
 
     def outbox(op: str, key: str, when: str = _SQLITE_NOW) -> str:
@@ -125,12 +128,14 @@ def postgresql_drop(object_type: str) -> list[str]:
 
 def install(connection: Connection, objects: Iterable[str] | None = None) -> None:
     """Create (or re-create) the outbox triggers of ``objects`` (default: every object table)."""
-    dialect = connection.dialect.name
+    sqlite = connection.dialect.name == "sqlite"
     for object_type in objects or OBJECTS:
-        drop, create = (
-            (sqlite_drop, sqlite_ddl) if dialect == "sqlite" else (postgresql_drop, postgresql_ddl)
-        )
-        for statement in drop(object_type) + create(object_type):
+        if sqlite:
+            columns = [r[1] for r in connection.exec_driver_sql(f'PRAGMA table_info("{object_type}")')]
+            statements = sqlite_drop(object_type) + sqlite_ddl(object_type, columns)
+        else:
+            statements = postgresql_drop(object_type) + postgresql_ddl(object_type)
+        for statement in statements:
             connection.exec_driver_sql(statement)
 
 

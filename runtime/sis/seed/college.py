@@ -188,7 +188,8 @@ class College:
         self.rows["application"].append(
             (aanmeld_id, student["person"], cohort_code, channel, "ingeschreven", start.isoformat(),
              submitted.strftime("%Y-%m-%d %H:%M:%S.%f"), f"{rng.randint(10, 31)}{rng.choice('ABCDEFGH')}{rng.choice('ABCDEFGH')}",
-             rng.choice(("vmbo-kb", "vmbo-gl", "vmbo-tl", "vmbo-bb", "havo", "entree")), enrollment_id)
+             rng.choice(("vmbo-kb", "vmbo-gl", "vmbo-tl", "vmbo-bb", "havo", "entree")), enrollment_id,
+             program["program_code"])
         )
         signing = "ondertekend"
         if student["year"] == 2026:
@@ -252,14 +253,17 @@ class College:
             for aid, description, minutes in rng.sample(_AIDS, k=rng.randint(1, 2)):
                 self.rows["exam_aid"].append((candidate_id, aid, description, minutes))
 
-    def document(self, student_number, enrollment_id, aanmeld_id, kind: str, title: str, signing: str) -> None:  # noqa: ANN001
+    def document(  # noqa: ANN001
+        self, student_number, enrollment_id, aanmeld_id, kind: str, title: str, signing: str, person_number=None
+    ) -> None:
+        person_number = person_number or ("P" + student_number[1:] if student_number else None)
         document_id = self.next_id("DOC", 900_001)
         signed = signing == "ondertekend"
         self.rows["document"].append(
             (document_id, student_number, enrollment_id, aanmeld_id, kind, title, "definitief", signing,
              f"{document_id}.pdf", "application/pdf", f"{self.rng.getrandbits(256):064x}",
              self.uuid() if signing != "niet_nodig" and signing != "te_ondertekenen" else None,
-             "2026-08-15 10:00:00.000000" if signed else None, None)
+             "2026-08-15 10:00:00.000000" if signed else None, None, person_number)
         )
 
     def groups(self, programs: list[dict], students: list[dict], staff: dict[str, list[str]]) -> None:
@@ -322,11 +326,11 @@ class College:
                  rng.choices(("centraal_aanmelden", "aanmeldmodule", "balie"), weights=(80, 15, 5))[0], status,
                  submitted.date().isoformat(), submitted.strftime("%Y-%m-%d %H:%M:%S.%f"),
                  f"{rng.randint(10, 31)}{rng.choice('ABCDEFGH')}{rng.choice('ABCDEFGH')}",
-                 rng.choice(("vmbo-kb", "vmbo-gl", "vmbo-tl", "vmbo-bb", "havo")), None)
+                 rng.choice(("vmbo-kb", "vmbo-gl", "vmbo-tl", "vmbo-bb", "havo")), None, program["program_code"])
             )
             if status == "onderwijsovereenkomst_aangeboden":
                 self.document(None, None, aanmeld_id, "onderwijsovereenkomst",
-                              f"Onderwijsovereenkomst {program['name']}", "te_ondertekenen")
+                              f"Onderwijsovereenkomst {program['name']}", "te_ondertekenen", person["number"])
 
     def invoices(self, students: list[dict]) -> None:
         """Lesgeld for BOL students of 18 and over, lesmateriaal for some."""
