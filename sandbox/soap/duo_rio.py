@@ -24,7 +24,7 @@ SERVED = ("aanleveren_aangebodenOpleiding", "verwijderen_aangebodenOpleiding")
 
 def _code(body) -> str:
     for child in body.iter():
-        if isinstance(child.tag, str) and child.tag.endswith("}aangebodenOpleidingCode"):
+        if isinstance(child.tag, str) and child.tag.endswith("}onderwijsaanbiedercode"):
             return (child.text or "").strip()
     return "onbekend"
 
@@ -36,7 +36,7 @@ def create_app(ctx: StandinContext):
         def handler(body, exchange):
             content = {**answer_header(body, exchange, own_oin, echo_id=True), "requestGoedgekeurd": approved}
             if not approved:
-                content["foutmelding"] = [{"foutcode": "N09030", "fouttekst": "Leertraject is ongeldig (sandbox)", "sleutelgegeven": [_code(body)]}]
+                content["foutmelding"] = [{"foutcode": "N09030", "fouttekst": "Leertraject is ongeldig (sandbox)", "sleutelgegeven": [{"sleutelnaam": "onderwijsaanbiedercode", "sleutelwaarde": _code(body)}]}]
             return build(NS, f"{operation}_response", content)
 
         return handler

@@ -113,3 +113,28 @@ def test_without_specs_both_sides_use_the_fallback_contracts(tmp_path, monkeypat
         assert [r["kind"] for r in box.context("duo-rio").received.items] == ["accepted"]
     schema = etree.XMLSchema(etree.parse(str(ROOT / "contracts" / "fallback" / "duo-rio" / f"{RIO}.xsd")))
     assert schema.validate(body_of(rio_sent[0])), schema.error_log
+
+
+@requires_specs
+def test_rio_answers_validate_against_duos_xsd():
+    import httpx
+
+    from sandbox.standin import Fault
+
+    ensure_sandbox_pki(ROOT)
+    schema = etree.XMLSchema(etree.parse(str(SPECS / "duo-rio" / f"{RIO}.xsd")))
+    with Sandbox(ROOT, names=["duo-rio"], free_ports=True, include_services=False).start() as box:
+        target = SoapCallTarget(SoapTarget(type="soap", wsdl=f"${{specs}}/duo-rio/{RIO}.wsdl",
+                                           operation="aanleveren_aangebodenOpleiding"), context(box, "duo-rio"))
+        endpoint = target._endpoint()
+        endpoint.open()
+        for fault in (None, Fault(mode="reject")):  # approved, and refused with a foutmelding
+            if fault:
+                box.context("duo-rio").faults.add(fault)
+            envelope, _, _ = endpoint.build("aanleveren_aangebodenOpleiding", rio_payload(), sign=True)
+            response = httpx.post(box.url("duo-rio"), content=etree.tostring(envelope),
+                                  headers={"SOAPAction": endpoint.operation("aanleveren_aangebodenOpleiding").soapaction})
+            body = body_of(etree.fromstring(response.content))
+            assert schema.validate(body), schema.error_log
+            assert body.findtext("{*}requestGoedgekeurd") == ("false" if fault else "true")
+        target.close()

@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from plugins.soap import edukoppeling as E
+from plugins.soap import wsdl
 from plugins.soap.client import SoapEndpoint
 from plugins.soap.settings import SoapSettings
 from sandbox.soap.eckid import eckid_for, stampseudonym_for
@@ -64,6 +65,9 @@ def test_a_correct_signed_message_is_acknowledged(standins):
     assert wsa["RelatesTo"] == E.read_addressing(envelope)["MessageID"]
     assert E.oin_of(wsa["To"]) == SENDER
     assert answer.findtext(".//{*}ontvangstBevestiging") == "J"
+    # the stand-in's answer keeps to its own contract
+    schema = wsdl.schema(ROOT / ROD_WSDL)
+    assert schema.validate(etree.fromstring(etree.tostring(answer.find(f"{{{E.SOAP_ENV}}}Body")[0]))), schema.error_log
     [record] = standins.context("duo-rod").received.items
     assert record["kind"] == "accepted" and record["operation"] == "aanleveren_bpv" and record["signed"]
 
@@ -159,3 +163,20 @@ def test_sbb_serves_the_crebo_list(standins):
     lines = response.text.splitlines()
     assert lines[0].startswith("Crebonummer;Kwalificatie;Niveau")
     assert any(line.startswith("25998;Software developer;4;") for line in lines)
+
+
+@pytest.mark.parametrize(("system", "wsdl_path", "operation", "payload"), [
+    ("duo-verzuim", "contracts/duo-verzuim/KOPPEL_DUO_Verzuimregister_V1.wsdl", "melden_verzuim",
+     {"kenmerkMeldingSchool": "K1", "onderwijsontvanger": {"onderwijsnummer": "100000009"}, "brin": "25LX",
+      "verzuimsoort": "LUXE", "datumBeginVerzuim": "2026-10-01", "melder": {"naam": "M"}}),
+    ("sbb", "contracts/sbb/KOPPEL_SBB_Leerbedrijven_V1.wsdl", "Zoeken", {"request": {"AantalResultatenPerPagina": 2}}),
+])
+def test_answers_keep_to_the_contract(standins, system, wsdl_path, operation, payload):
+    signed = system != "sbb"
+    ep = endpoint(standins.url(system), wsdl_path, profile="edukoppeling-2W-be-S" if signed else "", receiver=DUO)
+    envelope, _, _ = ep.build(operation, payload, sign=signed)
+    response = post(standins.url(system), envelope, ep.operation(operation).soapaction)
+    assert response.status_code == 200, response.text
+    body = etree.fromstring(response.content).find(f"{{{E.SOAP_ENV}}}Body")[0]
+    schema = wsdl.schema(ROOT / wsdl_path)
+    assert schema.validate(etree.fromstring(etree.tostring(body))), schema.error_log
