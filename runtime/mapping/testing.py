@@ -122,6 +122,13 @@ def run_case(compiled: Any, case: Any) -> CaseResult:
         except (MappingError, ContractError) as exc:
             error = exc
     result = CaseResult(compiled.name, case.name, True)
+    if error is None and hasattr(compiled, "_slow"):
+        # The generated fast path and the field-by-field slow path must agree on every case:
+        # this catches a compiler fault in the mapping under test, not just in Koppel's own tests.
+        with fixed_time(moment):
+            twin = compiled._slow(case.input)
+        if not same(twin, output):
+            return _fail(result, "Koppel fault: compiled and step-by-step evaluation differ\n" + diff(twin, output))
     if case.expect_skip:
         if error is not None:
             return _fail(result, f"expected the record to be skipped, got an error: {_describe(error)}")
