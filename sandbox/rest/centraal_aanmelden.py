@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import applications, synthetic
-from sandbox.rest.common import base_path, bearer_checker, gate, option, page_params, problem, simple_page
+from sandbox.rest.common import base_path, bearer_checker, gate, option, page_params, problem, paged_response
 from sandbox.standin import StandinContext, control_routes
 
 
@@ -55,9 +55,8 @@ def create_app(ctx: StandinContext) -> Starlette:
         if isinstance(paging, Response):
             return paging
         items = applications.visible(seed, timeline, since)
-        page = simple_page(request, items, *paging)
         ctx.received.add("poll", {"gewijzigdSinds": since_text, "page": paging[0]}, path=request.url.path)
-        return JSONResponse(page)
+        return paged_response(request, items, *paging)
 
     async def one(request: Request) -> Response:
         denied = auth(request)

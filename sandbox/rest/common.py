@@ -249,3 +249,10 @@ async def form_fields(request: Request) -> dict[str, str]:
 
     body = (await request.body()).decode("utf-8", "replace")
     return dict(parse_qsl(body, keep_blank_values=True))
+
+
+def paged_response(request: Request, items: list[Any], number: int, size: int) -> JSONResponse:
+    """``simple_page`` as a response, with the next page also in an RFC 8288 ``Link`` header."""
+    page = simple_page(request, items, number, size)
+    headers = {"Link": f'<{page["next"]}>; rel="next"'} if page["next"] else None
+    return JSONResponse(page, headers=headers)

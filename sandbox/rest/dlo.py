@@ -2,14 +2,15 @@
 
 No public contract; this stand-in's own (bearer):
 
-    GET {base}/resultaten?gewijzigdSinds=<ISO 8601>&studentnummer=S100001&cursus=PRG&page=1&pageSize=50
+    GET {base}/resultaten?sinds=<ISO 8601>&studentnummer=S100001&cursus=PRG&limit=50&cursor=<next>
     GET {base}/studenten/{studentnummer}/cursussen/{cursusCode}/resultaten      (same envelope)
-    → {"items": [result...], "page", "pageSize", "totalItems", "next"}
+    → {"items": [result...], "next": "<opaque cursor>" | null}
 
-Results appear over time (options ``seed`` 27, ``interval`` 45 s, ``backlog`` 120), ordered by
-``gewijzigdOp``; ``gewijzigdSinds`` is exclusive. A result:
+Cursor paging: pass the answer's ``next`` as ``cursor`` until it is null (an unknown cursor is
+a 400). Results appear over time (options ``seed`` 27, ``interval`` 45 s, ``backlog`` 120),
+ordered by ``gewijzigdOp``; ``sinds`` is exclusive. A result:
 
-    {"resultaatId": "DLO-000001", "studentnummer": "S100001", "cursusCode": "PRG",
+    {"id": "DLO-000001", "studentnummer": "S100001", "cursusCode": "PRG",
      "cursusNaam": "Programmeren", "opdracht": "Opdracht 3", "beoordeling": "V",
      "cijfer": 7.4, "beoordeeldOp": "2026-11-27", "gewijzigdOp": "...Z"}
 
@@ -18,6 +19,7 @@ Results appear over time (options ``seed`` 27, ``interval`` 45 s, ``backlog`` 12
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -27,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import base_path, bearer_checker, gate, option, page_params, problem, simple_page
+from sandbox.rest.common import base_path, bearer_checker, gate, option, problem
 from sandbox.rest.xedule import COURSES
 from sandbox.standin import StandinContext, control_routes
 
@@ -38,7 +40,7 @@ def result(seed: Any, index: int, at: float) -> dict[str, Any]:
     grade = round(r.uniform(3.5, 9.5), 1) if r.random() < 0.8 else None
     judgement = "O" if grade is not None and grade < 5.5 else ("G" if grade and grade >= 8 else "V")
     return {
-        "resultaatId": f"DLO-{index + 1:06d}",
+        "id": f"DLO-{index + 1:06d}",
         "studentnummer": synthetic.student_number(r.randrange(10_000)),
         "cursusCode": code,
         "cursusNaam": name,
@@ -65,14 +67,16 @@ def create_app(ctx: StandinContext) -> Starlette:
             return early
         q = request.query_params
         try:
-            since = synthetic.parse_iso(q["gewijzigdSinds"]) if q.get("gewijzigdSinds") else None
+            since = synthetic.parse_iso(q["sinds"]) if q.get("sinds") else None
         except ValueError:
-            return problem(400, "gewijzigdSinds must be an ISO 8601 timestamp")
+            return problem(400, "sinds must be an ISO 8601 timestamp")
+        try:
+            offset = int(base64.urlsafe_b64decode(q["cursor"].encode()).decode()) if q.get("cursor") else 0
+            limit = min(200, max(1, int(q.get("limit", 50))))
+        except ValueError:
+            return problem(400, "cursor is not one this DLO gave out, or limit is not a number")
         student = request.path_params.get("student") or q.get("studentnummer")
         course = request.path_params.get("course") or q.get("cursus")
-        paging = page_params(request, default_size=50, max_size=200)
-        if isinstance(paging, Response):
-            return paging
         items = []
         for index in range(timeline.visible()):
             at = timeline.appeared_at(index)
@@ -82,8 +86,11 @@ def create_app(ctx: StandinContext) -> Starlette:
             if (student and item["studentnummer"] != student) or (course and item["cursusCode"] != course):
                 continue
             items.append(item)
-        ctx.received.add("poll", {"gewijzigdSinds": q.get("gewijzigdSinds"), "page": paging[0]}, path=request.url.path)
-        return JSONResponse(simple_page(request, items, *paging))
+        page = items[offset:offset + limit]
+        more = offset + limit < len(items)
+        next_cursor = base64.urlsafe_b64encode(str(offset + limit).encode()).decode() if more else None
+        ctx.received.add("poll", {"sinds": q.get("sinds"), "cursor": q.get("cursor")}, path=request.url.path)
+        return JSONResponse({"items": page, "next": next_cursor})
 
     return Starlette(routes=control_routes(ctx) + [
         Route(f"{base}/resultaten", results, methods=["GET"]),

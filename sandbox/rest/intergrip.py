@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from sandbox.rest import applications, synthetic
 from sandbox.rest.common import (
-    base_path, bearer_checker, gate, option, page_params, problem, receive, required_fields, simple_page,
+    base_path, bearer_checker, gate, option, page_params, problem, receive, required_fields, paged_response,
 )
 from sandbox.rest.vva import STATUSES
 from sandbox.standin import StandinContext, control_routes
@@ -91,7 +91,7 @@ def create_app(ctx: StandinContext) -> Starlette:
         if isinstance(paging, Response):
             return paging
         ctx.received.add("poll", {"gewijzigdSinds": since_text, "page": paging[0]}, path=request.url.path)
-        return JSONResponse(simple_page(request, dossiers(request, since), *paging))
+        return paged_response(request, dossiers(request, since), *paging)
 
     async def document(request: Request) -> Response:
         denied = auth(request)

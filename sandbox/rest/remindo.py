@@ -20,6 +20,12 @@ association is put with state ``associated``, it carries a ``result``:
      "consumers": [{"consumerKey": "nl-test-admin", "attendance": "present", "rawScore": 71,
                     "maxRawScore": 100, "final": true, "testDate": "2026-11-28"}]}
 
+    GET {base}/results?modifiedSince=<ISO 8601>&pageNumber=1&pageSize=100
+         OOAPI page of every result, oldest change first (``modifiedSince`` exclusive):
+         {"resultId": "<associationId>", "associationId", "offeringId", "personId",
+          "studentNumber": "S100001" (the person's primaryCode when Remindo knows the person),
+          "modifiedAt": "...Z", "state", "pass", "score", "resultDate", "consumers": [...]}
+         (not part of NED: the flat feed a polling SIS needs; NED's own way is below)
     GET {base}/offerings                                OOAPI page of the offerings
     GET {base}/offerings/{offeringId}/associations      OOAPI page of associations with results
     GET {base}/associations/{associationId}
@@ -35,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -99,7 +106,9 @@ def create_app(ctx: StandinContext) -> Starlette:
     members: dict[str, Any] = {}
     lock = threading.Lock()
     tasks: set[asyncio.Task] = set()
+    modified: dict[str, float] = {}  # associationId → when its result was set
     _seed(store, seed, str(option(ctx, "seeded_offering", SEEDED_OFFERING)))
+    modified.update({a: time.time() for a in store["associations"]})
 
     def validator(method: str, path: str, collection: str, item_id: str, content_type: str = "application/json"):
         def check(data: Any) -> list[str]:
@@ -117,6 +126,7 @@ def create_app(ctx: StandinContext) -> Starlette:
             association = store["associations"].get(association_id)
             if association and association.get("state") == "associated" and "result" not in association:
                 association["result"] = make_result(seed, association_id)
+                modified[association_id] = time.time()
 
     def after_store(collection: str, item_id: str) -> None:
         if collection == "associations":
@@ -207,7 +217,37 @@ def create_app(ctx: StandinContext) -> Starlette:
         ctx.received.add("poll", {"offering": offering, "page": paging[0]}, path=request.url.path)
         return JSONResponse(ooapi_page(items, *paging))
 
-    routes = [Route(f"{base}/offerings", list_offerings, methods=["GET"]),
+    def student_number(person: str | None) -> str | None:
+        known = store["persons"].get(person or "")
+        if known:
+            return (known.get("primaryCode") or {}).get("code")
+        return SEEDED_PERSONS.get(person or "")
+
+    async def results(request: Request) -> Response:
+        early = await polled(request)
+        if early:
+            return early
+        q = request.query_params
+        try:
+            since = synthetic.parse_iso(q["modifiedSince"]) if q.get("modifiedSince") else None
+        except ValueError:
+            return problem(400, "modifiedSince must be an ISO 8601 timestamp")
+        paging = page_params(request, default_size=100)
+        if isinstance(paging, Response):
+            return paging
+        with lock:
+            rows = sorted((modified[a], a) for a, v in store["associations"].items() if "result" in v and a in modified)
+            items = [{"resultId": a, "associationId": a,
+                      "offeringId": _ref(store["associations"][a].get("offering"), "offeringId"),
+                      "personId": _ref(store["associations"][a].get("person"), "personId"),
+                      "studentNumber": student_number(_ref(store["associations"][a].get("person"), "personId")),
+                      "modifiedAt": synthetic.iso(at), **store["associations"][a]["result"]}
+                     for at, a in rows if synthetic.changed_after(at, since)]
+        ctx.received.add("poll", {"modifiedSince": q.get("modifiedSince"), "page": paging[0]}, path=request.url.path)
+        return JSONResponse(ooapi_page(items, *paging))
+
+    routes = [Route(f"{base}/results", results, methods=["GET"]),
+              Route(f"{base}/offerings", list_offerings, methods=["GET"]),
               Route(f"{base}/offerings/{{id:str}}/associations", offering_associations, methods=["GET"]),
               Route(f"{base}/groups/{{id:str}}/members", put_members, methods=["PUT"])]
     for name in ID_FIELDS:
@@ -219,6 +259,9 @@ def create_app(ctx: StandinContext) -> Starlette:
 
 def _collection(request: Request) -> str:
     return next(name for name in ID_FIELDS if f"/{name}/" in request.url.path)
+
+
+SEEDED_PERSONS = {person_id(f"S{synthetic.FIRST_NUMBER + n}"): f"S{synthetic.FIRST_NUMBER + n}" for n in range(5)}
 
 
 def _seed(store: dict[str, dict[str, Any]], seed: Any, offering_id: str) -> None:

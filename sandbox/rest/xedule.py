@@ -4,8 +4,10 @@
                                (or HTTP Basic), optional scope → {"access_token", "token_type":
                                "Bearer", "expires_in": 3600}
     GET  /api/activities?startDate=2026-11-30&endDate=2026-12-04&page=1&pageSize=100
+         (or ?days=14: from startDate, default today, that many days)
          headers: Authorization: Bearer <token>, Ocp-Apim-Subscription-Key: <key>
-         → {"items": [activity...], "page", "pageSize", "totalItems", "next"}
+         → {"items": [activity...], "page", "pageSize", "totalItems", "next"}; the next page's
+           URL is also in a ``Link: <...>; rel="next"`` header
 
 A missing or wrong subscription key is APIM's 401 ``{"statusCode": 401, "message": ...}``; a
 missing or expired token is a 401 as well. The range is inclusive and at most 31 days (400
@@ -38,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import _same, base_path, form_fields, gate, option, page_params, problem, simple_page
+from sandbox.rest.common import _same, base_path, form_fields, gate, option, page_params, problem, paged_response
 from sandbox.standin import StandinContext, control_routes
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -128,11 +130,15 @@ def create_app(ctx: StandinContext) -> Starlette:
         early = await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
         if early:
             return early
+        q = request.query_params
         try:
-            first = dt.date.fromisoformat(request.query_params["startDate"])
-            last = dt.date.fromisoformat(request.query_params.get("endDate") or first.isoformat())
-        except (KeyError, ValueError):
-            return problem(400, "startDate (and endDate) must be dates: YYYY-MM-DD")
+            first = dt.date.fromisoformat(q["startDate"]) if "startDate" in q else dt.date.today()
+            if "days" in q:
+                last = first + dt.timedelta(days=int(q["days"]) - 1)
+            else:
+                last = dt.date.fromisoformat(q.get("endDate") or first.isoformat())
+        except ValueError:
+            return problem(400, "startDate/endDate must be dates (YYYY-MM-DD) and days a number")
         if last < first or (last - first).days > 30:
             return problem(400, "the range must run forward and span at most 31 days")
         paging = page_params(request, default_size=100, max_size=500)
@@ -145,7 +151,7 @@ def create_app(ctx: StandinContext) -> Starlette:
             day += dt.timedelta(days=1)
         ctx.received.add("poll", {"startDate": first.isoformat(), "endDate": last.isoformat(), "page": paging[0]},
                          path=request.url.path)
-        return JSONResponse(simple_page(request, items, *paging))
+        return paged_response(request, items, *paging)
 
     return Starlette(routes=control_routes(ctx) + [
         Route(token_path, token, methods=["POST"]),

@@ -36,7 +36,8 @@ def fault(box: Sandbox, name: str, **spec) -> None:
 
 def specs_present(box: Sandbox, relative: str) -> None:
     if box.context("website").contract(relative) is None:
-        pytest.skip(f"../shared/specs/{relative} is absent: the contract check needs the public spec")
+        pytest.skip(f"{relative} is absent from the specs folder (KOPPEL_SPECS_DIR, default ../shared/specs): "
+                    "the contract check needs the public spec")
 
 
 PROGRAM_ID = "3f2b6c1e-5d4a-4b8e-9c7d-1a2b3c4d5e6f"

@@ -108,3 +108,15 @@ def test_remindo_already_has_results_to_poll(sandbox):
                       params={"pageSize": 2}).json()
     assert page["totalPages"] == 3 and page["hasNextPage"] and len(page["items"]) == 2
     assert all("result" in a for a in page["items"])
+
+
+def test_remindo_results_feed_pages_with_a_watermark(sandbox):
+    base = sandbox.url("remindo")
+    page = client.get(f"{base}/results", headers=REMINDO, params={"pageSize": 2}).json()
+    assert page["pageNumber"] == 1 and page["hasNextPage"]
+    everything = client.get(f"{base}/results", headers=REMINDO, params={"pageSize": 100}).json()["items"]
+    assert {"S100001", "S100005"} <= {r["studentNumber"] for r in everything}
+    stamps = [r["modifiedAt"] for r in everything]
+    assert stamps == sorted(stamps)
+    newer = client.get(f"{base}/results", headers=REMINDO, params={"modifiedSince": stamps[-1]}).json()["items"]
+    assert newer == []

@@ -102,13 +102,27 @@ def test_xedule_serves_the_same_days_the_same_way(sandbox):
 
 def test_dlo_results_per_student_and_course(sandbox):
     url, headers = sandbox.url("dlo"), bearer("dlo-token")
-    results, pages = follow(url + "/resultaten", headers, pageSize=40)
-    assert pages >= 3 and len({r["resultaatId"] for r in results}) == len(results)
+    results = client.get(url + "/resultaten", headers=headers, params={"limit": 200}).json()["items"]
+    assert len(results) >= 100 and len({r["id"] for r in results}) == len(results)
     target = results[0]
     own = client.get(f"{url}/studenten/{target['studentnummer']}/cursussen/{target['cursusCode']}/resultaten",
                      headers=headers).json()["items"]
     assert target in own
     assert all(r["studentnummer"] == target["studentnummer"] and r["cursusCode"] == target["cursusCode"] for r in own)
-    newer = client.get(url + "/resultaten", headers=headers,
-                       params={"gewijzigdSinds": results[-2]["gewijzigdOp"]}).json()["items"]
-    assert newer == results[-1:]
+    newer = client.get(url + "/resultaten", headers=headers, params={"sinds": results[-2]["gewijzigdOp"]}).json()
+    assert newer["items"] == results[-1:] and newer["next"] is None
+
+
+def test_dlo_pages_with_a_cursor(sandbox):
+    url, headers = sandbox.url("dlo") + "/resultaten", bearer("dlo-token")
+    first = client.get(url, headers=headers, params={"limit": 30}).json()
+    second = client.get(url, headers=headers, params={"limit": 30, "cursor": first["next"]}).json()
+    assert len(first["items"]) == 30 and first["items"][-1]["id"] < second["items"][0]["id"]
+    assert client.get(url, headers=headers, params={"cursor": "!!"}).status_code == 400
+
+
+def test_xedule_days_from_a_start_and_a_link_header(sandbox):
+    r = client.get(sandbox.url("xedule") + "/activities", headers=xedule_headers(sandbox),
+                   params={"startDate": "2026-11-30", "days": "7", "pageSize": 5})
+    assert r.json()["totalItems"] == 5 * 8  # five weekdays, eight activities a day
+    assert r.headers["Link"] == f'<{r.json()["next"]}>; rel="next"'
