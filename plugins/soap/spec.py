@@ -23,6 +23,10 @@ class SoapTarget(TargetSpecBase):
     service: str | None = Field(None, description="Service name when the WSDL has several.")
     port: str | None = None
     reference: Expression | None = Field(None, description="JMESPath to the target's reference in the answer.")
+    fixed: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields added to every payload unless the mapping sets them (e.g. ECK-iD chainId, sectorId).",
+    )
     #: operations called first, each answer merged into the payload (ECK-iD: retrieveStampseudonym
     #: turns the hPGN into the stampseudonym that retrieveEckId needs)
     before: list[str] = Field(

@@ -66,7 +66,7 @@ class SoapCallTarget(Target):
     def _call(self, endpoint: SoapEndpoint, item: Item) -> Outcome:
         if not isinstance(item.payload, dict):
             raise RecordError("the mapped payload of a SOAP call must be an object", code="payload")
-        payload: dict[str, Any] = dict(item.payload)
+        payload: dict[str, Any] = {**self.spec.fixed, **item.payload}
         for name in self.spec.before:
             result = endpoint.call(name, _fields_of(endpoint, name, payload))
             payload.update(result.answer if isinstance(result.answer, dict) else {})
@@ -86,7 +86,7 @@ class SoapCallTarget(Target):
     def render(self, item: Item) -> str:
         """The envelope that would be sent, unsigned (signing happens at send time)."""
         endpoint = self._endpoint()
-        payload = dict(item.payload) if isinstance(item.payload, dict) else {}
+        payload = {**self.spec.fixed, **item.payload} if isinstance(item.payload, dict) else {}
         lines = []
         for name in self.spec.before:
             lines.append(f"<!-- first {name}; its answer's fields are added to the payload -->")

@@ -28,6 +28,14 @@ def test_eckid_two_steps_give_a_deterministic_eckid(context, soap_sandbox):
     t.close()
 
 
+def test_fixed_fields_complete_the_payload(context):
+    t = target(context("kennisnet"), wsdl=ECK_WSDL, operation="retrieveEckId", before=["retrieveStampseudonym"],
+               fixed={"chainId": ECK_CHAIN, "sectorId": ECK_SECTOR}, reference="eckId")
+    [outcome] = t.write([Item(key="S1", source_key="S1", payload={"hpgn": HPGN})])
+    assert outcome.ok and outcome.reference.startswith("https://ketenid.nl/pilot/")
+    t.close()
+
+
 def test_rio_aangeboden_opleiding_is_signed_and_accepted(context, soap_sandbox):
     t = target(context("duo-rio"), wsdl=RIO_WSDL, operation="aanleveren_aangebodenOpleiding")
     [outcome] = t.write([Item(key="o1", source_key="o1", payload=rio_payload())])
