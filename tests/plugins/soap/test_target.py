@@ -188,3 +188,18 @@ def _fault(mode: str, **kwargs):
     from sandbox.standin import Fault
 
     return Fault(mode=mode, **kwargs)
+
+
+@pytest.mark.parametrize("system", ["duo-rod", "duo-verzuim"])
+def test_functional_rejection_by_duo_is_a_record_error(context, soap_sandbox, system):
+    soap_sandbox.context(system).faults.add(_fault("reject"))
+    if system == "duo-rod":
+        t, payload = target(context(system), wsdl=ROD_WSDL, operation="aanleveren_inschrijving"), rod_inschrijving()
+    else:
+        t = target(context(system), wsdl=VERZUIM_WSDL, operation="melden_verzuim")
+        payload = {"kenmerkMeldingSchool": "A-2", "onderwijsontvanger": {"onderwijsnummer": "100000009"}, "brin": "25LX",
+                   "verzuimsoort": "LUXE", "datumBeginVerzuim": "2026-10-01", "melder": {"naam": "M"}}
+    [outcome] = t.write([Item(key="r", source_key="r", payload=payload)])
+    assert isinstance(outcome.error, RecordError) and outcome.error.code == "ontvangstBevestiging=N"
+    assert outcome.response["ontvangstBevestiging"] == "N"
+    assert [r["kind"] for r in soap_sandbox.context(system).received.items] == ["rejected"]
