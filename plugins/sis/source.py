@@ -6,8 +6,10 @@ Modes (``mode:`` in the spec):
   outbox sequence handled (``"1234"``); the first run starts at the current end of the outbox, so
   a new interface does not replay history (set the cursor to ``"0"`` to replay it all). Several
   changes of one key within a batch become one record with the row as it is now. A delete yields
-  ``operation: delete`` with only the key fields in ``data``. Changes of included objects do not
-  re-send the parent (use ``watermark`` or an outbox trigger on those objects for that).
+  ``operation: delete`` with only the key fields in ``data``. A change of an included object
+  (the student's person, an added period) sends the records that include it again, as an
+  update (``follow_includes: false`` turns that off); see ``runtime.sis.related`` for what can
+  be traced back after a delete.
 - ``watermark``: rows whose ``updated_at`` is after the cursor, in (updated_at, key) order; the
   cursor is ``"<ISO timestamp>|<key>"``. Deletes are not seen in this mode. On PostgreSQL
   ``updated_at`` is the writing transaction's start time, so a transaction that runs long and
@@ -50,6 +52,11 @@ class SisStoreSource(Source):
             self.tree = rec.include_tree(spec.object, spec.include)
         except KeyError as exc:
             raise ConfigError(f"source.include: {exc.args[0]}") from None
+        self.related = None
+        if spec.mode == "outbox" and spec.follow_includes and spec.include:
+            from runtime.sis.related import RelatedChanges
+
+            self.related = RelatedChanges(spec.object, spec.include)
         self._where = None
         if spec.where:
             import jmespath
@@ -93,36 +100,63 @@ class SisStoreSource(Source):
     def _read_outbox(self, cursor: str | None) -> Iterator[Batch]:
         after = int(cursor) if cursor not in (None, "") else self.reader.max_seq()
         object_type = self.spec.object
+        objects = [object_type] + [o for o in (self.related.objects if self.related else []) if o != object_type]
         while True:
-            changes = self.reader.read_after(after, [object_type], self.batch_size)
+            changes = self.reader.read_after(after, objects, self.batch_size)
             horizon = max(after, self.reader.horizon)
             if not changes:
-                # rows of other objects passed: move on without records; on the first run, pin
-                # the starting point, else a change made before the next run would be skipped
-                if horizon > after or cursor in (None, ""):
+                if horizon > after:  # rows of other objects passed: move on without records
                     yield Batch(records=[], cursor=str(horizon))
                 return
-            last: dict[str, object] = {}
-            for change in changes:  # the last change of each key wins, in the order it happened
-                last.pop(change.key, None)
-                last[change.key] = change
-            live_keys = [rec.typed_key(object_type, k) for k, c in last.items() if c.op != "delete"]
             with self.engine.connect() as connection:
-                rows = rec.fetch_by_keys(connection, object_type, live_keys)
-                found = [rows[k] for k in live_keys if k in rows]
-                if self.tree and found:
-                    rec.attach(connection, object_type, found, self.tree)
-            by_key = {rec.key_string(object_type, r): r for r in found}
-            records = []
-            for key, change in last.items():
-                meta = {"seq": change.seq, "op": change.op, "changed_at": change.changed_at.isoformat()}
-                if change.op == "delete":
-                    records.append(Record(key, rec.split_key(object_type, key), object_type, "delete", meta))
-                elif key in by_key and self._keep(by_key[key]):
-                    records.append(Record(key, by_key[key], object_type, "upsert", meta))
-                # else: deleted meanwhile; its delete comes in a later batch
-            yield Batch(records=records, cursor=str(horizon))
+                last = self._latest_per_key(connection, changes)
+                keys = list(last)
+                for start in range(0, len(keys), self.batch_size):  # related changes can fan out
+                    chunk = keys[start : start + self.batch_size]
+                    records = self._outbox_records(connection, {k: last[k] for k in chunk})
+                    done = start + self.batch_size >= len(keys)
+                    # the cursor moves with the last part only: a crash in between resends
+                    yield Batch(records=records, cursor=str(horizon if done else after))
             after = horizon
+
+    def _latest_per_key(self, connection, changes: list) -> dict[str, dict]:  # noqa: ANN001
+        """Root key → its last change (seq, op, changed_at); included objects' changes count as
+        an update of every root record that includes them."""
+        object_type = self.spec.object
+        last: dict[str, dict] = {}
+        related: dict[str, list[str]] = {}
+        related_meta: dict[str, dict] = {}
+        for change in changes:
+            meta = {"seq": change.seq, "op": change.op, "changed_at": change.changed_at.isoformat()}
+            if change.object == object_type:
+                last.pop(change.key, None)  # the last change of each key wins, in the order it happened
+                last[change.key] = meta
+            else:
+                related.setdefault(change.object, []).append(change.key)
+                related_meta[change.object] = meta
+        for related_type, keys in related.items():
+            for key_tuple in self.related.root_keys(connection, related_type, sorted(set(keys))):
+                key = rec.KEY_SEPARATOR.join(str(v) for v in key_tuple)
+                if key not in last:
+                    last[key] = {**related_meta[related_type], "op": "update", "via": related_type}
+        return last
+
+    def _outbox_records(self, connection, last: dict[str, dict]) -> list[Record]:  # noqa: ANN001
+        object_type = self.spec.object
+        live_keys = [rec.typed_key(object_type, k) for k, meta in last.items() if meta["op"] != "delete"]
+        rows = rec.fetch_by_keys(connection, object_type, live_keys)
+        found = [rows[k] for k in live_keys if k in rows]
+        if self.tree and found:
+            rec.attach(connection, object_type, found, self.tree)
+        by_key = {rec.key_string(object_type, r): r for r in found}
+        records = []
+        for key, meta in last.items():
+            if meta["op"] == "delete":
+                records.append(Record(key, rec.split_key(object_type, key), object_type, "delete", meta))
+            elif key in by_key and self._keep(by_key[key]):
+                records.append(Record(key, by_key[key], object_type, "upsert", meta))
+            # else: deleted meanwhile; its delete comes in a later batch
+        return records
 
     # --- watermark and full ---------------------------------------------------------------
 

@@ -25,6 +25,11 @@ class SisSource(SpecBase):
         default_factory=list, description="Related objects joined into each record, e.g. person, program."
     )
     where: Expression | None = Field(None, description="JMESPath filter over the record; false drops it.")
+    follow_includes: bool = Field(
+        True,
+        description="outbox mode: a change of an included object (a student's person, an enrollment's "
+        "periods) sends the records that include it again.",
+    )
 
 
 class SisTarget(TargetSpecBase):
