@@ -164,7 +164,8 @@ class Engine:
                 complete = True
                 for lane in lanes:
                     lane_result = lane.process(batch.records, batch_counts)
-                    result.deliveries += lane_result.result.deliveries
+                    if interface.delivery.ledger:  # bulk replication: cursor and target upsert only
+                        result.deliveries += lane_result.result.deliveries
                     result.dead += lane_result.result.dead
                     if lane_result.delivered and writeback.needed(lane):
                         result.dead += writeback.apply(lane, lane_result.delivered, batch_counts)
