@@ -34,9 +34,15 @@ def application(index: int, *, seed: int | str = 6, at: float | None = None) -> 
 
 
 def push_applications(project_root: Path, count: int = 3, *, start: int = 0, seed: int | str = 6,
-                      koppel_url: str | None = None, secret: str | None = None,
-                      timeout: float = 10.0) -> list[dict[str, Any]]:
-    """Post ``count`` signed applications to Koppel; what Koppel answered for each."""
+                      koppel_url: str | None = None, secret: str | None = None, timeout: float = 10.0,
+                      tamper: bool = False, repeat: int = 1) -> list[dict[str, Any]]:
+    """Post ``count`` signed applications to Koppel; what Koppel answered for each.
+
+    ``tamper`` signs other bytes than it sends (Koppel must refuse it); ``repeat`` sends each
+    application that many times (Koppel must store it once).
+    """
+    import httpx
+
     from runtime import secrets
 
     project_root = Path(project_root)
@@ -45,13 +51,19 @@ def push_applications(project_root: Path, count: int = 3, *, start: int = 0, see
     key = secret if secret is not None else secrets.resolve(SECRET_REFERENCE, base=project_root)
     url = koppel_url.rstrip("/") + HOOK_PATH
     results = []
-    for index in range(start, start + count):
-        payload = application(index, seed=seed)
-        body = webhooks.encode(payload)
-        headers = {"X-Signature": webhooks.hmac_signature(key, body), "X-Aanmeldmodule-Event": "aanmelding",
-                   "X-Aanmeldmodule-Delivery": payload["aanmeldId"]}
-        status, error = webhooks.post_sync(None, url, body, headers, timeout=timeout)
-        results.append({"aanmeldId": payload["aanmeldId"], "status": status, "error": error})
+    with httpx.Client(timeout=timeout) as client:
+        for index in range(start, start + count):
+            payload = application(index, seed=seed)
+            body = webhooks.encode(payload)
+            signed = body + b" " if tamper else body
+            headers = {"X-Signature": webhooks.hmac_signature(key, signed), "X-Aanmeldmodule-Event": "aanmelding",
+                       "X-Aanmeldmodule-Delivery": payload["aanmeldId"], "Content-Type": "application/json"}
+            for _ in range(max(1, repeat)):
+                try:
+                    status, error = client.post(url, content=body, headers=headers).status_code, None
+                except httpx.HTTPError as exc:
+                    status, error = None, type(exc).__name__
+                results.append({"aanmeldId": payload["aanmeldId"], "status": status, "error": error})
     return results
 
 

@@ -11,6 +11,7 @@ import base64
 import hmac
 import json
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -96,7 +97,14 @@ def fault_text(request: Request, body: bytes) -> str:
 async def gate(
     ctx: StandinContext, request: Request, body: bytes, reject: Callable[[Fault], Response]
 ) -> Response | None:
-    """The response a queued fault dictates (slow only waits), or None to handle the request."""
+    """The response a queued fault dictates (slow only waits), or None to handle the request.
+
+    ``options.requests_per_minute`` (any stand-in) adds a rate limit: over it, a 429 with
+    ``Retry-After`` until the clock minute turns, as an API gateway would answer.
+    """
+    limited = _over_rate_limit(ctx)
+    if limited is not None:
+        return limited
     fault = ctx.faults.take(fault_text(request, body))
     if fault is None:
         return None
@@ -106,6 +114,26 @@ async def gate(
     if fault.mode == "fault":  # a SOAP fault has no meaning over REST: the nearest is a 500
         fault = Fault(mode="500")
     return await apply_common_fault(fault)
+
+
+_windows: dict[int, list[int]] = {}
+
+
+def _over_rate_limit(ctx: StandinContext) -> Response | None:
+    limit = option(ctx, "requests_per_minute", None)
+    if not limit:
+        return None
+    now = time.time()
+    minute = int(now // 60)
+    window = _windows.setdefault(id(ctx), [minute, 0])
+    if window[0] != minute:
+        window[:] = [minute, 0]
+    window[1] += 1
+    if window[1] <= int(limit):
+        return None
+    wait = max(1, int((minute + 1) * 60 - now) + 1)
+    return JSONResponse({"error": "too_many_requests", "message": f"more than {limit} requests a minute"},
+                        status_code=429, headers={"Retry-After": str(wait)})
 
 
 def _loads(body: bytes) -> Any:

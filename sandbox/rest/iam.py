@@ -5,6 +5,9 @@ The stand-in is a SCIM *client*: ``POST /_sandbox/push`` (on its port, 8501) sen
 
     {"users": 5, "start": 0, "groups": true}         (the defaults)
 
+(``"invalid": true`` adds one User without its required ``userName``, which Koppel must refuse
+with a SCIM error.)
+
 Users first: ``POST {koppel_url}/scim/v2/Users`` for a user Koppel has not seen, ``PUT
 /scim/v2/Users/{id}`` (the id Koppel answered) for one it has; then the Groups (roles), with the
 users as members, the same way on ``/scim/v2/Groups``. Every call has ``Authorization: Bearer
@@ -80,8 +83,8 @@ def create_app(ctx: StandinContext) -> Starlette:
     scim_dir = ctx.contract("scim2")
     known: dict[str, dict[str, str]] = {"Users": {}, "Groups": {}}  # externalId → Koppel's id
 
-    async def send(client: Any, kind: str, resource: dict[str, Any], core: str) -> dict[str, Any]:
-        if scim_dir is not None:
+    async def send(client: Any, kind: str, resource: dict[str, Any], core: str, *, check: bool = True) -> dict[str, Any]:
+        if scim_dir is not None and check:
             own = scim.errors(scim_dir, resource, core)
             if own:  # a bug in the stand-in, not in Koppel: say so loudly
                 return {"externalId": resource["externalId"], "status": None, "errors": ["sandbox: " + e for e in own]}
@@ -125,6 +128,9 @@ def create_app(ctx: StandinContext) -> Starlette:
             users = [user(i) for i in range(start, start + count)]
             for resource in users:
                 results["Users"].append(await send(client, "Users", resource, scim.USER))
+            if spec.get("invalid"):  # a User without its required userName: Koppel must refuse it
+                broken = {k: v for k, v in user(start + count).items() if k != "userName"}
+                results["Users"].append(await send(client, "Users", broken, scim.USER, check=False))
             if spec.get("groups", True):
                 ids = [known["Users"][u["externalId"]] for u in users if u["externalId"] in known["Users"]]
                 for role, (_, every) in ROLES.items():

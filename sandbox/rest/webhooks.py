@@ -50,15 +50,3 @@ async def post(ctx: StandinContext, url: str, body: bytes, headers: dict[str, st
         status, error = None, type(exc).__name__
     ctx.received.add("sent", payload, to=url, what=kind, status=status, error=error)
     return status
-
-
-def post_sync(ctx: StandinContext | None, url: str, body: bytes, headers: dict[str, str], *,
-              timeout: float = 10.0) -> tuple[int | None, str | None]:
-    import httpx
-
-    try:
-        response = httpx.post(url, content=body, headers={"Content-Type": "application/json", **headers},
-                              timeout=timeout)
-        return response.status_code, None
-    except httpx.HTTPError as exc:
-        return None, type(exc).__name__

@@ -74,3 +74,18 @@ def test_faults_can_be_cleared(sandbox):
     fault(sandbox, "crm", mode="500", times=-1)
     assert client.delete(sandbox.url("crm").rsplit("/api", 1)[0] + "/_sandbox/faults").status_code == 204
     assert client.request(**valid_request(sandbox, "crm")).status_code in (200, 201)
+
+
+def test_any_stand_in_can_be_rate_limited():
+    from standin_helpers import PROJECT, bearer
+
+    from sandbox.runner import Sandbox
+
+    with Sandbox(PROJECT, names=["dlo"], free_ports=True, include_services=False,
+                 options={"dlo": {"requests_per_minute": 2}}) as box:
+        for _ in range(2):  # a second try only if the clock minute turned during the first
+            answers = [client.get(box.url("dlo") + "/resultaten", headers=bearer("dlo-token")) for _ in range(3)]
+            if answers[-1].status_code == 429:
+                break
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert int(answers[-1].headers["Retry-After"]) >= 1

@@ -82,3 +82,21 @@ def test_aanmeldmodule_posts_signed_applications(koppel):
 def test_aanmeldmodule_reports_an_unreachable_koppel():
     results = push_applications(PROJECT, count=1, koppel_url="http://127.0.0.1:9", timeout=1)
     assert results[0]["status"] is None and results[0]["error"] == "ConnectError"
+
+
+def test_pushers_can_send_forged_and_repeated_deliveries(sandbox, koppel):
+    report = client.post(control(sandbox, "b3net") + "/_sandbox/push",
+                         json={"count": 1, "start": 40, "tamper": True, "repeat": 2}).json()
+    assert [m["matchId"] for m in report["sent"]] == ["B3-000041", "B3-000041"]
+    call = [c for c in koppel.calls if c["path"] == "/hooks/b3net"][-1]
+    key = secret("b3net-webhook-secret").encode()
+    assert call["headers"]["x-signature"] != "sha256=" + hmac.new(key, call["raw"], hashlib.sha256).hexdigest()
+    results = push_applications(PROJECT, count=1, start=7, koppel_url=koppel.url, tamper=True, repeat=2)
+    assert len(results) == 2 and results[0]["aanmeldId"] == results[1]["aanmeldId"]
+
+
+def test_iam_can_send_a_user_koppel_must_refuse(sandbox, koppel):
+    report = client.post(control(sandbox, "iam") + "/_sandbox/push",
+                         json={"users": 1, "start": 30, "groups": False, "invalid": True}).json()
+    assert len(report["Users"]) == 2
+    assert "userName" not in koppel.calls[-1]["json"]
