@@ -186,24 +186,59 @@ class ExpressionCompiler:
     def __init__(self, namespace: Namespace, root_var: str = "r") -> None:
         self.ns = namespace
         self.root_var = root_var
+        #: paths from the record computed once per record into local variables (see hoisting)
+        self.hoist: dict[tuple, str] = {}
 
-    def source(self, text: str, cur: str) -> str:
+    def source(self, text: str, cur: str, hoist: dict[tuple, str] | None = None) -> str:
         tree = parse(text)
         check_functions(tree)
-        return self.node(tree, cur)
+        return self._with_hoist(hoist, self.node, tree, cur)
 
-    def condition(self, text: str, cur: str) -> str:
+    def condition(self, text: str, cur: str, hoist: dict[tuple, str] | None = None) -> str:
         """Source giving the JMESPath truth of ``text`` as a Python bool."""
         tree = parse(text)
         check_functions(tree)
-        code = self.node(tree, cur)
+        code = self._with_hoist(hoist, self.node, tree, cur)
         return code if is_boolean(tree) else f"_truthy({code})"
+
+    def _with_hoist(self, hoist: dict[tuple, str] | None, fn: Callable, *args: Any) -> str:
+        saved, self.hoist = self.hoist, hoist or {}
+        try:
+            return fn(*args)
+        finally:
+            self.hoist = saved
 
     def node(self, node: dict, cur: str) -> str:
         kind = node["type"]
+        if kind in ("field", "subexpression", "index_expression"):
+            steps = chain_steps(node)
+            if steps is not None:
+                return self.chain(steps, cur)
         if kind not in _COMPILED:
             return f"{self.ns.fallback(node)}({cur})"
         return getattr(self, f"_{kind}")(node, cur)
+
+    def chain(self, steps: tuple, cur: str, hoist: dict[tuple, str] | None = None) -> str:
+        """Source for a path of field names (str) and list positions (int) from ``cur``."""
+        hoist = self.hoist if hoist is None else hoist
+        base, start = cur, 0
+        if cur == self.root_var and hoist:
+            for k in range(len(steps), 0, -1):
+                if steps[:k] in hoist:
+                    base, start = hoist[steps[:k]], k
+                    break
+        for step in steps[start:]:
+            base = self._step(base, step)
+        return base
+
+    def _step(self, base: str, step: str | int) -> str:
+        if isinstance(step, str):
+            if base == self.root_var:  # the record itself is always an object (checked on entry)
+                return f"{base}.get({step!r})"
+            return f"(_t.get({step!r}) if type(_t := {base}) is dict else None)"
+        if step >= 0:
+            return f"(_t[{step}] if type(_t := {base}) is list and len(_t) > {step} else None)"
+        return f"_index({base}, {step})"
 
     def literal(self, value: Any) -> str:
         if isinstance(value, _SCALARS) and not (isinstance(value, float) and value != value):
@@ -211,10 +246,7 @@ class ExpressionCompiler:
         return self.ns.add("k", value)
 
     def _field(self, node: dict, cur: str) -> str:
-        key = repr(node["value"])
-        if cur == self.root_var:  # the record itself is always an object (checked on entry)
-            return f"{cur}.get({key})"
-        return f"(_t.get({key}) if type(_t := {cur}) is dict else None)"
+        return self._step(cur, node["value"])
 
     def _subexpression(self, node: dict, cur: str) -> str:
         code = cur
@@ -299,6 +331,43 @@ class ExpressionCompiler:
             self.ns.context.valuemap(str(name))
         except FunctionError as exc:
             raise ExpressionProblem(str(exc)) from None
+
+
+def chain_steps(node: dict) -> tuple | None:
+    """``a.b[0].c`` → ``('a', 'b', 0, 'c')``; None when the node is not such a plain path."""
+    kind = node["type"]
+    if kind == "field":
+        return (node["value"],)
+    if kind == "index_expression":
+        left, right = node["children"]
+        if right["type"] != "index":
+            return None
+        steps = chain_steps(left)
+        return None if steps is None else (*steps, right["value"])
+    if kind == "subexpression":
+        out: tuple = ()
+        for child in node["children"]:
+            steps = chain_steps(child)
+            if steps is None:
+                return None
+            out += steps
+        return out
+    return None
+
+
+_SAME_CURRENT = frozenset({"comparator", "and_expression", "or_expression", "not_expression", "function_expression"})
+
+
+def root_chains(tree: dict) -> list[tuple]:
+    """The plain paths an expression reads from its current value (not inside projections)."""
+    steps = chain_steps(tree) if tree["type"] in ("field", "subexpression", "index_expression") else None
+    if steps is not None:
+        return [steps]
+    if tree["type"] not in _SAME_CURRENT:
+        return []
+    if tree["type"] == "function_expression" and any(c["type"] == "expref" for c in tree["children"]):
+        return []
+    return [chain for child in tree["children"] for chain in root_chains(child)]
 
 
 def _null_literal(node: dict) -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from runtime.diagnostics import dotted
 from runtime.errors import ConfigError, MappingError
 from runtime.mapping import valuemaps
-from runtime.mapping.compiler import ExpressionCompiler, ExpressionProblem, Namespace, truthy
+from runtime.mapping.compiler import ExpressionCompiler, ExpressionProblem, Namespace, parse, root_chains, truthy
 from runtime.mapping.functions import FunctionError, safe_reason
 from runtime.mapping.model import output_kind
 
@@ -146,6 +146,10 @@ class Built:
     problems: list[Problem] = field(default_factory=list)
 
 
+def _has_when(spec: Any) -> bool:
+    return isinstance(spec, dict) and output_kind(spec) != "nested" and spec.get("when") is not None
+
+
 class Builder:
     def __init__(self, context: MappingContext, collect: bool = False) -> None:
         self.context = context
@@ -155,21 +159,29 @@ class Builder:
         self.defs: list[str] = []
         self.collect = collect
         self.problems: list[Problem] = []
+        #: paths read from the record by several fields, computed once into locals of _map
+        self.hoist: dict[tuple, str] = {}
+        #: True while generating code that lands in _map's own body (where the locals exist)
+        self.in_map = True
 
     # expressions ---------------------------------------------------------------------------
+    def _hoist_for(self, cur: str) -> dict[tuple, str] | None:
+        return self.hoist if self.in_map and cur == "r" else None
+
     def expr(self, text: Any, cur: str, loc: tuple) -> tuple[str, Callable]:
         """Source of ``text`` with current value ``cur`` (``r`` or ``c``), and its slow twin."""
         try:
-            code = self.ec.source(text, cur)
+            plain = self.ec.source(text, cur)
+            code = self.ec.source(text, cur, self._hoist_for(cur)) if self._hoist_for(cur) else plain
         except ExpressionProblem as exc:
             return self._fail(Problem(loc, str(exc), exc.column))
-        fn = eval(f"lambda c, r: {code}", self.ns.names)  # noqa: S307 - our own generated source
+        fn = eval(f"lambda c, r: {plain}", self.ns.names)  # noqa: S307 - our own generated source
         return code, fn
 
     def condition(self, text: Any, cur: str, loc: tuple) -> tuple[str, Callable]:
         """Like expr, for a when/where: the source gives a bool, the slow twin the raw value."""
         try:
-            code = self.ec.condition(text, cur)
+            code = self.ec.condition(text, cur, self._hoist_for(cur))
         except ExpressionProblem as exc:
             return self._fail(Problem(loc, str(exc), exc.column))
         return code, self.expr(text, cur, loc)[1]
@@ -239,12 +251,16 @@ class Builder:
     def _each(self, spec: dict, cur: str, loc: tuple, omit_null: bool) -> tuple[str, Any]:
         each_code, each_fn = self.expr(spec["each"], cur, (*loc, "each"))
         where_code, where_fn = ("True", None)
-        if spec.get("where") is not None:
-            where_code, where_fn = self.condition(spec["where"], "c", (*loc, "where"))
         if "output" not in spec:
             self._fail(Problem(loc, "each: needs an output (the entry per item)"))
             return "[]", ConstNode([])
-        item_code, item_node = self.value(spec["output"], "c", (*loc, "output"), omit_null)
+        saved, self.in_map = self.in_map, False  # the items are mapped in a function of their own
+        try:
+            if spec.get("where") is not None:
+                where_code, where_fn = self.condition(spec["where"], "c", (*loc, "where"))
+            item_code, item_node = self.value(spec["output"], "c", (*loc, "output"), omit_null)
+        finally:
+            self.in_map = saved
         fname = self.ns.add("each", None)
         self.defs.append(
             f"def {fname}(_items, r):\n"
@@ -256,41 +272,99 @@ class Builder:
         )
         return f"{fname}({each_code}, r)", EachNode(each_fn, item_node, where_fn)
 
-    def _object(self, fields: dict, cur: str, loc: tuple, omit_null: bool) -> tuple[str, Any]:
+    def _object(self, fields: dict, cur: str, loc: tuple, omit_null: bool, top: bool = False) -> tuple[str, Any]:
+        """A dict literal, or (with ``when`` or ``omit_null``) statements: in _map itself for
+        the top-level object (returned as source lines joined by newlines), else in a function."""
+        statements = omit_null or any(_has_when(spec) for spec in fields.values())
+        saved, self.in_map = self.in_map, self.in_map and (top or not statements)
         parts: list[tuple[str, str, str | None]] = []
         nodes: list[tuple[str, Any, Callable | None]] = []
-        for key, spec in fields.items():
-            if not isinstance(key, str):
-                self._fail(Problem((*loc, key), "a target field name must be text"))
-                continue
-            when_code, when_fn = None, None
-            if isinstance(spec, dict) and output_kind(spec) != "nested" and spec.get("when") is not None:
-                when_code, when_fn = self.condition(spec["when"], cur, (*loc, key, "when"))
-            code, node = self.value(spec, cur, (*loc, key), omit_null)
-            parts.append((key, code, when_code))
-            nodes.append((key, node, when_fn))
+        try:
+            for key, spec in fields.items():
+                if not isinstance(key, str):
+                    self._fail(Problem((*loc, key), "a target field name must be text"))
+                    continue
+                when_code, when_fn = None, None
+                if _has_when(spec):
+                    when_code, when_fn = self.condition(spec["when"], cur, (*loc, key, "when"))
+                code, node = self.value(spec, cur, (*loc, key), omit_null)
+                parts.append((key, code, when_code))
+                nodes.append((key, node, when_fn))
+        finally:
+            self.in_map = saved
         node = ObjectNode(nodes, omit_null)
-        if not omit_null and all(when is None for _, _, when in parts):
+        if not statements:
             return "{" + ", ".join(f"{k!r}: {code}" for k, code, _ in parts) + "}", node
-        fname = self.ns.add("obj", None)
-        lines = [f"def {fname}(c, r):", "    _o = {}"]
+        lines = ["_o = {}"]
         for key, code, when in parts:
-            indent = "    "
+            indent = ""
             if when is not None:
-                lines.append(f"    if {when}:")
-                indent = "        "
+                lines.append(f"if {when}:")
+                indent = "    "
             if omit_null:
                 lines.append(f"{indent}if (_v := {code}) is not None:")
                 lines.append(f"{indent}    _o[{key!r}] = _v")
             else:
                 lines.append(f"{indent}_o[{key!r}] = {code}")
-        lines.append("    return _o")
-        self.defs.append("\n".join(lines) + "\n")
+        lines.append("return _o")
+        if top:
+            return "\n".join(lines), node
+        fname = self.ns.add("obj", None)
+        self.defs.append(f"def {fname}(c, r):\n" + "".join(f"    {line}\n" for line in lines))
         return f"{fname}({cur}, r)", node
+
+    # hoisting: a path several fields read is computed once per record -----------------------
+    def _plan_hoist(self, data: dict) -> None:
+        counts: dict[tuple, int] = {}
+
+        def count(text: Any) -> None:
+            try:
+                tree = parse(text)
+            except ExpressionProblem:
+                return
+            for chain in root_chains(tree):
+                for k in range(1, len(chain) + 1):
+                    counts[chain[:k]] = counts.get(chain[:k], 0) + 1
+
+        def visit(spec: Any) -> None:
+            kind = output_kind(spec)
+            if isinstance(spec, dict) and kind != "nested":
+                count(spec.get("when"))
+            if kind == "expression":
+                count(spec)
+            elif kind == "expr":
+                count(spec.get("expr"))
+            elif kind == "each":
+                count(spec.get("each"))
+            elif kind == "list":
+                for item in spec:
+                    visit(item)
+            elif kind in ("object", "nested"):
+                fields = spec.get("object") if kind == "object" else spec
+                if isinstance(fields, dict) and not any(_has_when(f) for f in fields.values()) and not data.get("omit_null"):
+                    for child in fields.values():
+                        visit(child)
+
+        count(data.get("where"))
+        for spec in (data.get("output") or {}).values() if isinstance(data.get("output"), dict) else ():
+            visit(spec)
+        shared = {path for path, n in counts.items() if n >= 2}
+        # a path read only through one longer shared path is computed inside that one
+        shared = {p for p in shared if not any(q[:-1] == p and counts[q] == counts[p] for q in shared)}
+        for i, path in enumerate(sorted(shared, key=len)):
+            self.hoist[path] = f"_h{i}"
+
+    def _hoist_lines(self) -> list[str]:
+        lines, known = [], {}
+        for path, name in sorted(self.hoist.items(), key=lambda item: len(item[0])):
+            lines.append(f"{name} = {self.ec.chain(path, 'r', known)}")
+            known[path] = name
+        return lines
 
     # the whole mapping -----------------------------------------------------------------------
     def build(self, data: dict) -> Built:
         omit_null = bool(data.get("omit_null"))
+        self._plan_hoist(data)
         where_code, where_fn = None, None
         if data.get("where") is not None:
             where_code, where_fn = self.condition(data["where"], "r", ("where",))
@@ -298,21 +372,17 @@ class Builder:
         if not isinstance(output, dict):
             self._fail(Problem(("output",), "output: expects a mapping of target field names"))
             output = {}
-        body_code, body_node = self._object(output, "r", ("output",), omit_null)
-        lines = ["def _map(r):", "    if type(r) is not dict:", "        raise TypeError('record')"]
-        body = lines
-        if self.ns.uses_root_fallback:
-            lines += ["    _token = _ctx.root.set(r)", "    try:"]
-            indent = "        "
-        else:
-            indent = "    "
+        body_code, body_node = self._object(output, "r", ("output",), omit_null, top=True)
+        body = self._hoist_lines()
         if where_code is not None:
-            body.append(f"{indent}if not {where_code}:")
-            body.append(f"{indent}    return None")
-        body.append(f"{indent}return {body_code}")
+            body += [f"if not {where_code}:", "    return None"]
+        body += body_code.split("\n") if body_code.startswith("_o = {}") else [f"return {body_code}"]
         if self.ns.uses_root_fallback:
-            body += ["    finally:", "        _ctx.root.reset(_token)"]
-        source = "".join(self.defs) + "\n".join(body) + "\n"
+            body = ["_token = _ctx.root.set(r)", "try:", *("    " + line for line in body),
+                    "finally:", "    _ctx.root.reset(_token)"]
+        lines = ["def _map(r):", "    if type(r) is not dict:", "        raise TypeError('record')"]
+        lines += ["    " + line for line in body]
+        source = "".join(self.defs) + "\n".join(lines) + "\n"
         exec(compile(source, "<mapping>", "exec"), self.ns.names)  # noqa: S102 - our own generated source
         fast = self.ns.names["_map"]
         context = self.context
