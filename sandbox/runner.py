@@ -189,7 +189,15 @@ class Sandbox:
 
         ctx = StandinContext(name=name, project_root=self.project_root, settings=settings,
                              specs_dir=specs_dir(self.project_root))
-        app = create_app(ctx)
+        try:
+            app = create_app(ctx)
+        except Exception as exc:  # noqa: BLE001 - one broken stand-in must not keep the others down
+            sock.close()
+            from runtime import redact
+
+            self.skipped[name] = redact.text(f"did not start: {type(exc).__name__}: {exc}")
+            log.warning("sandbox %s did not start", name, exc_info=True)
+            return
         server, thread = _serve(app, sock, name)
         self.running[name] = Running(name, "http", settings.url, ctx, server, thread)
 

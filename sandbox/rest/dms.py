@@ -49,7 +49,8 @@ def validate(data: Any, categories: dict[int, str]) -> list[str]:
     if not isinstance(data, dict):
         return ["body must be a JSON object"]
     errors = []
-    if data.get("CategoryNo") not in categories:
+    category = data.get("CategoryNo")
+    if not isinstance(category, int) or isinstance(category, bool) or category not in categories:
         errors.append(f"CategoryNo: unknown category {data.get('CategoryNo')!r}; known: {sorted(categories)}")
     names = set()
     for i, item in enumerate(data.get("IndexDataItems") or []):

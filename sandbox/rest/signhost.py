@@ -134,8 +134,12 @@ def create_app(ctx: StandinContext) -> Starlette:
             return early
         file_id = request.path_params["file_id"]
         kind = request.headers.get("content-type", "").split(";")[0].strip()
-        entry = transaction["Files"].setdefault(file_id, {"DisplayName": file_id, "Links": [
-            {"Rel": "file", "Type": "application/pdf", "Link": f"{ctx.settings.url}/transaction/{transaction['Id']}/file/{file_id}"}]})
+        link = f"{ctx.settings.url}/transaction/{transaction['Id']}/file/{file_id}"
+
+        def entry() -> dict[str, Any]:  # listed in Files only once the upload was accepted
+            return transaction["Files"].setdefault(file_id, {
+                "DisplayName": file_id, "Links": [{"Rel": "file", "Type": "application/pdf", "Link": link}]})
+
         if kind == "application/pdf":
             if len(body) > MAX_FILE:
                 return error(413, "The file is larger than 50 MB")
@@ -146,6 +150,7 @@ def create_app(ctx: StandinContext) -> Starlette:
                 return error(400, "The Digest header does not match the file")
             existed = (transaction["Id"], file_id) in files
             files[(transaction["Id"], file_id)] = body
+            entry()
             ctx.received.add("file", {"fileId": file_id, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()},
                              path=request.url.path, id=transaction["Id"])
             return Response(status_code=200 if existed else 201)
@@ -157,7 +162,8 @@ def create_app(ctx: StandinContext) -> Starlette:
             errors = spec.request_errors("put", "/api/transaction/x/file/y", meta) if spec else []
             if errors:
                 return error(400, "The file metadata is invalid", errors)
-            entry.update({k: v for k, v in meta.items() if k in ("DisplayName",)})
+            if isinstance(meta, dict) and meta.get("DisplayName"):
+                entry()["DisplayName"] = meta["DisplayName"]
             ctx.received.add("file-metadata", meta, path=request.url.path, id=transaction["Id"])
             return Response(status_code=200 if (transaction["Id"], file_id) in files else 202)
         return error(400, f"Unsupported Content-Type '{kind}'")

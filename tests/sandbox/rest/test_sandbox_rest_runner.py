@@ -81,3 +81,18 @@ def test_up_runs_until_sigterm(project_copy):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def broken_app(ctx):
+    raise RuntimeError("cannot read its contract")
+
+
+def test_a_missing_or_broken_stand_in_is_skipped_and_the_rest_runs(monkeypatch):
+    import sandbox.runner as runner
+
+    monkeypatch.setitem(runner.HTTP_STANDINS, "crm", "sandbox.rest.not_written_yet:create_app")
+    monkeypatch.setitem(runner.HTTP_STANDINS, "vva", f"{__name__}:broken_app")
+    with Sandbox(PROJECT, names=["crm", "vva", "dlo"], free_ports=True, include_services=False) as box:
+        assert set(box.running) == {"dlo"}
+        assert "not in this tree" in box.skipped["crm"]
+        assert "cannot read its contract" in box.skipped["vva"]
