@@ -151,8 +151,9 @@ class TableTarget(Target):
             return
         upserts = [it for it in items if it.operation != "delete"]
         deletes = [it for it in items if it.operation == "delete"]
-        state = self._state(table, [it.payload for it in upserts])
+        state = None
         try:
+            state = self._state(table, [it.payload for it in upserts])
             if upserts:
                 self._evolve(state, [it.payload for it in upserts])
                 self.connection.commit()  # DDL kept even if the rows are refused below
@@ -170,6 +171,8 @@ class TableTarget(Target):
             if not self._rollback() or _is_connection_problem(exc):
                 self._drop_connection()
                 raise TransientError(f"table {table}: connection lost ({type(exc).__name__})") from None
+            if state is None:
+                raise
             log.info("table %s: batch refused (%s); writing row by row", table, type(exc).__name__)
             for position, item in zip(positions, items):
                 outcomes[position] = self._write_one(state, item)
@@ -376,6 +379,8 @@ def _is_unique_violation(exc: Exception) -> bool:
 
 
 def _is_connection_problem(exc: Exception) -> bool:
-    name = type(exc).__name__
-    return name in ("OperationalError", "InterfaceError") and "locked" not in str(exc).lower() and \
-        getattr(exc, "sqlstate", None) not in ("22003", "23502")
+    """Connection lost, server shutting down, database locked: worth a retry, not a record's fault."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    if not names & {"OperationalError", "InterfaceError"}:
+        return False
+    return "no such" not in str(exc).lower()

@@ -7,7 +7,6 @@ folder the partner gave us), else to the login's start folder. Renames use OpenS
 
 from __future__ import annotations
 
-import errno
 import functools
 import posixpath
 import stat
@@ -29,6 +28,10 @@ def _session_errors(method):
             return method(self, *args, **kwargs)
         except (paramiko.SSHException, EOFError) as exc:
             raise TransientError(f"SFTP session lost ({type(exc).__name__})", code="session") from None
+        except OSError as exc:
+            if exc.errno is None:  # "Socket is closed" and the like: the session, not the file
+                raise TransientError(f"SFTP session lost ({exc})", code="session") from None
+            raise
 
     return wrapper
 
@@ -119,6 +122,3 @@ class SftpStorage:
         with self.sftp.open(self.resolve(path), "rb") as remote:
             return remote.read()
 
-
-def not_found(exc: OSError) -> bool:
-    return exc.errno == errno.ENOENT

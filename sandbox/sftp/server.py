@@ -143,16 +143,38 @@ def stop(server: SftpServer) -> None:
     process = server.process
     if process is None or process.poll() is not None:
         return
-    try:  # the whole process group: the listener and the sessions it forked
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
+    sessions = _descendants(process.pid)  # the listener's children outlive it otherwise
+    for pid in [process.pid, *sessions]:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
         process.wait(timeout=5)
     server.process = None
+
+
+def _descendants(pid: int) -> list[int]:
+    """The ids of the processes started by ``pid`` (its sshd session processes), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _config(port: int, user: str, sshd_dir: Path, host_key: Path, start_dir: Path) -> str:
