@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import uuid
+from functools import lru_cache
 
 from runtime import redact
 from runtime.mapping.functions import FunctionError, function
@@ -111,8 +112,14 @@ def eckid_hpgn(pgn, salt=None):
             salt_bytes = base64.b64decode(str(salt), validate=True)
         except ValueError as exc:
             raise FunctionError("eckid_hpgn(): the salt is not Base64") from exc
-    digest = hashlib.scrypt(text.lower().encode("utf-8"), salt=salt_bytes, **_SCRYPT)
-    return digest.hex()
+    return _scrypt_hex(text.lower(), salt_bytes)
+
+
+@lru_cache(maxsize=256)
+def _scrypt_hex(pgn: str, salt: bytes) -> str:
+    # Cached in this process only: a retried record, or a test's second evaluation, does not pay
+    # the 128 MiB and the fraction of a second again.
+    return hashlib.scrypt(pgn.encode("utf-8"), salt=salt, **_SCRYPT).hex()
 
 
 def _digits(value: object) -> str | None:
