@@ -14,8 +14,8 @@ Modes (``mode:`` in the spec):
   cursor is ``"<ISO timestamp>|<key>"``. Deletes are not seen in this mode. On PostgreSQL
   ``updated_at`` is the writing transaction's start time, so a transaction that runs long and
   commits late can land behind the watermark: use ``outbox`` where that matters.
-- ``full``: every row, in key order; the cursor moves within the run and is ``None`` at the end,
-  so the next run reads everything again.
+- ``full``: every row, in key order. The cursor is the last key read, so an interrupted run
+  resumes where it stopped; the last batch returns ``""``, so the next run reads everything again.
 
 Batches hold at most ``ctx.options["batch_size"]`` (default 500) records and are read with
 keyset pagination, so memory stays flat whatever the table size. ``include`` joins related
@@ -89,7 +89,7 @@ class SisStoreSource(Source):
             if self.spec.mode == "outbox":
                 yield from self._read_outbox(cursor)
             else:
-                yield from self._read_table(cursor if self.spec.mode == "watermark" else None)
+                yield from self._read_table(cursor)
         except DBAPIError as exc:
             if exc.connection_invalidated or _is_operational(exc):
                 raise TransientError(f"SIS store unavailable: {type(exc.orig).__name__}") from exc
@@ -101,11 +101,14 @@ class SisStoreSource(Source):
         after = int(cursor) if cursor not in (None, "") else self.reader.max_seq()
         object_type = self.spec.object
         objects = [object_type] + [o for o in (self.related.objects if self.related else []) if o != object_type]
+        stored = cursor not in (None, "")  # whether the engine holds a position already
         while True:
             changes = self.reader.read_after(after, objects, self.batch_size)
             horizon = max(after, self.reader.horizon)
             if not changes:
-                if horizon > after:  # rows of other objects passed: move on without records
+                # rows of other objects passed, or a first run: store the position all the same,
+                # so that changes made before the next run are not skipped
+                if horizon > after or not stored:
                     yield Batch(records=[], cursor=str(horizon))
                 return
             with self.engine.connect() as connection:
@@ -117,7 +120,7 @@ class SisStoreSource(Source):
                     done = start + self.batch_size >= len(keys)
                     # the cursor moves with the last part only: a crash in between resends
                     yield Batch(records=records, cursor=str(horizon if done else after))
-            after = horizon
+            after, stored = horizon, True
 
     def _latest_per_key(self, connection, changes: list) -> dict[str, dict]:  # noqa: ANN001
         """Root key → its last change (seq, op, changed_at); included objects' changes count as
@@ -188,8 +191,8 @@ class SisStoreSource(Source):
             done = len(rows) < self.batch_size
             if watermark:
                 next_cursor = f"{rec.jsonable(last['updated_at'])}|{rec.key_string(object_type, dict(last))}"
-            else:
-                next_cursor = None if done else rec.key_string(object_type, dict(last))
+            else:  # "" at the end: the next run starts again from the first row
+                next_cursor = "" if done else rec.key_string(object_type, dict(last))
             yield Batch(records=records, cursor=next_cursor)
             if done:
                 return
