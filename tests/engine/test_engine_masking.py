@@ -24,7 +24,7 @@ def test_batch_and_dry_run_show_no_bsn_and_no_secret(make_engine, monkeypatch):
     fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"k3"}, leak=True)
     engine = make_engine([{"id": 2, "source": {"type": "memory", "name": "src"},
                            "targets": [{"type": "memtarget", "name": "tgt"}]}])
-    monkeypatch.setattr(cli, "_engine", lambda ctx: engine)
+    monkeypatch.setattr(cli, "_engine", lambda ctx, only=None: engine)
     monkeypatch.setattr(engine, "close", lambda: None)
     logs = io.StringIO()
     configure(json_lines=True, stream=logs, level="DEBUG")
