@@ -44,7 +44,7 @@ def option_secret(ctx: StandinContext, name: str) -> str | None:
 # -- authentication ----------------------------------------------------------------------------
 
 
-def _same(given: str, expected: str) -> bool:
+def same_secret(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
@@ -59,7 +59,7 @@ def bearer_checker(ctx: StandinContext) -> Callable[[Request], Response | None]:
 
     def check(request: Request) -> Response | None:
         header = request.headers.get("authorization", "")
-        if not header.startswith("Bearer ") or not _same(header[7:].strip(), token):
+        if not header.startswith("Bearer ") or not same_secret(header[7:].strip(), token):
             return unauthorized()
         return None
 
@@ -78,7 +78,7 @@ def basic_checker(ctx: StandinContext) -> Callable[[Request], Response | None]:
             user, _, given = base64.b64decode(header[6:]).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
             return unauthorized(scheme="Basic")
-        if user != username or not _same(given, password):
+        if user != username or not same_secret(given, password):
             return unauthorized(scheme="Basic")
         return None
 

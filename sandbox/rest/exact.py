@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import _same, base_path, form_fields, gate, option
+from sandbox.rest.common import same_secret, base_path, form_fields, gate, option
 from sandbox.standin import StandinContext, control_routes
 
 ITEMS = [("LESGELD", "Lesgeld", 1371.0, "VH"), ("LESMAT", "Lesmateriaal", 245.5, "VH"),
@@ -126,13 +126,13 @@ def create_app(ctx: StandinContext) -> Starlette:
         form = await form_fields(request)
         if form.get("grant_type") != "refresh_token":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        if form.get("client_id") != client_id or not _same(str(form.get("client_secret", "")), client_secret):
+        if form.get("client_id") != client_id or not same_secret(str(form.get("client_secret", "")), client_secret):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         early = await gate(ctx, request, b"", lambda f: JSONResponse({"error": "invalid_grant"}, status_code=400))
         if early:
             return early
         with lock:
-            if not _same(str(form.get("refresh_token", "")), state["refresh"]):
+            if not same_secret(str(form.get("refresh_token", "")), state["refresh"]):
                 ctx.received.add("token-refused", None, path=request.url.path)
                 return JSONResponse({"error": "invalid_grant", "error_description": "refresh token is not valid"},
                                     status_code=400)

@@ -82,7 +82,9 @@ class OpenApiDocument:
                 root = dict(self.doc)
                 root["$ref"] = pointer
                 # Draft 7 ignores siblings of $ref; 2020-12 ignores the unknown OpenAPI keys.
-                self._validators[pointer] = cls(root, format_checker=cls.FORMAT_CHECKER)
+                # the 2020-12 checker knows "uuid" (OOAPI ids), which Draft 7's does not
+                checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+                self._validators[pointer] = cls(root, format_checker=checker)
             return self._validators[pointer]
 
     def errors(self, pointer: str, instance: Any, limit: int = 10) -> list[str]:

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import webhooks
-from sandbox.rest.common import _same, base_path, gate, openapi_document, option, option_secret
+from sandbox.rest.common import same_secret, base_path, gate, openapi_document, option, option_secret
 from sandbox.standin import Fault, StandinContext, control_routes
 
 SPEC = "signhost/openapi.yaml"
@@ -81,7 +81,7 @@ def create_app(ctx: StandinContext) -> Starlette:
 
     def auth(request: Request) -> Response | None:
         for name, value in expected.items():
-            if not _same(request.headers.get(name, ""), value):
+            if not same_secret(request.headers.get(name, ""), value):
                 return legacy_error(401, f"Invalid or missing {name} header")
         return None
 

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import _same, base_path, form_fields, gate, option, page_params, problem, paged_response
+from sandbox.rest.common import same_secret, base_path, form_fields, gate, option, page_params, problem, paged_response
 from sandbox.standin import StandinContext, control_routes
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -101,7 +101,7 @@ def create_app(ctx: StandinContext) -> Starlette:
             given_id, _, given_secret = base64.b64decode(header[6:]).decode().partition(":")
         if form.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        if given_id != client_id or not _same(str(given_secret or ""), client_secret):
+        if given_id != client_id or not same_secret(str(given_secret or ""), client_secret):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         access = secrets.token_urlsafe(24)
         tokens[access] = time.time() + ttl
@@ -112,7 +112,7 @@ def create_app(ctx: StandinContext) -> Starlette:
         return JSONResponse({"access_token": access, "token_type": "Bearer", "expires_in": ttl})
 
     def auth(request: Request) -> Response | None:
-        if not _same(request.headers.get(key_header, ""), subscription_key):
+        if not same_secret(request.headers.get(key_header, ""), subscription_key):
             return JSONResponse({"statusCode": 401, "message": "Access denied due to missing subscription key. "
                                  "Make sure to include subscription key when making requests to an API."},
                                 status_code=401)

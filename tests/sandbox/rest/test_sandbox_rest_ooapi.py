@@ -120,3 +120,9 @@ def test_remindo_results_feed_pages_with_a_watermark(sandbox):
     assert stamps == sorted(stamps)
     newer = client.get(f"{base}/results", headers=REMINDO, params={"modifiedSince": stamps[-1]}).json()["items"]
     assert newer == []
+
+
+def test_ooapi_ids_must_be_uuids(sandbox):
+    specs_present(sandbox, "ooapi/v5/ooapi.json")
+    r = client.put(f"{sandbox.url('website')}/programs/25998-BOL", json=program("25998-BOL"), headers=WEB)
+    assert r.status_code == 400 and "uuid" in r.json()["detail"]
