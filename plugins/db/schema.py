@@ -46,6 +46,7 @@ WIDENS = {
     "timestamptz": {"timestamp"},
     "timestamp": {"timestamptz"},
     "json": {"json"},
+    "bool": {"int"},  # SQLite keeps booleans as 0/1; PostgreSQL reads '0'/'1' as false/true
 }
 
 
