@@ -110,8 +110,8 @@ def evaluate(node: Any, cur: Any, root: Any, path: tuple) -> Any:
     if isinstance(node, ExprNode):
         try:
             return node.fn(cur, root)
-        except MappingError:
-            raise
+        except (MappingError, ConfigError):
+            raise  # already this record's error, or a configuration problem that stops the run
         except Exception as exc:  # noqa: BLE001 - every failure becomes this record's error
             raise MappingError(safe_reason(exc), path=dotted(path)) from None
     if isinstance(node, ConstNode):

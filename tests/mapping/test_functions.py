@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from runtime.errors import ConfigError
+
 from runtime.mapping.functions import FUNCTIONS, FunctionError, all_functions
 from runtime.mapping.functions import dates, ids, text, values
 
@@ -27,8 +29,13 @@ def test_eckid_hpgn_reproduces_kennisnets_test_vectors(pgn, expected, monkeypatc
 def test_eckid_hpgn_refuses_to_guess_the_salt_outside_the_sandbox(monkeypatch):
     monkeypatch.delenv(ids.ECKID_SALT_ENV, raising=False)
     monkeypatch.setenv("KOPPEL_ENV", "productie")
-    with pytest.raises(FunctionError, match="KOPPEL_ECKID_SALT"):
+    with pytest.raises(ConfigError, match="KOPPEL_ECKID_SALT"):
         ids.eckid_hpgn("063138219")
+    # in a mapping too: the run stops, the students do not all become dead letters
+    from runtime.mapping import compile_mapping
+
+    with pytest.raises(ConfigError):
+        compile_mapping({"name": "e", "output": {"h": "eckid_hpgn(bsn)"}}, None)({"bsn": "063138219"})
     assert ids.eckid_hpgn(None) is None
 
 

@@ -9,6 +9,7 @@ import uuid
 from functools import lru_cache
 
 from runtime import redact
+from runtime.errors import ConfigError
 from runtime.mapping.functions import FunctionError, function
 
 #: Koppel's own UUID namespace, so uuid5(<name>) ids do not collide with other software's
@@ -78,19 +79,21 @@ def sha256(value):
 
 def eckid_salt() -> bytes:
     """The salt for hPGN: ``KOPPEL_ECKID_SALT`` (Base64, from Kennisnet), or in the sandbox the
-    reference salt. Outside the sandbox a missing salt is an error: a wrong salt gives an hPGN
-    that Kennisnet accepts but that belongs to nobody."""
+    reference salt. Outside the sandbox a missing salt is a ConfigError (the run stops): a wrong
+    salt gives an hPGN that Kennisnet accepts but that belongs to nobody."""
     configured = os.environ.get(ECKID_SALT_ENV)
     if configured:
         encoded = configured
     elif os.environ.get("KOPPEL_ENV", "sandbox") == "sandbox":
         encoded = ECKID_REFERENCE_SALT
     else:
-        raise FunctionError(f"eckid_hpgn(): set {ECKID_SALT_ENV} to the salt Kennisnet issued for this environment")
+        # A configuration problem, not this record's: it stops the run instead of filling the
+        # dead letters with every student.
+        raise ConfigError(f"eckid_hpgn(): set {ECKID_SALT_ENV} to the salt Kennisnet issued for this environment")
     try:
         return base64.b64decode(encoded, validate=True)
     except ValueError as exc:
-        raise FunctionError(f"eckid_hpgn(): {ECKID_SALT_ENV} is not Base64") from exc
+        raise ConfigError(f"eckid_hpgn(): {ECKID_SALT_ENV} is not Base64") from exc
 
 
 @function("eckid_hpgn", "ids")
