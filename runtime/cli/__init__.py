@@ -109,3 +109,7 @@ def main(ctx: click.Context, debug: bool, project: str, environment: str) -> Non
     ctx.obj["debug"] = debug
     ctx.obj["project"] = Path(project).resolve()
     ctx.obj["environment"] = environment
+    # runtime.settings.environment() and the mapping functions read KOPPEL_ENV: --env must win
+    import os
+
+    os.environ["KOPPEL_ENV"] = environment
