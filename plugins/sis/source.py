@@ -72,7 +72,7 @@ class SisStoreSource(Source):
         if self.spec.mode == "outbox":
             from runtime.sis.outbox import OutboxReader
 
-            self.reader = OutboxReader(self.url)
+            self.reader = OutboxReader(self.url, listen=False)
 
     def close(self) -> None:
         if self.reader is not None:

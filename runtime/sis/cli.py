@@ -80,7 +80,7 @@ def outbox(ctx: click.Context, tail: int, objects: tuple[str, ...], follow: bool
     from runtime.sis.outbox import OutboxReader
 
     url = _url(ctx)
-    reader = _guard(lambda: OutboxReader(url), url)
+    reader = _guard(lambda: OutboxReader(url, listen=follow), url)
     try:
         rows = reader.last(tail, list(objects) or None)
         for row in rows:

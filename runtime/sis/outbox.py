@@ -59,7 +59,8 @@ class OutboxRow:
 
 
 class OutboxReader:
-    def __init__(self, url: str, *, poll_interval: float = 1.0) -> None:
+    def __init__(self, url: str, *, poll_interval: float = 1.0, listen: bool = True) -> None:
+        """``listen=False``: a reader that never waits (a batch source) opens no LISTEN connection."""
         self.url = schema.normalise_url(url)
         self.poll_interval = poll_interval
         self._engine = schema.engine(self.url, pool_size=1, max_overflow=1) if not self.url.startswith(
@@ -70,7 +71,7 @@ class OutboxReader:
         self._gaps: dict[int, int] = {}  # first missing seq → snapshot xmax when first seen
         self._last_seen = 0
         self.horizon = 0
-        if self.is_postgresql:
+        if self.is_postgresql and listen:
             self._listen()
 
     # --- reading --------------------------------------------------------------------------
