@@ -1,7 +1,9 @@
 """Remindo via NED OOAPI "OKE MBO-toetsafname" (interfaces 25 and 26), bearer.
 
 Koppel → Remindo (flow 1.2b/2; bodies checked against ``specs/ned-ooapi-oke/ooapiv5_MBO.yaml``,
-which carries the ``nl-test-admin`` consumer schemas; without the specs only the ids are checked):
+and each ``consumers[]`` entry with ``consumerKey: nl-test-admin`` against that spec's
+``nl-test-admin-*`` schemas, which the spec itself leaves open; without the specs only the ids
+are checked):
 
     PUT   {base}/persons/{personId}             Person (primaryCode = student number)   → 201 / 200
     PUT   {base}/offerings/{offeringId}         Offering, a "zitting" (offeringType component,
@@ -77,6 +79,25 @@ def make_result(seed: Any, association_id: str) -> dict[str, Any]:
     }
 
 
+CONSUMER_SCHEMAS = {"persons": "nl-test-admin-Person", "offerings": "nl-test-admin-Offering",
+                    "associations": "nl-test-admin-Association"}
+
+
+def _consumer_errors(spec: Any, collection: str, data: dict[str, Any]) -> list[str]:
+    """The bundled spec leaves ``consumers`` open; NED's nl-test-admin schemas close it."""
+    errors = []
+    checks = [(CONSUMER_SCHEMAS.get(collection), data.get("consumers"), "consumers")]
+    if collection == "associations" and isinstance(data.get("result"), dict):
+        checks.append(("nl-test-admin-Result", data["result"].get("consumers"), "result/consumers"))
+    for schema, consumers, where in checks:
+        if not schema or not isinstance(consumers, list):
+            continue
+        for i, consumer in enumerate(consumers):
+            if isinstance(consumer, dict) and consumer.get("consumerKey") == "nl-test-admin":
+                errors += [f"{where}/{i}/{e}" for e in spec.schema_errors(schema, consumer)]
+    return errors
+
+
 def _ref(value: Any, field: str) -> str | None:
     """An association's ``person``/``offering``: an id string or an expanded object."""
     if isinstance(value, dict):
@@ -113,6 +134,8 @@ def create_app(ctx: StandinContext) -> Starlette:
     def validator(method: str, path: str, collection: str, item_id: str, content_type: str = "application/json"):
         def check(data: Any) -> list[str]:
             errors = spec.request_errors(method, path, data, content_type) if spec else []
+            if spec is not None and isinstance(data, dict):
+                errors += _consumer_errors(spec, collection, data)
             id_field = ID_FIELDS.get(collection)
             if isinstance(data, dict) and id_field and data.get(id_field) not in (None, item_id):
                 errors.append(f"{id_field}: differs from the id in the path")

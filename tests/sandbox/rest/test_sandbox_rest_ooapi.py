@@ -126,3 +126,15 @@ def test_ooapi_ids_must_be_uuids(sandbox):
     specs_present(sandbox, "ooapi/v5/ooapi.json")
     r = client.put(f"{sandbox.url('website')}/programs/25998-BOL", json=program("25998-BOL"), headers=WEB)
     assert r.status_code == 400 and "uuid" in r.json()["detail"]
+
+
+def test_remindo_checks_the_nl_test_admin_consumer(sandbox):
+    specs_present(sandbox, "ned-ooapi-oke/ooapiv5_MBO.yaml")
+    association = ned_association()
+    association["consumers"][0]["additionalTimeInMin"] = "dertig"
+    r = client.put(f"{sandbox.url('remindo')}/associations/{ASSOCIATION_ID}", json=association, headers=REMINDO)
+    assert r.status_code == 400 and "additionalTimeInMin" in r.json()["detail"]
+    offering = ned_offering()
+    offering["consumers"][0]["offeringState"] = "gepland"
+    r = client.put(f"{sandbox.url('remindo')}/offerings/{OFFERING_ID}", json=offering, headers=REMINDO)
+    assert r.status_code == 400 and "offeringState" in r.json()["detail"]
