@@ -92,7 +92,7 @@ def kind_of(value: Any) -> str:
 
 
 def infer(rows: list[dict]) -> dict[str, str]:
-    """column → kind, in first-seen column order; a column with only NULLs is text."""
+    """column → kind, in first-seen column order; a column with only NULLs is ``UNKNOWN``."""
     kinds: dict[str, str | None] = {}
     for row in rows:
         for column, value in row.items():
@@ -106,7 +106,11 @@ def infer(rows: list[dict]) -> dict[str, str]:
         if len(row) != width:
             for column in row:
                 kinds.setdefault(column, None)
-    return {c: (k or "text") for c, k in kinds.items()}
+    return {c: (k or UNKNOWN) for c, k in kinds.items()}
+
+
+#: a column that had only NULLs in the batch: fits any existing column, created as TEXT
+UNKNOWN = "unknown"
 
 
 def kind_from_declared(declared: str) -> str:
@@ -136,7 +140,11 @@ def kind_from_declared(declared: str) -> str:
 
 
 def compatible(existing: str, new: str) -> bool:
-    return existing == new or new in WIDENS.get(existing, set())
+    return existing == new or new == UNKNOWN or new in WIDENS.get(existing, set())
+
+
+def concrete(kind: str) -> str:
+    return "text" if kind == UNKNOWN else kind
 
 
 def incompatible_error(table: str, column: str, existing: str, new: str) -> ConfigError:

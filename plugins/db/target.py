@@ -287,15 +287,16 @@ class TableTarget(Target):
             missing = [k for k in state.keys if k not in incoming]
             if missing:
                 raise ConfigError(f"table {state.name}: key column(s) {missing} are not in the records")
-            self.dialect.create_table(state.qualified, incoming, state.keys)
-            state.columns = dict(incoming)
+            created = {c: shapes.concrete(k) for c, k in incoming.items()}
+            self.dialect.create_table(state.qualified, created, state.keys)
+            state.columns = created
             return
         policy = self.spec.on_incompatible_change
         for column, kind in incoming.items():
             column_at_target = state.renames.get(column, column)
             existing = state.columns.get(column_at_target)
             if existing is None:
-                self._add(state, column_at_target, kind)
+                self._add(state, column_at_target, shapes.concrete(kind))
             elif not shapes.compatible(existing, kind):
                 if policy == "fail":
                     raise shapes.incompatible_error(state.name, column, existing, kind)
@@ -310,7 +311,7 @@ class TableTarget(Target):
                     log.warning("table %s: column %s changed from %s to %s; table re-created, run a full "
                                 "refresh", state.name, column, existing, kind)
                     self.dialect.drop_table(state.qualified)
-                    merged = {**state.columns, **incoming}
+                    merged = {**state.columns, **{c: shapes.concrete(k) for c, k in incoming.items()}}
                     self.dialect.create_table(state.qualified, merged, state.keys)
                     state.columns, state.renames, state.direct = merged, {}, True
                     self.views_done = not self.spec.views
