@@ -235,21 +235,23 @@ class Sandbox:
         self.running["sshd"] = Running("sshd", "sshd", handle=handle)
 
     def _start_databases(self, systems: list[str]) -> None:
+        """The data layer's schemas (sandbox/databases.py ``create``: idempotent)."""
         try:
             databases = importlib.import_module("sandbox.databases")
         except ImportError:
             for n in systems:
                 self.skipped[n] = "sandbox.databases is not in this tree (yet)"
             return
-        ensure = getattr(databases, "ensure_databases", None) or getattr(databases, "ensure", None)
-        if ensure is None:
+        try:
+            where = databases.create(self.project_root)
+        except Exception as exc:  # noqa: BLE001 - the HTTP stand-ins still run
+            from runtime import redact
+
             for n in systems:
-                self.skipped[n] = "sandbox.databases has no ensure_databases()"
+                self.skipped[n] = redact.text(f"database not created: {exc}")
             return
-        ensure(self.project_root)
         for n in systems:
-            env = self.catalog.systems[n].environments["sandbox"]
-            self.running[n] = Running(n, "database", env.dsn)
+            self.running[n] = Running(n, "database", str(where.get(n, "")))
 
 
 def _with_port(env: Any, old_port: int | None, new_port: int, options: dict[str, Any]):
