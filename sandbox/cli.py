@@ -85,6 +85,11 @@ def up(ctx: click.Context, names: tuple[str, ...]) -> None:
                 click.echo(f"  {name:<20} {item.url}")
         for name, reason in box.skipped.items():
             click.secho(f"  {name:<20} skipped: {reason}", fg="yellow")
+        koppel = {str((item.context.settings.options or {}).get("koppel_url")) for item in box.running.values()
+                  if item.context is not None and (item.context.settings.options or {}).get("koppel_url")}
+        if koppel:
+            click.echo(f"  webhooks, postbacks and SCIM go to {', '.join(sorted(koppel))} "
+                       "(/hooks/aanmeldmodule, /hooks/b3net, /hooks/signhost, /scim/v2)")
         click.echo("sandbox up; Ctrl-C stops it")
         while not stop.wait(0.5):
             pass
