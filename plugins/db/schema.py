@@ -55,14 +55,17 @@ class TypedText(str):
     it is (cheap, exact, and any target can print it) while the db target still creates a
     TIMESTAMPTZ or DATE column for it."""
 
+    __slots__ = ()  # no __dict__: the values stay out of the cyclic garbage collector's way
     sql_kind = "text"
 
 
 class TimestampText(TypedText):
+    __slots__ = ()
     sql_kind = "timestamptz"
 
 
 class DateText(TypedText):
+    __slots__ = ()
     sql_kind = "date"
 
 
