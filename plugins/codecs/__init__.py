@@ -12,11 +12,7 @@ hold, a value XML cannot carry) so that only that record fails.
 Decisions:
 - CSV: empty cells are read as ``None`` (Dutch vendor files use ``;;`` for "no value"); values are
   written with ``str()``, ``None`` as empty, booleans as ``true``/``false``, lists and dicts as JSON.
-- XML → dict: attributes become ``@name``, child elements their local name (a repeated child
-  becomes a list), text-only elements a string, an element with attributes and text keeps the text
-  under ``#text``. Namespaces are dropped from keys. dict → XML is the inverse.
-- XML is parsed hardened: no DTD, no entity expansion, no network, and documents larger than
-  ``max_bytes`` are refused. A document with a DOCTYPE is refused outright.
+- XML (``plugins.codecs.xmlcodec``): hardened parsing, records by element name, XSD checks.
 - XLSX is read with openpyxl in read-only mode; dates become ISO strings; empty rows are skipped.
 """
 
@@ -33,11 +29,8 @@ from typing import IO, Any
 
 from runtime.errors import ConfigError, RecordError
 
-from plugins.formats import CsvFormat, JsonFormat, JsonLinesFormat, XlsxFormat, XmlFormat
-
-
-class FileFormatError(RecordError):
-    """The whole file cannot be read as its declared format (bad XML, fails the XSD, not UTF-8)."""
+from plugins.codecs.base import FileFormatError, Writer, text_value
+from plugins.formats import CsvFormat, JsonFormat, JsonLinesFormat, XlsxFormat
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -45,7 +38,9 @@ class FileFormatError(RecordError):
 
 def read_records(fmt: Any, stream: IO[bytes], *, project_root: Path | None = None) -> Iterator[dict]:
     """The records in ``stream`` (binary), one dict at a time."""
-    readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "xml": _read_xml, "xlsx": _read_xlsx}
+    from plugins.codecs.xmlcodec import read_xml
+
+    readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "xml": read_xml, "xlsx": _read_xlsx}
     try:
         yield from readers[fmt.type](fmt, stream, project_root)
     except UnicodeDecodeError as exc:
@@ -110,35 +105,6 @@ def _read_jsonl(fmt: JsonLinesFormat, stream: IO[bytes], _root) -> Iterator[dict
         yield item
 
 
-def _read_xml(fmt: XmlFormat, stream: IO[bytes], project_root: Path | None) -> Iterator[dict]:
-    from lxml import etree
-
-    data = _read_limited(stream, fmt.max_bytes)
-    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise FileFormatError("XML with a DOCTYPE or entity declarations is refused", code="xml-dtd")
-    try:
-        root = etree.fromstring(data, parser=hardened_parser())
-    except etree.XMLSyntaxError as exc:
-        raise FileFormatError(f"not well-formed XML: {exc.msg}", code="xml") from None
-    if fmt.xsd:
-        schema = load_xsd(fmt.xsd, project_root)
-        if not schema.validate(root):
-            first = schema.error_log.filter_from_errors()[0]
-            raise FileFormatError(f"the document does not match the XSD: line {first.line}: {first.message}",
-                                  code="xsd")
-    name = fmt.record
-    if ":" in name:  # prefix:local with the prefix declared in namespaces
-        prefix, local = name.split(":", 1)
-        name = f"{{{fmt.namespaces.get(prefix, '')}}}{local}"
-        matches = (lambda el: el.tag == name)
-    else:
-        matches = (lambda el: etree.QName(el).localname == name)
-    for element in root.iter(etree.Element):
-        if matches(element):
-            value = element_to_dict(element)
-            yield value if isinstance(value, dict) else {"#text": value}
-
-
 def _read_xlsx(fmt: XlsxFormat, stream: IO[bytes], _root) -> Iterator[dict]:
     from openpyxl import load_workbook
 
@@ -174,67 +140,6 @@ def _cell(value: Any) -> Any:
     return value
 
 
-# --- XML helpers ----------------------------------------------------------------------------
-
-
-def hardened_parser():
-    """An lxml parser that loads no DTD, expands no entity and touches no network."""
-    from lxml import etree
-
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, remove_blank_text=True)
-
-
-_xsd_cache: dict[str, Any] = {}
-
-
-def load_xsd(path: str, project_root: Path | None):
-    """The XSD at ``path`` (``${specs}/...`` or relative to the project), compiled once."""
-    from lxml import etree
-
-    from runtime.paths import expand
-
-    file = expand(path, project_root or Path.cwd())
-    cache_key = str(file)
-    if cache_key not in _xsd_cache:
-        if not file.exists():
-            raise ConfigError(f"XSD not found: {file}")
-        try:
-            _xsd_cache[cache_key] = etree.XMLSchema(etree.parse(str(file), parser=etree.XMLParser(no_network=True)))
-        except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
-            raise ConfigError(f"XSD {file} cannot be loaded: {exc}") from None
-    return _xsd_cache[cache_key]
-
-
-def element_to_dict(element) -> Any:
-    from lxml import etree
-
-    children = [c for c in element if isinstance(c.tag, str)]
-    attributes = {f"@{etree.QName(k).localname}": v for k, v in element.attrib.items()}
-    text = (element.text or "").strip()
-    if not children and not attributes:
-        return text or None
-    result: dict[str, Any] = dict(attributes)
-    for child in children:
-        name = etree.QName(child).localname
-        value = element_to_dict(child)
-        if name in result:
-            existing = result[name]
-            result[name] = existing + [value] if isinstance(existing, list) else [existing, value]
-        else:
-            result[name] = value
-    if text:
-        result["#text"] = text
-    return result
-
-
-def _read_limited(stream: IO[bytes], limit: int) -> bytes:
-    data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise FileFormatError(f"the document is larger than max_bytes ({limit})", code="too-large")
-    return data
-
-
 def _codec(encoding: str) -> str:
     import codecs
 
@@ -247,28 +152,6 @@ def _codec(encoding: str) -> str:
 # --- writing --------------------------------------------------------------------------------
 
 
-class Writer:
-    """Builds one file: ``begin() + record(r1) + record(r2) + ... + end()``.
-
-    ``separator`` goes between records (``,`` in a JSON array); ``record(data, first=...)`` adds it.
-    """
-
-    def begin(self) -> bytes:
-        return b""
-
-    def record(self, data: dict, *, first: bool) -> bytes:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def end(self) -> bytes:
-        return b""
-
-    def document(self, records: list[dict]) -> bytes:
-        """A whole file in one go (tests, per-record files)."""
-        parts = [self.begin()]
-        parts += [self.record(r, first=i == 0) for i, r in enumerate(records)]
-        return b"".join(parts) + self.end()
-
-
 def writer_for(fmt: Any, *, project_root: Path | None = None, single: bool = False) -> Writer:
     """A writer for ``fmt``. ``single``: the file holds one record (JSON: an object, not a list)."""
     if fmt.type == "csv":
@@ -278,20 +161,10 @@ def writer_for(fmt: Any, *, project_root: Path | None = None, single: bool = Fal
     if fmt.type == "jsonl":
         return JsonLinesWriter(fmt)
     if fmt.type == "xml":
+        from plugins.codecs.xmlcodec import XmlWriter
+
         return XmlWriter(fmt, project_root, single=single)
     raise ConfigError(f"format {fmt.type}: Koppel reads this format but does not write it")
-
-
-def _text_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    if isinstance(value, (dt.date, dt.datetime, dt.time)):
-        return value.isoformat()
-    return str(value)
 
 
 def _encode(text: str, encoding: str) -> bytes:
@@ -328,7 +201,7 @@ class CsvWriter(Writer):
             self.columns = list(data)
         if self._header_pending:
             prefix = self._line(self.columns)
-        line = _encode(prefix + self._line([_text_value(data.get(c)) for c in self.columns]), self.encoding)
+        line = _encode(prefix + self._line([text_value(data.get(c)) for c in self.columns]), self.encoding)
         self._header_pending = False  # only once the line is known to encode
         return line
 
@@ -371,75 +244,4 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class XmlWriter(Writer):
-    """``<root><record>...</record>...</root>``; with an XSD, every record is checked in a
-    one-record document first, so a record that breaks the contract fails alone."""
-
-    def __init__(self, fmt: XmlFormat, project_root: Path | None, *, single: bool = False) -> None:
-        self.fmt = fmt
-        # one record per file and no root declared: the record element is the document element
-        self.bare = single and not fmt.root
-        self.root = fmt.root or "records"
-        self.namespace = fmt.namespaces.get("") or None
-        self.schema = load_xsd(fmt.xsd, project_root) if fmt.xsd else None
-
-    def _tag(self, name: str) -> str:
-        return f"{{{self.namespace}}}{name}" if self.namespace else name
-
-    def begin(self) -> bytes:
-        if self.bare:
-            return b'<?xml version="1.0" encoding="UTF-8"?>\n'
-        ns = f' xmlns="{self.namespace}"' if self.namespace else ""
-        return f'<?xml version="1.0" encoding="UTF-8"?>\n<{self.root}{ns}>\n'.encode()
-
-    def record(self, data: dict, *, first: bool) -> bytes:
-        from lxml import etree
-
-        element = etree.Element(self._tag(self.fmt.record), nsmap={None: self.namespace} if self.namespace else None)
-        try:
-            self._fill(element, data)
-        except ValueError as exc:  # lxml: control characters, bad names
-            raise RecordError(f"cannot be written as XML: {exc}", code="xml") from None
-        if self.schema is not None:
-            self._check(element)
-        text = etree.tostring(element, encoding="unicode")
-        if self.namespace and not self.bare:  # the root declares the default namespace once
-            text = text.replace(f' xmlns="{self.namespace}"', "", 1)
-        return (text + "\n").encode()
-
-    def _check(self, element) -> None:
-        from copy import deepcopy
-
-        from lxml import etree
-
-        if self.fmt.root and not self.bare:
-            wrapper = etree.Element(self._tag(self.root), nsmap={None: self.namespace} if self.namespace else None)
-            wrapper.append(deepcopy(element))
-        else:
-            wrapper = element
-        if not self.schema.validate(wrapper):
-            first = self.schema.error_log.filter_from_errors()[0]
-            raise RecordError(f"does not match the XSD: {first.message}", code="xsd")
-
-    def _fill(self, element, value: Any) -> None:
-        from lxml import etree
-
-        if isinstance(value, dict):
-            for key, child in value.items():
-                if key.startswith("@"):
-                    if child is not None:
-                        element.set(key[1:], _text_value(child))
-                elif key == "#text":
-                    element.text = _text_value(child)
-                else:
-                    for item in child if isinstance(child, list) else [child]:
-                        self._fill(etree.SubElement(element, self._tag(key)), item)
-        elif value is not None:
-            element.text = _text_value(value)
-
-    def end(self) -> bytes:
-        return b"" if self.bare else f"</{self.root}>\n".encode()
-
-
-__all__ = ["FileFormatError", "Writer", "element_to_dict", "hardened_parser", "load_xsd", "read_records",
-           "writer_for"]
+__all__ = ["FileFormatError", "Writer", "read_records", "writer_for"]
