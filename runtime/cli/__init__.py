@@ -112,4 +112,8 @@ def main(ctx: click.Context, debug: bool, project: str, environment: str) -> Non
     # runtime.settings.environment() and the mapping functions read KOPPEL_ENV: --env must win
     import os
 
+    previous = os.environ.get("KOPPEL_ENV")
     os.environ["KOPPEL_ENV"] = environment
+    ctx.call_on_close(  # restored afterwards, so an in-process caller (tests) is not changed
+        lambda: os.environ.pop("KOPPEL_ENV", None) if previous is None else os.environ.update(KOPPEL_ENV=previous)
+    )
