@@ -31,7 +31,8 @@ class WebhookInboxSource(Source):
         from runtime import settings
         from runtime.engine.state import StateStore
 
-        self.store = StateStore(self.ctx.state_url or settings.state_url(self.ctx.project_root))
+        # the engine migrated the state database before it created this source
+        self.store = StateStore(self.ctx.state_url or settings.state_url(self.ctx.project_root), migrate=False)
 
     def read(self, cursor: str | None) -> Iterator[Batch]:
         last = int(cursor or 0)

@@ -27,23 +27,27 @@ class DryRunItem:
 
 
 def dry_run(engine, ref, limit: int | None = None) -> list[DryRunItem]:
+    from runtime.engine.pipeline import source_names, sources_of
+
     interface = engine.project.interface(ref)
-    source = engine.create_source(interface)
     lanes = engine.create_lanes(interface)
-    cursor = engine.store.cursor(interface.id, interface.source.type)
     items: list[DryRunItem] = []
     seen = 0
-    source.open()
     try:
-        for batch in source.read(cursor):
-            records = batch.records if limit is None else batch.records[: max(0, limit - seen)]
-            seen += len(records)
-            for lane in lanes:
-                items += _lane_items(lane, records, interface.delivery)
-            if limit is not None and seen >= limit:
-                break
+        for name, spec in zip(source_names(interface), sources_of(interface)):
+            source = engine.create_source(interface, spec)
+            source.open()
+            try:
+                for batch in source.read(engine.store.cursor(interface.id, name)):
+                    records = batch.records if limit is None else batch.records[: max(0, limit - seen)]
+                    seen += len(records)
+                    for lane in lanes:
+                        items += _lane_items(lane, records, interface.delivery)
+                    if limit is not None and seen >= limit:
+                        return items
+            finally:
+                source.close()
     finally:
-        source.close()
         for lane in lanes:
             lane.target.close()
     return items

@@ -146,45 +146,20 @@ class Engine:
         counts = new_counts()
         outcome, message = "ok", None
         log.info("run started", extra={"interface": iid, "run": run_id, "trigger": trigger})
-        source = None
+        sources: list = []
         lanes: list[TargetLane] = []
         try:
-            source = self.create_source(interface)
             lanes = self.create_lanes(interface)
             writeback = WriteBack(self, interface)
-            source_name = interface.source.type
-            cursor = self.store.cursor(iid, source_name)
-            source.open()
             for lane in lanes:
                 lane.target.open()
-            for batch in source.read(cursor):
-                batch_counts = new_counts()
-                batch_counts["read"] = len(batch.records)
-                result = BatchResult(counts=batch_counts)
-                complete = True
-                for lane in lanes:
-                    lane_result = lane.process(batch.records, batch_counts)
-                    if interface.delivery.ledger:  # bulk replication: cursor and target upsert only
-                        result.deliveries += lane_result.result.deliveries
-                    result.dead += lane_result.result.dead
-                    if lane_result.delivered and writeback.needed(lane):
-                        result.dead += writeback.apply(lane, lane_result.delivered, batch_counts)
-                    complete = complete and not lane_result.interrupted
-                if not complete:
-                    batch_counts["read"] = 0  # it will be read again
-                self.store.commit_batch(iid, run_id, result, source=source_name, cursor=batch.cursor,
-                                        move_cursor=complete and batch.cursor is not None)
-                _add(counts, batch_counts)
-                if self.metrics:
-                    self.metrics.batch(iid, batch_counts)
-                if progress:
-                    progress(dict(counts))
-                if not complete:
-                    outcome, message = "stopped", "stopped by a drain while retrying; the batch is read again next time"
-                    break
-                source.commit(batch)
-                if self.sleeper.stopping or lease.lost.is_set():
-                    outcome, message = "stopped", "stopped by a drain" if self.sleeper.stopping else "lease lost"
+            for source_name, spec in zip(source_names(interface), sources_of(interface)):
+                source = self.create_source(interface, spec)
+                sources.append(source)
+                source.open()
+                outcome, message = self._read_source(interface, run_id, source, source_name, lanes, writeback,
+                                                     counts, lease, progress)
+                if outcome != "ok":
                     break
         except KoppelError as exc:
             outcome, message = "error", error_text(exc)
@@ -195,7 +170,7 @@ class Engine:
             outcome, message = "error", error_text(exc)
             log.exception("run failed: %s", message, extra={"interface": iid, "run": run_id})
         finally:
-            for closable in [*(l.target for l in lanes), source]:
+            for closable in [*(l.target for l in lanes), *sources]:
                 if closable is not None:
                     try:
                         closable.close()
@@ -216,6 +191,38 @@ class Engine:
                                         **{k: v for k, v in counts.items()}, "duration": summary.duration})
         return summary
 
+    def _read_source(self, interface, run_id, source, source_name, lanes, writeback, counts, lease, progress):
+        """Read one source from its cursor to the end; each batch acknowledged and recorded."""
+        iid = interface.id
+        for batch in source.read(self.store.cursor(iid, source_name)):
+            batch_counts = new_counts()
+            batch_counts["read"] = len(batch.records)
+            result = BatchResult(counts=batch_counts)
+            complete = True
+            for lane in lanes:
+                lane_result = lane.process(batch.records, batch_counts)
+                if interface.delivery.ledger:  # bulk replication: cursor and target upsert only
+                    result.deliveries += lane_result.result.deliveries
+                result.dead += lane_result.result.dead
+                if lane_result.delivered and writeback.needed(lane):
+                    result.dead += writeback.apply(lane, lane_result.delivered, batch_counts)
+                complete = complete and not lane_result.interrupted
+            if not complete:
+                batch_counts["read"] = 0  # it will be read again
+            self.store.commit_batch(iid, run_id, result, source=source_name, cursor=batch.cursor,
+                                    move_cursor=complete and batch.cursor is not None)
+            _add(counts, batch_counts)
+            if self.metrics:
+                self.metrics.batch(iid, batch_counts)
+            if progress:
+                progress(dict(counts))
+            if not complete:
+                return "stopped", "stopped by a drain while retrying; the batch is read again next time"
+            source.commit(batch)
+            if self.sleeper.stopping or lease.lost.is_set():
+                return "stopped", "stopped by a drain" if self.sleeper.stopping else "lease lost"
+        return "ok", None
+
     # -- building blocks -----------------------------------------------------------------------
 
     def context(self, interface, spec, **options) -> PluginContext:
@@ -229,8 +236,8 @@ class Engine:
                              state_url=self.state_url,
                              options={"batch_size": interface.delivery.batch_size, **options})
 
-    def create_source(self, interface):
-        spec = interface.source
+    def create_source(self, interface, spec=None):
+        spec = spec or sources_of(interface)[0]
         plugin = self.registry.get(spec.type, "source")
         return plugin.create_source(spec, self.context(interface, spec))
 
@@ -282,6 +289,21 @@ class Engine:
             return str(value)
 
         return key_of
+
+
+def sources_of(interface) -> list:
+    """The interface's sources: ``source``, or ``sources`` read one after the other."""
+    return list(getattr(interface, "all_sources", None) or [interface.source])
+
+
+def source_names(interface) -> list[str]:
+    """Cursor names: the plugin type for a single source (``sis``); with several, also the
+    system or position, so each keeps its own cursor."""
+    specs = sources_of(interface)
+    if len(specs) == 1:
+        return [specs[0].type]
+    names = [f"{s.type}:{getattr(s, 'system', None) or i}" for i, s in enumerate(specs)]
+    return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
 
 
 def _version(mapping, name: str | None) -> str | None:

@@ -21,6 +21,7 @@ log = logging.getLogger("koppel.realtime")
 
 WEBHOOK_SWEEP = 5.0
 OUTBOX_SWEEP = 30.0
+MAX_BACKOFF = 300.0
 
 
 class RealtimeLoop(threading.Thread):
@@ -31,6 +32,7 @@ class RealtimeLoop(threading.Thread):
         self.stopping = stop
         self.wake = threading.Event()
         self.busy = threading.Event()
+        self.failures = 0
 
     def run(self) -> None:
         kind = self.interface.trigger.type
@@ -40,22 +42,32 @@ class RealtimeLoop(threading.Thread):
             else:
                 every = self.interface.trigger.every if kind == "poll" else WEBHOOK_SWEEP
                 while not self.stopping.is_set():
-                    self._run_once()
-                    self.wake.wait(every)
+                    ok = self._run_once()
+                    self.wake.wait(every if ok else self._backoff())
                     self.wake.clear()
         except Exception:
             log.exception("realtime loop stopped", extra={"interface": self.interface.id})
 
-    def _run_once(self) -> None:
+    def _run_once(self) -> bool:
+        """One run; False when it failed (the peer is down, say): the loop then backs off."""
         if self.stopping.is_set():
-            return
+            return True
         self.busy.set()
         try:
-            self.engine.run_interface(self.interface.id, self.interface.trigger.type)
+            summary = self.engine.run_interface(self.interface.id, self.interface.trigger.type)
+            ok = summary.outcome != "error"
         except Exception:
             log.exception("realtime run failed", extra={"interface": self.interface.id})
+            ok = False
         finally:
             self.busy.clear()
+        self.failures = 0 if ok else self.failures + 1
+        return ok
+
+    def _backoff(self) -> float:
+        """After failed runs: 5 s, 10 s, 20 s ... up to 5 minutes, so a peer that is down does
+        not fill the run history with a failure every poll."""
+        return min(MAX_BACKOFF, 5.0 * 2 ** (self.failures - 1))
 
     def _outbox(self) -> None:
         trigger = self.interface.trigger
@@ -80,7 +92,9 @@ class RealtimeLoop(threading.Thread):
                 upto = reader.max_seq()
                 if upto > seen and (reader.read_after(seen, trigger.objects, limit=1) or sweeps >= OUTBOX_SWEEP):
                     sweeps = 0.0
-                    self._run_once()
+                    if not self._run_once():
+                        self.stopping.wait(self._backoff())
+                        continue  # keep ``seen``: the changes are still to be sent
                 seen = upto
         finally:
             reader.close()

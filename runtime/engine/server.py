@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from runtime.engine.inbound_auth import checker
+from runtime.errors import KoppelError
 
 log = logging.getLogger("koppel.server")
 SCIM_TYPE = "application/scim+json"
@@ -51,14 +52,21 @@ def create_app(engine, *, metrics=None, state: DaemonState | None = None,
         Route("/readyz", _ready(engine, state)),
         Route("/metrics", lambda r: PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")),
     ]
-    for iid, interface in sorted(engine.project.interfaces.items()):
-        spec = interface.source
-        if spec.type != "webhook" or interface.status != "active":
+    from runtime.engine.pipeline import sources_of
+
+    hooks = [(iid, interface, spec) for iid, interface in sorted(engine.project.interfaces.items())
+             if interface.status == "active" for spec in sources_of(interface) if spec.type == "webhook"]
+    for iid, interface, spec in hooks:
+        try:
+            hook = Webhook(engine, interface, metrics, on_received, spec)
+        except KoppelError as exc:  # one misconfigured webhook must not take the others down
+            log.error("webhook of interface %s not served: %s", iid, exc, extra={"interface": iid})
             continue
-        hook = Webhook(engine, interface, metrics, on_received)
         if spec.style == "scim":
             for resource in ([spec.resource] if spec.resource else ["User", "Group"]):
-                base = f"{spec.path.rstrip('/')}/{resource}s"
+                base = spec.path.rstrip("/")
+                if not base.endswith(f"/{resource}s"):  # the path names the SCIM base or the collection
+                    base = f"{base}/{resource}s"
                 routes.append(Route(base, hook.scim_collection(resource), methods=["GET", "POST"]))
                 routes.append(Route(base + "/{rid}", hook.scim_item(resource), methods=["GET", "PUT", "PATCH", "DELETE"]))
         else:
@@ -80,13 +88,29 @@ def _ready(engine, state: DaemonState):
     return ready
 
 
+def inbound_auth(engine, interface, spec):
+    """The spec's own ``auth``, else the calling system's ``inbound_auth`` for this environment
+    (catalog.yaml), so each environment has its own secret and the interface file stays the same."""
+    from runtime.errors import ConfigError
+
+    if spec.auth is not None:
+        return spec.auth
+    system = engine.context(interface, spec).system
+    if system is None or system.inbound_auth is None:
+        raise ConfigError(
+            f"interface {interface.id}: webhook {spec.path} has no authentication: give it `auth:` or give "
+            f"system '{spec.system}' an `inbound_auth` for environment '{engine.environment}' in catalog.yaml"
+        )
+    return system.inbound_auth
+
+
 class Webhook:
-    def __init__(self, engine, interface, metrics, on_received) -> None:
+    def __init__(self, engine, interface, metrics, on_received, spec=None) -> None:
         import jmespath
 
         self.engine, self.interface, self.metrics = engine, interface, metrics
-        self.spec = interface.source
-        self.check = checker(self.spec.auth, engine.project.root)
+        self.spec = spec or interface.source
+        self.check = checker(inbound_auth(engine, interface, self.spec), engine.project.root)
         self.key = jmespath.compile(self.spec.key)
         self.on_received = on_received or (lambda iid: None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from sqlalchemy import text
@@ -22,12 +23,15 @@ def alembic_config(url: str | None = None):
     return cfg
 
 
+_lock = threading.Lock()  # Alembic's context is process-global: one migration at a time
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade to head. On PostgreSQL an advisory lock keeps two starting daemons apart."""
     from alembic import command
 
     cfg = alembic_config()
-    with engine.begin() as connection:
+    with _lock, engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
         cfg.attributes["connection"] = connection
