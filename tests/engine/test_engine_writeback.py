@@ -1,0 +1,55 @@
+"""Write-back: part of a target's answer is written into the SIS through the sis target plugin."""
+
+from __future__ import annotations
+
+import engine_fakes as fakes
+
+from runtime.errors import RecordError
+from runtime.plugin import Outcome, Plugin, Target
+
+WRITES: list = []
+
+
+class FakeSisTarget(Target):
+    def __init__(self, spec, ctx) -> None:
+        self.spec = spec
+
+    def write(self, items):
+        out = []
+        for item in items:
+            if item.payload.get("eck_id") == "bad":
+                out.append(Outcome(error=RecordError("eck_id does not fit")))
+            else:
+                WRITES.append((self.spec.object, item.source_key, item.payload))
+                out.append(Outcome())
+        return out
+
+
+def test_target_answer_is_written_back_and_a_failed_write_back_can_be_replayed(make_engine):
+    from plugins.sis.spec import SisTarget
+
+    from runtime.engine.deadletters import DeadLetters
+
+    WRITES.clear()
+    reg = fakes.registry({"sis": Plugin("sis", "fake sis", target_spec=SisTarget, create_target=FakeSisTarget)})
+    fakes.SOURCES["src"] = fakes.records(3)
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([{"id": 13, "source": {"type": "memory", "name": "src"},
+                           "targets": [{"type": "memtarget", "name": "tgt",
+                                        "writeback": {"object": "person", "mapping": "eckid-terug"}}]}], registry=reg)
+    answers = {"s0": "https://id.school/abc", "s1": "bad", "s2": "https://id.school/def"}
+
+    def writeback_mapping(value):
+        return {"student_number": value["record"]["id"], "eck_id": answers[value["response"]["id"]]}
+
+    engine._mappings["eckid-terug"] = writeback_mapping
+    summary = engine.run_interface(13)
+    assert summary.delivered == 3 and summary.dead == 1
+    assert [(o, k) for o, k, _ in WRITES] == [("person", "s0"), ("person", "s2")]
+    [letter] = engine.store.dead_letters(interface_id=13)
+    assert letter["stage"] == "writeback" and letter["payload"] == {"response": {"id": "s1"}}
+
+    answers["s1"] = "https://id.school/ghi"
+    assert [r.status for r in DeadLetters(engine).replay(interface_id=13)] == ["delivered"]
+    assert WRITES[-1] == ("person", "s1", {"student_number": "s1", "eck_id": "https://id.school/ghi"})
+    assert len(fakes.TARGETS["tgt"].received) == 3  # the delivery itself was not repeated
