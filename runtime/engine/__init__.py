@@ -25,15 +25,35 @@ Python API (everything the CLI and ``koppel demo`` use)::
     engine.store.list_runs(interface_id=None, limit=20)
 
     from runtime.engine.server import create_app
-    app = create_app(engine)                                  # Starlette: /healthz /readyz /metrics
-                                                              # and the webhook/SCIM endpoints
+    app = create_app(engine, metrics=None, state=None, on_received=None)   # Starlette app:
+        # /healthz /readyz /metrics and the webhook / SCIM endpoints of the active interfaces
+
     from runtime.engine.daemon import Daemon
-    Daemon(engine, host="127.0.0.1", port=8080).serve()       # scheduler + realtime + server
+    Daemon(engine, host="127.0.0.1", port=8080, scheduler=True, realtime=True).serve()
+        # scheduler + outbox/poll/webhook loops + server; SIGTERM drains. ``koppel serve``.
+    # or, embedded: d = Daemon(engine); d.start(); ...; d.drain()   (d.app for your own server)
 
 ``registry`` defaults to the plugins of the entry-point group; tests pass their own
 ``runtime.registry.Registry``. ``state_url`` defaults to KOPPEL_STATE_URL (else the SIS store's
 database). The state schema is migrated with Alembic on first use (version table
 ``koppel_state_alembic_version``).
+
+Modules: pipeline (Engine, run loop, leases), lane (one target: map, validate, ledger, waves,
+retries), writeback, retry (backoff), deadletters, dryrun, state/ (tables, Alembic, StateStore),
+scheduler (APScheduler 3), realtime (outbox, poll and webhook loops), server + inbound_auth
+(Starlette), daemon, metrics (Prometheus), logs (JSON, masked), cli.
+
+Guarantees and how they are kept:
+- At-least-once: deliveries, lineage, dead letters, run counts and the cursor of a batch are one
+  transaction, written after every record of the batch is delivered or dead-lettered. A crash
+  sends the unrecorded batch again; the wire idempotency key lets the target drop the repeat.
+- No overlap, several daemons: a run holds the lease ``interface:<id>`` (row in koppel_leases,
+  60 s, renewed every 20 s; a holder on this host whose process is gone is taken over at once;
+  on PostgreSQL the lease row is read FOR UPDATE SKIP LOCKED). A scheduled tick is claimed by a
+  unique run key ``<id>@<local wall time>``. Outbox changes are read by the interface's single
+  lease holder from its own cursor, so two daemons never send the same slice.
+- Per-key order: within a batch, items go out in waves holding each key once; batches are
+  sequential.
 
 Decisions (where the design left a choice):
 - Counts of a run are per record *and target*, except ``read`` (per source record).
@@ -44,6 +64,13 @@ Decisions (where the design left a choice):
   key has been delivered since with newer content is marked ``superseded`` instead of being sent
   (``--force`` sends it anyway).
 - A planned interface can be dry-run but not run or scheduled.
+- ``delivery.ledger: false`` (bulk replication) writes no delivery or lineage rows: only the
+  cursor, run counts and dead letters. ``skip_unchanged`` then has nothing to compare with.
+- Several sources (``sources:``) are read one after the other, each with its own cursor.
+- Realtime runs (outbox, poll, webhook, interval) that found nothing are not kept in the history.
+- ``koppel run INTERFACE`` and ``dry-run`` need that interface's own files (and catalog.yaml)
+  valid; ``run --all`` and ``serve`` need the whole project valid.
+- Exit codes of ``koppel run``: 0 ok, 2 some dead letters, 1 error.
 """
 
 from __future__ import annotations
