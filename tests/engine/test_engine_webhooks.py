@@ -11,7 +11,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from runtime.engine.server import create_app
-from runtime.plugin import Plugin
 
 
 @pytest.fixture

@@ -8,10 +8,6 @@ the run history never disagree (a batch is either fully recorded or sent again).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import socket
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,44 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from runtime.engine.state import models as m
+from runtime.engine.state.common import aware, holder_id, jsonable, utcnow  # noqa: F401 (re-exported)
+from runtime.engine.state.coordination import LeasesAndInbox
 
 COUNTS = ("read", "mapped", "filtered", "skipped", "delivered", "failed", "dead")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands timestamps back without a zone; they were written in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
-def holder_id() -> str:
-    """Who holds a lease: host and process, so a dead holder on this host is recognised at once."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def _holder_alive(holder: str) -> bool | None:
-    """True/False for a holder on this host; None when it lives elsewhere (only expiry tells)."""
-    try:
-        host, pid, _thread = holder.rsplit(":", 2)
-        pid_number = int(pid)
-    except ValueError:
-        return None
-    if host != socket.gethostname():
-        return None
-    if pid_number == os.getpid():
-        return True
-    try:
-        os.kill(pid_number, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -98,20 +60,7 @@ class BatchResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def jsonable(value: Any) -> Any:
-    """A value the JSON column accepts (dates become ISO strings)."""
-    return json.loads(json.dumps(value, default=_json_default))
-
-
-class StateStore:
+class StateStore(LeasesAndInbox):
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine: Engine = _create_engine(url)
@@ -319,71 +268,6 @@ class StateStore:
         t = m.dead_letters.c
         with self.engine.connect() as c:
             return {r[0]: r[1] for r in c.execute(select(t.interface_id, func.count()).where(t.status == status).group_by(t.interface_id))}
-
-    # -- leases --------------------------------------------------------------------------------
-
-    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
-        """Take the lease if it is free, expired, ours, or held by a dead process on this host."""
-        now = utcnow()
-        expires = now + dt.timedelta(seconds=ttl)
-        l = m.leases.c
-        with self.engine.begin() as c:
-            q = select(m.leases).where(l.name == name)
-            if self.dialect == "postgresql":
-                q = q.with_for_update(skip_locked=True)  # another daemon is deciding: let it
-            row = c.execute(q).mappings().first()
-            if row is None:
-                try:
-                    with c.begin_nested():
-                        c.execute(m.leases.insert().values(name=name, holder=holder, acquired_at=now, expires_at=expires))
-                    return True
-                except IntegrityError:
-                    return False
-            current = row["holder"]
-            free = current == holder or aware(row["expires_at"]) < now or _holder_alive(current) is False
-            if not free:
-                return False
-            done = c.execute(update(m.leases).where(l.name == name, l.holder == current).values(
-                holder=holder, acquired_at=now, expires_at=expires))
-            return done.rowcount == 1
-
-    def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
-        l = m.leases.c
-        with self.engine.begin() as c:
-            done = c.execute(update(m.leases).where(l.name == name, l.holder == holder).values(
-                expires_at=utcnow() + dt.timedelta(seconds=ttl)))
-        return done.rowcount == 1
-
-    def release_lease(self, name: str, holder: str) -> None:
-        with self.engine.begin() as c:
-            c.execute(m.leases.delete().where(m.leases.c.name == name, m.leases.c.holder == holder))
-
-    # -- webhook inbox -------------------------------------------------------------------------
-
-    def inbox_add(self, interface_id: int, key: str | None, body: Any, *, operation: str = "upsert",
-                  resource: str | None = None) -> int:
-        with self.engine.begin() as c:
-            return c.execute(m.inbox.insert().values(
-                interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
-                resource=resource, body=jsonable(body))).inserted_primary_key[0]
-
-    def inbox_add_many(self, interface_id: int, rows: list[tuple], *, received_at=None) -> None:
-        """(key, body, operation, resource) rows in one transaction: all stored, or none."""
-        now = received_at or utcnow()
-        with self.engine.begin() as c:
-            c.execute(m.inbox.insert(), [dict(interface_id=interface_id, received_at=now, key=k, body=jsonable(b),
-                                              operation=op, resource=res) for k, b, op, res in rows])
-
-    def inbox_prune(self, interface_id: int, upto_id: int, older_than: dt.datetime) -> None:
-        t = m.inbox.c
-        with self.engine.begin() as c:
-            c.execute(m.inbox.delete().where(t.interface_id == interface_id, t.id <= upto_id, t.received_at < older_than))
-
-    def inbox_after(self, interface_id: int, after_id: int, limit: int) -> list[dict]:
-        t = m.inbox.c
-        q = select(m.inbox).where(t.interface_id == interface_id, t.id > after_id).order_by(t.id).limit(limit)
-        with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(q).mappings()]
 
     # -- health --------------------------------------------------------------------------------
 

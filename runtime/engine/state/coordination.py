@@ -1,0 +1,81 @@
+"""Coordination between processes (leases) and the durable webhook inbox, as StateStore methods."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from runtime.engine.state import models as m
+from runtime.engine.state.common import _holder_alive, aware, jsonable, utcnow
+
+
+class LeasesAndInbox:
+    """Mixed into StateStore; uses its ``engine`` and ``dialect``."""
+
+    # -- leases --------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take the lease if it is free, expired, ours, or held by a dead process on this host."""
+        now = utcnow()
+        expires = now + dt.timedelta(seconds=ttl)
+        l = m.leases.c
+        with self.engine.begin() as c:
+            q = select(m.leases).where(l.name == name)
+            if self.dialect == "postgresql":
+                q = q.with_for_update(skip_locked=True)  # another daemon is deciding: let it
+            row = c.execute(q).mappings().first()
+            if row is None:
+                try:
+                    with c.begin_nested():
+                        c.execute(m.leases.insert().values(name=name, holder=holder, acquired_at=now, expires_at=expires))
+                    return True
+                except IntegrityError:
+                    return False
+            current = row["holder"]
+            free = current == holder or aware(row["expires_at"]) < now or _holder_alive(current) is False
+            if not free:
+                return False
+            done = c.execute(update(m.leases).where(l.name == name, l.holder == current).values(
+                holder=holder, acquired_at=now, expires_at=expires))
+            return done.rowcount == 1
+
+    def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
+        l = m.leases.c
+        with self.engine.begin() as c:
+            done = c.execute(update(m.leases).where(l.name == name, l.holder == holder).values(
+                expires_at=utcnow() + dt.timedelta(seconds=ttl)))
+        return done.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(m.leases.delete().where(m.leases.c.name == name, m.leases.c.holder == holder))
+
+    # -- webhook inbox -------------------------------------------------------------------------
+
+    def inbox_add(self, interface_id: int, key: str | None, body: Any, *, operation: str = "upsert",
+                  resource: str | None = None) -> int:
+        with self.engine.begin() as c:
+            return c.execute(m.inbox.insert().values(
+                interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
+                resource=resource, body=jsonable(body))).inserted_primary_key[0]
+
+    def inbox_add_many(self, interface_id: int, rows: list[tuple], *, received_at=None) -> None:
+        """(key, body, operation, resource) rows in one transaction: all stored, or none."""
+        now = received_at or utcnow()
+        with self.engine.begin() as c:
+            c.execute(m.inbox.insert(), [dict(interface_id=interface_id, received_at=now, key=k, body=jsonable(b),
+                                              operation=op, resource=res) for k, b, op, res in rows])
+
+    def inbox_prune(self, interface_id: int, upto_id: int, older_than: dt.datetime) -> None:
+        t = m.inbox.c
+        with self.engine.begin() as c:
+            c.execute(m.inbox.delete().where(t.interface_id == interface_id, t.id <= upto_id, t.received_at < older_than))
+
+    def inbox_after(self, interface_id: int, after_id: int, limit: int) -> list[dict]:
+        t = m.inbox.c
+        q = select(m.inbox).where(t.interface_id == interface_id, t.id > after_id).order_by(t.id).limit(limit)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
