@@ -18,7 +18,8 @@ cannot hold (text arriving in a BIGINT column) is an incompatible change, handle
   re-creates) and created with the new types. Rows copied before are gone: run a full refresh.
 
 Widening is not a change: a TEXT column takes any value, NUMERIC and DOUBLE take integers, a
-TIMESTAMPTZ column takes naive datetimes.
+TIMESTAMPTZ column takes naive datetimes, and date and time columns take text (ISO dates are how
+JSON, CSV and SQLite carry them; a value the database cannot read fails as that record's error).
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ WIDENS = {
     "text": set(POSTGRES_TYPES),
     "numeric": {"int", "float"},
     "float": {"int", "numeric"},
-    "timestamptz": {"timestamp"},
-    "timestamp": {"timestamptz"},
+    # ISO text (JSON, CSV, SQLite) is how dates travel; the database checks each value
+    "timestamptz": {"timestamp", "text"},
+    "timestamp": {"timestamptz", "text"},
+    "date": {"text"},
+    "time": {"text"},
     "json": {"json"},
     "bool": {"int"},  # SQLite keeps booleans as 0/1; PostgreSQL reads '0'/'1' as false/true
 }

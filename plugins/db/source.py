@@ -18,10 +18,11 @@ Modes (``DbSource.mode``):
 
 Rows are read with the driver's own cursor (no ORM, no per-row SQLAlchemy processing) in one
 ordered query per table, fetched ``batch_size`` rows at a time: memory stays flat. SQLite has no
-date types: values of columns declared DATE/DATETIME/TIMESTAMP stay the text SQLite holds but carry
-their SQL type (``plugins.db.schema.TimestampText``/``DateText``, str subclasses), so a PostgreSQL
-target creates DATE and TIMESTAMPTZ columns; text without an offset is UTC there (the SIS store
-writes UTC, and the target session runs in UTC).
+date types: values of columns declared DATE/DATETIME/TIMESTAMP stay the text SQLite holds; the
+first non-NULL value of such a column in each batch carries its SQL type
+(``plugins.db.schema.TimestampText``/``DateText``, str subclasses), which is all the db target
+needs to create DATE and TIMESTAMPTZ columns (a date column takes ISO text). Text without an
+offset is UTC at a PostgreSQL target (the SIS store writes UTC, the target session runs in UTC).
 """
 
 from __future__ import annotations
@@ -299,11 +300,13 @@ class TableSource(Source):
                     else:
                         records = [Record("|".join(str(row[i]) for i in key_index), dict(zip(columns, row)), name)
                                    for row in rows]
-                    for column, text_type in typed:
+                    for column, text_type in typed:  # the first value carries the type (see schema)
                         for record in records:
                             value = record.data[column]
-                            if value.__class__ is str:
-                                record.data[column] = text_type(value)
+                            if value is not None:
+                                if value.__class__ is str:
+                                    record.data[column] = text_type(value)
+                                break
                 yield records
         finally:
             cursor.close()

@@ -138,7 +138,8 @@ class TableTarget(Target):
             self._write_segment(table, [items[j] for j in segment], segment, outcomes)
         if not self.views_done:
             self._create_views(quiet=True)
-        return [o or Outcome() for o in outcomes]
+        delivered = Outcome()  # one shared "ok": the engine only reads outcomes
+        return [o or delivered for o in outcomes]
 
     def _table_name(self, item: Item) -> str:
         name = item.object or self.spec.table
@@ -149,8 +150,12 @@ class TableTarget(Target):
     def _write_segment(self, table: str, items: list[Item], positions: list[int], outcomes: list) -> None:
         if not items:
             return
-        upserts = [it for it in items if it.operation != "delete"]
-        deletes = [it for it in items if it.operation == "delete"]
+        if items[0].operation == "upsert" and items[-1].operation == "upsert" and \
+                not any(it.operation != "upsert" for it in items):
+            upserts, deletes = items, []
+        else:
+            upserts = [it for it in items if it.operation != "delete"]
+            deletes = [it for it in items if it.operation == "delete"]
         state = None
         try:
             state = self._state(table, [it.payload for it in upserts])
