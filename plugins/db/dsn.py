@@ -76,6 +76,7 @@ def create_engine(dsn: str, *, attach: list[str] | tuple[str, ...] = ()):
         cursor.execute("PRAGMA journal_mode=WAL")
         for name, path in files.items():
             cursor.execute("ATTACH DATABASE ? AS " + quote_identifier(name), (str(path),))
+            cursor.execute(f"PRAGMA {quote_identifier(name)}.journal_mode=WAL")
         cursor.close()
 
     return engine

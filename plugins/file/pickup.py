@@ -80,6 +80,8 @@ class Pickup:
             log.info("resuming %s left in %s", name, self.processing)
             yield from self._read_file(name, posixpath.join(self.processing, name), offset, {})
         for name in self._waiting():
+            if self.storage.exists(posixpath.join(self.processing, name)):
+                continue  # a file of that name is still being processed: claim this one next run
             try:
                 self.storage.rename(posixpath.join(self.directory, name), posixpath.join(self.processing, name))
             except FileNotFoundError:
