@@ -7,6 +7,8 @@
    without them (``triggers.remove``), then ``--updates`` single-row UPDATEs with plain SQL as
    another client would send them. Prints writes/s with triggers over writes/s without: the
    share of write throughput the outbox keeps (1.0 = free).
+3. The sis plugin on the seeded store (from 5,000 students): records/s read with includes (and
+   the peak Python memory while reading, which must not grow with the table), updates/s written.
 
 Runs are interleaved (with, without, with, ...) and medians compared, as in
 ../shared/research/performance-notes.md. SQLite always; PostgreSQL too when it answers on
@@ -143,6 +145,49 @@ def bench_engine(stores, rows: dict, runs: int, updates: int) -> None:
           f"updates {upd_without / upd_with:.2f}")
 
 
+def bench_plugin(url: str, name: str) -> None:
+    """The sis plugin over the seeded store: read every enrollment with what DUO ROD includes,
+    then write person updates back; peak Python memory while reading shows it stays flat."""
+    import tracemalloc
+    from pathlib import Path
+
+    import plugins.sis as sis
+    from runtime.plugin import Item, PluginContext
+
+    ctx = PluginContext(environment="sandbox", project_root=Path("."), options={"sis_url": url, "batch_size": 500})
+    spec = sis.plugin.source_spec(
+        type="sis", object="enrollment", mode="watermark", include=["student.person", "program", "periods", "internships"]
+    )
+    source = sis.plugin.create_source(spec, ctx)
+    source.open()
+    tracemalloc.start()
+    started = time.perf_counter()
+    count = sum(len(batch.records) for batch in source.read(None))
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    source.close()
+    print(f"  sis source  {count:,} enrollments with student.person, program, periods, internships: "
+          f"{count / elapsed:,.0f} records/s, peak Python memory {peak:.1f} MB")
+
+    target = sis.plugin.create_target(
+        sis.plugin.target_spec(type="sis", system="sis", object="person", operation="update"), ctx
+    )
+    target.open()
+    items = [
+        Item(key=str(i), payload={"person_number": f"P{100001 + i}", "eck_id": f"https://ketenid.nl/201703/{i:032x}"},
+             source_key=str(i))
+        for i in range(5000)
+    ]
+    started = time.perf_counter()
+    for start in range(0, len(items), 500):
+        outcomes = target.write(items[start : start + 500])
+        assert all(o.ok for o in outcomes)
+    elapsed = time.perf_counter() - started
+    target.close()
+    print(f"  sis target  {len(items):,} person updates (ECK-iD write-back): {len(items) / elapsed:,.0f} records/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=20000)
@@ -173,6 +218,8 @@ def main() -> None:
                 per_20k = seed_seconds * 20000 / args.students
                 print(f"  20,000 students ≈ {per_20k:.1f} s; ratio to the {TARGET_SECONDS:.0f} s target: "
                       f"{per_20k / TARGET_SECONDS:.2f} (lower is better)")
+            if args.students >= 5000:
+                bench_plugin(url, stores.name)
             bench_engine(stores, rows, args.runs, args.updates)
     finally:
         for stores in engines:

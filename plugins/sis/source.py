@@ -171,31 +171,32 @@ class SisStoreSource(Source):
         order = ([t.c.updated_at] if watermark else []) + keys
         position = self._parse_cursor(cursor) if cursor else None
         while True:
-            query = select(t)
-            if position is not None:
-                query = query.where(tuple_(*order) > tuple_(*position))
             with self.engine.connect() as connection:
-                rows = connection.execute(query.order_by(*order).limit(self.batch_size)).all()
-                if not rows:
+                reader = rec.row_reader(object_type, connection.dialect.name)
+                query = reader.select()
+                if position is not None:
+                    query = query.where(tuple_(*order) > tuple_(*position))
+                found = [reader.record(r) for r in connection.execute(query.order_by(*order).limit(self.batch_size))]
+                if not found:
                     return
-                found = [rec.to_record(r) for r in rows]
+                last_key = rec.key_string(object_type, found[-1])
+                last_stamp = found[-1]["updated_at"]
                 if self.tree:
                     rec.attach(connection, object_type, found, self.tree)
-            last = rows[-1]._mapping
-            position = tuple(last[c.name] for c in order)
             records = [
                 Record(rec.key_string(object_type, r), r, object_type, "upsert", {"updated_at": r["updated_at"]})
                 for r in found
                 if self._keep(r)
             ]
-            done = len(rows) < self.batch_size
+            done = len(found) < self.batch_size
             if watermark:
-                next_cursor = f"{rec.jsonable(last['updated_at'])}|{rec.key_string(object_type, dict(last))}"
+                next_cursor = f"{last_stamp}|{last_key}"
             else:  # "" at the end: the next run starts again from the first row
-                next_cursor = "" if done else rec.key_string(object_type, dict(last))
+                next_cursor = "" if done else last_key
             yield Batch(records=records, cursor=next_cursor)
             if done:
                 return
+            position = self._parse_cursor(next_cursor)
 
     def _parse_cursor(self, cursor: str) -> tuple:
         object_type = self.spec.object

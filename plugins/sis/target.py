@@ -14,9 +14,11 @@ dates and timestamps as ISO strings or date objects). Operations:
   every key the run wrote so far, so a scope split over two batches ends complete; in between,
   the second half may be deleted and written again.
 
-Every item runs in its own savepoint: a record that violates a constraint (unknown reference, a
-bad code, a missing required field) becomes a RecordError outcome and the rest of the batch
-still commits. A lost or refused connection raises TransientError for the whole batch.
+A batch is first written set-wise (one SELECT for the existing keys, then ``executemany``
+UPDATE/INSERT/DELETE: ``runtime.sis.writes``). If the database refuses that, the batch is
+rolled back and written again with every item in its own savepoint: a record that violates a
+constraint (unknown reference, a bad code, a missing required field) becomes a RecordError
+outcome and the rest of the batch still commits. A lost or refused connection raises TransientError for the whole batch.
 No message carries a value: only field names and the (masked) key.
 """
 
@@ -34,7 +36,8 @@ from runtime.errors import ConfigError, ContractError, RecordError, TransientErr
 from runtime.plugin import Item, Outcome, PluginContext, Target
 from runtime.settings import sis_url
 from runtime.sis.models import OBJECTS, natural_key
-from runtime.sis.records import key_string, table
+from runtime.sis.records import table
+from runtime.sis.writes import NeedsOneByOne, Planned, write_set
 
 from .spec import SisTarget
 
@@ -79,8 +82,18 @@ class SisStoreTarget(Target):
     def write(self, items: Sequence[Item]) -> list[Outcome]:
         if self.engine is None:
             self.open()
-        outcomes: list[Outcome] = []
         try:
+            try:
+                with self.engine.begin() as connection:
+                    outcomes = self._write_set(connection, items)
+                    if self.spec.operation == "replace":
+                        self._delete_unwritten(connection, items, outcomes)
+                    return outcomes
+            except (OperationalError, InterfaceError):
+                raise
+            except (NeedsOneByOne, IntegrityError, StatementError):
+                pass  # some record breaks a rule: find it, one savepoint per record
+            outcomes = []
             with self.engine.begin() as connection:
                 for item in items:
                     outcomes.append(self._write_one(connection, item))
@@ -93,6 +106,37 @@ class SisStoreTarget(Target):
                 raise TransientError("SIS store connection lost") from exc
             raise
         return outcomes
+
+    def _write_set(self, connection, items: Sequence[Item]) -> list[Outcome]:  # noqa: ANN001
+        """The whole batch in a few statements (``runtime.sis.writes``); raises on a broken rule."""
+        outcomes: list[Outcome | None] = [None] * len(items)
+        planned: list[Planned] = []
+        for index, item in enumerate(items):
+            try:
+                values = self._values(item.payload)
+            except RecordError as exc:
+                outcomes[index] = Outcome(error=exc)
+                continue
+            key = tuple(values.get(c) for c in self.key)
+            if any(v is None for v in key):
+                missing = next(c for c, v in zip(self.key, key) if v is None)
+                outcomes[index] = Outcome(error=ContractError("key field missing", path=missing))
+                continue
+            operation = "delete" if item.operation == "delete" else self.spec.operation
+            changes = {c: v for c, v in values.items() if c not in self.key}
+            planned.append(Planned(index, operation, values, key, changes))
+        if not self._upsert_on_conflict and any(p.operation in ("upsert", "replace") for p in planned):
+            raise NeedsOneByOne()  # a non-unique key: insert-or-update needs a look per record
+        absent = write_set(connection, self.table, self.key, planned)
+        for p in planned:
+            if p.index in absent:
+                error = RecordError(f"no {self.spec.object} with this key", path=",".join(self.key))
+                outcomes[p.index] = Outcome(error=error)
+                continue
+            if p.operation == "replace":
+                self._written.setdefault(p.values.get(self.spec.replace_scope), set()).add(p.key)
+            outcomes[p.index] = Outcome(reference=redact.text("|".join(str(v) for v in p.key)))
+        return outcomes  # type: ignore[return-value]
 
     def _write_one(self, connection, item: Item) -> Outcome:  # noqa: ANN001
         try:
