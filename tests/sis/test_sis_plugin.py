@@ -282,3 +282,19 @@ def test_follow_includes_can_be_turned_off(seeded, monkeypatch):
         assert _drain(source, start)[1] == []
     finally:
         source.close()
+
+
+def test_a_key_twice_in_one_batch_ends_as_the_last_one_wrote_it(store, monkeypatch):
+    target = _target(store, monkeypatch, object="qualification")
+    try:
+        outcomes = target.write(_items(
+            {"crebo": "25998", "name": "first", "level": 4},
+            {"crebo": "25604", "name": "other", "level": 2},
+            {"crebo": "25998", "name": "second"},
+        ))
+        assert [o.ok for o in outcomes] == [True, True, True]
+        assert store.sql("SELECT crebo, name, level FROM qualification ORDER BY crebo") == [
+            ("25604", "other", 2), ("25998", "second", 4)
+        ]
+    finally:
+        target.close()
