@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import tuple_
 from sqlalchemy.exc import DBAPIError
 
 from runtime.errors import ConfigError, TransientError

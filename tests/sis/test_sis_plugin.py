@@ -241,8 +241,6 @@ def test_replace_keeps_exactly_what_the_run_wrote_within_the_day(seeded, monkeyp
 
 
 def test_an_unreachable_store_is_transient(monkeypatch):
-    from runtime.sis.models import natural_key  # noqa: F401 - models load without a database
-
     class Nowhere:
         url = "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2"
 
