@@ -43,6 +43,7 @@ class CompiledMapping:
         self._contract = contract
         self.source = source  # the generated Python, for the curious and for debugging
         self.file = file
+        self.valuemaps: list[str] = []  # the value maps compiled into it
 
     def __call__(self, record: dict) -> dict | None:
         try:
@@ -89,15 +90,18 @@ def compile_mapping(data: dict, project_root: Path | None, *, name: str | None =
     except Problem as exc:
         raise ConfigError(f"mapping {name}: {dotted(exc.loc)}: {exc.message}") from None
     loaded = contracts.load(data.get("contract"), project_root or Path("."))
-    return CompiledMapping(name, version, built.fast, built.slow, loaded, built.source)
+    compiled = CompiledMapping(name, version, built.fast, built.slow, loaded, built.source)
+    compiled.valuemaps = sorted(builder.context.maps)
+    return compiled
 
 
-_cache: dict[Path, tuple[str, CompiledMapping]] = {}
+_cache: dict[Path, tuple[str, CompiledMapping, tuple]] = {}
 _lock = threading.Lock()
 
 
 def load_mapping(project_root: Path, name: str) -> CompiledMapping:
-    """mappings/<name>.yaml compiled; recompiled only when the file's bytes change."""
+    """mappings/<name>.yaml compiled; recompiled only when the file's bytes (or the specs folder
+    its contract comes from) change. Value maps are read when the mapping is compiled."""
     from runtime.yamlsource import YamlProblem, load_text
 
     path = (Path(project_root) / "mappings" / f"{name}.yaml").resolve()
@@ -106,10 +110,14 @@ def load_mapping(project_root: Path, name: str) -> CompiledMapping:
     except FileNotFoundError:
         raise ConfigError(f"mapping file mappings/{name}.yaml not found") from None
     digest = hashlib.sha256(raw).hexdigest()
+    from runtime.paths import specs_dir
+
+    # the contract depends on where the specs are, so that is part of what was compiled
+    key = f"{digest}:{specs_dir(Path(project_root))}"
     with _lock:
         cached = _cache.get(path)
-        if cached and cached[0] == digest:
-            return cached[1]
+    if cached and cached[0] == key and cached[2] == _valuemap_stamps(project_root, cached[1].valuemaps):
+        return cached[1]
     display = f"mappings/{name}.yaml"
     try:
         doc = load_text(raw.decode("utf-8"), display)
@@ -119,8 +127,20 @@ def load_mapping(project_root: Path, name: str) -> CompiledMapping:
     compiled = compile_mapping(doc.data, Path(project_root), name=name, version=digest[:12])
     compiled.file = path
     with _lock:
-        _cache[path] = (digest, compiled)
+        _cache[path] = (key, compiled, _valuemap_stamps(project_root, compiled.valuemaps))
     return compiled
+
+
+def _valuemap_stamps(project_root: Path, names: list[str]) -> tuple:
+    """When the value maps a mapping uses were last changed: an edit recompiles the mapping."""
+    folder = Path(project_root) / "mappings" / "valuemaps"
+    stamps = []
+    for name in names:
+        try:
+            stamps.append(((folder / f"{name}.yaml").stat().st_mtime_ns))
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
 
 
 def _require_valid(doc: Any, name: str) -> None:

@@ -20,6 +20,9 @@ def test(ctx: click.Context, names: tuple[str, ...], case_filter: str | None, qu
 
     report = testing.run(ctx.obj["project"], list(names) or None, case_filter)
     for result in report.results:
+        if result.skipped:
+            click.echo(f"{click.style('SKIP', fg='yellow')}  {result.mapping} :: {result.case} (expects a contract error; contract not available)")
+            continue
         if result.passed:
             if not quiet:
                 click.echo(f"{click.style('PASS', fg='green')}  {result.mapping} :: {result.case}")
@@ -33,6 +36,8 @@ def test(ctx: click.Context, names: tuple[str, ...], case_filter: str | None, qu
     if report.untested:
         click.secho(f"no test cases: {', '.join(report.untested)}", fg="yellow")
     summary = f"{report.passed} passed, {report.failed} failed"
+    if report.skipped:
+        summary += f", {report.skipped} skipped"
     click.secho(summary, fg="red" if report.failed else "green", bold=True)
     if report.failed:
         ctx.exit(1)

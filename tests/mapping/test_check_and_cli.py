@@ -109,3 +109,13 @@ def test_the_editor_schemas_accept_every_file_and_reject_a_typo():
             assert not errors, f"{path.name}: {errors[:2]}"
     validator = jsonschema.Draft202012Validator(MappingFile.model_json_schema())
     assert not validator.is_valid({"name": "x", "output": {"a": {"expr": "x", "valuemp": "y"}}})
+
+
+def test_without_the_specs_folder_cases_still_run_and_the_skip_is_announced(monkeypatch, tmp_path):
+    monkeypatch.setenv("KOPPEL_SPECS_DIR", str(tmp_path / "nowhere"))
+    result = CliRunner().invoke(main, ["--project", str(ROOT), "test", "opleiding-ooapi"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "contract not checked" in result.output and "KOPPEL_SPECS_DIR" in result.output
+    # a case that expects a contract error cannot be decided without the contract: skipped, said so
+    assert "SKIP  opleiding-ooapi :: zonder naam breekt" in result.output
+    assert "1 passed, 0 failed, 1 skipped" in result.output

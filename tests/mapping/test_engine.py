@@ -150,3 +150,16 @@ def test_load_mapping_caches_by_content_and_versions_by_hash(tmp_path):
     path.write_text("name: other\noutput:\n  a: y\n")
     with pytest.raises(ConfigError, match="name must be 'm'"):
         load_mapping(tmp_path, "m")
+
+
+def test_an_edited_value_map_recompiles_the_mapping(tmp_path):
+    import os
+
+    folder = tmp_path / "mappings" / "valuemaps"
+    folder.mkdir(parents=True)
+    (folder / "kleur.yaml").write_text("codes: {r: rood}\n")
+    (tmp_path / "mappings" / "m.yaml").write_text("name: m\noutput:\n  k: {expr: c, valuemap: kleur}\n")
+    assert load_mapping(tmp_path, "m")({"c": "r"}) == {"k": "rood"}
+    (folder / "kleur.yaml").write_text("codes: {r: red}\n")
+    os.utime(folder / "kleur.yaml", ns=(1, 10**18))  # a different mtime even within one clock tick
+    assert load_mapping(tmp_path, "m")({"c": "r"}) == {"k": "red"}
