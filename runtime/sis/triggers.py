@@ -11,7 +11,8 @@ and sends one ``pg_notify('koppel_outbox', <object>)`` per statement (PostgreSQL
 notifications of one transaction into one). A BEFORE UPDATE row trigger stamps ``updated_at``.
 
 An update that changes nothing (every column equal) writes no outbox row on either engine, so a
-repeated upsert of the same data does not wake realtime interfaces.
+repeated upsert of the same data does not wake realtime interfaces. An update that changes the
+natural key writes a delete of the old key before the update of the new one.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def sqlite_ddl(object_type: str, columns: list[str] | None = None) -> list[str]:
         f"CREATE TRIGGER {name}_update AFTER UPDATE ON {table} WHEN {changed} BEGIN "
         f"UPDATE {table} SET updated_at = {_SQLITE_NOW} "
         f"WHERE rowid = NEW.rowid AND NEW.updated_at IS OLD.updated_at; "
+        f"INSERT INTO outbox (object, key, op, changed_at) SELECT '{object_type}', {key_old}, 'delete', "
+        f"{_SQLITE_NOW} WHERE {key_old} IS NOT {key_new}; "
         f"{outbox('update', key_new)} END",
         f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} BEGIN {outbox('delete', key_old)} END",
     ]
@@ -92,9 +95,12 @@ def postgresql_ddl(object_type: str) -> list[str]:
             f"SELECT '{object_type}', {_key_expr(alias, keys)}, '{op}', now() FROM {source} {where};"
         )
 
-    # Pair old and new rows by natural key; a key change shows as an update of the new key.
+    # Pair old and new rows by natural key. A changed key is a delete of the old key (so that a
+    # replica drops it) and an update of the new one.
     same_key = " AND ".join(f"o.{_quote(c)} = n.{_quote(c)}" for c in keys)
     changed = insert_from(
+        "delete", "o", "old_rows o", f"WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE {same_key})"
+    ) + "\n" + insert_from(
         "update", "n", f"new_rows n LEFT JOIN old_rows o ON {same_key}", "WHERE o IS DISTINCT FROM n"
     )
     return [

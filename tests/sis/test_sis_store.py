@@ -136,3 +136,15 @@ def test_postgresql_reader_holds_back_behind_an_open_transaction(store):
         slow.rollback()
         assert [r.key for r in reader.read_after(2, None, 10)] == ["100000044"]
     slow.close()
+
+
+def test_a_changed_natural_key_is_a_delete_of_the_old_one(store):
+    store.sql("INSERT INTO company (sbb_code, name) VALUES ('100000050', 'Old BV')")
+    store.sql("INSERT INTO recognition (sbb_code, crebo, leerweg) VALUES ('100000050', '25998', 'BOL')")
+    last = store.sql("SELECT max(seq) FROM outbox")[0][0]
+    store.sql("UPDATE company SET sbb_code = '100000051' WHERE sbb_code = '100000050'")  # cascades
+    rows = sorted(_outbox(store, last))
+    assert rows == [
+        ("company", "100000050", "delete"), ("company", "100000051", "update"),
+        ("recognition", "100000050|25998|BOL", "delete"), ("recognition", "100000051|25998|BOL", "update"),
+    ]
