@@ -115,6 +115,15 @@ def check_test_file(path: Path, root: Path) -> list[Diagnostic]:
     if doc is None:
         return problems
     problems += _model_problems(doc, MappingTests)
+    cases = doc.data if isinstance(doc.data, list) else (doc.data or {}).get("cases") if isinstance(doc.data, dict) else None
+    seen: dict[str, int] = {}
+    for i, case in enumerate(cases if isinstance(cases, list) else []):
+        name = case.get("name") if isinstance(case, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                loc = (i, "name") if isinstance(doc.data, list) else ("cases", i, "name")
+                problems.append(doc.diagnostic(loc, f"a second case named '{name}' (the first is case {seen[name] + 1})"))
+            seen.setdefault(name, i)
     mapping = doc.data.get("mapping") if isinstance(doc.data, dict) else None
     name = mapping or path.stem
     if not (root / "mappings" / f"{name}.yaml").is_file():

@@ -119,3 +119,16 @@ def test_without_the_specs_folder_cases_still_run_and_the_skip_is_announced(monk
     # a case that expects a contract error cannot be decided without the contract: skipped, said so
     assert "SKIP  opleiding-ooapi :: zonder naam breekt" in result.output
     assert "1 passed, 0 failed, 1 skipped" in result.output
+
+
+def test_test_files_are_checked_too(tmp_path):
+    root = scratch(tmp_path)
+    (root / "mappings" / "tests" / "weg.yaml").write_text(
+        "- {name: a, input: {}, expect: {}}\n- {name: a, input: {}, expect_skip: true, expect: {}}\n"
+    )
+    found = {str(d) for d in check_mappings(SimpleNamespace(root=root)) if d.file == "mappings/tests/weg.yaml"}
+    assert found == {
+        "mappings/tests/weg.yaml:2:3: [1]: Value error, give exactly one of expect, expect_error, expect_skip",
+        "mappings/tests/weg.yaml:2:4: [1].name: a second case named 'a' (the first is case 1)",
+        "mappings/tests/weg.yaml:1:1: tests for mapping 'weg', but mappings/weg.yaml does not exist",
+    }
