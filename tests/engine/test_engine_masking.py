@@ -48,3 +48,26 @@ def test_batch_and_dry_run_show_no_bsn_and_no_secret(make_engine, monkeypatch):
     assert SECRET not in everything
     # ...while the stored record keeps the real values, so a replay sends what was read
     assert engine.store.dead_letter(1)["record"]["data"]["bsn"] == BSN
+
+
+def test_deadletters_cli_filters_replay_and_discard(make_engine, monkeypatch):
+    fakes.SOURCES["src"] = fakes.records(10)
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"s1", "s2"})
+    engine = make_engine([{"id": 2, "source": {"type": "memory", "name": "src"},
+                           "targets": [{"type": "memtarget", "name": "tgt"}]}])
+    monkeypatch.setattr(cli, "_engine", lambda ctx, only=None: engine)
+    monkeypatch.setattr(engine, "close", lambda: None)
+    runner = CliRunner()
+    assert runner.invoke(cli.run, ["2"], obj={}).exit_code == 2
+    listed = runner.invoke(cli.deadletters, ["list", "--interface", "2", "--since", "1h", "--error-class", "record"], obj={})
+    assert "2 dead letter(s)" in listed.output
+    assert "0 dead letter(s)" in runner.invoke(cli.deadletters, ["list", "--error-class", "transient"], obj={}).output
+    assert runner.invoke(cli.deadletters, ["replay"], obj={}).exit_code != 0  # ids or a filter, never everything by accident
+    discarded = runner.invoke(cli.deadletters, ["discard", "1", "--reason", "test"], obj={})
+    assert "discarded 1" in discarded.output
+    target.reject.clear()
+    replayed = runner.invoke(cli.deadletters, ["replay", "--interface", "2"], obj={})
+    assert replayed.exit_code == 0 and "2  delivered" in replayed.output
+    assert [i.source_key for i in target.received][-1] == "s2" and "s1" not in [i.source_key for i in target.received]
+    history = runner.invoke(cli.runs, ["--interface", "2"], obj={}).output
+    assert "replay" in history and "manual" in history
