@@ -67,6 +67,7 @@ def baseline(sqlite_path: Path, pg_url: str, run: int) -> float:
 
 
 def koppel(sqlite_path: Path, pg_url: str, run: int, batch: int) -> float:
+    from plugins.db.gcpause import paused_gc
     from plugins.db.source import TableSource
     from plugins.db.spec import DbSource, DbTarget
     from plugins.db.target import TableTarget
@@ -86,7 +87,8 @@ def koppel(sqlite_path: Path, pg_url: str, run: int, batch: int) -> float:
     target.open()
     count = 0
     for b in source.read(None):
-        items = [Item(r.key, r.data, r.key, r.operation, r.object) for r in b.records]
+        with paused_gc():  # as the engine's lane should build a batch's items (see plugins.db.gcpause)
+            items = [Item(r.key, r.data, r.key, r.operation, r.object) for r in b.records]
         outcomes = target.write(items)
         count += len(outcomes)
         source.commit(b)

@@ -66,8 +66,7 @@ def create_engine(dsn: str, *, attach: list[str] | tuple[str, ...] = ()):
     if not is_sqlite(dsn):
         return sqlalchemy.create_engine(dsn, pool_pre_ping=True)
     sqlite_path(dsn).parent.mkdir(parents=True, exist_ok=True)
-    # check_same_thread off: the source reads ahead in a thread of its own (one user at a time)
-    engine = sqlalchemy.create_engine(dsn, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = sqlalchemy.create_engine(dsn, connect_args={"timeout": 30})
     files = {name: schema_file(dsn, name) for name in attach}
 
     @sqlalchemy.event.listens_for(engine, "connect")

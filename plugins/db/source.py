@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import queue
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,8 +41,6 @@ from plugins.db.dsn import connection_error, create_engine, is_sqlite, quote_ide
 
 REFRESH_BEGIN = "refresh-begin"
 REFRESH_END = "refresh-end"
-PREFETCH = 2
-_END = object()
 
 
 class TableSource(Source):
@@ -56,7 +52,6 @@ class TableSource(Source):
         self.connection = None
         self.sqlite = False
         self._last_raw: dict = {}
-        self._reader: tuple[threading.Thread, threading.Event] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -74,7 +69,6 @@ class TableSource(Source):
             raise connection_error(exc, f"source {self.ctx.system_name or 'sis'}") from None
 
     def close(self) -> None:
-        self._stop_reader()  # a read left unfinished (a crash, a drain) stops before the connection goes
         if self.connection is not None:
             self.connection.close()
             self.connection = None
@@ -87,7 +81,7 @@ class TableSource(Source):
     def read(self, cursor: str | None) -> Iterator[Batch]:
         self.open()
         try:
-            yield from self._prefetched(self._read(json.loads(cursor) if cursor else {}))
+            yield from self._read(json.loads(cursor) if cursor else {})
         except KoppelError as exc:
             if isinstance(exc, TransientError):
                 self.close()
@@ -95,55 +89,6 @@ class TableSource(Source):
         except Exception as exc:
             self.close()  # the connection may be broken: the next read opens a new one
             raise TransientError(f"source {self.ctx.system_name or 'sis'}: read failed ({type(exc).__name__})") from None
-
-    def _prefetched(self, batches: Iterator[Batch]) -> Iterator[Batch]:
-        """Read the next batch in a thread while the engine delivers this one.
-
-        The database driver and the target's COPY both wait with the GIL released, so reading
-        ahead overlaps the source's work with the target's: measured, this is what brings a
-        replication close to a plain COPY. At most ``PREFETCH`` batches wait: memory stays bounded.
-        """
-        buffer: queue.Queue = queue.Queue(maxsize=PREFETCH)
-        stop = threading.Event()
-
-        def produce() -> None:
-            try:
-                for batch in batches:
-                    while not stop.is_set():
-                        try:
-                            buffer.put(batch, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
-                        return
-                buffer.put(_END)
-            except BaseException as exc:  # handed to the reading thread, raised there
-                buffer.put(exc)
-            finally:
-                batches.close()
-
-        worker = threading.Thread(target=produce, name="koppel-db-read", daemon=True)
-        self._reader = (worker, stop)
-        worker.start()
-        try:
-            while True:
-                item = buffer.get()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self._stop_reader()
-
-    def _stop_reader(self) -> None:
-        if self._reader is None:
-            return
-        worker, stop = self._reader
-        stop.set()
-        worker.join(timeout=60)
-        self._reader = None
 
     def _read(self, state: dict) -> Iterator[Batch]:
         if self.spec.mode == "outbox":
