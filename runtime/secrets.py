@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, WithJsonSchema
 
 from runtime import redact
 from runtime.errors import ConfigError
@@ -32,10 +32,12 @@ def _check_reference(value: str) -> str:
 SecretRef = Annotated[
     str,
     AfterValidator(_check_reference),
-    Field(
-        pattern=PATTERN,
-        json_schema_extra={"format": "secret-reference"},
-        description="A secret reference: ${env:NAME} or ${file:path}. Never the value itself.",
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": PATTERN,
+            "description": "A secret reference: ${env:NAME} or ${file:path}. Never the value itself.",
+        }
     ),
 ]
 

@@ -59,9 +59,11 @@ def schema(ctx: click.Context, out: str) -> None:
     """
     from runtime.schemas import write_schemas
 
+    from runtime.diagnostics import relative
+
     folder = _project_root(ctx) / out
     for path in write_schemas(folder):
-        click.echo(f"wrote {path.relative_to(_project_root(ctx))}")
+        click.echo(f"wrote {relative(path, _project_root(ctx))}")
 
 
 @click.command()

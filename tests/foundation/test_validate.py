@@ -12,7 +12,19 @@ import pytest
 KOPPEL = [sys.executable, "-m", "runtime.cli.__main__"]
 
 
-def koppel(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def koppel(*args: str, cwd: Path):
+    """In-process, through click's runner: the same CLI and error boundary, without paying the
+    start-up of a new interpreter for each case (test_repository_validates runs it for real)."""
+    from click.testing import CliRunner
+
+    from runtime.cli import main
+
+    result = CliRunner().invoke(main, ["--project", str(cwd), *args], catch_exceptions=False)
+    result.returncode = result.exit_code
+    return result
+
+
+def koppel_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*KOPPEL, "--project", str(cwd), *args], capture_output=True, text=True, timeout=120)
 
 
@@ -23,7 +35,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_repository_validates(project_root: Path) -> None:
-    result = koppel("validate", cwd=project_root)
+    result = koppel_process("validate", cwd=project_root)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "28 interfaces" in result.stdout
 
@@ -73,7 +85,7 @@ def test_all_problems_are_reported_in_one_run(project_copy: Path) -> None:
     for name in ("misspelled field", "bad cron", "unknown system", "duplicate key", "not yaml", "missing mapping file"):
         file, old, new, _where, _words = BREAKAGES[name]
         edit(project_copy / file, old, new)
-    result = koppel("validate", cwd=project_copy)
+    result = koppel_process("validate", cwd=project_copy)
     assert result.returncode == 1
     files = {line.split(":", 1)[0] for line in result.stdout.splitlines() if line.strip()}
     assert len(files) == 6, result.stdout

@@ -1,0 +1,132 @@
+"""The whole college on one machine, for the end-to-end tests of the 28 interfaces.
+
+A session-wide copy of the project whose sandbox ports are all free ports, a seeded SIS store
+(SQLite, in the copy's var/), every stand-in of the sandbox, and Koppel's own webhook server.
+Tests drive interfaces through the same Engine that `koppel run` uses, and look at what the
+stand-ins received and what the SIS store holds afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDENTS = 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_project(target: Path) -> None:
+    for name in ("catalog.yaml", "interfaces", "mappings", "contracts", "sandbox/secrets"):
+        src = ROOT / name
+        dst = target / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy(src, dst)
+
+
+def rewrite_ports(catalog: Path) -> dict[int, int]:
+    """Every 127.0.0.1 port in the catalog becomes a free one (the same port keeps one number)."""
+    text = catalog.read_text(encoding="utf-8")
+    ports = sorted({int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", text)} | {2222})
+    mapping = {p: free_port() for p in ports}
+    text = re.sub(r"127\.0\.0\.1:(\d+)", lambda m: f"127.0.0.1:{mapping[int(m.group(1))]}", text)
+    text = re.sub(r"(\n\s+port: )2222\b", lambda m: f"{m.group(1)}{mapping[2222]}", text)
+    catalog.write_text(text, encoding="utf-8")
+    return mapping
+
+
+@dataclass
+class College:
+    root: Path
+    sis_url: str
+    engine: object
+    sandbox: object
+    koppel_port: int
+
+    def run(self, interface_id: int, trigger: str = "manual"):
+        return self.engine.run_interface(interface_id, trigger=trigger)
+
+    def received(self, system: str, kind: str | None = None) -> list[dict]:
+        items = list(self.sandbox.context(system).received.items)
+        return [i for i in items if kind is None or i.get("kind") == kind]
+
+    def sql(self, statement: str, **params) -> list[tuple]:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.sis_url)
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(sa.text(statement), params)
+                return list(result) if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+
+class _Server:
+    def __init__(self, app, port: int) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def college(tmp_path_factory, monkeypatch_session) -> College:
+    if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
+        pytest.skip("OpenSSH sshd is not installed (.ci/install-sshd.sh installs it)")
+    root = tmp_path_factory.mktemp("college")
+    copy_project(root)
+    ports = rewrite_ports(root / "catalog.yaml")
+    for name in ("KOPPEL_SIS_URL", "KOPPEL_STATE_URL", "KOPPEL_VAR_DIR"):
+        monkeypatch_session.delenv(name, raising=False)
+
+    from runtime.engine import Engine
+    from runtime.engine.server import create_app
+    from runtime.project import load_project
+    from runtime.settings import sis_url
+    from runtime.sis import schema
+    from runtime.sis.seed import seed_store
+    from sandbox.runner import Sandbox
+
+    url = sis_url(root)
+    schema.init(url)
+    seed_store(url, students=STUDENTS, seed=7)
+    project = load_project(root).require_valid()
+    engine = Engine(project, environment="sandbox")
+    koppel_port = ports[8470]
+    with Sandbox(root, students=STUDENTS).start() as sandbox, _Server(create_app(engine), koppel_port):
+        assert not {k: v for k, v in sandbox.skipped.items() if k not in ('datalaag', 'mip')}, sandbox.skipped
+        yield College(root, url, engine, sandbox, koppel_port)
+
+
+@pytest.fixture(scope="session")
+def monkeypatch_session():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
