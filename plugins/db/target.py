@@ -65,6 +65,7 @@ class TableTarget(Target):
         self.dialect: Dialect | None = None
         self.tables: dict[str, TableState] = {}
         self.views_done = not spec.views
+        self._all_upserts = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -115,7 +116,8 @@ class TableTarget(Target):
         if not items:
             return []
         objects = {item.object for item in items}
-        if len(objects) == 1 and {item.operation for item in items} == {"upsert"}:
+        self._all_upserts = {item.operation for item in items} == {"upsert"}
+        if len(objects) == 1 and self._all_upserts:
             groups = {self._table_name(items[0]): range(len(items))}  # the common case, without a loop
         else:
             groups: dict[str, list[int]] = {}
@@ -150,17 +152,17 @@ class TableTarget(Target):
     def _write_segment(self, table: str, items: list[Item], positions: list[int], outcomes: list) -> None:
         if not items:
             return
-        if items[0].operation == "upsert" and items[-1].operation == "upsert" and \
-                not any(it.operation != "upsert" for it in items):
+        if self._all_upserts:
             upserts, deletes = items, []
         else:
             upserts = [it for it in items if it.operation != "delete"]
             deletes = [it for it in items if it.operation == "delete"]
         state = None
         try:
-            state = self._state(table, [it.payload for it in upserts])
+            payloads = [it.payload for it in upserts]
+            state = self._state(table, payloads[:1])
             if upserts:
-                self._evolve(state, [it.payload for it in upserts])
+                self._evolve(state, payloads)
                 self.connection.commit()  # DDL kept even if the rows are refused below
             columns = list(state.columns)
             if upserts:
