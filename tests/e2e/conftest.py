@@ -100,9 +100,6 @@ class _Server:
 def college(tmp_path_factory, monkeypatch_session) -> College:
     if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
         pytest.skip("OpenSSH sshd is not installed (.ci/install-sshd.sh installs it)")
-    root = tmp_path_factory.mktemp("college")
-    copy_project(root)
-    ports = rewrite_ports(root / "catalog.yaml")
     for name in ("KOPPEL_SIS_URL", "KOPPEL_STATE_URL", "KOPPEL_VAR_DIR"):
         monkeypatch_session.delenv(name, raising=False)
 
@@ -114,15 +111,29 @@ def college(tmp_path_factory, monkeypatch_session) -> College:
     from runtime.sis.seed import seed_store
     from sandbox.runner import Sandbox
 
+    root = tmp_path_factory.mktemp("college")
+    copy_project(root)
+    catalog = (root / "catalog.yaml").read_text(encoding="utf-8")
     url = sis_url(root)
     schema.init(url)
     seed_store(url, students=STUDENTS, seed=7)
-    project = load_project(root).require_valid()
-    engine = Engine(project, environment="sandbox")
-    koppel_port = ports[8470]
-    with Sandbox(root, students=STUDENTS).start() as sandbox, _Server(create_app(engine), koppel_port):
-        assert not {k: v for k, v in sandbox.skipped.items() if k not in ('datalaag', 'mip')}, sandbox.skipped
-        yield College(root, url, engine, sandbox, koppel_port)
+    # A free port can be taken by another process before the stand-in binds it: try again.
+    for attempt in range(3):
+        (root / "catalog.yaml").write_text(catalog, encoding="utf-8")
+        ports = rewrite_ports(root / "catalog.yaml")
+        project = load_project(root).require_valid()
+        engine = Engine(project, environment="sandbox")
+        sandbox = Sandbox(root, students=STUDENTS).start()
+        if "already in use" in str(sandbox.skipped) and attempt < 2:
+            sandbox.stop()
+            continue
+        break
+    assert not sandbox.skipped, sandbox.skipped
+    try:
+        with _Server(create_app(engine), ports[8470]):
+            yield College(root, url, engine, sandbox, ports[8470])
+    finally:
+        sandbox.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,113 @@
+"""External systems → SIS: each interface reads from (or is called by) its stand-in and writes
+the SIS store."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+
+def count(college, table: str, where: str = "1=1") -> int:
+    return college.sql(f'SELECT count(*) FROM "{table}" WHERE {where}')[0][0]
+
+
+def assert_ok(summary) -> None:
+    assert summary.outcome == "ok", summary
+    assert summary.dead == 0, summary
+
+
+def test_01_and_03_iam_provisions_users_and_roles_over_scim(college) -> None:
+    response = httpx.post(college.sandbox.url("iam") + "/_sandbox/push", json={"users": 5, "groups": True}, timeout=30)
+    assert response.status_code < 300, response.text
+    users = college.run(3, trigger="webhook")
+    assert_ok(users)
+    assert users.delivered >= 5
+    assert count(college, "person", "email_school IS NOT NULL") >= 5
+    roles = college.run(1, trigger="webhook")
+    assert_ok(roles)
+    assert count(college, "role_assignment") > 0
+
+
+def test_06_applications_from_the_aanmeldmodule(college) -> None:
+    from sandbox.rest.aanmeldmodule import push_applications
+
+    sent = push_applications(college.root, count=3, koppel_url=f"http://127.0.0.1:{college.koppel_port}")
+    assert all(not s.get("error") for s in sent), sent
+    before = count(college, "application", "channel = 'aanmeldmodule'")
+    summary = college.run(6, trigger="webhook")
+    assert_ok(summary)
+    assert count(college, "application", "channel = 'aanmeldmodule'") == before + 3
+
+
+def test_06_a_forged_signature_is_refused_and_nothing_stored(college) -> None:
+    from sandbox.rest.aanmeldmodule import push_applications
+
+    sent = push_applications(college.root, count=1, start=50, koppel_url=f"http://127.0.0.1:{college.koppel_port}", tamper=True)
+    assert sent[0]["status"] in (401, 403)
+    assert college.run(6, trigger="webhook").read == 0
+
+
+def test_07_applications_polled_from_centraal_aanmelden(college) -> None:
+    summary = college.run(7, trigger="poll")
+    assert_ok(summary)
+    assert summary.delivered > 0
+    assert count(college, "application", "channel = 'centraal_aanmelden'") > 0
+
+
+def test_08_companies_from_sbb(college) -> None:
+    summary = college.run(8)
+    assert_ok(summary)
+    assert summary.delivered > 0
+    assert count(college, "company") > 0
+
+
+def test_09_qualifications_from_sbb(college) -> None:
+    summary = college.run(9)
+    assert_ok(summary)
+    assert summary.delivered > 0
+
+
+def test_10_documents_from_intergrip(college) -> None:
+    college.run(7, trigger="poll")  # the dossiers belong to Centraal Aanmelden's applications
+    summary = college.run(10, trigger="poll")
+    assert_ok(summary)
+    assert summary.delivered > 0
+
+
+def test_21_invoice_lines_from_exact(college) -> None:
+    summary = college.run(21, trigger="poll")
+    assert_ok(summary)
+    assert summary.delivered > 0
+    assert count(college, "invoice_line") == summary.delivered
+    assert college.run(21, trigger="poll").read == 0  # the watermark moved on
+
+
+def test_22_timetable_from_xedule(college) -> None:
+    summary = college.run(22)
+    assert_ok(summary)
+    assert summary.delivered > 0
+    assert count(college, "timetable_activity") > 0
+
+
+def test_23_bpv_matches_from_b3net(college) -> None:
+    response = httpx.post(college.sandbox.url("b3net") + "/_sandbox/push", json={"count": 2}, timeout=30)
+    assert response.status_code < 300, response.text
+    summary = college.run(23, trigger="webhook")
+    assert_ok(summary)
+    assert summary.delivered == 2
+
+
+def test_26_results_from_remindo_facet_and_toa(college) -> None:
+    college.run(25)  # candidates first: Remindo then produces results for them
+    time.sleep(1.0)
+    summary = college.run(26)
+    assert_ok(summary)
+    assert summary.delivered > 0
+
+
+def test_27_formative_results_from_the_dlo(college) -> None:
+    summary = college.run(27, trigger="poll")
+    assert_ok(summary)
+    assert summary.delivered > 0
+    assert count(college, "result", "kind = 'formatief'") > 0

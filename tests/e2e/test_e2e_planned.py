@@ -1,0 +1,13 @@
+"""Interface 20 (CRM) is planned: it validates and dry-runs, and is never run or scheduled."""
+
+from __future__ import annotations
+
+
+def test_20_dry_runs_but_does_not_run(college) -> None:
+    from runtime.engine.dryrun import dry_run
+
+    items = dry_run(college.engine, 20, limit=3)
+    assert 0 < len(items) <= 3
+    summary = college.run(20)
+    assert summary.outcome in ("skipped", "stopped", "error")
+    assert not college.received("crm")
