@@ -153,7 +153,8 @@ def split_name(value):
     """A full name as ``{voornamen, tussenvoegsel, achternaam}``: the first word(s) before a
     tussenvoegsel are the given names, ``'Jan Peter van den Heuvel'`` → voornamen ``Jan Peter``,
     tussenvoegsel ``van den``, achternaam ``Heuvel``. Without a tussenvoegsel the last word is the
-    surname. ``'Heuvel, Jan van den'`` (the register form) is read too."""
+    surname. ``'Heuvel, Jan van den'`` (the register form) is read too. For a surname on its own
+    (``'van Dijk'``) use ``split_surname``."""
     if value is None:
         return None
     text = " ".join(_text(value, "split_name").split())
