@@ -10,7 +10,7 @@ from runtime.plugin import PluginContext
 
 def check_spec(spec: BaseModel, ctx: PluginContext) -> list[tuple[tuple, str]]:
     from runtime.sis.models import OBJECTS
-    from runtime.sis.relations import resolve
+    from runtime.sis.relations import RELATIONS, resolve
 
     problems: list[tuple[tuple, str]] = []
     object_type = getattr(spec, "object", None)
@@ -25,6 +25,11 @@ def check_spec(spec: BaseModel, ctx: PluginContext) -> list[tuple[tuple, str]]:
     for index, name in enumerate(getattr(spec, "key", None) or []):
         if name not in columns:
             problems.append((("key", index), f"'{name}' is not a field of {object_type}"))
+    many = {name for name, relation in RELATIONS.get(object_type, {}).items() if relation.many}
+    for index, name in enumerate(getattr(spec, "replace_children", None) or []):
+        if name not in many:
+            problems.append((("replace_children", index), f"'{name}' is not a list relation of {object_type}; "
+                             f"known: {', '.join(sorted(many)) or 'none'}"))
     operation = getattr(spec, "operation", None)
     scope = getattr(spec, "replace_scope", None)
     if scope is not None and scope not in columns:

@@ -44,3 +44,8 @@ class SisTarget(TargetSpecBase):
     )
     key: list[str] = Field(default_factory=list, description="Natural key fields; default: the object's own.")
     replace_scope: str | None = Field(None, description="With replace: the field that scopes it (e.g. date).")
+    replace_children: list[str] = Field(
+        default_factory=list,
+        description="Child lists in the payload (relation names, e.g. recognitions) that are the parent's "
+        "complete set: its other children are deleted. Other child lists are only upserted.",
+    )

@@ -24,11 +24,10 @@ No message carries a value: only field names and the (masked) key.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, and_, delete, insert, select, tuple_, update
+from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 from runtime import redact
@@ -37,11 +36,11 @@ from runtime.plugin import Item, Outcome, PluginContext, Target
 from runtime.settings import sis_url
 from runtime.sis.models import OBJECTS, natural_key
 from runtime.sis.records import table
+from runtime.sis import children
+from runtime.sis.values import convert, row_values
 from runtime.sis.writes import NeedsOneByOne, Planned, write_set
 
 from .spec import SisTarget
-
-STAMPS = ("created_at", "updated_at")
 
 
 class SisStoreTarget(Target):
@@ -66,6 +65,7 @@ class SisStoreTarget(Target):
         from runtime.sis import schema
 
         self.engine = schema.engine(self.url)
+        self._written = {}  # a run is open() .. close(): replace counts what this run wrote
 
     def close(self) -> None:
         if self.engine is not None:
@@ -109,6 +109,8 @@ class SisStoreTarget(Target):
 
     def _write_set(self, connection, items: Sequence[Item]) -> list[Outcome]:  # noqa: ANN001
         """The whole batch in a few statements (``runtime.sis.writes``); raises on a broken rule."""
+        if any(children.has_lists(self.spec.object, item.payload) for item in items):
+            raise NeedsOneByOne()  # parents with children: one savepoint per payload
         outcomes: list[Outcome | None] = [None] * len(items)
         planned: list[Planned] = []
         for index, item in enumerate(items):
@@ -139,18 +141,25 @@ class SisStoreTarget(Target):
         return outcomes  # type: ignore[return-value]
 
     def _write_one(self, connection, item: Item) -> Outcome:  # noqa: ANN001
+        operation = "delete" if item.operation == "delete" else self.spec.operation
         try:
-            values = self._values(item.payload)
-            key = tuple(values.get(c) for c in self.key)
-            if any(v is None for v in key):
-                missing = next(c for c, v in zip(self.key, key) if v is None)
-                return Outcome(error=ContractError("key field missing", path=missing))
-            operation = "delete" if item.operation == "delete" else self.spec.operation
+            payload = item.payload
+            plural = children.rows_field(self.spec.object)
+            listed = isinstance(payload, dict) and isinstance(payload.get(plural), list)
+            if listed:
+                defaults = {k: v for k, v in payload.items() if k != plural}
+                rows = [(f"{plural}[{i}].", {**defaults, **row} if isinstance(row, dict) else row)
+                        for i, row in enumerate(payload[plural])]
+            else:
+                rows = [("", payload)]
+            references = []
             with connection.begin_nested():
-                reference = self._apply(connection, operation, values, key)
-            if operation == "replace":
-                self._written.setdefault(values.get(self.spec.replace_scope), set()).add(key)
-            return Outcome(reference=reference)
+                if operation == "replace" and listed:
+                    # a payload with its rows listed is the complete set of its scope by itself
+                    self._written[self._scope_value(item)] = set()
+                for path, row in rows:
+                    references.append(self._write_record(connection, operation, row, path))
+            return Outcome(reference=references[0] if len(references) == 1 else f"{len(references)} rows")
         except RecordError as exc:
             return Outcome(error=exc)
         except IntegrityError as exc:
@@ -161,6 +170,21 @@ class SisStoreTarget(Target):
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise
             return Outcome(error=RecordError(f"rejected by the SIS store: {type(getattr(exc, 'orig', exc)).__name__}"))
+
+    def _write_record(self, connection, operation: str, payload: Any, path: str) -> str:  # noqa: ANN001
+        """One row of the target object (and its children, if the payload carries them)."""
+        own, kids = children.split(self.spec.object, payload) if isinstance(payload, dict) else (payload, {})
+        values = row_values(self.table, self.spec.object, own, self.engine.dialect.name, path)
+        key = tuple(values.get(c) for c in self.key)
+        if any(v is None for v in key):
+            missing = next(c for c, v in zip(self.key, key) if v is None)
+            raise ContractError("key field missing", path=f"{path}{missing}")
+        reference = self._apply(connection, operation, values, key)
+        if kids and operation != "delete":
+            children.write_children(connection, values, kids, set(self.spec.replace_children))
+        if operation == "replace":
+            self._written.setdefault(values.get(self.spec.replace_scope), set()).add(key)
+        return reference
 
     def _apply(self, connection, operation: str, values: dict, key: tuple) -> str:  # noqa: ANN001
         where = and_(*(self.table.c[c] == v for c, v in zip(self.key, key)))
@@ -205,24 +229,19 @@ class SisStoreTarget(Target):
             connection.execute(query)
 
     def _scope_value(self, item: Item) -> Any:
+        payload = item.payload
+        if not isinstance(payload, dict) or payload.get(self.spec.replace_scope) is None:
+            return None
+        column = self.table.c[self.spec.replace_scope]
         try:
-            return self._values(item.payload).get(self.spec.replace_scope)
+            return convert(column.type, payload[self.spec.replace_scope], column.name, self.engine.dialect.name)
         except RecordError:
             return None
 
     # --- values ---------------------------------------------------------------------------
 
     def _values(self, payload: Any) -> dict[str, Any]:
-        if not isinstance(payload, dict):
-            raise ContractError(f"a {self.spec.object} record must be an object, not {type(payload).__name__}")
-        values: dict[str, Any] = {}
-        for name, value in payload.items():
-            if name in STAMPS:
-                continue  # the database keeps these
-            if name not in self.table.c:
-                raise ContractError(f"not a field of SIS object '{self.spec.object}'", path=name)
-            values[name] = _convert(self.table.c[name].type, value, name, self.engine.dialect.name)
-        return values
+        return row_values(self.table, self.spec.object, payload, self.engine.dialect.name)
 
     def _key_is_unique(self) -> bool:
         if set(self.key) == set(natural_key(self.spec.object)):
@@ -241,42 +260,6 @@ class SisStoreTarget(Target):
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(self.table)
-
-
-def _convert(column_type, value: Any, name: str, dialect: str) -> Any:  # noqa: ANN001
-    if value is None:
-        return None
-    try:
-        if isinstance(column_type, DateTime):
-            moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.timezone.utc)
-            moment = moment.astimezone(dt.timezone.utc)
-            return moment.replace(tzinfo=None) if dialect == "sqlite" else moment
-        if isinstance(column_type, Date):
-            if isinstance(value, dt.datetime):
-                return value.date()
-            return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-        if isinstance(column_type, Boolean):
-            if isinstance(value, bool):
-                return value
-            if value in (0, 1) or str(value).lower() in ("0", "1", "true", "false"):
-                return str(value).lower() in ("1", "true")
-            raise ValueError
-        if isinstance(column_type, Integer):
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if isinstance(column_type, Float):
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if isinstance(value, (dict, list)):
-            raise ValueError
-        return str(value)
-    except (TypeError, ValueError):
-        kind = type(column_type).__name__.lower()
-        raise ContractError(f"not a valid {kind}", path=name) from None
 
 
 def _constraint_message(exc: IntegrityError) -> str:

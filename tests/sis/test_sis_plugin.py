@@ -296,3 +296,55 @@ def test_a_key_twice_in_one_batch_ends_as_the_last_one_wrote_it(store, monkeypat
         ]
     finally:
         target.close()
+
+
+def test_a_company_with_its_recognitions_as_the_complete_set(seeded, monkeypatch):
+    target = _target(seeded, monkeypatch, object="company", replace_children=["recognitions"])
+    company = {"sbb_code": "100000068", "name": "Bakker Zorggroep", "recognitions": [
+        {"crebo": "25480", "leerweg": "BBL", "start_date": "2024-01-01"},
+        {"crebo": "25491", "leerweg": "BOL"},
+    ]}
+    try:
+        assert [o.ok for o in target.write(_items(company))] == [True]
+        company["recognitions"] = [{"crebo": "25491", "leerweg": "BOL", "status": "erkend"}]  # one withdrawn
+        assert [o.ok for o in target.write(_items(company))] == [True]
+        assert seeded.sql("SELECT crebo, leerweg FROM recognition WHERE sbb_code = '100000068'") == [("25491", "BOL")]
+        bad = {**company, "recognitions": [{"crebo": "25491", "leerweg": "XXL"}]}  # a broken child fails it all
+        outcome = target.write(_items(bad, {"sbb_code": "100000076", "name": "Other BV"}))
+        assert [o.ok for o in outcome] == [False, True]
+        assert seeded.sql("SELECT crebo, leerweg FROM recognition WHERE sbb_code = '100000068'") == [("25491", "BOL")]
+    finally:
+        target.close()
+
+
+def test_children_without_replace_are_only_added(seeded, monkeypatch):
+    aanmeld_id, person = seeded.sql(
+        "SELECT a.aanmeld_id, a.person_number FROM application a JOIN document d ON d.aanmeld_id = a.aanmeld_id LIMIT 1"
+    )[0]
+    before = seeded.sql("SELECT count(*) FROM document WHERE aanmeld_id = ?", (aanmeld_id,))[0][0]
+    target = _target(seeded, monkeypatch, object="application", operation="update")
+    try:
+        outcomes = target.write(_items({"aanmeld_id": aanmeld_id, "documents": [
+            {"document_id": "intergrip:77", "kind": "doorstroomdossier", "title": "Doorstroomdossier",
+             "person_number": person}]}))
+        assert outcomes[0].ok, outcomes[0].error
+        assert seeded.sql("SELECT count(*) FROM document WHERE aanmeld_id = ?", (aanmeld_id,))[0][0] == before + 1
+    finally:
+        target.close()
+
+
+def test_a_group_of_role_assignments_replaces_the_role(seeded, monkeypatch):
+    target = _target(seeded, monkeypatch, object="role_assignment", operation="replace", replace_scope="role")
+    group = {"role": "studentassistent", "scope": "", "source": "iam", "role_assignments": [
+        {"person_number": "P100001"}, {"person_number": "P100002"}]}
+    try:
+        assert target.write(_items(group))[0].ok
+        group["role_assignments"] = [{"person_number": "P100002"}]
+        assert target.write(_items(group))[0].ok
+        rows = seeded.sql("SELECT person_number, source FROM role_assignment WHERE role = 'studentassistent'")
+        assert rows == [("P100002", "iam")]
+        assert target.write(_items({"role": "studentassistent", "role_assignments": []}))[0].ok  # group emptied
+        assert seeded.sql("SELECT count(*) FROM role_assignment WHERE role = 'studentassistent'") == [(0,)]
+        assert seeded.sql("SELECT count(*) FROM role_assignment WHERE role = 'student'")[0][0] > 0  # others stay
+    finally:
+        target.close()
