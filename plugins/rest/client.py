@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,6 @@ class RestClient:
         what: str | None = None,
     ) -> httpx.Response:
         """Send one call; return a 2xx response or raise the mapped KoppelError."""
-        what = what or f"{method} {redact.text(_without_query(url))}"
         attempt = 0
         while True:
             self.limiter.wait()
@@ -79,13 +79,14 @@ class RestClient:
             except KoppelError:
                 raise  # from the auth flow (token endpoint refused, ...)
             except httpx.HTTPError as exc:
-                raise errors.for_exception(exc, what) from None
+                raise errors.for_exception(exc, what or _what(method, url)) from None
             except ssl.SSLError as exc:
-                raise errors.for_exception(httpx.ConnectError(str(exc)), what) from None
+                raise errors.for_exception(httpx.ConnectError(str(exc)), what or _what(method, url)) from None
             self.limiter.observe(response)
-            error = errors.for_status(response, what)
-            if error is None:
+            if response.status_code < 300:
                 return response
+            error = errors.for_status(response, what or _what(method, url))
+            assert error is not None
             wait = getattr(error, "retry_after", None)
             if (
                 response.status_code in (429, 503)
@@ -103,14 +104,20 @@ class RestClient:
         self.http.close()
 
 
-def _without_query(url: str) -> str:
+def _what(method: str, url: str) -> str:
     # Query strings may carry filters with personal data; error messages name the path only.
-    return url.split("?", 1)[0]
+    return f"{method} {redact.text(url.split('?', 1)[0])}"
+
+
+@lru_cache(maxsize=1)
+def _default_tls() -> ssl.SSLContext:
+    # Building an SSL context (loading the CA bundle) costs tens of ms; one is enough per process.
+    return httpx.create_ssl_context()
 
 
 def _tls_context(tls: Any, root: Path) -> ssl.SSLContext | bool:
-    if tls is None:
-        return True
+    if tls is None or (tls.verify and not tls.ca_file and not tls.client_cert):
+        return _default_tls()
     if not tls.verify and not tls.client_cert:
         return False
     if tls.ca_file:

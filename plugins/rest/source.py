@@ -30,13 +30,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import jmespath
-
 from runtime.errors import ConfigError
 from runtime.plugin import Batch, PluginContext, Record, Source
 
 from . import bodies, errors
 from .client import RestClient
+from .lookup import compile_lookup
 from .paging import Pager
 from .spec import RestSource
 
@@ -64,9 +63,9 @@ class RestApiSource(Source):
         self.ctx = ctx
         self.batch_size = int(ctx.options.get("batch_size", 500))
         self.client: RestClient | None = None
-        self._records = jmespath.compile(spec.records) if spec.records else None
-        self._key = jmespath.compile(spec.key)
-        self._watermark = jmespath.compile(spec.watermark.field) if spec.watermark else None
+        self._records = compile_lookup(spec.records) if spec.records else None
+        self._key = compile_lookup(spec.key)
+        self._watermark = compile_lookup(spec.watermark.field) if spec.watermark else None
 
     def open(self) -> None:
         if self.client is None:
@@ -94,7 +93,7 @@ class RestApiSource(Source):
                 yield Batch(pending, cursor=boundary)
                 pending = []
             if self._watermark is not None:
-                tracker.see(watermark_value(self._watermark.search(raw)))
+                tracker.see(watermark_value(self._watermark(raw)))
             pending.append(self._record(raw))
             if len(pending) == self.batch_size and wm:
                 boundary = tracker.safe()
@@ -102,7 +101,7 @@ class RestApiSource(Source):
             yield Batch(pending, cursor=tracker.highest() if wm else None)
 
     def _record(self, raw: Any) -> Record:
-        key = self._key.search(raw)
+        key = self._key(raw)
         if key is None or key == "":
             raise ConfigError(f"a record from {self.spec.path} has no key at '{self.spec.key}' (check source.key)")
         data = raw if isinstance(raw, dict) else {"value": raw}
@@ -119,7 +118,7 @@ class RestApiSource(Source):
             url, query = request
             response = self._call(url, query)
             body = bodies.decode(response, f"{self.spec.method} {self.spec.path}")
-            page = self._records.search(body) if self._records is not None else body
+            page = self._records(body) if self._records is not None else body
             if page is None:
                 page = []
             if isinstance(page, dict):

@@ -34,14 +34,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jmespath
-
 from runtime import paths, redact
 from runtime.errors import ConfigError, RecordError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
 from . import bodies, openapi
 from .client import RestClient
+from .lookup import compile_lookup
 from .spec import RestStep, RestTarget
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ class RestApiTarget(Target):
         self.client: RestClient | None = None
         self.validator: openapi.BodyValidator | None = None
         self._validator_loaded = False
-        self._reference = jmespath.compile(spec.reference) if spec.reference else None
+        self._reference = compile_lookup(spec.reference) if spec.reference else None
         self._steps = [_CompiledStep(step) for step in spec.steps or []]
         self._checked_step: int | None = None  # with steps: the one whose body the contract is about
 
@@ -113,16 +112,20 @@ class RestApiTarget(Target):
 
     def _deliver_array(self, items: Sequence[Item]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(items)
-        sendable: list[int] = []
-        for index, item in enumerate(items):
-            try:
-                self._check(item.payload)
-                sendable.append(index)
-            except RecordError as error:
-                outcomes[index] = Outcome(error=error)
+        if self.validator is None:
+            sendable = list(range(len(items)))
+        else:
+            sendable = []
+            for index, item in enumerate(items):
+                try:
+                    self.validator.check(item.payload)
+                    sendable.append(index)
+                except RecordError as error:
+                    outcomes[index] = Outcome(error=error)
         if sendable:
+            everything = len(sendable) == len(items)
             try:
-                answers = self._send_array([items[i] for i in sendable])
+                answers = self._send_array(items if everything else [items[i] for i in sendable])
             except RecordError:
                 # Which record did the peer refuse? Send them one by one (arrays of one) to find out.
                 for i in sendable:
@@ -131,6 +134,8 @@ class RestApiTarget(Target):
                     except RecordError as error:
                         outcomes[i] = Outcome(error=error)
             else:
+                if everything:
+                    return answers
                 for i, outcome in zip(sendable, answers):
                     outcomes[i] = outcome
         return outcomes  # type: ignore[return-value]
@@ -141,9 +146,14 @@ class RestApiTarget(Target):
         headers = {"Content-Type": ctype, **self._idempotency(_digest(chosen))}
         response = self.client.send(self.spec.method, url, content=content, headers=headers)  # type: ignore[union-attr]
         body = bodies.decode(response, f"{self.spec.method} {self.spec.path}")
-        per_item = body if isinstance(body, list) and len(body) == len(chosen) else None
-        answers = per_item if per_item is not None else [body] * len(chosen)
-        return [Outcome(reference=self._reference_of(answer), response=answer) for answer in answers]
+        answers = body if isinstance(body, list) and len(body) == len(chosen) else [body] * len(chosen)
+        reference = self._reference
+        if reference is None:
+            return [Outcome(response=answer) for answer in answers]
+        return [
+            Outcome(reference=None if (value := reference(answer)) is None else str(value), response=answer)
+            for answer in answers
+        ]
 
     def _deliver_steps(self, item: Item) -> Outcome:
         saved: dict[str, Any] = {}
@@ -159,7 +169,7 @@ class RestApiTarget(Target):
                 response = self.client.send(step.spec.method, url, content=content, headers=headers)  # type: ignore[union-attr]
                 body = bodies.decode(response, f"{step.spec.method} {step.spec.path}")
                 for name, expression in step.save.items():
-                    saved[name] = expression.search(body) if body is not None else None
+                    saved[name] = expression(body) if body is not None else None
         except RecordError as error:
             return Outcome(error=error, response=saved or None)
         return Outcome(reference=self._reference_of(saved), response=saved)
@@ -181,7 +191,7 @@ class RestApiTarget(Target):
     def _url(self, template: str, context: Any) -> str:
         def fill(match: re.Match) -> str:
             name = match.group(1)
-            value = jmespath.search(name, context) if isinstance(context, dict) else None
+            value = compile_lookup(name)(context) if isinstance(context, dict) else None
             if value is None or value == "":
                 raise RecordError(f"the path {template} needs '{name}', which the record does not have", path=name)
             return quote(str(value), safe="")
@@ -197,7 +207,7 @@ class RestApiTarget(Target):
     def _reference_of(self, body: Any) -> str | None:
         if self._reference is None or body is None:
             return None
-        value = self._reference.search(body)
+        value = self._reference(body)
         return None if value is None else str(value)
 
     # -- dry-run -----------------------------------------------------------------------------
@@ -242,13 +252,13 @@ class RestApiTarget(Target):
 class _CompiledStep:
     def __init__(self, spec: RestStep) -> None:
         self.spec = spec
-        self._body = jmespath.compile(spec.body) if spec.body else None
-        self._file = jmespath.compile(spec.file) if spec.file else None
-        self.save = {name: jmespath.compile(expr) for name, expr in spec.save.items()}
+        self._body = compile_lookup(spec.body) if spec.body else None
+        self._file = compile_lookup(spec.file) if spec.file else None
+        self.save = {name: compile_lookup(expr) for name, expr in spec.save.items()}
 
     def body(self, context: Any, root: Path, *, dry_run: bool = False) -> tuple[bytes | None, dict[str, str]]:
         if self._file is not None:
-            name = self._file.search(context)
+            name = self._file(context)
             if not name:
                 raise RecordError(f"no file at '{self.spec.file}' in the record", path=self.spec.file)
             path = paths.expand(str(name), root)
@@ -267,7 +277,7 @@ class _CompiledStep:
 
 
     def body_value(self, context: Any) -> Any:
-        return self._body.search(context) if self._body is not None else None
+        return self._body(context) if self._body is not None else None
 
 
 def _step_for(steps: list[_CompiledStep], operation: openapi.Operation | None) -> int | None:
