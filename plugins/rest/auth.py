@@ -83,6 +83,7 @@ class TokenState:
     access_token: str | None = None
     expires_at: float = 0.0  # epoch seconds
     refresh_token: str | None = None  # the rotated one, when it cannot be written back
+    unsaved: bool = False  # writing the rotated refresh token to its file failed
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def fresh(self, renew_before: float) -> bool:
@@ -163,8 +164,9 @@ class RefreshTokenGrant(Grant):
         resolve(auth.refresh_token, root)  # fail at open, not at the first call, if it is missing
 
     def current_refresh_token(self, state: TokenState) -> str:
-        # The file is the truth (another process may have rotated it); memory only for ${env:}.
-        if self.file is None and state.refresh_token:
+        # The file is the truth (another process may have rotated it); memory only for ${env:}
+        # references and when writing the file failed.
+        if (self.file is None or state.unsaved) and state.refresh_token:
             return state.refresh_token
         return resolve(self.auth.refresh_token, self.root)
 
@@ -182,7 +184,20 @@ class RefreshTokenGrant(Grant):
         if isinstance(rotated, str) and rotated:
             redact.register_secret(rotated)
             if self.file is not None:
-                write_atomically(self.file, rotated + "\n")
+                try:
+                    write_atomically(self.file, rotated + "\n")
+                    state.unsaved = False
+                except OSError as exc:
+                    # The old token is void already: keep the new one in memory so this process
+                    # goes on working, and say loudly that a restart will need a new consent.
+                    log.error(
+                        "cannot write the rotated refresh token to %s (%s): kept in memory only; "
+                        "a restart will need a new consent",
+                        self.file,
+                        exc.strerror,
+                    )
+                    state.unsaved = True
+                state.refresh_token = rotated
             else:
                 if state.refresh_token is None:
                     log.warning(

@@ -200,3 +200,21 @@ def test_refresh_token_from_environment_rotates_in_memory(peer, monkeypatch) -> 
     outcomes += target.write([Item(key="k2", payload={"id": 2}, source_key="k2")])
     assert all(o.ok for o in outcomes)
     assert [c["refresh_token"] for c in endpoint.token_calls] == ["refresh-0", "refresh-1"]
+
+
+def test_unwritable_token_file_keeps_the_rotated_token_in_memory(peer, monkeypatch, tmp_path) -> None:
+    from plugins.rest import auth as auth_module
+
+    monkeypatch.setenv("T_CLIENT_SECRET", "client-secret-abc")
+    endpoint = TokenEndpoint(peer, expires_in=1.0, refresh="refresh-0")
+    (tmp_path / "rt").write_text("refresh-0")
+
+    def refuse(path, text):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(auth_module, "write_atomically", refuse)
+    target, outcomes = _send_one(peer.url, root=tmp_path, auth=_exact_auth(peer.url, "${file:rt}"))
+    time.sleep(0.6)
+    outcomes += target.write([Item(key="k2", payload={"id": 2}, source_key="k2")])
+    assert all(o.ok for o in outcomes)
+    assert [c["refresh_token"] for c in endpoint.token_calls] == ["refresh-0", "refresh-1"]
