@@ -99,7 +99,7 @@ class College:
         self.groups(programs, students, staff_by_department)
         self.applicants(programs)
         self.rows["absence"], self.rows["absence_report"] = absences_and_reports(rng, students)
-        self.invoices(students)
+        # No invoice lines: the SIS receives them from Exact (interface 21), it does not make them.
         return self.rows
 
     def staff(self, programs: list[dict]) -> dict[str, list[str]]:
@@ -271,24 +271,32 @@ class College:
         by_cohort: dict[tuple[str, int], list[dict]] = {}
         for student in students:
             by_cohort.setdefault((student["program"]["program_code"], student["year"]), []).append(student)
+        # every program has a class A in each year it runs, also when this college is small: the
+        # timetable stand-in schedules <program_code>-<year>-A
+        for program in programs:
+            for year in (2024, 2025, 2026):
+                if 2026 - year < max(1, program["duration_months"] // 12):
+                    by_cohort.setdefault((program["program_code"], year), [])
         student_rows = {row[0]: i for i, row in enumerate(self.rows["student"])}
+        mentors: set[str] = set()
         for (program_code, year), members in by_cohort.items():
             program = next(p for p in programs if p["program_code"] == program_code)
-            for index in range(0, len(members), 24):
+            for index in range(0, max(1, len(members)), 24):
                 letter = chr(ord("A") + index // 24) if index // 24 < 26 else str(index // 24)
                 code = f"{program_code}-{year}-{letter}"
                 mentor = rng.choice(staff[program["department"]])
                 self.rows["group"].append(
-                    (code, f"{program['name']} {year} {letter}", "klas", program_code, None,
+                    (code, f"{program['name']} {year} {letter}", "klas", program_code, f"{program_code}-{year}",
                      "2026-2027", "2026-08-24", "2027-07-10")
                 )
                 self.rows["membership"].append((code, self.staff_person[mentor], "mentor", "2026-08-24", None))
+                mentors.add(mentor)
                 for student in members[index:index + 24]:
                     self.rows["membership"].append((code, student["person"], "student", "2026-08-24", None))
                     i = student_rows[student["number"]]
                     self.rows["student"][i] = self.rows["student"][i][:4] + (mentor,)
                 self.timetable(code, program, mentor)
-        for staff_number in sorted({row[4] for row in self.rows["student"]}):
+        for staff_number in sorted(mentors):
             self.rows["role_assignment"].append(
                 (self.staff_person[staff_number], "mentor", "", "sis", "2026-08-24", None)
             )
@@ -331,24 +339,6 @@ class College:
             if status == "onderwijsovereenkomst_aangeboden":
                 self.document(None, None, aanmeld_id, "onderwijsovereenkomst",
                               f"Onderwijsovereenkomst {program['name']}", "te_ondertekenen", person["number"])
-
-    def invoices(self, students: list[dict]) -> None:
-        """Lesgeld for BOL students of 18 and over, lesmateriaal for some."""
-        rng = self.rng
-        for student in students:
-            invoice = self.next_id("F", 2026_00001)
-            adult = (D(2026, 8, 1) - student["birth"]).days >= 18 * 365.25
-            lines = []
-            if adult and student["program"]["leerweg"] == "BOL":
-                lines.append(("LESGELD", "Lesgeld 2026-2027", 1403.0, 0.0))
-            if rng.random() < 0.4:
-                amount = float(rng.randint(150, 450))
-                lines.append(("LESMAT", "Lesmateriaal 2026-2027", amount, round(amount * 0.21, 2)))
-            for item, description, amount, vat in lines:
-                self.rows["invoice_line"].append(
-                    (self.uuid(), invoice, student["number"], item, description, 1.0, amount, vat, "2026-09-01",
-                     "2026-09-01 06:00:00.000000")
-                )
 
 
 _AIDS = (
