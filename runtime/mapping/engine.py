@@ -154,7 +154,9 @@ class Builder:
     def __init__(self, context: MappingContext, collect: bool = False) -> None:
         self.context = context
         self.ns = Namespace(context)
-        self.ns.names.update(_required=_required, _as_list=_as_list, _copy=copy.deepcopy, _truthy=truthy)
+        self.ns.names.update(
+            _required=_required, _as_list=_as_list, _copy=copy.deepcopy, _truthy=truthy, _MISS=valuemaps.MISSING
+        )
         self.ec = ExpressionCompiler(self.ns, "r")
         self.defs: list[str] = []
         self.collect = collect
@@ -222,7 +224,16 @@ class Builder:
         name = spec.get("valuemap")
         if name is not None:
             lookup = self._lookup(name, spec, loc)
-            code = f"{self.ns.add('vm', lookup)}({code})"
+            slow_name = self.ns.add("vm", lookup)
+            codes = getattr(lookup, "codes", None)
+            if codes is not None:
+                # the common case inline: a text code found in the map; anything else (a number, an
+                # unknown code, null) takes the full lookup with its fallback rules
+                table = self.ns.add("vmd", codes)
+                code = (f"(_m if type(_x := {code}) is str and (_m := {table}.get(_x, _MISS)) is not _MISS "
+                        f"else {slow_name}(_x))")
+            else:
+                code = f"{slow_name}({code})"
             inner = fn
             fn = lambda c, r, _f=inner, _l=lookup: _l(_f(c, r))  # noqa: E731
         if spec.get("default") is not None:
@@ -246,7 +257,11 @@ class Builder:
         default = spec["default"] if spec.get("default") is not None else valuemaps.MISSING
         if fallback == "default" and default is valuemaps.MISSING and vmap.default is valuemaps.MISSING:
             self._fail(Problem((*loc, "fallback"), f"fallback: default, but neither this field nor value map '{name}' has a default"))
-        return lambda value: vmap.lookup(value, fallback, default)
+        def lookup(value: Any) -> Any:
+            return vmap.lookup(value, fallback, default)
+
+        lookup.codes = vmap.codes  # type: ignore[attr-defined]
+        return lookup
 
     def _each(self, spec: dict, cur: str, loc: tuple, omit_null: bool) -> tuple[str, Any]:
         each_code, each_fn = self.expr(spec["each"], cur, (*loc, "each"))
