@@ -260,7 +260,9 @@ class College:
         document_id = self.next_id("DOC", 900_001)
         signed = signing == "ondertekend"
         self.rows["document"].append(
-            (document_id, student_number, enrollment_id, aanmeld_id, kind, title, "definitief", signing,
+            (document_id, student_number, enrollment_id, aanmeld_id, kind, title,
+             # final once signed (or when no signature is needed): then it goes to the DMS
+             "definitief" if signing in ("ondertekend", "niet_nodig") else "concept", signing,
              f"{document_id}.pdf", "application/pdf", f"{self.rng.getrandbits(256):064x}",
              self.uuid() if signing != "niet_nodig" and signing != "te_ondertekenen" else None,
              "2026-08-15 10:00:00.000000" if signed else None, None, person_number)
