@@ -109,16 +109,23 @@ def run_plugin(url: str, records: list[dict], batch: int | None) -> tuple[float,
     )
     ctx = PluginContext(environment="sandbox", project_root=ROOT, system_name="bench", system=system)
     spec = plugin.target_spec.model_validate({"type": "rest", "path": "records", "reference": "id", "batch": batch})
-    items = [Item(key=r["id"], payload=r, source_key=r["id"]) for r in records]
     target = plugin.create_target(spec, ctx)
-    start, cpu = time.perf_counter(), time.process_time()
-    target.open()
-    outcomes = []
-    for i in range(0, len(items), 500):  # the engine hands over batches of delivery.batch_size
-        outcomes.extend(target.write(items[i : i + 500]))
-    target.close()
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert len(outcomes) == len(items) and all(o.ok for o in outcomes)
+    elapsed = cpu = 0.0
+    delivered = 0
+    # The engine hands over batches of delivery.batch_size (500) Items, records the outcomes and
+    # drops them; building the Items is the engine's work, so only open/write/close are timed.
+    for i in range(0, len(records), 500):
+        items = [Item(key=r["id"], payload=r, source_key=r["id"]) for r in records[i : i + 500]]
+        start, cpu_start = time.perf_counter(), time.process_time()
+        if i == 0:
+            target.open()
+        outcomes = target.write(items)
+        if i + 500 >= len(records):
+            target.close()
+        elapsed += time.perf_counter() - start
+        cpu += time.process_time() - cpu_start
+        delivered += sum(1 for o in outcomes if o.ok)
+    assert delivered == len(records)
     return len(records) / elapsed, cpu / len(records)
 
 

@@ -15,8 +15,7 @@ Tokens live in a process-wide cache keyed by token URL, client and credential, s
 target of the same system share one token (and, for Exact, never race two rotations: renewals
 hold a lock and re-check after acquiring it).
 
-Token requests go through the same ``httpx.Client`` (TLS settings, timeouts) via httpx's auth-flow
-generator. Token endpoint answers map to the taxonomy: 400/401 (invalid_grant, invalid_client)
+Token requests go through the plugin's own ``httpx.Client`` (TLS settings, timeouts), without auth. Token endpoint answers map to the taxonomy: 400/401 (invalid_grant, invalid_client)
 → ConfigError (someone must fix the credentials or consent again); 5xx/429/timeouts →
 TransientError. Token values are registered with ``runtime.redact`` so they are masked everywhere.
 """
@@ -236,33 +235,45 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 class OAuth2Auth(httpx.Auth):
-    """Bearer token from a Grant, cached process-wide, renewed early and once more on a 401."""
+    """Bearer token from a Grant, cached process-wide, renewed early and once more on a 401.
+
+    The token call is made directly (``http.send(..., auth=None)`` on the plugin's own client,
+    so the TLS settings and timeouts apply) while holding the credential's lock, rather than
+    yielded through httpx's auth-flow generator: a generator suspended inside the lock could keep
+    it held for as long as an exception's traceback lives, and block other threads.
+    """
 
     requires_response_body = True
 
     def __init__(self, grant: Grant) -> None:
         self.grant = grant
         self.state = _state(grant.key)
+        self.http: httpx.Client | None = None  # set by RestClient once its client exists
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = yield from self._token(stale=None)
+        token = self._token(stale=None)
         request.headers.update(self.grant.extra_headers)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
             # Revoked or expired early: renew once (unless another call already did) and retry.
-            token = yield from self._token(stale=token)
+            token = self._token(stale=token)
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
 
-    def _token(self, stale: str | None) -> Generator[httpx.Request, httpx.Response, str]:
+    def _token(self, stale: str | None) -> str:
         state = self.state
         if stale is None and state.fresh(self.grant.renew_before):
             return state.access_token  # type: ignore[return-value]
-        with state.lock:  # held across the token call: one renewal at a time per credential
+        with state.lock:  # one renewal at a time per credential (rotation must never race)
             if state.access_token and state.access_token != stale and state.fresh(self.grant.renew_before):
                 return state.access_token
-            response = yield self.grant.token_request(state)
+            if self.http is None:
+                raise RuntimeError("OAuth2Auth.http is not set")
+            try:
+                response = self.http.send(self.grant.token_request(state), auth=None)
+            except httpx.HTTPError as exc:
+                raise errors.for_exception(exc, f"token endpoint {self.grant.token_url}") from None
             self._accept(response)
             return state.access_token  # type: ignore[return-value]
 

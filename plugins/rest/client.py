@@ -53,6 +53,8 @@ class RestClient:
             headers=headers,
             follow_redirects=True,
         )
+        if hasattr(self.auth, "http"):  # OAuth2: token calls use this client (TLS, timeouts)
+            self.auth.http = self.http  # type: ignore[union-attr]
 
     def url(self, path: str) -> str:
         """An absolute URL for ``path``; full URLs (an OData ``__next``) are kept as they are."""

@@ -57,6 +57,7 @@ class RestApiTarget(Target):
         self.validator: openapi.BodyValidator | None = None
         self._validator_loaded = False
         self._reference = compile_lookup(spec.reference) if spec.reference else None
+        self._reference_name = spec.reference if spec.reference and spec.reference.isidentifier() else None
         self._steps = [_CompiledStep(step) for step in spec.steps or []]
         self._checked_step: int | None = None  # with steps: the one whose body the contract is about
 
@@ -149,11 +150,12 @@ class RestApiTarget(Target):
         answers = body if isinstance(body, list) and len(body) == len(chosen) else [body] * len(chosen)
         reference = self._reference
         if reference is None:
-            return [Outcome(response=answer) for answer in answers]
-        return [
-            Outcome(reference=None if (value := reference(answer)) is None else str(value), response=answer)
-            for answer in answers
-        ]
+            return [Outcome(None, None, answer) for answer in answers]
+        name = self._reference_name
+        if name is not None and all(type(answer) is dict for answer in answers):
+            # The common case (``reference: id`` over a list of objects), without a call per item.
+            return [Outcome(None, None if (v := a.get(name)) is None else str(v), a) for a in answers]
+        return [Outcome(None, None if (v := reference(a)) is None else str(v), a) for a in answers]
 
     def _deliver_steps(self, item: Item) -> Outcome:
         saved: dict[str, Any] = {}
@@ -197,7 +199,7 @@ class RestApiTarget(Target):
             return quote(str(value), safe="")
 
         path = _PLACEHOLDER.sub(fill, template) if "{" in template else template
-        base = self.client.base_url if self.client else (self.ctx.system.url or "").rstrip("/")  # type: ignore[union-attr]
+        base = self.client.base_url if self.client else _system_url(self.ctx)
         return path if path.startswith(("http://", "https://")) else f"{base}/{path.lstrip('/')}"
 
     def _idempotency(self, key: str) -> dict[str, str]:
@@ -227,7 +229,7 @@ class RestApiTarget(Target):
         try:
             url = self._url(template, item.payload)
         except RecordError:
-            url = (self.ctx.system.url or "").rstrip("/") + "/" + template.lstrip("/")  # type: ignore[union-attr]
+            url = _system_url(self.ctx) + "/" + template.lstrip("/")
         if step is not None:
             try:
                 content, headers = step.body(item.payload, self.ctx.project_root, dry_run=True)
@@ -295,6 +297,10 @@ def _step_for(steps: list[_CompiledStep], operation: openapi.Operation | None) -
         ):
             return index
     return None
+
+
+def _system_url(ctx: PluginContext) -> str:
+    return ((ctx.system.url if ctx.system else None) or "").rstrip("/")
 
 
 def _merge(payload: Any, saved: dict[str, Any]) -> Any:

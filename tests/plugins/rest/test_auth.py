@@ -218,3 +218,17 @@ def test_unwritable_token_file_keeps_the_rotated_token_in_memory(peer, monkeypat
     outcomes += target.write([Item(key="k2", payload={"id": 2}, source_key="k2")])
     assert all(o.ok for o in outcomes)
     assert [c["refresh_token"] for c in endpoint.token_calls] == ["refresh-0", "refresh-1"]
+
+
+def test_concurrent_calls_share_one_rotation(peer, monkeypatch, tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("T_CLIENT_SECRET", "client-secret-abc")
+    endpoint = TokenEndpoint(peer, refresh="refresh-0")
+    (tmp_path / "rt").write_text("refresh-0")
+    auth = _exact_auth(peer.url, "${file:rt}")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: _send_one(peer.url, root=tmp_path, auth=auth)[1][0].ok, range(8)))
+    assert all(results)
+    assert len(endpoint.token_calls) == 1, "two threads rotated the same refresh token"
+    assert (tmp_path / "rt").read_text().strip() == "refresh-1"
