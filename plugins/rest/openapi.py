@@ -177,10 +177,10 @@ def _describe(error: Any) -> str:
     expected = error.validator_value
     if kind in ("required", "additionalProperties", "unevaluatedProperties", "dependentRequired"):
         text = error.message  # names properties, never values
+    elif kind == "oneOf" and not error.context:
+        text = "matches more than one of the allowed shapes (oneOf)"
     elif kind in ("oneOf", "anyOf"):
-        text = f"matches none of the allowed shapes ({kind})" if kind == "anyOf" or not error.context else (
-            f"must match exactly one of the allowed shapes ({kind})"
-        )
+        text = f"matches none of the allowed shapes ({kind})"
     elif kind == "enum":
         text = f"not one of {json.dumps(expected, default=str)[:200]}"
     elif kind == "type":

@@ -177,3 +177,43 @@ def test_render_shows_method_url_body_without_auth_or_bsn(peer, monkeypatch, tmp
     steps = _target(f"{peer.url}/api", steps=STEPS).render(Item(key="k", payload=_signing(tmp_path), source_key="k"))
     assert "# step 3" in steps and "bytes from OOK-1.pdf" in steps
     assert peer.requests == [], "render must not call the peer"
+
+
+def test_openapi_30_nullable_and_shapes(tmp_path) -> None:
+    from plugins.rest import openapi
+
+    document = tmp_path / "api.yaml"
+    document.write_text(
+        """openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /things:
+    post:
+      operationId: createThing
+      requestBody:
+        $ref: '#/components/requestBodies/Thing'
+      responses: {"201": {description: ok}}
+components:
+  requestBodies:
+    Thing:
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/Thing'}
+  schemas:
+    Thing:
+      type: object
+      required: [code]
+      properties:
+        code: {type: string, nullable: true}
+        size: {type: integer, minimum: 0, exclusiveMinimum: true}
+        kind:
+          oneOf:
+            - {type: string, enum: [a]}
+            - {type: string, enum: [b]}
+"""
+    )
+    validator = openapi.load(document).validator(operation="createThing")
+    assert validator.errors({"code": None, "size": 1, "kind": "a"}) == []
+    assert validator.errors({"code": "x", "size": 0}) == [("size", 'violates exclusiveMinimum: 0')]
+    assert validator.errors({"code": "x", "kind": "c"}) == [("kind", "matches none of the allowed shapes (oneOf)")]
+    assert validator.errors({}) == [("", "'code' is a required property")]
