@@ -17,7 +17,8 @@ Modes (``mode:`` in the spec):
 - ``full``: every row, in key order. The cursor is the last key read, so an interrupted run
   resumes where it stopped; the last batch returns ``""``, so the next run reads everything again.
 
-Batches hold at most ``ctx.options["batch_size"]`` (default 500) records and are read with
+The store is ``KOPPEL_SIS_URL`` (``ctx.options["sis_url"]`` overrides it). Batches hold at most
+``ctx.options["batch_size"]`` (default 500) records and are read with
 keyset pagination, so memory stays flat whatever the table size. ``include`` joins related
 objects (``runtime/sis/RECORDS.md``); ``where`` (JMESPath) drops records for which it is false,
 after the include, while the cursor still moves past them.

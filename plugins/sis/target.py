@@ -10,16 +10,21 @@ dates and timestamps as ISO strings or date objects). Operations:
 - ``delete``: delete by key; an already absent row is fine (idempotent). An item whose
   ``operation`` is ``delete`` (an outbox delete passed through) is deleted whatever the spec says.
 - ``replace``: upsert, then delete the rows within the same ``replace_scope`` value (e.g. the
-  ``date`` of timetable activities) that this run has not written. It works per batch, counting
-  every key the run wrote so far, so a scope split over two batches ends complete; in between,
-  the second half may be deleted and written again.
+  ``date`` of timetable activities) that this run (``open()`` .. ``close()``) has not written.
+  It works per batch, counting every key the run wrote so far, so a scope split over two batches
+  ends complete; in between, the second half may be deleted and written again.
+
+Payloads may carry child records under a relation name and several rows under the object's
+plural (``runtime.sis.children``). The store is ``KOPPEL_SIS_URL`` (``ctx.options["sis_url"]``
+overrides it, for tests and benchmarks).
 
 A batch is first written set-wise (one SELECT for the existing keys, then ``executemany``
 UPDATE/INSERT/DELETE: ``runtime.sis.writes``). If the database refuses that, the batch is
 rolled back and written again with every item in its own savepoint: a record that violates a
 constraint (unknown reference, a bad code, a missing required field) becomes a RecordError
-outcome and the rest of the batch still commits. A lost or refused connection raises TransientError for the whole batch.
-No message carries a value: only field names and the (masked) key.
+outcome and the rest of the batch still commits. A lost or refused connection raises
+TransientError for the whole batch. No message carries a value: only field names and the
+(masked) key.
 """
 
 from __future__ import annotations
@@ -34,9 +39,9 @@ from runtime import redact
 from runtime.errors import ConfigError, ContractError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 from runtime.settings import sis_url
+from runtime.sis import children
 from runtime.sis.models import OBJECTS, natural_key
 from runtime.sis.records import table
-from runtime.sis import children
 from runtime.sis.values import convert, row_values
 from runtime.sis.writes import NeedsOneByOne, Planned, write_set
 
