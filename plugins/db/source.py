@@ -140,13 +140,14 @@ class TableSource(Source):
         before the read began. Rows changed during the read are read again next time; a crash
         during the first load starts it again (the upsert makes the repeat harmless)."""
         wm = table.watermark
-        mark = self._scalar(f"SELECT MAX({q(wm)}) FROM {self._from(table)}")
+        keys = ", ".join(q(k) for k in table.key)
+        descending = ", ".join(f"{q(c)} DESC" for c in [wm, *table.key])
+        # one pass (a top-1 sort): the highest (watermark, key) before the read begins
+        last = self._row(f"SELECT {q(wm)}, {keys} FROM {self._from(table)} WHERE {q(wm)} IS NOT NULL "
+                         f"ORDER BY {descending} LIMIT 1")
         final = state
-        if mark is not None:
-            keys = ", ".join(q(k) for k in table.key)
-            last_key = self._row(f"SELECT {keys} FROM {self._from(table)} WHERE {q(wm)} = {self._param()} "
-                                 f"ORDER BY {', '.join(q(k) + ' DESC' for k in table.key)} LIMIT 1", (mark,))
-            final = {**state, table.name: {"wm": _jsonable(mark), "key": [_jsonable(v) for v in last_key]}}
+        if last is not None:
+            final = {**state, table.name: {"wm": _jsonable(last[0]), "key": [_jsonable(v) for v in last[1:]]}}
         last: list[Record] | None = None
         sql = f"SELECT * FROM {self._from(table)} WHERE {q(wm)} IS NOT NULL"
         for records in self._batches(table, sql, ()):
