@@ -2,22 +2,23 @@
 
 Modes (``DbSource.mode``):
 
-- ``incremental``: the first run reads the whole table unsorted and sets the cursor to the highest
-  watermark at its start; later runs read rows ordered by (watermark, key) past the cursor
+- ``incremental``: the first run reads the whole table unsorted (no sort of a large table) and its
+  last batch sets the cursor to the highest (watermark, key) seen before the read began; later runs read rows ordered by (watermark, key) past the cursor
   ``{"<table>": {"wm": <last watermark>, "key": [<last key>]}}``; the key breaks ties between rows
   with the same watermark, so none is skipped or read twice. Rows whose watermark is NULL are not
   read; deletes cannot be seen this way (use ``outbox`` or ``full``). A table without a
   ``watermark`` is read in full every run.
-- ``full``: every row, every run, wrapped in ``refresh-begin`` and ``refresh-end`` records for
-  each table; the db target applies a refresh atomically and deletes what was not in it.
+- ``full``: every row, every run, between a ``refresh-begin`` and a ``refresh-end`` record per
+  table (each in a batch of its own); the db target applies the refresh atomically and deletes
+  what was not in it. Other targets receive these two records too: use ``full`` with a db target.
 - ``outbox``: the SIS store's change log (``outbox``: seq, object, key, op, changed_at). The first
   run takes the current outbox position, then copies every table in full (as in ``full``); later
   runs read outbox rows past the cursor ``{"outbox": <seq>}``, fetch the current row of each
   changed key and emit it, or a ``delete`` record when the row is gone. A table's ``name`` is the
   outbox ``object`` and its ``key`` columns are in the outbox key order (``|``-joined).
 
-Rows are read with the driver's own cursor (no ORM, no per-row SQLAlchemy processing) in one
-ordered query per table, fetched ``batch_size`` rows at a time: memory stays flat. SQLite has no
+Rows are read with the driver's own cursor (no ORM, no per-row SQLAlchemy processing), one query
+per table, fetched ``batch_size`` rows at a time: memory stays flat. SQLite has no
 date types: values of columns declared DATE/DATETIME/TIMESTAMP stay the text SQLite holds; the
 first non-NULL value of such a column in each batch carries its SQL type
 (``plugins.db.schema.TimestampText``/``DateText``, str subclasses), which is all the db target
