@@ -111,7 +111,10 @@ class SisStoreSource(Source):
                 # so that changes made before the next run are not skipped
                 if horizon > after or not stored:
                     yield Batch(records=[], cursor=str(horizon))
-                return
+                if horizon == after:
+                    return
+                after, stored = horizon, True  # a long stretch of other objects: read on
+                continue
             with self.engine.connect() as connection:
                 last = self._latest_per_key(connection, changes)
                 keys = list(last)

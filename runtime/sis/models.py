@@ -26,6 +26,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -84,7 +85,8 @@ class Base(DeclarativeBase):
 
 class Stamped:
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=utcnow())
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=utcnow(), index=True)
+    # indexed with the natural key (ix_<table>_watermark, below): watermark reads page by it
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=utcnow())
 
 
 def fk(target: str, *, nullable: bool = False, index: bool = True, ondelete: str | None = None):
@@ -567,6 +569,12 @@ OBJECTS: dict[str, type[Base]] = {
         ExamCandidate, ExamAid, Result, Absence, AbsenceReport, Document, InvoiceLine, TimetableActivity,
     )
 }
+
+
+for _model in OBJECTS.values():
+    # (updated_at, natural key): a watermark read pages through a table of any size by index
+    _table = _model.__table__
+    Index(f"ix_{_table.name}_watermark", _table.c.updated_at, *_table.primary_key.columns)
 
 
 def natural_key(object_type: str) -> tuple[str, ...]:

@@ -348,3 +348,19 @@ def test_a_group_of_role_assignments_replaces_the_role(seeded, monkeypatch):
         assert seeded.sql("SELECT count(*) FROM role_assignment WHERE role = 'student'")[0][0] > 0  # others stay
     finally:
         target.close()
+
+
+def test_outbox_source_reads_past_long_stretches_of_other_objects(store, monkeypatch):
+    from runtime.sis import outbox
+
+    monkeypatch.setattr(outbox, "SCAN", 10)  # one read looks at 10 outbox rows at most
+    for i in range(35):
+        store.sql(f"INSERT INTO company (sbb_code, name) VALUES ('1000001{i:02d}', 'C{i}')")
+    store.sql("INSERT INTO qualification (crebo, name, level) VALUES ('25998', 'Software developer', 4)")
+    source = _source(store, monkeypatch, object="qualification")
+    try:
+        batches, records, cursor = _drain(source, "0")
+        assert [r.key for r in records] == ["25998"]
+        assert cursor == "36"
+    finally:
+        source.close()

@@ -22,7 +22,7 @@ depends_on = None
 CHANGED = ["application", "document"]
 NEW_COLUMNS = [
     ("application", "program_code", 64, "program.program_code"),
-    ("document", "person_number", 32, "person.person_number"),
+    ("document", "person_number", 64, "person.person_number"),
 ]
 
 
