@@ -82,7 +82,7 @@ def outbox(ctx: click.Context, tail: int, objects: tuple[str, ...], follow: bool
     url = _url(ctx)
     reader = _guard(lambda: OutboxReader(url, listen=follow), url)
     try:
-        rows = reader.last(tail, list(objects) or None)
+        rows = _guard(lambda: reader.last(tail, list(objects) or None), url)
         for row in rows:
             _echo_row(row)
         cursor = rows[-1].seq if rows else reader.max_seq()
@@ -115,16 +115,23 @@ def stats(ctx: click.Context) -> None:
 
     url = _url(ctx)
     engine = schema.engine(url)
+
+    def counts() -> tuple[str | None, list[tuple[str, int]]]:
+        with engine.connect() as connection:
+            found = [
+                (name, connection.execute(select(func.count()).select_from(model)).scalar_one())
+                for name, model in OBJECTS.items()
+            ]
+            found.append(("outbox (last seq)", connection.execute(select(func.max(Outbox.seq))).scalar_one() or 0))
+        return schema.current_revision(engine), found
+
     try:
-        with _guard(engine.connect, url) as connection:
-            click.echo(f"SIS store {_display(url)}, revision {schema.current_revision(engine) or '(none)'}")
-            for name, model in OBJECTS.items():
-                n = connection.execute(select(func.count()).select_from(model)).scalar_one()
-                click.echo(f"  {name:<20} {n:>9}")
-            last = connection.execute(select(func.max(Outbox.seq))).scalar_one()
-            click.echo(f"  {'outbox (last seq)':<20} {last or 0:>9}")
+        revision, found = _guard(counts, url)
     finally:
         engine.dispose()
+    click.echo(f"SIS store {_display(url)}, revision {revision or '(none)'}")
+    for name, n in found:
+        click.echo(f"  {name:<20} {n:>9}")
 
 
 def _guard(action, url: str):  # noqa: ANN001, ANN202
@@ -137,4 +144,6 @@ def _guard(action, url: str):  # noqa: ANN001, ANN202
         return action()
     except (OperationalError, ProgrammingError) as exc:
         reason = redact.text(str(exc.orig).strip().splitlines()[0]) if exc.orig else type(exc).__name__
+        if "no such table" in reason or "does not exist" in reason and "relation" in reason:
+            reason += " (run 'koppel sis init' first)"
         raise ConfigError(f"SIS store {_display(url)}: {reason}") from exc
