@@ -67,12 +67,13 @@ def demo(ctx: click.Context, students: int, seed_value: int) -> None:
     step("definitions", f"{len(project.interfaces)} interfaces valid")
 
     url = fresh_store(root, students, seed_value)
+    log_path = quiet_logs(root)
     engine = Engine(project, environment="sandbox")
     tallies: dict[int, Tally] = {i: Tally() for i in sorted(project.interfaces)}
 
     from sandbox.runner import Sandbox
 
-    with Sandbox(root).start() as sandbox, KoppelServer(engine):
+    with Sandbox(root, students=students).start() as sandbox, KoppelServer(engine):
         skipped = getattr(sandbox, "skipped", {})
         step("sandbox", f"{len(sandbox.selected())} stand-ins up" + (f", skipped: {skipped}" if skipped else ""))
         active = {i: it for i, it in project.interfaces.items() if it.status == "active"}
@@ -81,20 +82,23 @@ def demo(ctx: click.Context, students: int, seed_value: int) -> None:
             run(engine, iid, "manual", tallies)
         step("batch", "every batch interface ran once")
 
+        # Realtime interfaces start from "now": the first slice records where the outbox stands
+        # and takes up what other systems already have waiting (Centraal Aanmelden, Exact, ...).
         realtime = [i for i, it in active.items() if it.type == "realtime"]
         for iid in realtime:
-            run(engine, iid, "demo", tallies)
-        step("realtime", "waiting changes delivered")
+            run(engine, iid, trigger_of(active[iid]), tallies)
+        step("realtime", "subscribed; what other systems had waiting is in")
 
         burst(root, url, sandbox)
         for iid in realtime:
-            run(engine, iid, "demo", tallies)
+            run(engine, iid, trigger_of(active[iid]), tallies)
         step("burst", "changes, provisioning, applications and matches delivered")
 
     print_table(project, tallies)
     click.echo(
         "\nNext: `koppel runs` for the history, `koppel deadletters list` for what could not be "
-        "delivered, `koppel sis outbox --tail 20` for the latest changes, var/ for the stand-ins' files."
+        f"delivered, `koppel sis outbox --tail 20` for the latest changes, {log_path.relative_to(root)} "
+        "for the log (JSON lines, personal numbers masked), var/sandbox/ for the stand-ins' files."
     )
     failed = [i for i, t in tallies.items() if project.interfaces[i].status == "active" and t.outcome != "ok"]
     if failed:
@@ -117,14 +121,25 @@ def fresh_store(root: Path, students: int, seed_value: int) -> str:
             "the demo makes its own embedded store; unset KOPPEL_SIS_URL and KOPPEL_STATE_URL"
         )
     var = var_dir(root)
-    for name in ("koppel.db", "koppel.db-wal", "koppel.db-shm", "datalaag.db", "datalaag.db-wal", "datalaag.db-shm"):
-        (var / name).unlink(missing_ok=True)
+    for path in [*var.glob("koppel.db*"), *var.glob("datalaag*.db*")]:
+        path.unlink()
     url = sis_url(root)
     schema.init(url)
     started = time.perf_counter()
     counts = seed_store(url, students=students, seed=seed_value)
     step("sis store", f"{students} students seeded ({sum(counts.values())} rows, {time.perf_counter() - started:.1f}s)")
     return url
+
+
+def quiet_logs(root: Path) -> Path:
+    """The run's log goes to a file, so the terminal shows the story and the table."""
+    from runtime.engine.logs import configure
+    from runtime.paths import var_dir
+
+    path = var_dir(root) / "demo.log"
+    stream = path.open("w", encoding="utf-8")
+    configure(json_lines=True, level="INFO", stream=stream)
+    return path
 
 
 class KoppelServer:
@@ -154,6 +169,10 @@ class KoppelServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def trigger_of(interface) -> str:
+    return interface.trigger.type
 
 
 def run(engine, iid: int, trigger: str, tallies: dict[int, Tally]) -> None:
