@@ -163,10 +163,17 @@ class RestApiTarget(Target):
             if self.validator is not None and self._checked_step is not None:
                 # Checked before the first call, so a bad record never leaves half a delivery.
                 self._check(self._steps[self._checked_step].body_value(_merge(item.payload, {})))
+            # Files are read before the first call: a missing PDF must not leave a half-made
+            # delivery behind (a Signhost transaction created but never started).
+            preloaded = {
+                index: step.body(_merge(item.payload, {}), self.ctx.project_root)
+                for index, step in enumerate(self._steps)
+                if step.file_in(item.payload)
+            }
             for number, step in enumerate(self._steps, 1):
                 context = _merge(item.payload, saved)
                 url = self._url(step.spec.path, context)
-                content, headers = step.body(context, self.ctx.project_root)
+                content, headers = preloaded.get(number - 1) or step.body(context, self.ctx.project_root)
                 headers.update(self._idempotency(f"{item.key}:{number}"))
                 response = self.client.send(step.spec.method, url, content=content, headers=headers)  # type: ignore[union-attr]
                 body = bodies.decode(response, f"{step.spec.method} {step.spec.path}")
@@ -277,6 +284,10 @@ class _CompiledStep:
             return content, {"Content-Type": self.spec.content_type or ctype}
         return None, {}
 
+
+    def file_in(self, payload: Any) -> bool:
+        """This step uploads a file named by the payload itself (not by a saved value)."""
+        return self._file is not None and bool(self._file(payload))
 
     def body_value(self, context: Any) -> Any:
         return self._body(context) if self._body is not None else None

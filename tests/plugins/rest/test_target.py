@@ -217,3 +217,11 @@ components:
     assert validator.errors({"code": "x", "size": 0}) == [("size", 'violates exclusiveMinimum: 0')]
     assert validator.errors({"code": "x", "kind": "c"}) == [("kind", "matches none of the allowed shapes (oneOf)")]
     assert validator.errors({}) == [("", "'code' is a required property")]
+
+
+def test_a_missing_file_fails_the_record_before_any_call(signhost, tmp_path) -> None:
+    payload = _signing(tmp_path)
+    payload["file"] = str(tmp_path / "absent.pdf")
+    outcome = _target(f"{signhost.url}/api", steps=STEPS).write(_items(payload))[0]
+    assert isinstance(outcome.error, RecordError) and "cannot read the file" in str(outcome.error)
+    assert signhost.requests == [], "a transaction was created for a document that cannot be uploaded"
