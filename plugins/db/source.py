@@ -132,23 +132,23 @@ class TableSource(Source):
         sql = f"SELECT * FROM {self._from(table)} WHERE {where} ORDER BY {order}"
         for records in self._batches(table, sql, params):
             last = self._last_raw
-            state = {**state, table.name: {"wm": _jsonable(last[wm]), "key": [_jsonable(last[k]) for k in keys]}}
+            # ``state`` is shared by the tables of one read: a cursor holds every table's position
+            state[table.name] = {"wm": _jsonable(last[wm]), "key": [_jsonable(last[k]) for k in keys]}
             yield Batch(records, json.dumps(state))
 
     def _first_load(self, table, state: dict) -> Iterator[Batch]:
         """The first incremental read: the whole table in storage order (no sort of a large table
-        by its watermark), the cursor set only by the last batch: the highest watermark seen
-        before the read began. Rows changed during the read are read again next time; a crash
+        by its watermark), the cursor set only by the last batch: the highest (watermark, key)
+        before the read began, beside the positions of the tables read before it. Rows changed during the read are read again next time; a crash
         during the first load starts it again (the upsert makes the repeat harmless)."""
         wm = table.watermark
         keys = ", ".join(q(k) for k in table.key)
         descending = ", ".join(f"{q(c)} DESC" for c in [wm, *table.key])
         # one pass (a top-1 sort): the highest (watermark, key) before the read begins
-        last = self._row(f"SELECT {q(wm)}, {keys} FROM {self._from(table)} WHERE {q(wm)} IS NOT NULL "
-                         f"ORDER BY {descending} LIMIT 1")
-        final = state
-        if last is not None:
-            final = {**state, table.name: {"wm": _jsonable(last[0]), "key": [_jsonable(v) for v in last[1:]]}}
+        top = self._row(f"SELECT {q(wm)}, {keys} FROM {self._from(table)} WHERE {q(wm)} IS NOT NULL "
+                        f"ORDER BY {descending} LIMIT 1")
+        if top is not None:
+            state[table.name] = {"wm": _jsonable(top[0]), "key": [_jsonable(v) for v in top[1:]]}
         last: list[Record] | None = None
         sql = f"SELECT * FROM {self._from(table)} WHERE {q(wm)} IS NOT NULL"
         for records in self._batches(table, sql, ()):
@@ -156,7 +156,7 @@ class TableSource(Source):
                 yield Batch(last, None)
             last = records
         if last is not None:
-            yield Batch(last, json.dumps(final) if final else None)
+            yield Batch(last, json.dumps(state) if state else None)
 
     def _read_outbox(self, state: dict) -> Iterator[Batch]:
         tables = {t.name: t for t in self.spec.tables}

@@ -3,8 +3,9 @@
 Every item names its table (``item.object``: the source table, or ``spec.table``); the target
 table is ``<schema>.<table_prefix><table>``. The schema comes from the spec, else from the
 system's ``options.schema`` (the catalog sets ``datalaag`` and ``mip``). Key columns: ``spec.keys``,
-else the existing table's primary key, else the SIS object's natural key (when the records have
-those columns), else ``id``.
+else the existing table's primary key, else the columns whose values make up the records' own
+keys (as the db source builds them: ``value`` or ``a|b``), else the SIS object's natural key,
+else ``id``.
 
 Per batch and table, in one transaction:
 - ``upsert`` items: the table is created or evolved first (``plugins.db.schema``). When the table
@@ -160,7 +161,7 @@ class TableTarget(Target):
         state = None
         try:
             payloads = [it.payload for it in upserts]
-            state = self._state(table, payloads[:1])
+            state = self._state(table, upserts[:50])
             if upserts:
                 self._evolve(state, payloads)
                 self.connection.commit()  # DDL kept even if the rows are refused below
@@ -266,7 +267,7 @@ class TableTarget(Target):
 
     # -- table shape ---------------------------------------------------------------------------
 
-    def _state(self, table: str, sample: list[dict]) -> TableState:
+    def _state(self, table: str, sample: list[Item]) -> TableState:
         state = self.tables.get(table)
         if state is None:
             name = f"{self.spec.table_prefix}{table}"
@@ -277,9 +278,12 @@ class TableTarget(Target):
             state.direct = not columns or not self.dialect.has_rows(state.qualified)
             self.tables[table] = state
         if not state.keys and sample:
-            present = set(sample[0])
+            present = set(sample[0].payload)
             sis_key = _sis_key(table)
-            if sis_key and all(k in present for k in sis_key):
+            from_records = _key_columns_of(sample)
+            if from_records:
+                state.keys = from_records
+            elif sis_key and all(k in present for k in sis_key):
                 state.keys = sis_key
             elif "id" in present:
                 state.keys = ["id"]
@@ -371,6 +375,24 @@ def _rows(items: list[Item], state: TableState, columns: list[str]) -> list[tupl
         except KeyError:
             pass  # some records lack a column: the path below fills in NULLs
     return [tuple(it.payload.get(f) if f is not None else None for f in fields) for it in items]
+
+
+def _key_columns_of(sample: list[Item]) -> list[str]:
+    """The columns whose values make up the records' own keys (``a`` or ``a|b``, as the db source
+    builds them), when the same columns do so for every record of the sample; else none."""
+    first = sample[0]
+    parts = (first.source_key or "").split("|")
+    payload = first.payload
+    choice: list[str] = []
+    for part in parts:
+        column = next((c for c, v in payload.items() if v is not None and str(v) == part and c not in choice), None)
+        if column is None:
+            return []
+        choice.append(column)
+    for item in sample[1:]:
+        if "|".join(str(item.payload.get(c)) for c in choice) != item.source_key:
+            return []
+    return choice
 
 
 def _sis_key(table: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import psycopg
@@ -92,6 +93,19 @@ def test_first_load_is_read_once_and_sets_the_cursor_at_its_end(tmp_path, sis, p
     assert sum(len(b.records) for b in batches) == 250
     again = [r for b in source(tmp_path, dsn).read(batches[-1].cursor) for r in b.records]
     assert again == []
+
+
+def test_several_tables_keep_their_positions_in_one_cursor(tmp_path, sis, pg_url, pg_schema):
+    db, dsn = sis
+    db.execute("CREATE TABLE program (code TEXT PRIMARY KEY, updated_at DATETIME)")
+    db.execute("INSERT INTO program VALUES ('P1', '2026-01-01 00:00:00')")
+    db.commit()
+    spec = DbSource(type="db", system="sis", tables=[{"name": "student", "key": ["student_number"]},
+                                                      {"name": "program", "key": ["code"]}])
+    make = lambda: TableSource(spec, context(tmp_path, dsn, name="sis"))  # noqa: E731
+    cursor, outcomes = replicate(make(), target(tmp_path, pg_url, pg_schema))
+    assert len(outcomes) == 251 and set(json.loads(cursor)) == {"student", "program"}
+    assert replicate(make(), target(tmp_path, pg_url, pg_schema), cursor)[1] == [], "nothing new: nothing read"
 
 
 def test_full_refresh_deletes_what_is_gone_atomically(tmp_path, sis, pg_url, pg_schema):
