@@ -20,7 +20,9 @@ def test_a_change_in_the_sis_reaches_the_datalaag(college) -> None:
     college.run(0, trigger="outbox")
     college.sql("UPDATE person SET last_name = 'Veranderd' WHERE person_number = 'P100002'")
     college.run(0, trigger="outbox")
-    engine = sa.create_engine(f"sqlite:///{college.root / 'var' / 'datalaag.db'}")
+    from sandbox.databases import locations  # the schema 'datalaag' is its own file on SQLite
+
+    engine = sa.create_engine(f"sqlite:///{locations(college.root)['datalaag']}")
     with engine.connect() as conn:
         names = [r[0] for r in conn.execute(sa.text("SELECT name FROM sqlite_master"))]
         table = next(n for n in names if n.endswith("person") and "iam" not in n and "mip" not in n)
