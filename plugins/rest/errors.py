@@ -24,8 +24,8 @@ Error texts from the peer are masked with ``runtime.redact`` (secrets, BSNs) and
 from __future__ import annotations
 
 import json
-from email.utils import parsedate_to_datetime
 import time
+from email.utils import parsedate_to_datetime
 
 import httpx
 

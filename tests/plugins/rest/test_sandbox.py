@@ -4,7 +4,6 @@ interfaces 21 and 14 use them, with the catalog's sandbox settings."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
