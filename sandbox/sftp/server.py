@@ -22,6 +22,10 @@ What ``start`` does, all under ``var/sandbox/sftp/`` (``KOPPEL_VAR_DIR`` moves `
 - one folder per system (``options.base_dir`` in the catalog), created and owned by the login.
 - ``Subsystem sftp internal-sftp -d <project root>``: a session starts in the project root, so a
   relative base_dir such as ``var/sandbox/sftp/facet`` means the same on both sides.
+- When the login account cannot enter the project folder (as root, with the project under a
+  private folder such as pytest's ``/tmp/pytest-of-root``), the sshd's files and the systems'
+  folders live in ``/tmp/koppel-sftp-<hash>/`` instead (the session starts there, with the same
+  relative paths), and ``var/sandbox/sftp/<system>`` are links to those folders.
 
 Login user: the catalog's sandbox settings log in as ``koppel``. An sshd started as root logs
 clients in as an existing account, so as root the system account ``koppel`` must exist
@@ -107,7 +111,13 @@ def start(project_root: Path, port: int = DEFAULT_PORT, *, systems: tuple[str, .
     except KeyError:
         raise SshdUnavailable(f"no account '{user}' to log in as: run .ci/install-sshd.sh (as root)") from None
 
-    sshd_dir = state_dir / "sshd"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # The login account reads authorized_keys and works in the systems' folders. When it cannot
+    # reach the project (a project under a private folder, such as pytest's), both live in an
+    # exposed folder under /tmp and the project's folders become links to them.
+    exposed = None if _reachable(start_dir, account) else _exposed_dir(state_dir)
+    session_root = exposed or start_dir
+    sshd_dir = (exposed or state_dir) / "sshd"
     sshd_dir.mkdir(parents=True, exist_ok=True)
     host_key = _keypair(sshd_dir / "ssh_host_ed25519_key")
     client_key = _keypair(state_dir / "client_key")
@@ -120,13 +130,16 @@ def start(project_root: Path, port: int = DEFAULT_PORT, *, systems: tuple[str, .
     base_dirs = {}
     for system in systems:
         folder = state_dir / system
-        folder.mkdir(parents=True, exist_ok=True)
+        real = folder if exposed is None else exposed / _relative(folder, start_dir)
+        real.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            os.chown(folder, account.pw_uid, account.pw_gid)
+            os.chown(real, account.pw_uid, account.pw_gid)
+        if exposed is not None:
+            _link(folder, real)
         base_dirs[system] = folder
 
     config = sshd_dir / "sshd_config"
-    config.write_text(_config(port, user, sshd_dir, host_key, start_dir))
+    config.write_text(_config(port, user, sshd_dir, host_key, session_root))
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
     log_file = sshd_dir / "sshd.log"
@@ -155,6 +168,58 @@ def stop(server: SftpServer) -> None:
         process.kill()
         process.wait(timeout=5)
     server.process = None
+
+
+def _reachable(folder: Path, account) -> bool:
+    """Whether ``account`` may enter ``folder`` (execute permission on it and every parent)."""
+    import stat
+
+    for path in [folder, *folder.parents]:
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        mode = st.st_mode
+        if st.st_uid == account.pw_uid:
+            allowed = mode & stat.S_IXUSR
+        elif st.st_gid == account.pw_gid:
+            allowed = mode & stat.S_IXGRP
+        else:
+            allowed = mode & stat.S_IXOTH
+        if not allowed:
+            return False
+    return True
+
+
+def _exposed_dir(state_dir: Path) -> Path:
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha1(str(state_dir).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"koppel-sftp-{digest}"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    os.chmod(folder, 0o755)
+    return folder
+
+
+def _relative(folder: Path, start_dir: Path) -> Path:
+    try:
+        return folder.relative_to(start_dir)
+    except ValueError:
+        return Path(folder.name)
+
+
+def _link(folder: Path, real: Path) -> None:
+    """``folder`` becomes a link to ``real``; files already in a plain folder move along."""
+    if folder.is_symlink():
+        if folder.resolve() == real.resolve():
+            return
+        folder.unlink()
+    elif folder.is_dir():
+        for child in folder.iterdir():
+            shutil.move(str(child), str(real / child.name))
+        folder.rmdir()
+    folder.symlink_to(real, target_is_directory=True)
 
 
 def _descendants(pid: int) -> list[int]:

@@ -91,3 +91,30 @@ def test_restart_keeps_keys(sandbox):
         assert again.client_key.read_text() == key
     finally:
         again.stop()
+
+
+def test_a_project_in_a_private_folder_still_works(project_root):
+    """As root with the project under a 0700 folder (pytest's tmp_path), the login account cannot
+    enter it: the stand-in's folders move to /tmp and the project's become links to them."""
+    from sandbox.sftp.server import SshdUnavailable, free_port, start
+
+    private = Path(tempfile.mkdtemp(prefix="koppel-private-"))  # mode 0700
+    root = private / "project"
+    root.mkdir()
+    shutil.copy(project_root / "catalog.yaml", root / "catalog.yaml")
+    try:
+        server = start(root, free_port())
+    except SshdUnavailable as exc:
+        shutil.rmtree(private)
+        pytest.skip(str(exc))
+    try:
+        spec = SftpTarget.model_validate({"type": "sftp", "system": "toa", "directory": "import",
+                                          "filename": "k.json", "format": {"type": "json"}})
+        target = SftpUploadTarget(spec, catalog_context(root, "toa", server.port))
+        target.open()
+        target.write([Item(key="1", payload={"a": 1}, source_key="1")])
+        target.close()
+        assert (root / "var/sandbox/sftp/toa/import/k.json").exists()
+    finally:
+        server.stop()
+        shutil.rmtree(private, ignore_errors=True)
