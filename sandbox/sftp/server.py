@@ -68,6 +68,8 @@ class SftpServer:
     known_hosts: Path
     base_dirs: dict[str, Path]
     process: subprocess.Popen | None = field(default=None, repr=False)
+    #: the folder under /tmp used when the login account cannot enter the project (else None)
+    exposed: Path | None = None
 
     def stop(self) -> None:
         stop(self)
@@ -146,7 +148,7 @@ def start(project_root: Path, port: int = DEFAULT_PORT, *, systems: tuple[str, .
     process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config), "-E", str(log_file)],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    server = SftpServer(port, user, state_dir, client_key, known_hosts, base_dirs, process)
+    server = SftpServer(port, user, state_dir, client_key, known_hosts, base_dirs, process, exposed)
     _wait_until_listening(server, log_file, timeout)
     return server
 

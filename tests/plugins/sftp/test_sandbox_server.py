@@ -118,3 +118,5 @@ def test_a_project_in_a_private_folder_still_works(project_root):
     finally:
         server.stop()
         shutil.rmtree(private, ignore_errors=True)
+        if server.exposed is not None:
+            shutil.rmtree(server.exposed, ignore_errors=True)
