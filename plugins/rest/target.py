@@ -197,11 +197,13 @@ class RestApiTarget(Target):
             content, headers["Content-Type"] = bodies.encode(item.payload, self.spec.body)
         return url, content, headers
 
-    def _url(self, template: str, context: Any) -> str:
+    def _url(self, template: str, context: Any, *, partial: bool = False) -> str:
         def fill(match: re.Match) -> str:
             name = match.group(1)
             value = compile_lookup(name)(context) if isinstance(context, dict) else None
             if value is None or value == "":
+                if partial:  # dry-run: a value saved by an earlier step is not known yet
+                    return match.group(0)
                 raise RecordError(f"the path {template} needs '{name}', which the record does not have", path=name)
             return quote(str(value), safe="")
 
@@ -227,16 +229,15 @@ class RestApiTarget(Target):
         if self._steps:
             for number, step in enumerate(self._steps, 1):
                 lines.append(f"# step {number}")
-                lines.extend(self._render_call(step.spec.method, step.spec.path, item, step))
+                lines.extend(self._render_call(step.spec.method, step.spec.path, item, step, number))
         else:
             lines.extend(self._render_call(self.spec.method, self.spec.path or "", item, None))
         return redact.text("\n".join(lines))
 
-    def _render_call(self, method: str, template: str, item: Item, step: "_CompiledStep | None") -> list[str]:
-        try:
-            url = self._url(template, item.payload)
-        except RecordError:
-            url = _system_url(self.ctx) + "/" + template.lstrip("/")
+    def _render_call(
+        self, method: str, template: str, item: Item, step: "_CompiledStep | None", number: int = 0
+    ) -> list[str]:
+        url = self._url(template, item.payload, partial=True)
         if step is not None:
             try:
                 content, headers = step.body(item.payload, self.ctx.project_root, dry_run=True)
@@ -246,7 +247,7 @@ class RestApiTarget(Target):
             content, headers = None, {}
             if method != "DELETE" or item.payload:
                 content, headers["Content-Type"] = bodies.encode(item.payload, self.spec.body)
-        headers.update(self._idempotency(item.key))
+        headers.update(self._idempotency(f"{item.key}:{number}" if step is not None else item.key))
         out = [f"{method} {url}"] + [f"{k}: {v}" for k, v in headers.items()]
         if content:
             text = content.decode("utf-8", "replace")
@@ -273,8 +274,8 @@ class _CompiledStep:
             path = paths.expand(str(name), root)
             ctype = self.spec.content_type or "application/octet-stream"
             if dry_run:
-                size = path.stat().st_size if path.exists() else 0
-                return f"<{size} bytes from {path.name}>".encode(), {"Content-Type": ctype}
+                shown = f"<{path.stat().st_size} bytes from {path.name}>" if path.exists() else f"<{path.name}: not found>"
+                return shown.encode(), {"Content-Type": ctype}
             try:
                 return path.read_bytes(), {"Content-Type": ctype}
             except OSError as exc:
