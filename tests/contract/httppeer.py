@@ -12,7 +12,8 @@ Any plugin that talks HTTP (rest, webhook callbacks, SOAP over HTTP) can use it:
 A handler returns ``(status, body)`` or ``(status, body, headers)``. Faults queued with
 ``fail()`` answer before the handler; ``status=None, delay=s`` only delays (a slow peer);
 ``drop=True`` closes the connection without an answer. Keep-alive (HTTP/1.1) is on, like a
-real API server, so clients are measured the way they run.
+real API server, so clients are measured the way they run. ``HttpPeer(ssl_context=...)`` (a
+server-side ``ssl.SSLContext``) serves HTTPS, with client certificates if the context asks.
 """
 
 from __future__ import annotations
