@@ -85,6 +85,21 @@ class RestStep(Model):
     save: dict[str, Expression] = Field(default_factory=dict, description="name: JMESPath into the response.")
 
 
+class Attachment(Model):
+    """A file embedded in the JSON body as Base64, e.g. Therefore's ``Streams``.
+
+    The mapping names the file (``path``, relative to the project root); at send time the file
+    is read and ``{name_key: <file name>, data_key: <Base64>}`` is appended to the list at
+    ``field`` in the body, and the path itself is left out of what is sent.
+    """
+
+    field: str = Field(description="Body field that holds the list of files, e.g. 'Streams'.")
+    path: Expression = Field(description="JMESPath to the file's path in the payload, e.g. 'file_path'.")
+    name_key: str = "FileName"
+    data_key: str = "FileDataBase64JSON"
+    required: bool = Field(False, description="A record without a file is an error (else sent without).")
+
+
 class RestTarget(TargetSpecBase):
     """Push records to an HTTP API."""
 
@@ -98,6 +113,7 @@ class RestTarget(TargetSpecBase):
     operation: str | None = Field(None, description="operationId in that document.")
     schema_ref: str | None = Field(None, description="Schema name in the document for the body.")
     reference: Expression | None = Field(None, description="JMESPath to the target's id in the response.")
+    attach: Attachment | None = Field(None, description="Embed a file named by the payload as Base64.")
     idempotency_header: str | None = Field(
         "Idempotency-Key", description="Header carrying the idempotency key; none to leave it out."
     )

@@ -189,13 +189,38 @@ class RestApiTarget(Target):
         if self.validator is not None:
             self.validator.check(payload)
 
-    def _request(self, item: Item) -> tuple[str, bytes | None, dict[str, str]]:
+    def _request(self, item: Item, *, dry_run: bool = False) -> tuple[str, bytes | None, dict[str, str]]:
         url = self._url(self.spec.path or "", item.payload)
         headers = self._idempotency(item.key)
         content = None
         if self.spec.method != "DELETE" or item.payload:
-            content, headers["Content-Type"] = bodies.encode(item.payload, self.spec.body)
+            payload = self._attach(item.payload, dry_run=dry_run) if self.spec.attach else item.payload
+            content, headers["Content-Type"] = bodies.encode(payload, self.spec.body)
         return url, content, headers
+
+    def _attach(self, payload: Any, *, dry_run: bool) -> Any:
+        """The payload with the file it names embedded as Base64 and the path itself left out."""
+        import base64
+
+        spec = self.spec.attach
+        name = compile_lookup(spec.path)(payload)
+        body = dict(payload)
+        if not name:
+            if spec.required:
+                raise RecordError(f"no file at '{spec.path}' in the record", path=spec.path)
+            return body
+        top = spec.path.split(".")[0]
+        body.pop(top, None)  # a plain field path: it named the file, it is not part of the message
+        path = paths.expand(str(name), self.ctx.project_root)
+        if dry_run:
+            data = f"<{path.stat().st_size} bytes from {path.name}>" if path.exists() else f"<{path.name}: not found>"
+        else:
+            try:
+                data = base64.b64encode(path.read_bytes()).decode("ascii")
+            except OSError as exc:
+                raise RecordError(f"cannot read the file to attach ({exc.strerror})", path=spec.path) from None
+        body[spec.field] = [*(body.get(spec.field) or []), {spec.name_key: path.name, spec.data_key: data}]
+        return body
 
     def _url(self, template: str, context: Any, *, partial: bool = False) -> str:
         def fill(match: re.Match) -> str:
@@ -246,7 +271,13 @@ class RestApiTarget(Target):
         else:
             content, headers = None, {}
             if method != "DELETE" or item.payload:
-                content, headers["Content-Type"] = bodies.encode(item.payload, self.spec.body)
+                payload = item.payload
+                if self.spec.attach:
+                    try:
+                        payload = self._attach(item.payload, dry_run=True)
+                    except RecordError as error:
+                        payload = {"error": str(error)}
+                content, headers["Content-Type"] = bodies.encode(payload, self.spec.body)
         headers.update(self._idempotency(f"{item.key}:{number}" if step is not None else item.key))
         out = [f"{method} {url}"] + [f"{k}: {v}" for k, v in headers.items()]
         if content:

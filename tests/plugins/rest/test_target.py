@@ -225,3 +225,36 @@ def test_a_missing_file_fails_the_record_before_any_call(signhost, tmp_path) -> 
     outcome = _target(f"{signhost.url}/api", steps=STEPS).write(_items(payload))[0]
     assert isinstance(outcome.error, RecordError) and "cannot read the file" in str(outcome.error)
     assert signhost.requests == [], "a transaction was created for a document that cannot be uploaded"
+
+
+def test_attach_embeds_the_named_file_as_base64_and_leaves_the_path_out(peer, tmp_path) -> None:
+    import base64
+
+    (tmp_path / "var" / "documents").mkdir(parents=True)
+    pdf = b"%PDF-1.4\n% onderwijsovereenkomst\n%%EOF\n"
+    (tmp_path / "var" / "documents" / "ook-1.pdf").write_bytes(pdf)
+    seen = []
+
+    @peer.route("POST", "/CreateDocument")
+    def create(request):
+        seen.append(request.json())
+        return 200, {"DocNo": 100 + len(seen), "VersionNo": 1}
+
+    spec = plugin.target_spec.model_validate(
+        {"type": "rest", "path": "CreateDocument", "reference": "DocNo",
+         "attach": {"field": "Streams", "path": "file_path", "required": True}}
+    )
+    target = plugin.create_target(spec, context(peer.url, root=tmp_path))
+    outcomes = target.write(_items(
+        {"CategoryNo": 2, "file_path": "var/documents/ook-1.pdf"},
+        {"CategoryNo": 2, "file_path": "var/documents/missing.pdf"},
+        {"CategoryNo": 2},
+    ))
+    assert outcomes[0].ok and outcomes[0].reference == "101"
+    assert seen[0] == {"CategoryNo": 2, "Streams": [{"FileName": "ook-1.pdf",
+                                                     "FileDataBase64JSON": base64.b64encode(pdf).decode()}]}
+    assert isinstance(outcomes[1].error, RecordError) and "cannot read the file" in str(outcomes[1].error)
+    assert isinstance(outcomes[2].error, RecordError)  # required, and no file named
+    assert len(seen) == 1  # nothing was sent for the records without a file
+    shown = target.render(_items({"CategoryNo": 2, "file_path": "var/documents/ook-1.pdf"})[0])
+    assert "<38 bytes from ook-1.pdf>" in shown or "bytes from ook-1.pdf" in shown
