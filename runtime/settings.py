@@ -5,6 +5,7 @@
     KOPPEL_ENV         sandbox | acceptatie | productie   (default sandbox)
     KOPPEL_SPECS_DIR   the public contracts        default: ../shared/specs beside the project
     KOPPEL_VAR_DIR     runtime files               default: <project>/var
+    KOPPEL_DOCUMENTS_DIR  the SIS's document files (PDFs)   default: <project>/var/documents
 """
 
 from __future__ import annotations
@@ -29,3 +30,11 @@ def state_url(project_root: Path) -> str:
 
 def environment() -> str:
     return os.environ.get("KOPPEL_ENV", "sandbox")
+
+
+def documents_dir(project_root: Path) -> Path:
+    """Where the SIS keeps its document files (``document.file_name``): the PDFs that interface 14
+    sends for signing. Not under KOPPEL_VAR_DIR: the mappings name them ``var/documents/<file>``
+    relative to the project, so moving them is a choice of its own (and of the mappings)."""
+    env = os.environ.get("KOPPEL_DOCUMENTS_DIR")
+    return Path(env) if env else Path(project_root) / "var" / "documents"

@@ -112,7 +112,7 @@ def step(name: str, message: str) -> None:
 def fresh_store(root: Path, students: int, seed_value: int) -> str:
     """Start from an empty embedded store so that every demo tells the same story."""
     from runtime.paths import var_dir
-    from runtime.settings import sis_url
+    from runtime.settings import documents_dir, sis_url
     from runtime.sis import schema
     from runtime.sis.seed import seed_store
 
@@ -126,7 +126,7 @@ def fresh_store(root: Path, students: int, seed_value: int) -> str:
     url = sis_url(root)
     schema.init(url)
     started = time.perf_counter()
-    counts = seed_store(url, students=students, seed=seed_value)
+    counts = seed_store(url, students=students, seed=seed_value, documents_dir=documents_dir(root))
     step("sis store", f"{students} students seeded ({sum(counts.values())} rows, {time.perf_counter() - started:.1f}s)")
     return url
 

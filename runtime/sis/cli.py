@@ -1,7 +1,8 @@
 """``koppel sis``: create, fill and inspect the central SIS store.
 
     koppel sis init                          create or upgrade the schema at KOPPEL_SIS_URL
-    koppel sis seed --students 2000 --seed 7 a deterministic synthetic college (empty store only)
+    koppel sis seed --students 2000 --seed 7 a deterministic synthetic college (empty store only),
+                                             its documents' PDFs in KOPPEL_DOCUMENTS_DIR (var/documents)
     koppel sis outbox --tail 20 [--object student] [--follow]
     koppel sis stats                         rows per object table and the outbox position
 
@@ -54,20 +55,24 @@ def init(ctx: click.Context) -> None:
 @click.option("--seed", "seed_value", type=int, default=1, show_default=True, help="Same seed, same college.")
 @click.pass_context
 def seed(ctx: click.Context, students: int, seed_value: int) -> None:
-    """Fill an empty SIS store with a synthetic college (runs ``init`` first)."""
+    """Fill an empty SIS store with a synthetic college (runs ``init`` first); the documents'
+    PDFs go to KOPPEL_DOCUMENTS_DIR (default var/documents)."""
+    from runtime.settings import documents_dir
     from runtime.sis import schema
     from runtime.sis.seed import seed_store
 
     url = _url(ctx)
+    folder = documents_dir(ctx.obj["project"])
     _guard(lambda: schema.init(url), url)
     started = time.perf_counter()
-    counts = _guard(lambda: seed_store(url, students=students, seed=seed_value), url)
+    counts = _guard(lambda: seed_store(url, students=students, seed=seed_value, documents_dir=folder), url)
     elapsed = time.perf_counter() - started
     total = sum(counts.values())
     click.echo(f"Seeded {_display(url)} with seed {seed_value}:")
     for object_type, n in counts.items():
         click.echo(f"  {object_type:<20} {n:>9}")
     click.echo(f"  {'total':<20} {total:>9} rows in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s)")
+    click.echo(f"Document files (PDF) in {folder}")
 
 
 @sis.command()

@@ -100,13 +100,13 @@ class _Server:
 def college(tmp_path_factory, monkeypatch_session) -> College:
     if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
         pytest.skip("OpenSSH sshd is not installed (.ci/install-sshd.sh installs it)")
-    for name in ("KOPPEL_SIS_URL", "KOPPEL_STATE_URL", "KOPPEL_VAR_DIR"):
+    for name in ("KOPPEL_SIS_URL", "KOPPEL_STATE_URL", "KOPPEL_VAR_DIR", "KOPPEL_DOCUMENTS_DIR"):
         monkeypatch_session.delenv(name, raising=False)
 
     from runtime.engine import Engine
     from runtime.engine.server import create_app
     from runtime.project import load_project
-    from runtime.settings import sis_url
+    from runtime.settings import documents_dir, sis_url
     from runtime.sis import schema
     from runtime.sis.seed import seed_store
     from sandbox.runner import Sandbox
@@ -116,7 +116,7 @@ def college(tmp_path_factory, monkeypatch_session) -> College:
     catalog = (root / "catalog.yaml").read_text(encoding="utf-8")
     url = sis_url(root)
     schema.init(url)
-    seed_store(url, students=STUDENTS, seed=7)
+    seed_store(url, students=STUDENTS, seed=7, documents_dir=documents_dir(root))
     # A free port can be taken by another process before the stand-in binds it: try again.
     for attempt in range(3):
         (root / "catalog.yaml").write_text(catalog, encoding="utf-8")

@@ -9,6 +9,7 @@ seed gives the same college on any machine and any day.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 import unicodedata
 import uuid
@@ -23,10 +24,14 @@ FIRST_NUMBER = 100_001
 APPLICANT_PERSONS = 600_001
 STAFF_PERSONS = 900_001
 MAIL_DOMAIN = "koppelcollege.example.nl"
+#: of the students who started this school year, this many per thousand arrived after the last
+#: nightly run of interface 13 and have no ECK-iD yet (about 5% of the college, never none)
+NEW_WITHOUT_ECK_ID_PER_MILLE = 120
 
 
 class College:
     def __init__(self, students: int, seed: int) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.n = students
         self.rows: dict[str, list[tuple]] = {name: [] for name in _ORDER}
@@ -96,6 +101,7 @@ class College:
         self.rows["company"], self.rows["recognition"] = companies, recognitions
         staff_by_department = self.staff(programs)
         students = [self.student(programs, recognised) for _ in range(self.n)]
+        self.ensure_one_without_eck_id()
         self.groups(programs, students, staff_by_department)
         self.applicants(programs)
         self.rows["absence"], self.rows["absence_report"] = absences_and_reports(rng, students)
@@ -127,6 +133,7 @@ class College:
         # student S100001 is person P100001: numbers a reader can match at a glance
         number = self.next_id("S", FIRST_NUMBER)
         person = self.person(birth_years, number="P" + number[1:], with_bsn=rng.random() > 0.03)
+        self.student_eck_id(person["number"], new=year == 2026)
         has_startkwalificatie = age_at_start >= 19 and rng.random() < 0.3
         student = {
             "number": number, "person": person["number"], "birth": person["birth"], "program": program,
@@ -140,6 +147,24 @@ class College:
         self.enrollment(student, cohort_code, volgnummer, recognised)
         self.rows["student"].append((number, person["number"], "actief", has_startkwalificatie, None))
         return student
+
+    def student_eck_id(self, person_number: str, *, new: bool) -> None:
+        """Interface 13 has run every night for years: a student who started before this school
+        year has an ECK-iD, and so has nearly every new one; only the latest arrivals (a hash of
+        the person number picks about one in eight new students) wait for tonight's run. The
+        value is a hash too, not a draw, so the rest of the college stays as it was."""
+        digest = hashlib.sha256(f"{self.seed}:{person_number}".encode()).hexdigest()
+        waiting = new and int(digest[:6], 16) % 1000 < NEW_WITHOUT_ECK_ID_PER_MILLE
+        eck_id = None if waiting else f"https://ketenid.nl/201703/{digest}"
+        self.rows["person"][-1] = self.rows["person"][-1][:-1] + (eck_id,)
+
+    def ensure_one_without_eck_id(self) -> None:
+        """A college always has someone for interface 13 to ask about: the last student."""
+        students = {row[1] for row in self.rows["student"]}
+        rows = self.rows["person"]
+        indexes = [i for i, row in enumerate(rows) if row[0] in students]
+        if indexes and all(rows[i][-1] is not None for i in indexes):
+            rows[indexes[-1]] = rows[indexes[-1]][:-1] + (None,)
 
     def earlier_enrollment(self, student: dict, programs: list[dict]) -> None:
         rng = self.rng
