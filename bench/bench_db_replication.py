@@ -14,6 +14,12 @@ after its imports); ``--no-freeze`` measures without.
     .venv/bin/python bench/bench_db_replication.py [--rows 1000000] [--runs 3] [--batch 10000]
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres); creates and drops its own database.
+
+Where the difference comes from (measured at 300k rows on an idle 2-core machine): the plain COPY
+streams without pause, so PostgreSQL ingests rows while the client fetches the next ones. Koppel
+commits every batch before ``write`` returns (an acknowledged record is durable: the engine moves
+its cursor right after), so the server's catching up at the end of each COPY is never overlapped;
+on top come the per-record objects of the plugin contract (``Record``, its dict, ``Item``).
 """
 
 from __future__ import annotations
