@@ -20,6 +20,8 @@ What ``start`` does, all under ``var/sandbox/sftp/`` (``KOPPEL_VAR_DIR`` moves `
   ``[127.0.0.1]:<port>``: exactly what catalog.yaml's sandbox settings of aanmeldmodule, facet
   and toa point at. Keys are made once and kept, so a restart does not invalidate them.
 - one folder per system (``options.base_dir`` in the catalog), created and owned by the login.
+- Facet and TOA behave as partners (``sandbox.sftp.partners``): candidate files Koppel uploads
+  are read and answered with QTI 2.2 result files to pick up (``partners=False``: a bare server).
 - ``Subsystem sftp internal-sftp -d <project root>``: a session starts in the project root, so a
   relative base_dir such as ``var/sandbox/sftp/facet`` means the same on both sides.
 - When the login account cannot enter the project folder (as root, with the project under a
@@ -70,6 +72,8 @@ class SftpServer:
     process: subprocess.Popen | None = field(default=None, repr=False)
     #: the folder under /tmp used when the login account cannot enter the project (else None)
     exposed: Path | None = None
+    #: Facet's and TOA's behaviour: candidate files read, QTI results dropped (sandbox.sftp.partners)
+    partners: object | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         stop(self)
@@ -96,11 +100,12 @@ def login_user(username: str | None = None) -> str:
 
 def start(project_root: Path, port: int = DEFAULT_PORT, *, systems: tuple[str, ...] = SYSTEMS,
           state_dir: Path | None = None, username: str | None = None, start_dir: Path | None = None,
-          timeout: float = 10.0) -> SftpServer:
+          timeout: float = 10.0, partners: bool = True) -> SftpServer:
     """Start the sshd on 127.0.0.1:``port`` and return once it accepts connections.
 
     ``state_dir`` (default ``var/sandbox/sftp``) holds keys, config and the systems' folders;
-    ``start_dir`` (default the project root) is where an SFTP session starts.
+    ``start_dir`` (default the project root) is where an SFTP session starts. ``partners``: Facet
+    and TOA answer candidate files with QTI results (``sandbox.sftp.partners``); stopped by ``stop``.
     """
     project_root = Path(project_root).resolve()
     state_dir = Path(state_dir or sandbox_dir(project_root)).resolve()
@@ -150,11 +155,18 @@ def start(project_root: Path, port: int = DEFAULT_PORT, *, systems: tuple[str, .
                                start_new_session=True)
     server = SftpServer(port, user, state_dir, client_key, known_hosts, base_dirs, process, exposed)
     _wait_until_listening(server, log_file, timeout)
+    if partners:
+        from sandbox.sftp.partners import ResultProducer
+
+        server.partners = ResultProducer(base_dirs, user).start()
     return server
 
 
 def stop(server: SftpServer) -> None:
-    """Stop the sshd started by ``start`` (only that process, by its pid)."""
+    """Stop the sshd started by ``start`` (only that process and its sessions, by their pids)."""
+    if server.partners is not None:
+        server.partners.stop()
+        server.partners = None
     process = server.process
     if process is None or process.poll() is not None:
         return
