@@ -102,6 +102,9 @@ def college(tmp_path_factory, monkeypatch_session) -> College:
         pytest.skip("OpenSSH sshd is not installed (.ci/install-sshd.sh installs it)")
     for name in ("KOPPEL_SIS_URL", "KOPPEL_STATE_URL", "KOPPEL_VAR_DIR", "KOPPEL_DOCUMENTS_DIR"):
         monkeypatch_session.delenv(name, raising=False)
+    from runtime.paths import specs_dir  # the copy is not beside shared/: point ${specs} at it
+
+    monkeypatch_session.setenv("KOPPEL_SPECS_DIR", str(specs_dir(ROOT)))
 
     from runtime.engine import Engine
     from runtime.engine.server import create_app
