@@ -4,27 +4,26 @@ Most students miss a few hours, about half of them authorised. About one in sixt
 school for a stretch: enough unauthorised hours to cross the rule. The rule (leerplicht and
 kwalificatieplicht): more than 16 hours of unauthorised absence within 4 weeks, for students
 under 18 without a startkwalificatie, must be reported to DUO; each new 16 hours in a new 4-week
-period is a new report, ending on the day the hours were reached.
+period is a new report, ending on the day the hours were reached. The rule itself is
+``runtime.sis.verzuim``: its Python twin computes the reports here, its triggers in the store make
+the same reports for absence recorded later, with the same ids (``VZ-<student>-<period start>``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from collections import deque
 
-RULE_HOURS = 16.0
-RULE_DAYS = 28
+from runtime.sis.verzuim import RULE_DAYS, RULE_HOURS, crossings, is_minor, report_id
+
+__all__ = ["RULE_DAYS", "RULE_HOURS", "absences_and_reports", "crossings", "is_minor"]
+
 FIRST_DAY = dt.date(2026, 8, 31)
 SCHOOL_DAYS = [
     FIRST_DAY + dt.timedelta(days=i) for i in range(47) if (FIRST_DAY + dt.timedelta(days=i)).weekday() < 5
 ]
 AUTHORISED = ("ziek", "ziek", "tandarts", "familieomstandigheden", "religieuze feestdag")
 UNAUTHORISED = ("ongeoorloofd", "ongeoorloofd", "te laat", "spijbelen")
-
-
-def is_minor(birth: dt.date, on: dt.date) -> bool:
-    return (on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))) < 18
 
 
 def absences_and_reports(rng: random.Random, students: list[dict]) -> tuple[list[tuple], list[tuple]]:
@@ -50,28 +49,10 @@ def absences_and_reports(rng: random.Random, students: list[dict]) -> tuple[list
             for start, end, hours in crossings(entries, student["birth"]):
                 reported = end < dt.date(2026, 10, 1)
                 reports.append(
-                    (f"VZ{len(reports) + 1:06d}", student["number"], "ongeoorloofd_16_uur", start.isoformat(),
+                    (report_id(student["number"], start), student["number"], "ongeoorloofd_16_uur", start.isoformat(),
                      end.isoformat(), hours, "gemeld" if reported else "te_melden",
                      f"{end + dt.timedelta(days=3)} 09:00:00.000000" if reported else None,
                      f"DUO-VZ-{rng.randint(10**8, 10**9 - 1)}" if reported else None)
                 )
     return absences, reports
 
-
-def crossings(entries: list[tuple], birth: dt.date) -> list[tuple[dt.date, dt.date, float]]:
-    """(first day, day the hours were exceeded, hours) of each 4-week window that crosses the rule."""
-    window: deque[tuple[dt.date, float]] = deque()
-    total = 0.0
-    found = []
-    for day, hours, authorised, _reason in entries:
-        if authorised or not is_minor(birth, day):
-            continue
-        window.append((day, hours))
-        total += hours
-        while window and (day - window[0][0]).days >= RULE_DAYS:
-            total -= window.popleft()[1]
-        if total > RULE_HOURS:
-            found.append((window[0][0], day, total))
-            window.clear()  # a new report needs a new 16 hours in a new period
-            total = 0.0
-    return found
