@@ -74,6 +74,7 @@ def load_project(root: Path, registry: Registry | None = None) -> Project:
     _check_mappings_exist(project)
     _check_plugins(project, registry)
     _check_triggers(project)
+    _check_webhooks(project)
     _check_mapping_files(project)
     project.diagnostics = _unique(project.diagnostics)
     return project
@@ -256,13 +257,17 @@ def _check_catalog_against_interfaces(project: Project) -> None:
 
 
 def _spec_parts(interface: InterfaceBase):
-    """(loc, spec, role) for every source and target."""
+    """(loc, spec, role) for every source and target, the callbacks' included (role
+    ``callback``: the system that calls back, which the interface delivers to)."""
     if interface.source is not None:
         yield ("source",), interface.source, "source"
     for i, source in enumerate(interface.sources or []):
         yield ("sources", i), source, "source"
     for i, target in enumerate(interface.targets):
         yield ("targets", i), target, "target"
+    for i, callback in enumerate(getattr(interface, "callbacks", None) or []):
+        yield ("callbacks", i, "source"), callback.source, "callback"
+        yield ("callbacks", i, "target"), callback.target, "target"
 
 
 def _check_systems(project: Project) -> None:
@@ -282,7 +287,7 @@ def _check_systems(project: Project) -> None:
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 project.diagnostics.append(doc.diagnostic((*loc, "system"), f"unknown system '{system}'{hint}"))
                 continue
-            side = "source_systems" if role == "source" else "target_systems"
+            side = "source_systems" if role == "source" else "target_systems"  # a callback comes from a target
             allowed = row.get(side)
             if isinstance(allowed, list) and system not in allowed:
                 project.diagnostics.append(
@@ -306,6 +311,8 @@ def _mapping_refs(interface: InterfaceBase):
         writeback = getattr(target, "writeback", None)
         if writeback is not None:
             yield ("targets", i, "writeback", "mapping"), writeback.mapping
+    for i, callback in enumerate(getattr(interface, "callbacks", None) or []):
+        yield ("callbacks", i, "mapping"), callback.mapping
 
 
 def _check_mappings_exist(project: Project) -> None:
@@ -357,6 +364,45 @@ def _check_triggers(project: Project) -> None:
             project.diagnostics.append(
                 doc.diagnostic(("trigger", "type"), f"a realtime interface cannot run on a {trigger} trigger; use outbox, webhook, poll or interval")
             )
+
+
+def _webhook_parts(interface: InterfaceBase):
+    """(loc, spec) of every inbound webhook: webhook sources and the callbacks' sources."""
+    for loc, spec, role in _spec_parts(interface):
+        if spec.type == "webhook" and role in ("source", "callback"):
+            yield loc, spec
+
+
+def _check_webhooks(project: Project) -> None:
+    """Every webhook can authenticate its callers in every environment (its own ``auth`` or its
+    system's ``inbound_auth``), and no two active webhooks share a path on Koppel's server."""
+    systems = project.catalog.systems if project.catalog is not None else None
+    paths: dict[str, int] = {}
+    for number, interface in sorted(project.interfaces.items()):
+        doc = project.interface_docs[number]
+        for loc, spec in _webhook_parts(interface):
+            if spec.auth is None and systems is not None:
+                system = systems.get(spec.system) if spec.system else None
+                if spec.system is None:
+                    project.diagnostics.append(doc.diagnostic(
+                        (*loc, "auth"), "a webhook needs `auth:` or a `system:` whose inbound_auth authenticates the caller"))
+                elif system is not None:
+                    missing = [env for env, settings in system.environments.items() if settings.inbound_auth is None]
+                    if missing:
+                        project.diagnostics.append(doc.diagnostic(
+                            (*loc, "system"), f"system '{spec.system}' has no inbound_auth for environment(s) "
+                            f"{', '.join(missing)} in catalog.yaml, and the webhook gives no `auth:`"))
+            if interface.status != "active":
+                continue
+            path = spec.path.rstrip("/")
+            if spec.style == "scim" and spec.resource:
+                path = f"{path}#{spec.resource}"  # one SCIM base serves Users and Groups apart
+            if path in paths and paths[path] != number:
+                project.diagnostics.append(doc.diagnostic(
+                    (*loc, "path"), f"path {spec.path} is already served for interface {paths[path]}"))
+            elif path in paths:
+                project.diagnostics.append(doc.diagnostic((*loc, "path"), f"path {spec.path} is served twice"))
+            paths.setdefault(path, number)
 
 
 def _check_mapping_files(project: Project) -> None:

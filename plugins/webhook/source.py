@@ -5,6 +5,9 @@ interface then reads them here, in arrival order, from the cursor (the last inbo
 Rows behind the cursor are pruned after a week: long enough to investigate, short enough that
 the inbox holds no personal data for longer than needed.
 
+An interface's callbacks (runtime/engine/callbacks.py) use this source too, each on its own
+inbox channel (``ctx.options["inbox_channel"]``); without one it reads the interface's own calls.
+
 Record: ``key`` from the spec's key expression (SCIM: the resource id), ``data`` the body,
 ``operation`` upsert or delete; ``meta`` holds ``inbox_id``, ``received_at``, ``resource``
 (SCIM User/Group) and ``scim_operation`` (upsert, patch, delete).
@@ -25,6 +28,7 @@ class WebhookInboxSource(Source):
         self.spec = spec
         self.ctx = ctx
         self.size = int(ctx.options.get("batch_size", 500))
+        self.channel = ctx.options.get("inbox_channel")
         self.store = None
 
     def open(self) -> None:
@@ -37,7 +41,7 @@ class WebhookInboxSource(Source):
     def read(self, cursor: str | None) -> Iterator[Batch]:
         last = int(cursor or 0)
         while True:
-            rows = self.store.inbox_after(self.ctx.interface_id, last, self.size)
+            rows = self.store.inbox_after(self.ctx.interface_id, last, self.size, channel=self.channel)
             if not rows:
                 return
             last = rows[-1]["id"]
@@ -46,7 +50,7 @@ class WebhookInboxSource(Source):
     def commit(self, batch: Batch) -> None:
         from runtime.engine.state.store import utcnow
 
-        self.store.inbox_prune(self.ctx.interface_id, batch.token, utcnow() - KEEP)
+        self.store.inbox_prune(self.ctx.interface_id, batch.token, utcnow() - KEEP, channel=self.channel)
 
     def close(self) -> None:
         if self.store is not None:

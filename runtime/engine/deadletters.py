@@ -83,7 +83,9 @@ class DeadLetters:
         lanes = {}
         results = []
         try:
-            lanes = {lane.name: lane for lane in engine.create_lanes(interface)}
+            from runtime.engine.callbacks import callback_lanes
+
+            lanes = {lane.name: lane for lane in [*engine.create_lanes(interface), *callback_lanes(engine, interface)]}
             for lane in lanes.values():
                 lane.target.open()
             for letter in letters:

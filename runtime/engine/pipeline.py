@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from runtime.engine.callbacks import callback_lanes, callback_names, callback_source, callbacks_of, main_source_runs
 from runtime.engine.lane import TargetLane, error_text
 from runtime.engine.retry import Sleeper
 from runtime.engine.state.store import BatchResult, StateStore, holder_id
@@ -149,18 +150,23 @@ class Engine:
         sources: list = []
         lanes: list[TargetLane] = []
         try:
-            lanes = self.create_lanes(interface)
             writeback = WriteBack(self, interface)
-            for lane in lanes:
-                lane.target.open()
-            for source_name, spec in zip(source_names(interface), sources_of(interface)):
-                source = self.create_source(interface, spec)
-                sources.append(source)
-                source.open()
-                outcome, message = self._read_source(interface, run_id, source, source_name, lanes, writeback,
-                                                     counts, lease, progress)
-                if outcome != "ok":
-                    break
+            if main_source_runs(interface, trigger):
+                lanes = self.create_lanes(interface)
+                for lane in lanes:
+                    lane.target.open()
+                for source_name, spec in zip(source_names(interface), sources_of(interface)):
+                    source = self.create_source(interface, spec)
+                    sources.append(source)
+                    source.open()
+                    outcome, message = self._read_source(interface, run_id, source, source_name, lanes, writeback,
+                                                         counts, lease, progress)
+                    if outcome != "ok":
+                        break
+            if outcome != "stopped":  # the callbacks are drained also when the delivery failed
+                drained, why = self._drain_callbacks(interface, run_id, lanes, sources, writeback, counts, lease, progress)
+                if outcome == "ok":
+                    outcome, message = drained, why
         except KoppelError as exc:
             outcome, message = "error", error_text(exc)
             log.error("run stopped: %s", message, extra={"interface": iid, "run": run_id, "error_class": exc.error_class})
@@ -221,6 +227,21 @@ class Engine:
             source.commit(batch)
             if self.sleeper.stopping or lease.lost.is_set():
                 return "stopped", "stopped by a drain" if self.sleeper.stopping else "lease lost"
+        return "ok", None
+
+    def _drain_callbacks(self, interface, run_id, lanes, sources, writeback, counts, lease, progress):
+        """Read each callback's inbox from its cursor, map, and write to the SIS (callbacks.py)."""
+        for lane, name, callback in zip(callback_lanes(self, interface), callback_names(interface),
+                                        callbacks_of(interface)):
+            lanes.append(lane)
+            lane.target.open()
+            source = callback_source(self, interface, name, callback)
+            sources.append(source)
+            source.open()
+            outcome, message = self._read_source(interface, run_id, source, name, [lane], writeback, counts, lease,
+                                                 progress)
+            if outcome != "ok":
+                return outcome, message
         return "ok", None
 
     # -- building blocks -----------------------------------------------------------------------

@@ -7,7 +7,10 @@ ordinary pipeline (lease, cursor, ledger), so a realtime run is "one drained sli
   every ``trigger.poll`` on SQLite) and runs when a change of one of ``trigger.objects`` arrived;
 - poll: runs every ``trigger.every`` (the source reads the other system's API from its cursor);
 - webhook: runs as soon as the server stored a call (woken in-process), and every few seconds
-  anyway, to pick up calls another daemon stored or a crash left behind.
+  anyway, to pick up calls another daemon stored or a crash left behind;
+- callbacks of an interface with another trigger (Signhost's postbacks on the cron-run
+  interface 14): a loop of their own, like a webhook loop, whose runs (trigger ``webhook``)
+  drain only the callbacks (runtime/engine/callbacks.py).
 
 Runs that found nothing are not kept in the run history (see Engine).
 """
@@ -25,17 +28,18 @@ MAX_BACKOFF = 300.0
 
 
 class RealtimeLoop(threading.Thread):
-    def __init__(self, engine, interface, stop: threading.Event) -> None:
-        super().__init__(name=f"realtime-{interface.id}", daemon=True)
+    def __init__(self, engine, interface, stop: threading.Event, trigger: str | None = None) -> None:
+        super().__init__(name=f"{'callbacks' if trigger else 'realtime'}-{interface.id}", daemon=True)
         self.engine = engine
         self.interface = interface
+        self.trigger = trigger or interface.trigger.type
         self.stopping = stop
         self.wake = threading.Event()
         self.busy = threading.Event()
         self.failures = 0
 
     def run(self) -> None:
-        kind = self.interface.trigger.type
+        kind = self.trigger
         try:
             if kind == "outbox":
                 self._outbox()
@@ -54,7 +58,7 @@ class RealtimeLoop(threading.Thread):
             return True
         self.busy.set()
         try:
-            summary = self.engine.run_interface(self.interface.id, self.interface.trigger.type)
+            summary = self.engine.run_interface(self.interface.id, self.trigger)
             ok = summary.outcome != "error"
         except Exception:
             log.exception("realtime run failed", extra={"interface": self.interface.id})
@@ -107,23 +111,35 @@ class Realtime:
         self.engine = engine
         self.stop_event = threading.Event()
         self.loops: dict[int, RealtimeLoop] = {}
+        self.callback_loops: dict[int, RealtimeLoop] = {}
 
     def start(self) -> list[int]:
+        from runtime.engine.callbacks import callbacks_of
+
         for iid, interface in sorted(self.engine.project.interfaces.items()):
-            if interface.status == "active" and interface.trigger.type in ("outbox", "poll", "webhook"):
-                loop = RealtimeLoop(self.engine, interface, self.stop_event)
-                self.loops[iid] = loop
-                loop.start()
-        return sorted(self.loops)
+            if interface.status != "active":
+                continue
+            kind = interface.trigger.type
+            if kind in ("outbox", "poll", "webhook"):
+                self.loops[iid] = RealtimeLoop(self.engine, interface, self.stop_event)
+            if callbacks_of(interface) and kind != "webhook":  # a webhook loop drains them already
+                self.callback_loops[iid] = RealtimeLoop(self.engine, interface, self.stop_event, trigger="webhook")
+        for loop in self._all():
+            loop.start()
+        return sorted({*self.loops, *self.callback_loops})
+
+    def _all(self) -> list[RealtimeLoop]:
+        return [*self.loops.values(), *self.callback_loops.values()]
 
     def wake(self, interface_id: int) -> None:
-        loop = self.loops.get(interface_id)
+        """The server stored a call for this interface: its callback loop, else its webhook loop."""
+        loop = self.callback_loops.get(interface_id) or self.loops.get(interface_id)
         if loop is not None:
             loop.wake.set()
 
     def stop(self, timeout: float = 60.0) -> None:
         self.stop_event.set()
-        for loop in self.loops.values():
+        for loop in self._all():
             loop.wake.set()
-        for loop in self.loops.values():
+        for loop in self._all():
             loop.join(timeout=timeout)

@@ -10,6 +10,12 @@
 A webhook call is authenticated (inbound_auth), stored in the durable inbox (``koppel_inbox``) in
 one transaction, and only then answered 2xx: a crash after the answer loses nothing. The
 interface's run then reads the inbox through the ``webhook`` source.
+
+An interface's ``callbacks`` (runtime/engine/callbacks.py) are served the same way, style json,
+each stored on its own inbox channel. Signhost's portal tests a postback URL with an empty POST
+when it is registered: with ``signhost_checksum`` auth an empty body is answered 200 and nothing
+is stored (there is nothing to authenticate or keep); any other body must carry a valid checksum.
+Two routes on one path are a definition error (``koppel validate``); here the first one wins.
 """
 
 from __future__ import annotations
@@ -54,14 +60,25 @@ def create_app(engine, *, metrics=None, state: DaemonState | None = None,
     ]
     from runtime.engine.pipeline import sources_of
 
-    hooks = [(iid, interface, spec) for iid, interface in sorted(engine.project.interfaces.items())
-             if interface.status == "active" for spec in sources_of(interface) if spec.type == "webhook"]
-    for iid, interface, spec in hooks:
+    from runtime.engine.callbacks import callback_names, callbacks_of
+
+    active = [(iid, interface) for iid, interface in sorted(engine.project.interfaces.items())
+              if interface.status == "active"]
+    hooks = [(iid, interface, spec, None) for iid, interface in active
+             for spec in sources_of(interface) if spec.type == "webhook"]
+    hooks += [(iid, interface, callback.source, name) for iid, interface in active
+              for name, callback in zip(callback_names(interface), callbacks_of(interface))]
+    served: set[str] = set()
+    for iid, interface, spec, channel in hooks:
+        if spec.style != "scim" and spec.path in served:
+            log.error("webhook %s of interface %s not served: the path is taken", spec.path, iid, extra={"interface": iid})
+            continue
         try:
-            hook = Webhook(engine, interface, metrics, on_received, spec)
+            hook = Webhook(engine, interface, metrics, on_received, spec, channel=channel)
         except KoppelError as exc:  # one misconfigured webhook must not take the others down
             log.error("webhook of interface %s not served: %s", iid, exc, extra={"interface": iid})
             continue
+        served.add(spec.path)
         if spec.style == "scim":
             for resource in ([spec.resource] if spec.resource else ["User", "Group"]):
                 base = spec.path.rstrip("/")
@@ -105,12 +122,15 @@ def inbound_auth(engine, interface, spec):
 
 
 class Webhook:
-    def __init__(self, engine, interface, metrics, on_received, spec=None) -> None:
+    def __init__(self, engine, interface, metrics, on_received, spec=None, *, channel: str | None = None) -> None:
         import jmespath
 
         self.engine, self.interface, self.metrics = engine, interface, metrics
         self.spec = spec or interface.source
-        self.check = checker(inbound_auth(engine, interface, self.spec), engine.project.root)
+        self.channel = channel  # None: the interface's webhook source; "callback:<name>": a callback
+        auth = inbound_auth(engine, interface, self.spec)
+        self.check = checker(auth, engine.project.root)
+        self.empty_ok = auth.type == "signhost_checksum"  # the portal's test call when the URL is registered
         self.key = jmespath.compile(self.spec.key)
         self.on_received = on_received or (lambda iid: None)
 
@@ -120,6 +140,8 @@ class Webhook:
         body = await request.body()
         if len(body) > self.spec.max_body:
             return self._fail(413, "body too large")
+        if self.empty_ok and not body.strip():
+            return self._ok(200, {"accepted": 0})
         if not self.check(request.headers, body):
             return self._fail(401, "unauthorised")
         return body
@@ -134,7 +156,7 @@ class Webhook:
     def _store(self, rows: list[tuple[str | None, object, str, str | None]]) -> None:
         from runtime.engine.state.store import utcnow
 
-        self.engine.store.inbox_add_many(self.interface.id, rows, received_at=utcnow())
+        self.engine.store.inbox_add_many(self.interface.id, rows, received_at=utcnow(), channel=self.channel)
         self.on_received(self.interface.id)
 
     def _ok(self, status: int, body, media_type: str | None = None) -> Response:

@@ -75,6 +75,17 @@ class HmacAuth(Model):
     prefix: str = ""
 
 
+class SignhostChecksumAuth(Model):
+    """Inbound: Signhost postbacks. Signhost does not sign the body: it sends
+    ``Checksum = sha1_hex(Id + "||" + Status + "|" + secret)`` as a body property and, for the
+    global postback URL, as a header. Koppel recomputes it from the body's ``Id`` and ``Status``
+    and compares in constant time; when both the header and the property are there, both must match."""
+
+    type: Literal["signhost_checksum"]
+    secret: SecretRef = Field(description="The postback secret shared with Signhost (the portal's shared secret).")
+    header: str = Field("Checksum", description="The header that may carry the checksum.")
+
+
 class MutualTlsAuth(Model):
     """Inbound: the caller's certificate subject must be one of these (checked by the proxy or
     the server that terminates TLS and passes the subject on)."""
@@ -90,6 +101,6 @@ OutboundAuth = Annotated[
 ]
 
 InboundAuth = Annotated[
-    Union[HmacAuth, BearerAuth, ApiKeyAuth, BasicAuth, MutualTlsAuth, NoAuth],
+    Union[HmacAuth, SignhostChecksumAuth, BearerAuth, ApiKeyAuth, BasicAuth, MutualTlsAuth, NoAuth],
     Field(discriminator="type"),
 ]

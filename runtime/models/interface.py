@@ -135,6 +135,20 @@ class TargetSpecBase(SpecBase):
     writeback: WriteBack | None = None
 
 
+class CallbackBase(Model):
+    """What a system tells Koppel later about what the interface delivered to it (Signhost's
+    postbacks: a document was signed). Received like a webhook on Koppel's server, stored in the
+    durable inbox before the 2xx, then mapped and written to the SIS by the interface's own runs:
+    a ``webhook`` run (the server wakes it) drains only the callbacks; a scheduled or manual run
+    reads the main source first, then drains the callbacks waiting."""
+
+    name: str | None = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Names the callback in runs, cursors and dead letters; default: the source's system.",
+    )
+    mapping: str = Field(description="Mapping from the received body to the SIS record.")
+
+
 class InterfaceBase(Model):
     id: int = Field(ge=0, le=27, description="The number in the college's overview.")
     name: str
@@ -177,10 +191,31 @@ def interface_model(registry) -> type[InterfaceBase]:
     """The Interface model for the plugins in ``registry``."""
     source = _union([p.source_spec for p in registry if p.source_spec])
     target = _union([p.target_spec for p in registry if p.target_spec])
-    return create_model(
-        "Interface",
-        __base__=(_Sources, InterfaceBase),
+    fields = dict(
         source=(source | None, Field(None, description="Where the records come from.")),
         sources=(list[source] | None, Field(None, min_length=1, description="Several sources, read in turn.")),
         targets=(list[target], Field(min_length=1, description="Where the records go.")),
+    )
+    callback = _callback_model(registry)
+    if callback is not None:
+        fields["callbacks"] = (list[callback], Field(
+            default_factory=list,
+            description="Calls the target systems make back about what they were sent (status postbacks), "
+            "received on Koppel's server and written to the SIS.",
+        ))
+    return create_model("Interface", __base__=(_Sources, InterfaceBase), **fields)
+
+
+def _callback_model(registry) -> type[CallbackBase] | None:
+    """A callback is received by the ``webhook`` plugin's source and written by the ``sis``
+    plugin's target; without those two plugins there are no callbacks."""
+    webhook = next((p.source_spec for p in registry if p.type == "webhook" and p.source_spec), None)
+    sis = next((p.target_spec for p in registry if p.type == "sis" and p.target_spec), None)
+    if webhook is None or sis is None:
+        return None
+    return create_model(
+        "Callback",
+        __base__=CallbackBase,
+        source=(webhook, Field(description="Where Koppel receives the calls: path, authentication, key.")),
+        target=(sis, Field(description="The SIS object the calls update, e.g. a document by its sign_transaction_id.")),
     )

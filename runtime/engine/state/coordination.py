@@ -62,20 +62,29 @@ class LeasesAndInbox:
                 interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
                 resource=resource, body=jsonable(body))).inserted_primary_key[0]
 
-    def inbox_add_many(self, interface_id: int, rows: list[tuple], *, received_at=None) -> None:
-        """(key, body, operation, resource) rows in one transaction: all stored, or none."""
+    def inbox_add_many(self, interface_id: int, rows: list[tuple], *, received_at=None,
+                       channel: str | None = None) -> None:
+        """(key, body, operation, resource) rows in one transaction: all stored, or none.
+        ``channel``: None for the interface's webhook source, ``callback:<name>`` for a callback."""
         now = received_at or utcnow()
         with self.engine.begin() as c:
             c.execute(m.inbox.insert(), [dict(interface_id=interface_id, received_at=now, key=k, body=jsonable(b),
-                                              operation=op, resource=res) for k, b, op, res in rows])
+                                              operation=op, resource=res, channel=channel) for k, b, op, res in rows])
 
-    def inbox_prune(self, interface_id: int, upto_id: int, older_than: dt.datetime) -> None:
+    def inbox_prune(self, interface_id: int, upto_id: int, older_than: dt.datetime, *, channel: str | None = None) -> None:
         t = m.inbox.c
         with self.engine.begin() as c:
-            c.execute(m.inbox.delete().where(t.interface_id == interface_id, t.id <= upto_id, t.received_at < older_than))
+            c.execute(m.inbox.delete().where(t.interface_id == interface_id, _channel_is(channel), t.id <= upto_id,
+                                             t.received_at < older_than))
 
-    def inbox_after(self, interface_id: int, after_id: int, limit: int) -> list[dict]:
+    def inbox_after(self, interface_id: int, after_id: int, limit: int, *, channel: str | None = None) -> list[dict]:
         t = m.inbox.c
-        q = select(m.inbox).where(t.interface_id == interface_id, t.id > after_id).order_by(t.id).limit(limit)
+        q = select(m.inbox).where(t.interface_id == interface_id, _channel_is(channel), t.id > after_id
+                                  ).order_by(t.id).limit(limit)
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(q).mappings()]
+
+
+def _channel_is(channel: str | None):
+    column = m.inbox.c.channel
+    return column.is_(None) if channel is None else column == channel

@@ -148,7 +148,10 @@ inbox = Table(
     Column("operation", String(20), nullable=False, default="upsert"),  # upsert delete patch
     Column("resource", String(40)),  # SCIM: User or Group
     Column("body", JSON),
+    # null: the interface's webhook source; "callback:<name>": one of its callbacks (since 0002)
+    Column("channel", String(80)),
     Index("ix_koppel_inbox_interface", "interface_id", "id"),
+    Index("ix_koppel_inbox_channel", "interface_id", "channel", "id"),
 )
 
 TABLES = [runs, deliveries, lineage, dead_letters, cursors, leases, inbox]
