@@ -9,6 +9,7 @@ Python API (everything the CLI and ``koppel demo`` use)::
     project = load_project(root).require_valid()
     engine = Engine(project, registry=None, environment="sandbox", state_url=None)
     summary = engine.run_interface(13, trigger="manual")      # -> RunSummary
+    engine.run_interface(14, trigger="webhook")   # only the callbacks waiting (Signhost postbacks)
     summary.outcome            # ok | partial (some dead letters) | error | stopped | skipped
     summary.read, .mapped, .filtered, .skipped, .delivered, .failed, .dead, .duration, .run_id
 
@@ -39,7 +40,8 @@ database). The state schema is migrated with Alembic on first use (version table
 ``koppel_state_alembic_version``).
 
 Modules: pipeline (Engine, run loop, leases), lane (one target: map, validate, ledger, waves,
-retries), writeback, retry (backoff), deadletters, dryrun, state/ (tables, Alembic, StateStore),
+retries), writeback, callbacks (what targets post back later), retry (backoff), deadletters,
+dryrun, state/ (tables, Alembic, StateStore),
 scheduler (APScheduler 3), realtime (outbox, poll and webhook loops), server + inbound_auth
 (Starlette), daemon, metrics (Prometheus), logs (JSON, masked), cli.
 
@@ -68,6 +70,12 @@ Decisions (where the design left a choice):
   cursor, run counts and dead letters. ``skip_unchanged`` then has nothing to compare with.
 - Several sources (``sources:``) are read one after the other, each with its own cursor.
 - Realtime runs (outbox, poll, webhook, interval) that found nothing are not kept in the history.
+- Callbacks (``callbacks:`` of an interface, e.g. Signhost's postbacks on 14) are received like
+  webhooks (authenticated, stored in the inbox on channel ``callback:<name>`` before the 2xx) and
+  applied by the interface's own runs, under its lease: a ``webhook`` run of an interface whose
+  trigger is not a webhook drains only the callbacks (the daemon runs one as soon as the server
+  stored a call, and every 5 s); any other run reads the main source first, then drains them.
+  Each callback has its own cursor, ledger lane and dead letters (see callbacks.py).
 - ``koppel run INTERFACE`` and ``dry-run`` need that interface's own files (and catalog.yaml)
   valid; ``run --all`` and ``serve`` need the whole project valid.
 - Exit codes of ``koppel run``: 0 ok, 2 some dead letters, 1 error.

@@ -126,7 +126,9 @@ def college(tmp_path_factory, monkeypatch_session) -> College:
         ports = rewrite_ports(root / "catalog.yaml")
         project = load_project(root).require_valid()
         engine = Engine(project, environment="sandbox")
-        sandbox = Sandbox(root, students=STUDENTS).start()
+        # Signhost's signer acts 0.2 s after a transaction starts (default 1 s): interface 14's
+        # postbacks reach Koppel's server within the test
+        sandbox = Sandbox(root, students=STUDENTS, options={"signhost": {"sign_delay": 0.2}}).start()
         if "already in use" in str(sandbox.skipped) and attempt < 2:
             sandbox.stop()
             continue

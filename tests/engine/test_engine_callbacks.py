@@ -128,7 +128,7 @@ def test_a_valid_postback_is_stored_before_the_answer_and_drained_into_the_sis(e
     assert (summary.outcome, summary.read, summary.delivered, summary.dead) == ("ok", 1, 1, 0)
     assert fakes.TARGETS["signhost"].received == []  # a webhook run drains only the callbacks
     signing_status, status, signed_at = document(sis)
-    assert (signing_status, status) == ("ondertekend", "definitief")
+    assert (signing_status, status) == ("ondertekend", "concept")  # final is the SIS's call, with the signed PDF
     assert str(signed_at).startswith("2026-11-28 13:02:11")
     assert document(sis, "DOC900002")[0] == "verstuurd"
     assert engine.run_interface(14, "webhook").read == 0  # the cursor moved past it
@@ -145,7 +145,7 @@ def test_a_repeated_postback_is_harmless_and_a_late_waiting_status_changes_nothi
         assert client.post("/hooks/signhost", content=body, headers=headers).status_code == 202
     summary = engine.run_interface(14, "webhook")
     assert (summary.read, summary.delivered, summary.skipped, summary.filtered, summary.dead) == (2, 0, 1, 1, 0)
-    assert document(sis)[:2] == ("ondertekend", "definitief")
+    assert document(sis)[:2] == ("ondertekend", "concept")
     assert sis("SELECT updated_at FROM document WHERE document_id = 'DOC900001'") == before
 
 
