@@ -41,31 +41,42 @@ def test_repository_validates(project_root: Path) -> None:
 
 
 BREAKAGES = {
-    # name: (file, old, new, expected file:line prefix, expected words)
-    "misspelled field": ("interfaces/13-eckid.yaml", "name: ECK-iD", "nmae: ECK-iD", "interfaces/13-eckid.yaml:3:1", "unknown field 'nmae' (did you mean 'name'?)"),
-    "wrong type": ("interfaces/14-signhost.yaml", "type: batch\n", "type: 7\n", "interfaces/14-signhost.yaml:8:1", "'batch' or 'realtime'"),
-    "missing mapping file": ("interfaces/12-sis-vroegtijdig-aanmelden.yaml", "mapping: vva-status", "mapping: vva-statsu", "interfaces/12-sis-vroegtijdig-aanmelden.yaml:11:1", "mappings/vva-statsu.yaml not found (did you mean 'vva-status'?)"),
-    "bad cron": ("interfaces/04-sis-website.yaml", '"0 5 * * *"', '"0 25 * * *"', "interfaces/04-sis-website.yaml:9:23", "invalid cron expression"),
-    "invalid jmespath": ("interfaces/07-centraal-aanmelden.yaml", "records: items", 'records: "items[?"', "interfaces/07-centraal-aanmelden.yaml:14:3", "invalid JMESPath expression"),
-    "unknown system": ("interfaces/19-sis-dms.yaml", "system: dms,", "system: dsm,", "interfaces/19-sis-dms.yaml:13:18", "unknown system 'dsm' (did you mean 'dms'?)"),
-    "duplicate key": ("interfaces/11-sis-intergrip-status.yaml", "type: realtime\n", "type: realtime\ntype: batch\n", "interfaces/11-sis-intergrip-status.yaml:7:1", "duplicate key 'type' (first written on line 6)"),
-    "not yaml": ("interfaces/22-xedule-rooster.yaml", "id: 22", "id: [22", "interfaces/22-xedule-rooster.yaml:", "not valid YAML"),
-    "unknown plugin type": ("interfaces/24-sis-b3net-verbintenis.yaml", "- {type: rest,", "- {type: resst,", "interfaces/24-sis-b3net-verbintenis.yaml:12:6", "unknown type 'resst'"),
-    "secret written as a value": ("catalog.yaml", "token: ${env:KOPPEL_DLO_TOKEN}", "token: hunter2-secret", "catalog.yaml:", "a secret must be a reference"),
-    "malformed secret reference": ("catalog.yaml", "${env:KOPPEL_CRM_TOKEN}", "${env:}", "catalog.yaml:", "malformed reference"),
+    # name: (file, old text, new text, dotted path in the message, expected words)
+    "misspelled field": ("interfaces/13-eckid.yaml", "name: ECK-iD", "nmae: ECK-iD", "nmae", "unknown field 'nmae' (did you mean 'name'?)"),
+    "wrong type": ("interfaces/14-signhost.yaml", "type: batch\n", "type: 7\n", "type", "'batch' or 'realtime'"),
+    "missing mapping file": ("interfaces/12-sis-vroegtijdig-aanmelden.yaml", "mapping: vva-status", "mapping: vva-statsu", "mapping", "mappings/vva-statsu.yaml not found (did you mean 'vva-status'?)"),
+    "bad cron": ("interfaces/04-sis-website.yaml", '"0 5 * * *"', '"0 25 * * *"', "trigger.cron", "invalid cron expression"),
+    "invalid jmespath": ("interfaces/27-dlo-formatief.yaml", "records: items", 'records: "items[?"', "source.records", "invalid JMESPath expression"),
+    "unknown system": ("interfaces/19-sis-dms.yaml", "system: dms", "system: dsm", "targets[0].system", "unknown system 'dsm' (did you mean 'dms'?)"),
+    "duplicate key": ("interfaces/11-sis-intergrip-status.yaml", "type: realtime\n", "type: realtime\ntype: batch\n", "type", "duplicate key 'type'"),
+    "not yaml": ("interfaces/22-xedule-rooster.yaml", "id: 22", "id: [22", "", "not valid YAML"),
+    "unknown plugin type": ("interfaces/24-sis-b3net-verbintenis.yaml", "type: rest", "type: resst", "targets[0].type", "unknown type 'resst'"),
+    "secret written as a value": ("catalog.yaml", "token: ${env:KOPPEL_DLO_TOKEN}", "token: hunter2-secret", "auth.token", "a secret must be a reference"),
+    "malformed secret reference": ("catalog.yaml", "${env:KOPPEL_CRM_TOKEN}", "${env:}", "auth.token", "malformed reference"),
 }
+
+
+def line_of(path: Path, text: str) -> int:
+    """The line where ``text`` starts in the file (1-based)."""
+    content = path.read_text(encoding="utf-8")
+    return content[: content.index(text)].count("\n") + 1
 
 
 @pytest.mark.parametrize("name", sorted(BREAKAGES))
 def test_each_breakage_is_reported_with_file_and_line(project_copy: Path, name: str) -> None:
-    file, old, new, where, words = BREAKAGES[name]
+    file, old, new, path, words = BREAKAGES[name]
     edit(project_copy / file, old, new)
+    line = line_of(project_copy / file, new.splitlines()[-1] if name == "duplicate key" else new)
     result = koppel("validate", cwd=project_copy)
     assert result.returncode == 1
-    lines = [line for line in result.stdout.splitlines() if line.startswith(where)]
-    assert any(words in line for line in lines), result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert "hunter2-secret" not in result.stdout + result.stderr
+    pattern = re.compile(rf"^{re.escape(file)}:(\d+):(\d+): (.*)$")
+    found = [(int(m.group(1)), m.group(3)) for m in map(pattern.match, result.stdout.splitlines()) if m]
+    assert any(
+        words in message and message.split(": ", 1)[0].endswith(path) and (name == "not yaml" or abs(at - line) <= 1)
+        for at, message in found
+    ), (line, result.stdout)
 
 
 def test_interface_missing_from_catalog_and_catalog_row_without_file(project_copy: Path) -> None:
