@@ -133,6 +133,26 @@ class Target(ABC):
         pass
 
 
+def lazy(target: str) -> Callable:
+    """A factory that imports ``"module:attribute"`` on its first call and calls that.
+
+    Plugin packages declare their factories with it, so importing a plugin (as ``koppel
+    validate`` does for every one) never loads zeep, paramiko or SQLAlchemy.
+    """
+    module_name, _, attribute = target.partition(":")
+    resolved: list[Callable] = []
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        if not resolved:
+            import importlib
+
+            resolved.append(getattr(importlib.import_module(module_name), attribute))
+        return resolved[0](*args, **kwargs)
+
+    factory.__qualname__ = factory.__name__ = f"lazy({target})"
+    return factory
+
+
 SourceFactory = Callable[[BaseModel, PluginContext], Source]
 TargetFactory = Callable[[BaseModel, PluginContext], Target]
 #: static checks beyond the schema, e.g. "the operation exists in the WSDL"

@@ -337,10 +337,7 @@ def _check_plugins(project: Project, registry: Registry) -> None:
             if plugin.check is None:
                 continue
             ctx = PluginContext(environment="sandbox", project_root=project.root, system_name=getattr(spec, "system", None), interface_id=number)
-            try:
-                problems = plugin.check(spec, ctx)
-            except ModuleNotFoundError:
-                continue  # the plugin's checker is not there (yet): nothing it can tell
+            problems = plugin.check(spec, ctx)
             for sub_loc, message in problems:
                 project.diagnostics.append(doc.diagnostic((*loc, *sub_loc), message))
 

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from runtime.plugin import Plugin
+from runtime.plugin import Plugin, lazy
 
 from .spec import RestSource, RestTarget
-
-
-def _source(spec, ctx):
-    from .source import RestApiSource
-
-    return RestApiSource(spec, ctx)
-
-
-def _target(spec, ctx):
-    from .target import RestApiTarget
-
-    return RestApiTarget(spec, ctx)
-
-
-def _check(spec, ctx):
-    from .check import check_spec
-
-    return check_spec(spec, ctx)
-
 
 plugin = Plugin(
     type="rest",
     description="HTTP/JSON APIs: bearer, API-key, basic and OAuth2 auth; paging; 429 handling.",
     source_spec=RestSource,
     target_spec=RestTarget,
-    create_source=_source,
-    create_target=_target,
-    check=_check,
+    create_source=lazy("plugins.rest.source:RestApiSource"),
+    create_target=lazy("plugins.rest.target:RestApiTarget"),
+    check=lazy("plugins.rest.check:check_spec"),
 )

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from runtime.plugin import Plugin
+from runtime.plugin import Plugin, lazy
 
 from .spec import SisSource, SisTarget
-
-
-def _source(spec, ctx):
-    from .source import SisStoreSource
-
-    return SisStoreSource(spec, ctx)
-
-
-def _target(spec, ctx):
-    from .target import SisStoreTarget
-
-    return SisStoreTarget(spec, ctx)
-
-
-def _check(spec, ctx):
-    from .check import check_spec
-
-    return check_spec(spec, ctx)
-
 
 plugin = Plugin(
     type="sis",
     description="The central SIS store (SQLite or PostgreSQL): read changes, write upserts.",
     source_spec=SisSource,
     target_spec=SisTarget,
-    create_source=_source,
-    create_target=_target,
-    check=_check,
+    create_source=lazy("plugins.sis.source:SisStoreSource"),
+    create_target=lazy("plugins.sis.target:SisStoreTarget"),
+    check=lazy("plugins.sis.check:check_spec"),
 )

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from runtime.plugin import Plugin
+from runtime.plugin import Plugin, lazy
 
 from .spec import SoapSource, SoapTarget
-
-
-def _source(spec, ctx):
-    from .source import SoapPullSource
-
-    return SoapPullSource(spec, ctx)
-
-
-def _target(spec, ctx):
-    from .target import SoapCallTarget
-
-    return SoapCallTarget(spec, ctx)
-
-
-def _check(spec, ctx):
-    from .check import check_spec
-
-    return check_spec(spec, ctx)
-
 
 plugin = Plugin(
     type="soap",
     description="SOAP 1.1 document/literal with zeep; Edukoppeling addressing and signing.",
     source_spec=SoapSource,
     target_spec=SoapTarget,
-    create_source=_source,
-    create_target=_target,
-    check=_check,
+    create_source=lazy("plugins.soap.source:SoapPullSource"),
+    create_target=lazy("plugins.soap.target:SoapCallTarget"),
+    check=lazy("plugins.soap.check:check_spec"),
 )

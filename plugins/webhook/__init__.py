@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from runtime.plugin import Plugin
+from runtime.plugin import Plugin, lazy
 
 from .spec import WebhookSource
-
-
-def _source(spec, ctx):
-    from .source import WebhookInboxSource
-
-    return WebhookInboxSource(spec, ctx)
-
 
 plugin = Plugin(
     type="webhook",
     description="Inbound HTTP calls (JSON or SCIM 2.0), authenticated and stored durably.",
     source_spec=WebhookSource,
-    create_source=_source,
+    create_source=lazy("plugins.webhook.source:WebhookInboxSource"),
 )
