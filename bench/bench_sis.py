@@ -3,10 +3,13 @@
 1. Seeding: ``koppel sis seed``'s path (generate the college, bulk-write it in one transaction
    with the triggers on) for ``--students`` students: rows/s, and the time for 20,000 students
    against the one-minute target.
-2. Trigger cost: the same rows written into a store with the outbox triggers and into one
-   without them (``triggers.remove``), then ``--updates`` single-row UPDATEs with plain SQL as
-   another client would send them. Prints writes/s with triggers over writes/s without: the
-   share of write throughput the outbox keeps (1.0 = free).
+2. Trigger cost: the same rows written into a store with every trigger (the outbox and the
+   verzuim rule, ``runtime.sis.verzuim``), into one with the outbox triggers only (as before the
+   rule lived in the store) and into one without triggers, then ``--updates`` single-row UPDATEs
+   and single-row absence INSERTs (an attendance officer's registrations, day by day, some of
+   them crossing the 16-hours rule) with plain SQL as another client would send them. Prints
+   writes/s with triggers over writes/s without: the share of write throughput the triggers
+   keep (1.0 = free).
 3. The sis plugin on the seeded store (from 5,000 students): records/s read with includes (and
    the peak Python memory while reading, which must not grow with the table), updates/s written.
 
@@ -32,6 +35,27 @@ sys.path.insert(0, str(ROOT))
 
 ADMIN = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_SECONDS = 60.0  # 20,000 students "well under a minute" on SQLite
+ABSENCE_INSERT = "INSERT INTO absence (absence_id, student_number, date, hours, authorised) VALUES (%s, %s, %s, %s, %s)"
+#: which triggers a store has: every one, the outbox only (before the verzuim rule), none
+TRIGGER_SETS = ("all", "outbox", "none")
+
+
+def new_absence(rows: dict, count: int) -> list[tuple]:
+    """``count`` absence registrations after the seeded autumn, ten school days per student,
+    written day by day as an attendance officer would; about a third authorised."""
+    import datetime as dt
+    import random
+
+    rng = random.Random(16)
+    students = [r[0] for r in rows["student"]][: max(1, count // 10)]
+    days = [dt.date(2026, 11, 2) + dt.timedelta(days=i) for i in range(14)]
+    days = [d for d in days if d.weekday() < 5][:10]
+    registrations = [
+        (f"BENCH{i}-{number}", number, day.isoformat(), float(rng.randint(1, 4)), rng.random() < 0.3)
+        for i, day in enumerate(days)
+        for number in students
+    ]
+    return registrations[:count]
 
 
 class SqliteStores:
@@ -53,6 +77,19 @@ class SqliteStores:
         started = time.perf_counter()
         connection.execute("BEGIN")
         connection.executemany("UPDATE result SET score = score + 0.1 WHERE result_id = ?", [(k,) for k in keys])
+        connection.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        connection.close()
+        return elapsed
+
+    def insert_absence(self, url: str, rows: list[tuple]) -> float:
+        import sqlite3
+
+        connection = sqlite3.connect(url.split(":///", 1)[1], isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        started = time.perf_counter()
+        connection.execute("BEGIN")
+        connection.executemany(ABSENCE_INSERT.replace("%s", "?"), rows)
         connection.execute("COMMIT")
         elapsed = time.perf_counter() - started
         connection.close()
@@ -94,6 +131,17 @@ class PostgresStores:
             connection.commit()
             return time.perf_counter() - started
 
+    def insert_absence(self, url: str, rows: list[tuple]) -> float:
+        import psycopg
+
+        conninfo = "postgresql://" + url.split("://", 1)[1]
+        with psycopg.connect(conninfo) as connection:
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.executemany(ABSENCE_INSERT, rows)
+            connection.commit()
+            return time.perf_counter() - started
+
     def close(self) -> None:
         with self._admin() as admin:
             for name in self.created:
@@ -108,16 +156,18 @@ def postgres_available() -> bool:
         return False
 
 
-def load(stores, rows: dict, *, with_triggers: bool) -> tuple[str, float]:
-    from runtime.sis import schema, triggers
+def load(stores, rows: dict, *, trigger_set: str = "all") -> tuple[str, float]:
+    from runtime.sis import schema, triggers, verzuim
     from runtime.sis.seed.bulk import write_rows
 
     url = stores.fresh()
     schema.init(url)
-    if not with_triggers:
+    if trigger_set != "all":
         engine = schema.engine(url)
         with engine.begin() as connection:
-            triggers.remove(connection)
+            verzuim.remove(connection)
+            if trigger_set == "none":
+                triggers.remove(connection)
         engine.dispose()
     started = time.perf_counter()
     write_rows(url, rows)
@@ -127,22 +177,42 @@ def load(stores, rows: dict, *, with_triggers: bool) -> tuple[str, float]:
 def bench_engine(stores, rows: dict, runs: int, updates: int) -> None:
     total = sum(len(t) for t in rows.values())
     keys = [r[0] for r in rows["result"][:updates]]
-    loads = {True: [], False: []}
-    update_times = {True: [], False: []}
+    registrations = new_absence(rows, updates)
+    times: dict[str, dict[str, list[float]]] = {what: {s: [] for s in TRIGGER_SETS} for what in ("load", "upd", "abs")}
+    reports: dict[str, int] = {}
     for _ in range(runs):
-        for with_triggers in (True, False):
-            url, seconds = load(stores, rows, with_triggers=with_triggers)
-            loads[with_triggers].append(seconds)
-            update_times[with_triggers].append(stores.update_rows(url, keys))
-    load_with, load_without = statistics.median(loads[True]), statistics.median(loads[False])
-    upd_with, upd_without = statistics.median(update_times[True]), statistics.median(update_times[False])
-    print(f"\n[{stores.name}] {total:,} rows per load, {len(keys):,} single-row updates, median of {runs}")
-    print(f"  bulk load   with triggers  {total / load_with:>10,.0f} rows/s  ({load_with:.2f} s)")
-    print(f"  bulk load   no triggers    {total / load_without:>10,.0f} rows/s  ({load_without:.2f} s)")
-    print(f"  updates     with triggers  {len(keys) / upd_with:>10,.0f} rows/s")
-    print(f"  updates     no triggers    {len(keys) / upd_without:>10,.0f} rows/s")
-    print(f"  trigger cost ratio (writes/s with / without): bulk {load_without / load_with:.2f}, "
-          f"updates {upd_without / upd_with:.2f}")
+        for trigger_set in TRIGGER_SETS:
+            url, seconds = load(stores, rows, trigger_set=trigger_set)
+            times["load"][trigger_set].append(seconds)
+            times["upd"][trigger_set].append(stores.update_rows(url, keys))
+            times["abs"][trigger_set].append(stores.insert_absence(url, registrations))
+            reports[trigger_set] = count_reports(url) - len(rows["absence_report"])
+    median = {what: {s: statistics.median(t) for s, t in by_set.items()} for what, by_set in times.items()}
+    label = {"all": "all triggers", "outbox": "outbox only", "none": "no triggers"}
+    print(f"\n[{stores.name}] {total:,} rows per load, {len(keys):,} single-row updates, "
+          f"{len(registrations):,} single-row absence inserts, median of {runs}")
+    for what, name, count in (("load", "bulk load", total), ("upd", "updates", len(keys)),
+                              ("abs", "absence", len(registrations))):
+        for trigger_set in TRIGGER_SETS:
+            seconds = median[what][trigger_set]
+            print(f"  {name:<11} {label[trigger_set]:<13} {count / seconds:>10,.0f} rows/s  ({seconds:.2f} s)")
+    print(f"  new verzuim reports from the absence inserts: {reports['all']} (all triggers), "
+          f"{reports['outbox']} (outbox only)")
+    for trigger_set in ("outbox", "all"):
+        ratios = {what: median[what]["none"] / median[what][trigger_set] for what in median}
+        print(f"  trigger cost ratio, {label[trigger_set]} (writes/s with / without): bulk {ratios['load']:.2f}, "
+              f"updates {ratios['upd']:.2f}, absence inserts {ratios['abs']:.2f}")
+
+
+def count_reports(url: str) -> int:
+    from runtime.sis import schema
+
+    engine = schema.engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql("SELECT count(*) FROM absence_report").scalar_one()
+    finally:
+        engine.dispose()
 
 
 def bench_plugin(url: str, name: str) -> None:
@@ -210,7 +280,7 @@ def main() -> None:
         engines.append(PostgresStores())
     try:
         for stores in engines:
-            url, seconds = load(stores, rows, with_triggers=True)
+            url, seconds = load(stores, rows)
             seed_seconds = generated + seconds
             print(f"\n[{stores.name}] seed (generate + write, triggers on): {total:,} rows in {seed_seconds:.2f} s = "
                   f"{total / seed_seconds:,.0f} rows/s; write alone {total / seconds:,.0f} rows/s")

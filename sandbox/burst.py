@@ -13,8 +13,22 @@ from pathlib import Path
 
 import httpx
 
+
+def _truancy(day: str) -> str:
+    """An attendance officer records four unauthorised hours on ``day`` for three minors without a
+    startkwalificatie (enrolled, so DUO can be told where); a week of it crosses the 16-hours rule
+    and the SIS store itself makes the verzuimmelding that interface 16 sends."""
+    return (
+        "INSERT INTO absence (absence_id, student_number, date, hours, authorised, reason) "
+        f"SELECT 'BURST-' || s.student_number || '-{day}', s.student_number, '{day}', 4, false, 'spijbelen' "
+        "FROM student s JOIN person p ON p.person_number = s.person_number "
+        "WHERE NOT s.has_startkwalificatie AND p.birth_date > '2008-11-13' "
+        "AND s.student_number IN (SELECT student_number FROM enrollment) ORDER BY s.student_number LIMIT 3"
+    )
+
+
 #: SQL a counsellor's, an administrator's and an attendance officer's clicks come down to
-SIS_CHANGES: dict[str, str] = {
+SIS_CHANGES: dict[str, str | tuple[str, ...]] = {
     "application status changes": (
         "UPDATE application SET status = 'onderwijsovereenkomst_aangeboden' WHERE aanmeld_id IN "
         "(SELECT aanmeld_id FROM application WHERE status = 'aangemeld' AND person_number IN "
@@ -29,9 +43,8 @@ SIS_CHANGES: dict[str, str] = {
         "WHERE status = 'concept' AND student_number IS NOT NULL AND kind IN "
         "('onderwijsovereenkomst', 'verblijfsdocument', 'opleidingsblad', 'bpvo') ORDER BY document_id LIMIT 5)"
     ),
-    "absence reports": (
-        "UPDATE absence_report SET hours = hours + 2 WHERE report_id IN "
-        "(SELECT report_id FROM absence_report WHERE status = 'te_melden' ORDER BY report_id LIMIT 3)"
+    "absence recorded for minors": tuple(
+        _truancy(day) for day in ("2026-11-09", "2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13")
     ),
 }
 
@@ -39,8 +52,9 @@ SIS_CHANGES: dict[str, str] = {
 def make_burst(root: Path, sis_url: str, sandbox) -> dict[str, int]:
     """Make the changes; return what was made, for the demo's log line."""
     made: dict[str, int] = {}
-    for what, statement in SIS_CHANGES.items():
-        made[what] = _execute(sis_url, statement)
+    for what, statements in SIS_CHANGES.items():
+        statements = (statements,) if isinstance(statements, str) else statements
+        made[what] = sum(_execute(sis_url, statement) for statement in statements)
 
     iam = _control(sandbox.url("iam"))
     response = httpx.post(f"{iam}/_sandbox/push", json={"users": 8, "groups": True}, timeout=60)
