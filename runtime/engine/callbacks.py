@@ -29,6 +29,10 @@ How they run (decisions):
   dead letters, which ``koppel deadletters replay`` replays like any other. A repeated call
   (Signhost delivers at least once) maps to the same payload and is skipped as unchanged.
 - The interface's ``delivery`` policy (retries, batch size, skip_unchanged) applies.
+- A call that fails authentication gets 401, although Signhost asks receivers to answer 2xx to
+  everything: a forger learns nothing either way, and when Koppel's secret is wrong a 401 makes
+  Signhost keep the postbacks queued (48-72 h) and e-mail its operator after five failures,
+  where a 2xx would lose them silently. Signhost's empty test call (portal) gets 200.
 """
 
 from __future__ import annotations
