@@ -67,7 +67,7 @@ def ensure_exact_refresh_token(project_root: Path, catalog: Any = None) -> Path 
 @dataclass
 class Running:
     name: str
-    kind: str  # http | sshd | database | pki
+    kind: str  # http | sshd | paramiko (the SFTP server in use) | database | pki
     url: str | None = None
     context: StandinContext | None = None
     server: Any = None
@@ -85,6 +85,8 @@ class Sandbox:
     students: int | None = None  # size of the seeded college: stand-ins refer to S100001..
     running: dict[str, Running] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: which SFTP server runs and why, e.g. "paramiko (no usable sshd: /usr/sbin/sshd is missing)"
+    sftp_server: str | None = None
 
     def __post_init__(self) -> None:
         self.project_root = Path(self.project_root).resolve()
@@ -213,26 +215,49 @@ class Sandbox:
         self.running["pki"] = Running("pki", "pki")
 
     def _start_sshd(self, systems: list[str]) -> None:
-        """One OpenSSH sshd for every SFTP system (sandbox/sftp/server.py), each in its folder."""
+        """One SFTP server for every SFTP system, each in its folder: OpenSSH's sshd
+        (sandbox/sftp/server.py) when usable, else the paramiko server (sandbox/sftp/pyserver.py);
+        ``KOPPEL_SANDBOX_SFTP=auto|sshd|paramiko`` forces the choice."""
         try:
             server = importlib.import_module("sandbox.sftp.server")
+            pyserver = importlib.import_module("sandbox.sftp.pyserver")
         except ImportError:
             for n in systems:
                 self.skipped[n] = "sandbox.sftp.server is not in this tree (yet)"
             return
         env = self.catalog.systems[systems[0]].environments["sandbox"]
+        username = getattr(env.auth, "username", None) or server.SANDBOX_USER
         port = server.free_port() if self.free_ports else (env.port or server.DEFAULT_PORT)
         try:
-            handle = server.start(self.project_root, port, systems=tuple(systems))
-        except Exception as exc:  # noqa: BLE001 - sshd missing, port taken: the rest still runs
+            choice, why = pyserver.select_server(username)
+        except ValueError as exc:
             for n in systems:
-                self.skipped[n] = f"sshd not started: {exc}"
+                self.skipped[n] = str(exc)
             return
+        handle = None
+        if choice == "sshd":
+            try:
+                handle = server.start(self.project_root, port, systems=tuple(systems))
+            except Exception as exc:  # noqa: BLE001 - sshd missing, port taken: the rest still runs
+                if why.startswith(pyserver.ENV_CHOICE):  # forced: no fallback
+                    for n in systems:
+                        self.skipped[n] = f"sshd not started: {exc}"
+                    return
+                choice, why = "paramiko", f"sshd did not start: {exc}"
+        if handle is None:
+            try:
+                handle = pyserver.start(self.project_root, port, systems=tuple(systems), username=username)
+            except Exception as exc:  # noqa: BLE001 - port taken: the rest still runs
+                for n in systems:
+                    self.skipped[n] = f"SFTP server (paramiko) not started: {exc}; {why}"
+                return
+        self.sftp_server = f"{choice} ({why})"
+        log.info("sandbox SFTP stand-in: %s on 127.0.0.1:%s", self.sftp_server, handle.port)
         for n in systems:
             folder = handle.base_dirs[n]
             shown = folder.relative_to(self.project_root) if folder.is_relative_to(self.project_root) else folder
-            self.running[n] = Running(n, "sshd", f"sftp://{handle.username}@127.0.0.1:{handle.port}/{shown}")
-        self.running["sshd"] = Running("sshd", "sshd", handle=handle)
+            self.running[n] = Running(n, choice, f"sftp://{handle.username}@127.0.0.1:{handle.port}/{shown}")
+        self.running["sshd"] = Running("sshd", choice, handle=handle)
 
     def _start_databases(self, systems: list[str]) -> None:
         """The data layer's schemas (sandbox/databases.py ``create``: idempotent)."""
