@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 SPECS_PLACEHOLDER = "${specs}"
+#: the SIS's document folder (KOPPEL_DOCUMENTS_DIR), for the files a mapping names to upload
+DOCUMENTS_PLACEHOLDER = "${documents}"
 
 
 def specs_dir(project_root: Path) -> Path:
@@ -15,9 +17,12 @@ def specs_dir(project_root: Path) -> Path:
 
 
 def expand(path: str, project_root: Path) -> Path:
-    """A path from YAML: ``${specs}/x`` → the specs folder; relative → from the project root."""
+    """A path from YAML or a mapping: ``${specs}/x`` → the specs folder, ``${documents}/x`` → the
+    SIS's document folder; relative → from the project root."""
     if path.startswith(SPECS_PLACEHOLDER):
         return specs_dir(project_root) / path[len(SPECS_PLACEHOLDER) :].lstrip("/")
+    if path.startswith(DOCUMENTS_PLACEHOLDER):
+        return documents_dir(project_root) / path[len(DOCUMENTS_PLACEHOLDER) :].lstrip("/")
     p = Path(path)
     return p if p.is_absolute() else project_root / p
 
@@ -27,3 +32,10 @@ def var_dir(project_root: Path) -> Path:
     d = Path(os.environ.get("KOPPEL_VAR_DIR", project_root / "var"))
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def documents_dir(project_root: Path) -> Path:
+    """The SIS's document files: ``KOPPEL_DOCUMENTS_DIR``, else ``<project>/var/documents``.
+    Mappings name a file in it as ``${documents}/<file_name>``."""
+    env = os.environ.get("KOPPEL_DOCUMENTS_DIR")
+    return Path(env) if env else Path(project_root) / "var" / "documents"

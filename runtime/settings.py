@@ -34,7 +34,8 @@ def environment() -> str:
 
 def documents_dir(project_root: Path) -> Path:
     """Where the SIS keeps its document files (``document.file_name``): the PDFs that interface 14
-    sends for signing. Not under KOPPEL_VAR_DIR: the mappings name them ``var/documents/<file>``
-    relative to the project, so moving them is a choice of its own (and of the mappings)."""
-    env = os.environ.get("KOPPEL_DOCUMENTS_DIR")
-    return Path(env) if env else Path(project_root) / "var" / "documents"
+    sends for signing. Not under KOPPEL_VAR_DIR, a folder of its own; mappings name a file in it
+    ``${documents}/<file_name>`` (runtime.paths.expand)."""
+    from runtime.paths import documents_dir as folder
+
+    return folder(project_root)

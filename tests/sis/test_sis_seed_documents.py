@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 from runtime.sis import schema
 from runtime.sis.seed import generate, seed_store
@@ -65,3 +66,20 @@ def test_old_students_have_an_eck_id_and_a_few_new_ones_wait_for_interface_13():
         for s in rows["student"]:
             eck_id = person[s[1]]["eck_id"]
             assert eck_id is None or re.fullmatch(r"https://ketenid\.nl/201703/[0-9a-f]{64}", eck_id)
+
+
+def test_interface_14_finds_the_pdf_wherever_koppel_documents_dir_points(tmp_path, monkeypatch):
+    from runtime.mapping import load_mapping
+    from runtime.paths import expand
+
+    folder = tmp_path / "elsewhere"
+    monkeypatch.setenv("KOPPEL_DOCUMENTS_DIR", str(folder))
+    url = f"sqlite:///{tmp_path / 'sis.db'}"
+    schema.init(url)
+    seed_store(url, students=3, seed=2, documents_dir=folder)
+    mapping = load_mapping(Path(__file__).resolve().parents[2], "signhost-transactie")
+    person = {"given_name": "Jan", "last_name": "Jansen", "email_private": "jan@example.nl"}
+    out = mapping({"document_id": "DOC900001", "student_number": "S100001", "title": "Onderwijsovereenkomst",
+                   "signing_status": "te_ondertekenen", "file_name": "DOC900001.pdf", "student": {"person": person}})
+    path = expand(out["file_path"], tmp_path / "project")
+    assert path == folder / "DOC900001.pdf" and path.read_bytes().startswith(b"%PDF-")
