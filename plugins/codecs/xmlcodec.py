@@ -9,6 +9,7 @@ text under ``#text``. Namespaces are dropped from keys. dict → XML is the inve
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -29,8 +30,8 @@ def read_xml(fmt: XmlFormat, stream: IO[bytes], project_root: Path | None) -> It
         root = etree.fromstring(data, parser=hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise FileFormatError(f"not well-formed XML: {exc.msg}", code="xml") from None
-    if fmt.xsd:
-        schema = load_xsd(fmt.xsd, project_root)
+    schema = load_xsd(fmt.xsd, project_root) if fmt.xsd else None
+    if schema is not None:
         if not schema.validate(root):
             first = schema.error_log.filter_from_errors()[0]
             raise FileFormatError(f"the document does not match the XSD: line {first.line}: {first.message}",
@@ -67,20 +68,29 @@ _xsd_cache: dict[str, Any] = {}
 
 
 def load_xsd(path: str, project_root: Path | None):
-    """The XSD at ``path`` (``${specs}/...`` or relative to the project), compiled once."""
+    """The XSD at ``path`` (``${specs}/...`` or relative to the project), compiled once.
+
+    None when a public contract (``${specs}/...``) is not on this machine: documents are then
+    read unchecked, with a warning, as everywhere else in Koppel. A project's own XSD that is
+    missing is a configuration error.
+    """
     from lxml import etree
 
-    from runtime.paths import expand
+    from runtime.paths import SPECS_PLACEHOLDER, expand
 
     file = expand(path, project_root or Path.cwd())
     cache_key = str(file)
     if cache_key not in _xsd_cache:
-        if not file.exists():
+        if not file.exists() and path.startswith(SPECS_PLACEHOLDER):
+            logging.getLogger(__name__).warning("XSD %s is absent (KOPPEL_SPECS_DIR): XML is not checked", file)
+            _xsd_cache[cache_key] = None
+        elif not file.exists():
             raise ConfigError(f"XSD not found: {file}")
-        try:
-            _xsd_cache[cache_key] = etree.XMLSchema(etree.parse(str(file), parser=etree.XMLParser(no_network=True)))
-        except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
-            raise ConfigError(f"XSD {file} cannot be loaded: {exc}") from None
+        else:
+            try:
+                _xsd_cache[cache_key] = etree.XMLSchema(etree.parse(str(file), parser=etree.XMLParser(no_network=True)))
+            except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+                raise ConfigError(f"XSD {file} cannot be loaded: {exc}") from None
     return _xsd_cache[cache_key]
 
 

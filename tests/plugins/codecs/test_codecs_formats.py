@@ -141,3 +141,13 @@ def test_xlsx_read_only_with_header_row(tmp_path):
         read(XlsxFormat(type="xlsx", sheet="Nope"), path.read_bytes())
     with pytest.raises(ConfigError):
         writer_for(fmt)
+
+
+def test_an_absent_public_xsd_means_unchecked_xml_but_a_missing_own_xsd_is_an_error(tmp_path, monkeypatch):
+    from plugins.codecs.xmlcodec import load_xsd
+    from runtime.errors import ConfigError
+
+    monkeypatch.setenv("KOPPEL_SPECS_DIR", str(tmp_path / "no-specs-here"))
+    assert load_xsd("${specs}/qti-results/imsqti_result_v2p2.xsd", tmp_path) is None
+    with pytest.raises(ConfigError, match="XSD not found"):
+        load_xsd("contracts/missing.xsd", tmp_path)
