@@ -37,6 +37,16 @@ SPEAKS: dict[str, str] = {
 }
 
 
+def sftp_server(username: str) -> str:
+    """The SFTP server ``up`` would start: ``sshd`` or ``paramiko`` (sandbox/sftp/pyserver.py)."""
+    from sandbox.sftp.pyserver import select_server
+
+    try:
+        return select_server(username)[0]
+    except ValueError as exc:
+        return f"? ({exc})"
+
+
 @click.group()
 def sandbox() -> None:
     """Local stand-ins for the college's external systems."""
@@ -62,7 +72,10 @@ def list_(ctx: click.Context) -> None:
             continue
         if name in PUSHERS:
             kind += "+push"
-        rows.append((name, kind, where, SPEAKS.get(name, "")))
+        speaks = SPEAKS.get(name, "")
+        if name in SFTP_SYSTEMS:
+            speaks += f" (server: {sftp_server(getattr(env.auth, 'username', None) or 'koppel')})"
+        rows.append((name, kind, where, speaks))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for row in rows:
         click.echo("  ".join(col.ljust(widths[i]) if i < 3 else col for i, col in enumerate(row)).rstrip())
@@ -85,6 +98,8 @@ def up(ctx: click.Context, names: tuple[str, ...]) -> None:
                 click.echo(f"  {name:<20} {item.url}")
         for name, reason in box.skipped.items():
             click.secho(f"  {name:<20} skipped: {reason}", fg="yellow")
+        if getattr(box, "sftp_server", None):
+            click.echo(f"  SFTP server: {box.sftp_server}")
         koppel = {str((item.context.settings.options or {}).get("koppel_url")) for item in box.running.values()
                   if item.context is not None and (item.context.settings.options or {}).get("koppel_url")}
         if koppel:

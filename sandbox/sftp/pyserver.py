@@ -29,6 +29,7 @@ the way on), nothing more. Anything else is "permission denied".
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import posixpath
 import socket
@@ -40,6 +41,8 @@ from typing import ClassVar
 from sandbox.sftp import server as sshd_server
 
 ENV_CHOICE = "KOPPEL_SANDBOX_SFTP"
+#: the server side of each session logs here, warnings only (a login or an SFTP request is routine)
+SESSION_LOG = "koppel.sandbox.sftp.session"
 CHOICES = ("auto", "sshd", "paramiko")
 
 
@@ -149,6 +152,7 @@ def start(project_root: Path, port: int = sshd_server.DEFAULT_PORT, *,
     listener = _Listener(sock, paramiko.Ed25519Key(filename=str(host_key_path)), user,
                          Path(f"{client_key}.pub").read_text().split()[:2],
                          Jail(start_dir, list(base_dirs.values())))
+    logging.getLogger(SESSION_LOG).setLevel(logging.WARNING)
     listener.start()
     server = PySftpServer(port, user, state_dir, client_key, known_hosts, base_dirs, _listener=listener)
     if partners:
@@ -199,6 +203,7 @@ class _Listener:
         from sandbox.sftp.pysession import ConfinedSftp, Login
 
         transport = paramiko.Transport(conn)
+        transport.set_log_channel(SESSION_LOG)  # quieter than the client's own paramiko.transport
         transport.add_server_key(self.host_key)
         transport.set_subsystem_handler("sftp", paramiko.SFTPServer, ConfinedSftp, self.jail)
         with self.lock:

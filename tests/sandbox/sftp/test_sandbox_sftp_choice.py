@@ -64,3 +64,16 @@ def test_the_runner_starts_the_forced_paramiko_server_for_the_catalog_login(proj
             assert sorted(sftp.listdir("var/sandbox/sftp")) == ["aanmeldmodule", "facet", "toa"]
         finally:
             client.close()
+
+
+def test_sandbox_list_says_which_sftp_server_would_run(project_root, monkeypatch):
+    from click.testing import CliRunner
+
+    from runtime.cli import main
+
+    monkeypatch.setenv(pyserver.ENV_CHOICE, "paramiko")
+    result = CliRunner().invoke(main, ["--project", str(project_root), "sandbox", "list"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert all("(server: paramiko)" in lines[n] for n in ("aanmeldmodule", "facet", "toa"))
+    assert "server:" not in lines["exact"]
