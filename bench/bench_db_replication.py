@@ -1,25 +1,26 @@
-"""Benchmark: db replication of 1,000,000 rows from SQLite to PostgreSQL.
+"""Benchmark: db replication of 1,000,000 rows from SQLite to PostgreSQL, through the engine.
 
-Koppel's path: ``TableSource`` (incremental by watermark, first run) → ``Item`` per record →
-``TableTarget`` (COPY into an empty table, per batch of ``--batch`` rows, one transaction each),
-exactly the calls the engine makes for a replication interface (no mapping, no ledger).
+Koppel's path is the one ``koppel run 0`` takes: the project's own ``interfaces/00-sis-datalaag.yaml``
+(outbox mode, no mapping, ``delivery: {ledger: false, batch_size: 5000}``) run by ``Engine``
+(lease, run row, ``db`` source, ``db`` target, batch commits with counts and cursor in the state
+store). Only the systems' addresses differ: the SIS is a SQLite file holding the interface's 17
+tables (``enrollment`` with ``--rows`` rows, the others empty) and an outbox; the data layer is a
+PostgreSQL database of the bench's own; the state store is a SQLite file, fresh per run. The run
+is a first run, so the source copies every table in full (``refresh-begin`` … ``refresh-end``) and
+the cursor moves to the outbox position at the end.
 
 Baseline: a plain psycopg ``COPY ... FROM STDIN`` of the same rows selected with sqlite3 (the
 "select → COPY" of ../shared/research/performance-notes.md), into a table of the same column types.
 
-Both write into fresh tables; runs are interleaved and the medians compared. Target: ratio ≥ 0.7.
-Start-up objects are frozen out of the garbage collector first (``gc.freeze()``, as a daemon does
-after its imports); ``--no-freeze`` measures without.
+Both write into fresh tables; runs are interleaved and the medians compared, with the load
+average printed beside them (the machine is shared). Target: ratio ≥ 0.7. Start-up objects are
+frozen out of the garbage collector first (``gc.freeze()``, as ``koppel serve`` does after its
+imports); ``--no-freeze`` measures without. ``--per-record`` forces the per-record path (Record,
+Item, lane) for comparison: ``KOPPEL_BULK=0``.
 
-    .venv/bin/python bench/bench_db_replication.py [--rows 1000000] [--runs 3] [--batch 10000]
+    .venv/bin/python bench/bench_db_replication.py [--rows 1000000] [--runs 3] [--per-record]
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres); creates and drops its own database.
-
-Where the difference comes from (measured at 300k rows on an idle 2-core machine): the plain COPY
-streams without pause, so PostgreSQL ingests rows while the client fetches the next ones. Koppel
-commits every batch before ``write`` returns (an acknowledged record is durable: the engine moves
-its cursor right after), so the server's catching up at the end of each COPY is never overlapped;
-on top come the per-record objects of the plugin contract (``Record``, its dict, ``Item``).
 """
 
 from __future__ import annotations
@@ -37,17 +38,28 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ADMIN = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-COLUMNS = "id, student_number, name, email, credits, amount, updated_at"
+COLUMNS = "enrollment_id, student_number, name, email, credits, amount, updated_at"
+INTERFACE = 0
 
 
 def make_sqlite(path: Path, count: int) -> None:
+    """The SIS store as interface 0 reads it: its tables (only enrollment filled) and an outbox."""
+    from runtime.project import load_project
+
+    interface = load_project(ROOT).interface(INTERFACE)
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE enrollment (id INTEGER PRIMARY KEY, student_number TEXT, name TEXT, email TEXT, "
-               "credits INTEGER, amount REAL, updated_at DATETIME)")
+    db.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY, object TEXT, key TEXT, op TEXT, changed_at TEXT)")
+    for table in interface.source.tables:
+        if table.name != "enrollment":
+            keys = ", ".join(f'"{k}" TEXT' for k in table.key)
+            db.execute(f'CREATE TABLE "{table.name}" ({keys}, updated_at DATETIME)')
+    db.execute("CREATE TABLE enrollment (enrollment_id INTEGER PRIMARY KEY, student_number TEXT, name TEXT, "
+               "email TEXT, credits INTEGER, amount REAL, updated_at DATETIME)")
     rows = ((i, f"{100000 + i}", f"Student {i} van der Berg", f"s{i}@student.kw1c.nl", i % 240, i * 0.25,
              f"2026-{1 + i % 12:02}-{1 + i % 28:02} 10:{i % 60:02}:00.000000") for i in range(1, count + 1))
     db.executemany("INSERT INTO enrollment VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    db.execute("INSERT INTO outbox (object, key, op, changed_at) VALUES ('enrollment', '1', 'upsert', '2026-01-01')")
     db.commit()
     db.close()
 
@@ -57,8 +69,8 @@ def baseline(sqlite_path: Path, pg_url: str, run: int) -> float:
 
     with psycopg.connect(pg_url) as conn:
         table = f"baseline_{run}"
-        conn.execute(f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, student_number TEXT, name TEXT, email TEXT, "
-                     f"credits BIGINT, amount DOUBLE PRECISION, updated_at TIMESTAMPTZ)")
+        conn.execute(f"CREATE TABLE {table} (enrollment_id BIGINT PRIMARY KEY, student_number TEXT, name TEXT, "
+                     f"email TEXT, credits BIGINT, amount DOUBLE PRECISION, updated_at TIMESTAMPTZ)")
         conn.commit()
         started = time.perf_counter()
         src = sqlite3.connect(sqlite_path)
@@ -72,53 +84,50 @@ def baseline(sqlite_path: Path, pg_url: str, run: int) -> float:
         return time.perf_counter() - started
 
 
-def koppel(sqlite_path: Path, pg_url: str, run: int, batch: int) -> float:
-    from plugins.db.gcpause import paused_gc
-    from plugins.db.source import TableSource
-    from plugins.db.spec import DbSource, DbTarget
-    from plugins.db.target import TableTarget
+def koppel(project, sqlite_path: Path, pg_url: str, state_dir: Path, run: int, rows: int) -> float:
+    """``koppel run 0`` on a first run: engine, db source, db target, state store."""
+    import psycopg
+
+    from runtime.engine import Engine
     from runtime.models.catalog import SystemEnvironment
-    from runtime.plugin import Item, PluginContext
 
-    def ctx(dsn: str) -> PluginContext:
-        return PluginContext(environment="sandbox", project_root=ROOT, system_name="bench",
-                             system=SystemEnvironment(dsn=dsn), options={"batch_size": batch})
-
-    source = TableSource(DbSource(type="db", tables=[{"name": "enrollment", "key": ["id"]}]),
-                         ctx(f"sqlite:///{sqlite_path}"))
-    target = TableTarget(DbTarget.model_validate({"type": "db", "schema": f"koppel_{run}"}),
-                         ctx(pg_url.replace("postgresql://", "postgresql+psycopg://")))
+    with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS datalaag CASCADE")
+    os.environ["KOPPEL_SIS_URL"] = f"sqlite:///{sqlite_path}"
+    project.catalog.systems["datalaag"].environments["sandbox"] = SystemEnvironment(dsn=pg_url,
+                                                                                    options={"schema": "datalaag"})
+    engine = Engine(project, environment="sandbox", state_url=f"sqlite:///{state_dir / f'state_{run}.db'}")
+    engine.store.list_runs(limit=1)  # the state schema is migrated before the clock starts
     started = time.perf_counter()
-    source.open()
-    target.open()
-    count = 0
-    for b in source.read(None):
-        with paused_gc():  # as the engine's lane should build a batch's items (see plugins.db.gcpause)
-            items = [Item(r.key, r.data, r.key, r.operation, r.object) for r in b.records]
-        outcomes = target.write(items)
-        count += len(outcomes)
-        source.commit(b)
-    target.close()
-    source.close()
+    summary = engine.run_interface(INTERFACE, trigger="outbox")
     elapsed = time.perf_counter() - started
-    assert count == ROWS, f"replicated {count} of {ROWS} rows"
+    cursor = engine.store.cursor(INTERFACE, "db")
+    engine.close()
+    assert summary.outcome == "ok", summary
+    assert summary.delivered >= rows, f"replicated {summary.delivered} of {rows} rows"
+    assert cursor == '{"outbox": 1}', cursor
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        count = conn.execute("SELECT count(*) FROM datalaag.enrollment").fetchone()[0]
+    assert count == rows, f"{count} rows at the target, expected {rows}"
     return elapsed
 
 
-ROWS = 0
-
-
 def main() -> None:
-    global ROWS
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--per-record", action="store_true", help="force the per-record path (KOPPEL_BULK=0)")
     parser.add_argument("--no-freeze", action="store_true",
                         help="leave the start-up objects in the garbage collector's generations")
     args = parser.parse_args()
-    ROWS = args.rows
-    import plugins.db.source, plugins.db.target, sqlalchemy, psycopg  # noqa: F401,E401 - import before freezing
+    if args.per_record:
+        os.environ["KOPPEL_BULK"] = "0"
+    import psycopg
+    import sqlalchemy  # noqa: F401 - imported before freezing, as a daemon has it
+    import plugins.db.source, plugins.db.target, runtime.engine  # noqa: F401,E401
+    from runtime.project import load_project
+
+    project = load_project(ROOT)
     if not args.no_freeze:
         # What a long-running daemon does after start-up: move the imported modules' objects out of
         # the collector's reach, so a full collection scans only live work, not the whole program.
@@ -127,32 +136,33 @@ def main() -> None:
         gc.collect()
         gc.freeze()
 
-    import psycopg
-
     name = f"koppel_bench_{os.getpid()}"
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    pg_url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    pg_url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    plain_url = pg_url.replace("+psycopg", "")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            sqlite_path = Path(tmp) / "sis.db"
+            tmp_path = Path(tmp)
+            sqlite_path = tmp_path / "sis.db"
             t = time.perf_counter()
             make_sqlite(sqlite_path, args.rows)
             print(f"source: {args.rows:,} rows in SQLite ({time.perf_counter() - t:.1f}s to make)")
-            warm = Path(tmp) / "warm.db"  # first use imports drivers and dialects: not what is measured
+            warm = tmp_path / "warm.db"  # first use imports drivers and dialects: not what is measured
             make_sqlite(warm, 100)
-            ROWS = 100
-            koppel(warm, pg_url, 99, args.batch)
-            ROWS = args.rows
-            plain, ours = [], []
+            koppel(project, warm, pg_url, tmp_path, 99, 100)
+            plain, ours, loads = [], [], []
             for run in range(args.runs):  # interleaved, so drift hits both alike
-                plain.append(baseline(sqlite_path, pg_url, run))
-                ours.append(koppel(sqlite_path, pg_url, run, args.batch))
-                print(f"  run {run + 1}: plain COPY {plain[-1]:.2f}s, koppel {ours[-1]:.2f}s")
+                loads.append(os.getloadavg()[0])
+                plain.append(baseline(sqlite_path, plain_url, run))
+                ours.append(koppel(project, sqlite_path, pg_url, tmp_path, run, args.rows))
+                print(f"  run {run + 1}: plain COPY {plain[-1]:.2f}s, koppel {ours[-1]:.2f}s, "
+                      f"ratio {plain[-1] / ours[-1]:.2f}, load {loads[-1]:.2f}")
             p, k = statistics.median(plain), statistics.median(ours)
+            path = "per-record" if os.environ.get("KOPPEL_BULK") == "0" else "default"
             print(f"plain psycopg COPY : {args.rows / p:>12,.0f} rows/s  ({p:.2f}s)")
-            print(f"koppel db plugins  : {args.rows / k:>12,.0f} rows/s  ({k:.2f}s, batch {args.batch})")
-            print(f"ratio koppel/plain : {p / k:.2f}  (target ≥ 0.70)")
+            print(f"koppel run {INTERFACE}       : {args.rows / k:>12,.0f} rows/s  ({k:.2f}s, {path} path)")
+            print(f"ratio koppel/plain : {p / k:.2f}  (target ≥ 0.70; load average {statistics.median(loads):.2f})")
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

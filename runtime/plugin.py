@@ -24,6 +24,22 @@ Target::
     render(item) -> str       what would go over the wire, for dry-run (secrets left out)
     close()
 
+Bulk path (optional, both sides; used only for an interface without mapping, with
+``delivery.ledger: false`` and no write-back, when its source and every target offer it)::
+
+    Source.read_rows(cursor) -> batches   as ``read``, but a batch may carry ``rows`` (``Rows``:
+                              upserts of one table as tuples) instead of ``records``; markers,
+                              deletes and the like still come as records
+    Target.write_rows(rows, durable=...)  write all rows or raise (nothing half-applied). With
+                              ``durable=False`` the target may keep them in an open transaction or
+                              stream; ``durable=True`` (and ``flush()``) return only when everything
+                              written so far is durable. ``write()`` makes pending rows durable too.
+    Target.flush()            make pending rows durable
+
+On an exception from ``write_rows`` or ``flush`` the target must have rolled back what was not yet
+durable: the engine then sends those batches again through ``write`` (per record), which decides
+retries and dead letters as for any other interface.
+
 Errors come from ``runtime.errors``: their class decides retry, dead letter or stop.
 """
 
@@ -56,6 +72,28 @@ class Record:
 
 
 @dataclass
+class Rows:
+    """Upserts of one table in tuple form, for the bulk path: no Record, dict or Item per row."""
+
+    object: str  # the table, as ``Record.object``
+    columns: list[str]
+    keys: list[str]  # the key columns; ``Record.key`` is their values joined by ``|``
+    data: list[tuple]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def to_records(self) -> list[Record]:
+        """The same rows as records, exactly as a per-record read would give them."""
+        columns, name = self.columns, self.object
+        at = [columns.index(k) for k in self.keys]
+        if len(at) == 1:
+            i = at[0]
+            return [Record(str(row[i]), dict(zip(columns, row)), name) for row in self.data]
+        return [Record("|".join(str(row[i]) for i in at), dict(zip(columns, row)), name) for row in self.data]
+
+
+@dataclass
 class Batch:
     """A bounded batch of records and the cursor that is valid once all of them are handled."""
 
@@ -63,6 +101,8 @@ class Batch:
     cursor: str | None = None
     #: opaque to the engine; handed back to ``Source.commit`` (e.g. the remote file to archive)
     token: Any = None
+    #: bulk path only (``Source.read_rows``): the batch's rows in tuple form; ``records`` is empty
+    rows: Rows | None = None
 
 
 @dataclass
@@ -182,6 +222,7 @@ __all__ = [
     "Plugin",
     "PluginContext",
     "Record",
+    "Rows",
     "Source",
     "Target",
     "Diagnostic",

@@ -116,6 +116,19 @@ def infer(rows: list[dict]) -> dict[str, str]:
     return {c: (k or UNKNOWN) for c, k in kinds.items()}
 
 
+def infer_columns(columns: list[str], rows: list[tuple]) -> dict[str, str]:
+    """``infer`` for rows in tuple form (the bulk path): the first non-null value of each column."""
+    kinds: dict[str, str] = {}
+    for at, column in enumerate(columns):
+        kinds[column] = UNKNOWN
+        for row in rows:
+            value = row[at]
+            if value is not None:
+                kinds[column] = kind_of(value)
+                break
+    return kinds
+
+
 #: a column that had only NULLs in the batch: fits any existing column, created as TEXT
 UNKNOWN = "unknown"
 

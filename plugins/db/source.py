@@ -24,6 +24,10 @@ first non-NULL value of such a column in each batch carries its SQL type
 (``plugins.db.schema.TimestampText``/``DateText``, str subclasses), which is all the db target
 needs to create DATE and TIMESTAMPTZ columns (a date column takes ISO text). Text without an
 offset is UTC at a PostgreSQL target (the SIS store writes UTC, the target session runs in UTC).
+
+Bulk path (``read_rows``, see ``runtime.plugin``): the same batches, but the rows of a table read
+(full, first load, incremental) travel as ``Rows`` (tuples in column order) instead of a Record and
+a dict per row; the refresh markers and the outbox's changes and deletes stay records.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from runtime.errors import ConfigError, KoppelError, TransientError
-from runtime.plugin import Batch, PluginContext, Record, Source
+from runtime.plugin import Batch, PluginContext, Record, Rows, Source
 
 from plugins.db.gcpause import paused_gc
 from plugins.db.schema import DateText, TimestampText
@@ -53,6 +57,7 @@ class TableSource(Source):
         self.connection = None
         self.sqlite = False
         self._last_raw: dict = {}
+        self._bulk = False  # read_rows: table reads yield Rows instead of records
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -91,6 +96,14 @@ class TableSource(Source):
             self.close()  # the connection may be broken: the next read opens a new one
             raise TransientError(f"source {self.ctx.system_name or 'sis'}: read failed ({type(exc).__name__})") from None
 
+    def read_rows(self, cursor: str | None) -> Iterator[Batch]:
+        """As ``read``, with the rows of table reads in tuple form (``Batch.rows``)."""
+        self._bulk = True
+        try:
+            yield from self.read(cursor)
+        finally:
+            self._bulk = False
+
     def _read(self, state: dict) -> Iterator[Batch]:
         if self.spec.mode == "outbox":
             yield from self._read_outbox(state)
@@ -107,8 +120,8 @@ class TableSource(Source):
         yield Batch([Record(key=f"{table.name}#{REFRESH_BEGIN}", data={}, object=table.name,
                             operation=REFRESH_BEGIN)], None)
         sql = f"SELECT * FROM {self._from(table)}"  # any order: the cursor only moves at the end
-        for records in self._batches(table, sql, ()):
-            yield Batch(records, None)
+        for chunk in self._chunks(table, sql, ()):
+            yield _batch(chunk, None)
         yield Batch([Record(key=f"{table.name}#{REFRESH_END}", data={}, object=table.name, operation=REFRESH_END)],
                     cursor_text)
 
@@ -130,11 +143,11 @@ class TableSource(Source):
             where += (f" AND ({q(wm)} > {mark} OR ({q(wm)} = {mark} AND ({key_cols}) > ({key_marks})))")
             params = (position["wm"], position["wm"], *position["key"])
         sql = f"SELECT * FROM {self._from(table)} WHERE {where} ORDER BY {order}"
-        for records in self._batches(table, sql, params):
+        for chunk in self._chunks(table, sql, params):
             last = self._last_raw
             # ``state`` is shared by the tables of one read: a cursor holds every table's position
             state[table.name] = {"wm": _jsonable(last[wm]), "key": [_jsonable(last[k]) for k in keys]}
-            yield Batch(records, json.dumps(state))
+            yield _batch(chunk, json.dumps(state))
 
     def _first_load(self, table, state: dict) -> Iterator[Batch]:
         """The first incremental read: the whole table in storage order (no sort of a large table
@@ -149,14 +162,14 @@ class TableSource(Source):
                         f"ORDER BY {descending} LIMIT 1")
         if top is not None:
             state[table.name] = {"wm": _jsonable(top[0]), "key": [_jsonable(v) for v in top[1:]]}
-        last: list[Record] | None = None
+        last: list[Record] | Rows | None = None
         sql = f"SELECT * FROM {self._from(table)} WHERE {q(wm)} IS NOT NULL"
-        for records in self._batches(table, sql, ()):
+        for chunk in self._chunks(table, sql, ()):
             if last is not None:
-                yield Batch(last, None)
-            last = records
+                yield _batch(last, None)
+            last = chunk
         if last is not None:
-            yield Batch(last, json.dumps(state) if state else None)
+            yield _batch(last, json.dumps(state) if state else None)
 
     def _read_outbox(self, state: dict) -> Iterator[Batch]:
         tables = {t.name: t for t in self.spec.tables}
@@ -215,6 +228,47 @@ class TableSource(Source):
         return records
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _chunks(self, table, sql: str, params) -> Iterator[list[Record] | Rows]:
+        return self._row_batches(table, sql, params) if self._bulk else self._batches(table, sql, params)
+
+    def _row_batches(self, table, sql: str, params) -> Iterator[Rows]:
+        """The bulk twin of ``_batches``: tuples as the driver returns them, no Record or dict."""
+        cursor = self._execute(table, sql, params)
+        columns = [d[0] for d in cursor.description]
+        if any(k not in columns for k in table.key):
+            cursor.close()
+            raise ConfigError(f"table {table.name}: key column(s) {table.key} not among its columns")
+        typed = [(columns.index(c), t) for c, t in self._typed_columns(table, columns)]
+        try:
+            while True:
+                with paused_gc():  # the tuples are containers: no collection while they pile up
+                    rows = cursor.fetchmany(self.batch_size)
+                    if not rows:
+                        break
+                    self._last_raw = dict(zip(columns, rows[-1]))
+                    for at, text_type in typed:  # the first value carries the type (see schema)
+                        for n, row in enumerate(rows):
+                            value = row[at]
+                            if value is not None:
+                                if value.__class__ is str:
+                                    rows[n] = (*row[:at], text_type(value), *row[at + 1:])
+                                break
+                yield Rows(table.name, columns, list(table.key), rows)
+        finally:
+            cursor.close()
+
+    def _execute(self, table, sql: str, params):
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+        except Exception as exc:
+            cursor.close()
+            error = self._query_error(exc, table)
+            if not isinstance(error, ConfigError):
+                raise
+            raise error from None
+        return cursor
 
     def _batches(self, table, sql: str, params, *, size: int | None = None) -> Iterator[list[Record]]:
         cursor = self.connection.cursor()
@@ -316,3 +370,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
     return value
+
+
+def _batch(chunk: list[Record] | Rows, cursor: str | None) -> Batch:
+    return Batch([], cursor, rows=chunk) if isinstance(chunk, Rows) else Batch(chunk, cursor)

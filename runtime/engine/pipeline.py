@@ -199,35 +199,53 @@ class Engine:
 
     def _read_source(self, interface, run_id, source, source_name, lanes, writeback, counts, lease, progress):
         """Read one source from its cursor to the end; each batch acknowledged and recorded."""
+        from runtime.engine.bulk import BulkRead, bulk_possible
+
+        if bulk_possible(interface, source, lanes, writeback):
+            return BulkRead(self, interface, run_id, source, source_name, lanes, writeback, counts, lease,
+                            progress).run()
         iid = interface.id
         for batch in source.read(self.store.cursor(iid, source_name)):
-            batch_counts = new_counts()
-            batch_counts["read"] = len(batch.records)
-            result = BatchResult(counts=batch_counts)
-            complete = True
-            for lane in lanes:
-                lane_result = lane.process(batch.records, batch_counts)
-                if interface.delivery.ledger:  # bulk replication: cursor and target upsert only
-                    result.deliveries += lane_result.result.deliveries
-                result.dead += lane_result.result.dead
-                if lane_result.delivered and writeback.needed(lane):
-                    result.dead += writeback.apply(lane, lane_result.delivered, batch_counts)
-                complete = complete and not lane_result.interrupted
-            if not complete:
-                batch_counts["read"] = 0  # it will be read again
-            self.store.commit_batch(iid, run_id, result, source=source_name, cursor=batch.cursor,
-                                    move_cursor=complete and batch.cursor is not None)
-            _add(counts, batch_counts)
-            if self.metrics:
-                self.metrics.batch(iid, batch_counts)
-            if progress:
-                progress(dict(counts))
-            if not complete:
-                return "stopped", "stopped by a drain while retrying; the batch is read again next time"
-            source.commit(batch)
-            if self.sleeper.stopping or lease.lost.is_set():
-                return "stopped", "stopped by a drain" if self.sleeper.stopping else "lease lost"
+            stop = self._process_batch(interface, run_id, batch, source, source_name, lanes, writeback, counts,
+                                       lease, progress)
+            if stop:
+                return stop
         return "ok", None
+
+    def _process_batch(self, interface, run_id, batch, source, source_name, lanes, writeback, counts, lease,
+                       progress) -> tuple[str, str] | None:
+        """Deliver one batch record by record and record it; (outcome, message) when the run must stop."""
+        iid = interface.id
+        batch_counts = new_counts()
+        batch_counts["read"] = len(batch.records)
+        result = BatchResult(counts=batch_counts)
+        complete = True
+        for lane in lanes:
+            lane_result = lane.process(batch.records, batch_counts)
+            if interface.delivery.ledger:  # bulk replication: cursor and target upsert only
+                result.deliveries += lane_result.result.deliveries
+            result.dead += lane_result.result.dead
+            if lane_result.delivered and writeback.needed(lane):
+                result.dead += writeback.apply(lane, lane_result.delivered, batch_counts)
+            complete = complete and not lane_result.interrupted
+        if not complete:
+            batch_counts["read"] = 0  # it will be read again
+        self.store.commit_batch(iid, run_id, result, source=source_name, cursor=batch.cursor,
+                                move_cursor=complete and batch.cursor is not None)
+        self._counted(iid, counts, batch_counts, progress)
+        if not complete:
+            return "stopped", "stopped by a drain while retrying; the batch is read again next time"
+        source.commit(batch)
+        if self.sleeper.stopping or lease.lost.is_set():
+            return "stopped", "stopped by a drain" if self.sleeper.stopping else "lease lost"
+        return None
+
+    def _counted(self, iid, counts: dict, batch_counts: dict, progress) -> None:
+        _add(counts, batch_counts)
+        if self.metrics:
+            self.metrics.batch(iid, batch_counts)
+        if progress:
+            progress(dict(counts))
 
     def _drain_callbacks(self, interface, run_id, lanes, sources, writeback, counts, lease, progress):
         """Read each callback's inbox from its cursor, map, and write to the SIS (callbacks.py)."""
