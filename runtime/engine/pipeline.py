@@ -163,7 +163,7 @@ class Engine:
                                                          counts, lease, progress)
                     if outcome != "ok":
                         break
-            if outcome != "stopped":  # the callbacks are drained also when the delivery failed
+            if outcome != "stopped":  # after the deliveries, so their write-backs are in the SIS first
                 drained, why = self._drain_callbacks(interface, run_id, lanes, sources, writeback, counts, lease, progress)
                 if outcome == "ok":
                     outcome, message = drained, why
