@@ -30,7 +30,7 @@ Python API (everything the CLI and ``koppel demo`` use)::
         # /healthz /readyz /metrics and the webhook / SCIM endpoints of the active interfaces
 
     from runtime.engine.daemon import Daemon
-    Daemon(engine, host="127.0.0.1", port=8080, scheduler=True, realtime=True).serve()
+    Daemon(engine, host="127.0.0.1", port=8470, scheduler=True, realtime=True).serve()
         # scheduler + outbox/poll/webhook loops + server; SIGTERM drains. ``koppel serve``.
     # or, embedded: d = Daemon(engine); d.start(); ...; d.drain()   (d.app for your own server)
 

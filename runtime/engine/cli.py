@@ -293,7 +293,8 @@ def dl_discard(ctx, ids, interface, since, error_class, reason) -> None:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="KOPPEL_HOST")
-@click.option("--port", type=int, default=8080, show_default=True, envvar="KOPPEL_PORT")
+@click.option("--port", type=int, default=8470, show_default=True, envvar="KOPPEL_PORT",
+              help="The sandbox stand-ins call Koppel here (catalog.yaml: koppel_url).")
 @click.option("--no-scheduler", is_flag=True, help="Serve webhooks and realtime only.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:

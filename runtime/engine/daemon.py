@@ -22,7 +22,7 @@ log = logging.getLogger("koppel.daemon")
 
 
 class Daemon:
-    def __init__(self, engine, *, host: str = "127.0.0.1", port: int = 8080, scheduler: bool = True,
+    def __init__(self, engine, *, host: str = "127.0.0.1", port: int = 8470, scheduler: bool = True,
                  realtime: bool = True, drain_timeout: float = 120.0) -> None:
         self.engine = engine
         self.host, self.port = host, port
