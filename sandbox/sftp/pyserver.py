@@ -91,7 +91,7 @@ class PySftpServer:
     client_key: Path
     known_hosts: Path
     base_dirs: dict[str, Path]
-    process: None = None
+    process: None = None  # no child process: threads of this one serve
     exposed: Path | None = None
     partners: object | None = field(default=None, repr=False)
     _listener: "_Listener | None" = field(default=None, repr=False)

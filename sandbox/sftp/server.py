@@ -36,6 +36,10 @@ in; then ``start`` uses the current user, and the catalog's ``koppel`` is refuse
 ``username=`` to match your settings, or run the sandbox as root.
 
 Only 127.0.0.1 is listened on; password and keyboard-interactive login are off.
+
+Where this sshd cannot serve the catalog's login (no ``/usr/sbin/sshd``, no ``koppel`` account,
+not root), the sandbox runner starts ``sandbox.sftp.pyserver`` instead: the same files and
+folders, served by paramiko (``KOPPEL_SANDBOX_SFTP=auto|sshd|paramiko``).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 SSHD = "/usr/sbin/sshd"
 DEFAULT_PORT = 2222
@@ -63,6 +68,7 @@ class SshdUnavailable(RuntimeError):
 
 @dataclass
 class SftpServer:
+    kind: ClassVar[str] = "sshd"
     port: int
     username: str
     state_dir: Path
