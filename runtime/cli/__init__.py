@@ -64,6 +64,19 @@ class LazyGroup(click.Group):
             click.secho(f"koppel: {redact.text(str(exc))}", fg="red", err=True)
             _maybe_traceback(ctx)
             ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: say so plainly, the traceback only on --debug
+            from runtime import redact
+
+            click.secho(
+                f"koppel: unexpected {type(exc).__name__}: {redact.text(str(exc))} "
+                "(this is a bug in Koppel; --debug shows where)",
+                fg="red",
+                err=True,
+            )
+            _maybe_traceback(ctx)
+            ctx.exit(1)
 
 
 def _maybe_traceback(ctx: click.Context) -> None:

@@ -109,9 +109,11 @@ def docs(ctx: click.Context, out: str) -> None:
     project.require_valid()
     folder = root / out
     folder.mkdir(parents=True, exist_ok=True)
+    from runtime.diagnostics import relative
+
     for name, text in catalog_render.documents(project).items():
         (folder / name).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {(folder / name).relative_to(root)}")
+        click.echo(f"wrote {relative(folder / name, root)}")
 
 
 @click.command()

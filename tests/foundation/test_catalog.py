@@ -107,3 +107,12 @@ def test_catalog_holds_no_secret_values(project_root: Path) -> None:
             value = line.split(":", 1)[1].strip()
             if value and not value.startswith(("${", "/", "var/", "http")) and value not in ("", "X-Signature"):
                 assert not re.fullmatch(r"[A-Za-z0-9+/=_-]{16,}", value), line
+
+
+def test_committed_docs_are_what_koppel_docs_writes(project_root: Path, tmp_path: Path) -> None:
+    """docs/ is generated; a catalog change without `koppel docs` would leave it behind."""
+    result = koppel(project_root, "docs", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ("catalog.md", "architecture.md"):
+        committed = (project_root / "docs" / name).read_text(encoding="utf-8")
+        assert committed == (tmp_path / name).read_text(encoding="utf-8"), f"docs/{name} is stale: run `koppel docs`"
