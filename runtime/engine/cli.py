@@ -115,16 +115,21 @@ def run(ctx: click.Context, interface: str | None, run_all: bool) -> None:
 @click.argument("interface")
 @click.option("--limit", type=int, default=None, help="Read at most N source records.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
+@click.option("--from-start", is_flag=True, help="Read the source's current records, as if the interface had never run.")
 @click.pass_context
-def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool) -> None:
-    """Show what a run of INTERFACE would send, masked; send nothing, record nothing."""
+def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool, from_start: bool) -> None:
+    """Show what a run of INTERFACE would send, masked; send nothing, record nothing.
+
+    By default from where the interface stands (what its next run would send); with
+    --from-start over the source's current records, as if it had never run.
+    """
     from dataclasses import asdict
 
     from runtime.engine.dryrun import dry_run as do_dry_run
 
     engine = _engine(ctx, [interface])
     try:
-        items = do_dry_run(engine, interface, limit=limit)
+        items = do_dry_run(engine, interface, limit=limit, from_start=from_start)
     finally:
         engine.close()
     for item in items:

@@ -26,7 +26,10 @@ class DryRunItem:
     reason: str | None = None
 
 
-def dry_run(engine, ref, limit: int | None = None) -> list[DryRunItem]:
+def dry_run(engine, ref, limit: int | None = None, *, from_start: bool = False) -> list[DryRunItem]:
+    """What the next run would send; with ``from_start``, what a run over the source's current
+    records would send, as if the interface had never run (no cursor, no ledger): the way to see
+    a realtime interface's mapping at work on real data."""
     from runtime.engine.pipeline import source_names, sources_of
 
     interface = engine.project.interface(ref)
@@ -35,14 +38,17 @@ def dry_run(engine, ref, limit: int | None = None) -> list[DryRunItem]:
     seen = 0
     try:
         for name, spec in zip(source_names(interface), sources_of(interface)):
+            if from_start:
+                spec = _reading_everything(spec)
             source = engine.create_source(interface, spec)
             source.open()
             try:
-                for batch in source.read(engine.store.cursor(interface.id, name)):
+                cursor = None if from_start else engine.store.cursor(interface.id, name)
+                for batch in source.read(cursor):
                     records = batch.records if limit is None else batch.records[: max(0, limit - seen)]
                     seen += len(records)
                     for lane in lanes:
-                        items += _lane_items(lane, records, interface.delivery)
+                        items += _lane_items(lane, records, interface.delivery, ledger=not from_start)
                     if limit is not None and seen >= limit:
                         return items
             finally:
@@ -53,7 +59,19 @@ def dry_run(engine, ref, limit: int | None = None) -> list[DryRunItem]:
     return items
 
 
-def _lane_items(lane, records, policy) -> list[DryRunItem]:
+def _reading_everything(spec):
+    """A change-driven source (outbox, watermark) switched to reading every current record,
+    where the source offers that mode; other sources read from the start as they are."""
+    field = type(spec).model_fields.get("mode")
+    if field is None or getattr(spec, "mode", None) == "full":
+        return spec
+    try:
+        return type(spec).model_validate({**spec.model_dump(by_alias=True), "mode": "full"})
+    except Exception:  # this source has no full mode: read it from the start as it is
+        return spec
+
+
+def _lane_items(lane, records, policy, *, ledger: bool = True) -> list[DryRunItem]:
     out: list[DryRunItem] = []
     result, counts = BatchResult(), new_counts()
     pending = lane.prepare(records, result, counts)
@@ -63,7 +81,8 @@ def _lane_items(lane, records, policy) -> list[DryRunItem]:
     for record in records:
         if record.key not in prepared and not any(d.source_key == record.key for d in result.dead):
             out.append(DryRunItem(lane.name, redact.text(record.key), "filtered"))
-    known = lane.ledger_lookup([p.ledger_key for p in pending]) if (policy.ledger and policy.skip_unchanged) else {}
+    consult = ledger and policy.ledger and policy.skip_unchanged
+    known = lane.ledger_lookup([p.ledger_key for p in pending]) if consult else {}
     for p in pending:
         if known.get(p.ledger_key) == (p.hash, "delivered"):
             out.append(DryRunItem(lane.name, redact.text(p.record.key), "skip", redact.text(p.item.key),
