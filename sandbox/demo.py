@@ -24,6 +24,7 @@ import click
 
 DEFAULT_STUDENTS = 300
 KOPPEL_PORT = 8470  # catalog.yaml's sandbox koppel_url
+SIGN_DELAY = 0.5  # seconds before the Signhost stand-in's signers sign
 
 
 @dataclass
@@ -73,7 +74,8 @@ def demo(ctx: click.Context, students: int, seed_value: int) -> None:
 
     from sandbox.runner import Sandbox
 
-    with Sandbox(root, students=students).start() as sandbox, KoppelServer(engine):
+    options = {"signhost": {"sign_delay": SIGN_DELAY}}
+    with Sandbox(root, students=students, options=options).start() as sandbox, KoppelServer(engine):
         skipped = getattr(sandbox, "skipped", {})
         step("sandbox", f"{len(sandbox.selected())} stand-ins up" + (f", skipped: {skipped}" if skipped else ""))
         active = {i: it for i, it in project.interfaces.items() if it.status == "active"}
@@ -93,6 +95,14 @@ def demo(ctx: click.Context, students: int, seed_value: int) -> None:
         for iid in realtime:
             run(engine, iid, trigger_of(active[iid]), tallies)
         step("burst", "changes, provisioning, applications and matches delivered")
+
+        # What the targets told Koppel afterwards (Signhost's postbacks: signed, rejected)
+        with_callbacks = [i for i, it in active.items() if getattr(it, "callbacks", None)]
+        if with_callbacks:
+            time.sleep(SIGN_DELAY * 3)  # the stand-in's signers sign after SIGN_DELAY
+            for iid in with_callbacks:
+                run(engine, iid, "webhook", tallies)
+            step("callbacks", "postbacks from Signhost applied to the documents")
 
     print_table(project, tallies)
     click.echo(

@@ -11,7 +11,8 @@ vendor's when the college receives it):
 ``status`` must be one of the five statuses the law (WEB art. 8.0.3) requires, written as the
 SIS writes them (``aangemeld``, ``onderwijsovereenkomst_aangeboden``,
 ``leidt_niet_tot_inschrijving``, ``ingetrokken``, ``ingeschreven``); anything else is a 422.
-A BSN is required and must pass the elfproef (422 otherwise).
+The applicant's BSN (passing the elfproef) or, for one without a BSN, the onderwijsnummer
+(nine digits) is required, exactly one of them (422 otherwise).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sandbox.standin import StandinContext, control_routes
 
 STATUSES = ("aangemeld", "onderwijsovereenkomst_aangeboden", "leidt_niet_tot_inschrijving", "ingetrokken",
             "ingeschreven")
-REQUIRED = ("aanmeldId", "bsn", "opleiding", "status", "statusDatum")
+REQUIRED = ("aanmeldId", "opleiding", "status", "statusDatum")
 
 
 def validate(data: Any) -> list[str]:
@@ -39,8 +40,13 @@ def validate(data: Any) -> list[str]:
         return errors
     if data["status"] not in STATUSES:
         errors.append(f"status: '{data['status']}' is not one of the five legal statuses {list(STATUSES)}")
-    if not elfproef(str(data["bsn"])):
+    # The applicant's personal number: the BSN, or the onderwijsnummer of one who has none.
+    if ("bsn" in data) == ("onderwijsnummer" in data):
+        errors.append("bsn / onderwijsnummer: give exactly one of them")
+    elif "bsn" in data and not elfproef(str(data["bsn"])):
         errors.append("bsn: not a valid BSN (elfproef)")  # never echo the number itself
+    elif "onderwijsnummer" in data and not (str(data["onderwijsnummer"]).isdigit() and len(str(data["onderwijsnummer"])) == 9):
+        errors.append("onderwijsnummer: nine digits expected")
     return errors
 
 

@@ -27,6 +27,15 @@ def test_vva_refuses_an_invalid_bsn_without_repeating_it(sandbox):
     assert r.status_code == 422 and "123456789" not in r.text
 
 
+def test_vva_takes_the_onderwijsnummer_of_an_applicant_without_bsn_but_not_both(sandbox):
+    url, headers = sandbox.url("vva") + "/aanmeldstatussen", bearer("vva-token")
+    without_bsn = {k: v for k, v in vva_status().items() if k != "bsn"}
+    assert client.post(url, json={**without_bsn, "onderwijsnummer": "107588026"}, headers=headers).status_code == 201
+    assert client.post(url, json=without_bsn, headers=headers).status_code == 422
+    both = {**vva_status(), "onderwijsnummer": "107588026"}
+    assert client.post(url, json=both, headers=headers).status_code == 422
+
+
 def test_dms_stores_a_document_with_index_fields(sandbox):
     url = sandbox.url("dms")
     r = client.post(url + "/CreateDocument", json=therefore_document(), auth=dms_auth())
