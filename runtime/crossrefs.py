@@ -1,0 +1,221 @@
+"""Checks of the definitions against each other, after each file has been loaded on its own.
+
+Every catalog row has an interface file and every interface file a catalog row; systems exist and
+belong to the row; mapping files exist; plugins' own checks (an operation in a WSDL, an SIS
+object's fields); triggers fit their sources; webhooks can authenticate their callers and do not
+share a path. Each check appends Diagnostics to the project and never stops the others.
+
+The catalog is read as written (``catalog_doc``), so these checks still run when another part of
+catalog.yaml is invalid.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from runtime.diagnostics import Diagnostic, relative
+from runtime.models.interface import InterfaceBase
+from runtime.registry import Registry
+
+
+def check_references(project, registry: Registry) -> None:
+    if project.catalog_doc is not None:
+        _check_catalog_against_interfaces(project)
+        _check_systems(project)
+    _check_mappings_exist(project)
+    _check_plugins(project, registry)
+    _check_triggers(project)
+    _check_webhooks(project)
+
+
+def _raw_rows(project) -> list[tuple[int, dict]]:
+    """Catalog rows as written, usable even when another part of catalog.yaml is invalid."""
+    data = project.catalog_doc.data if project.catalog_doc else None
+    rows = data.get("interfaces") if isinstance(data, dict) else None
+    return [(i, r) for i, r in enumerate(rows if isinstance(rows, list) else []) if isinstance(r, dict)]
+
+
+def _raw_systems(project) -> set[str] | None:
+    data = project.catalog_doc.data if project.catalog_doc else None
+    systems = data.get("systems") if isinstance(data, dict) else None
+    return set(systems) if isinstance(systems, dict) else None
+
+
+def _check_catalog_against_interfaces(project) -> None:
+    doc = project.catalog_doc
+    rows = _raw_rows(project)
+    ids = [r.get("id") for _, r in rows]
+    for i, row in rows:
+        rid = row.get("id")
+        if not isinstance(rid, int):
+            continue
+        if ids.count(rid) > 1 and ids.index(rid) != i:
+            project.diagnostics.append(doc.diagnostic(("interfaces", i, "id"), f"interface {rid} is listed twice"))
+        path = project.interface_paths.get(rid)
+        if path is None:
+            project.diagnostics.append(
+                doc.diagnostic(("interfaces", i, "file"), f"interface {rid} has no definition ({row.get('file')} not found)")
+            )
+        elif relative(path, project.root) != row.get("file"):
+            project.diagnostics.append(
+                doc.diagnostic(
+                    ("interfaces", i, "file"),
+                    f"interface {rid} is defined in {relative(path, project.root)}, not {row.get('file')}",
+                )
+            )
+    missing = sorted(set(range(28)) - set(ids))
+    if missing:
+        project.diagnostics.append(
+            doc.diagnostic(("interfaces",), f"the overview's interfaces {missing} are missing from the catalog")
+        )
+    for number, path in project.interface_paths.items():
+        if number not in ids:
+            project.diagnostics.append(
+                Diagnostic(relative(path, project.root), 1, 1, "id", f"interface {number} has no row in catalog.yaml")
+            )
+
+
+def _spec_parts(interface: InterfaceBase):
+    """(loc, spec, role) for every source and target, the callbacks' included (role
+    ``callback``: the system that calls back, which the interface delivers to)."""
+    if interface.source is not None:
+        yield ("source",), interface.source, "source"
+    for i, source in enumerate(interface.sources or []):
+        yield ("sources", i), source, "source"
+    for i, target in enumerate(interface.targets):
+        yield ("targets", i), target, "target"
+    for i, callback in enumerate(getattr(interface, "callbacks", None) or []):
+        yield ("callbacks", i, "source"), callback.source, "callback"
+        yield ("callbacks", i, "target"), callback.target, "target"
+
+
+def _check_systems(project) -> None:
+    systems = _raw_systems(project)
+    if systems is None:
+        return
+    rows = {r.get("id"): r for _, r in _raw_rows(project)}
+    for number, interface in project.interfaces.items():
+        doc = project.interface_docs[number]
+        row = rows.get(number, {})
+        for loc, spec, role in _spec_parts(interface):
+            system = getattr(spec, "system", None)
+            if system is None:
+                continue
+            if system not in systems:
+                close = difflib.get_close_matches(system, sorted(systems), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                project.diagnostics.append(doc.diagnostic((*loc, "system"), f"unknown system '{system}'{hint}"))
+                continue
+            side = "source_systems" if role == "source" else "target_systems"  # a callback comes from a target
+            allowed = row.get(side)
+            if isinstance(allowed, list) and system not in allowed:
+                project.diagnostics.append(
+                    doc.diagnostic((*loc, "system"), f"system '{system}' is not among the catalog row's {side} {allowed}")
+                )
+    doc = project.catalog_doc
+    for i, row in _raw_rows(project):
+        for side in ("source_systems", "target_systems"):
+            names = row.get(side)
+            for j, name in enumerate(names if isinstance(names, list) else []):
+                if name not in systems:
+                    project.diagnostics.append(doc.diagnostic(("interfaces", i, side, j), f"unknown system '{name}'"))
+
+
+def _mapping_refs(interface: InterfaceBase):
+    if interface.mapping:
+        yield ("mapping",), interface.mapping
+    for i, target in enumerate(interface.targets):
+        if getattr(target, "mapping", None):
+            yield ("targets", i, "mapping"), target.mapping
+        writeback = getattr(target, "writeback", None)
+        if writeback is not None:
+            yield ("targets", i, "writeback", "mapping"), writeback.mapping
+    for i, callback in enumerate(getattr(interface, "callbacks", None) or []):
+        yield ("callbacks", i, "mapping"), callback.mapping
+
+
+def _check_mappings_exist(project) -> None:
+    available = sorted(p.stem for p in (project.root / "mappings").glob("*.yaml"))
+    for number, interface in project.interfaces.items():
+        doc = project.interface_docs[number]
+        for loc, name in _mapping_refs(interface):
+            if not project.mapping_path(name).exists():
+                close = difflib.get_close_matches(name, available, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                project.diagnostics.append(doc.diagnostic(loc, f"mapping file mappings/{name}.yaml not found{hint}"))
+
+
+def _check_plugins(project, registry: Registry) -> None:
+    """Checks a plugin knows beyond the schema: an operation in a WSDL, a SIS object type."""
+    from runtime.plugin import PluginContext
+
+    for number, interface in project.interfaces.items():
+        doc = project.interface_docs[number]
+        for loc, spec, _role in _spec_parts(interface):
+            plugin = registry.get(spec.type)
+            if plugin.check is None:
+                continue
+            ctx = PluginContext(environment="sandbox", project_root=project.root, system_name=getattr(spec, "system", None), interface_id=number)
+            problems = plugin.check(spec, ctx)
+            for sub_loc, message in problems:
+                project.diagnostics.append(doc.diagnostic((*loc, *sub_loc), message))
+
+
+def _check_triggers(project) -> None:
+    for number, interface in project.interfaces.items():
+        doc = project.interface_docs[number]
+        trigger = interface.trigger.type
+        sources = interface.all_sources
+        webhooks = [s.type == "webhook" for s in sources]
+        if (trigger == "webhook") != any(webhooks) or (any(webhooks) and not all(webhooks)):
+            project.diagnostics.append(
+                doc.diagnostic(("trigger", "type"), "a webhook trigger goes with webhook sources, and only with them")
+            )
+        reads_sis = all(s.type == "sis" or (s.type == "db" and s.system == "sis") for s in sources)
+        if trigger == "outbox" and not reads_sis:
+            project.diagnostics.append(
+                doc.diagnostic(("trigger", "type"), "an outbox trigger needs a source that reads the SIS store (sis, or db on system sis)")
+            )
+        if interface.type == "realtime" and trigger in ("cron", "manual") and interface.status == "active":
+            project.diagnostics.append(
+                doc.diagnostic(("trigger", "type"), f"a realtime interface cannot run on a {trigger} trigger; use outbox, webhook, poll or interval")
+            )
+
+
+def _webhook_parts(interface: InterfaceBase):
+    """(loc, spec) of every inbound webhook: webhook sources and the callbacks' sources."""
+    for loc, spec, role in _spec_parts(interface):
+        if spec.type == "webhook" and role in ("source", "callback"):
+            yield loc, spec
+
+
+def _check_webhooks(project) -> None:
+    """Every webhook can authenticate its callers in every environment (its own ``auth`` or its
+    system's ``inbound_auth``), and no two active webhooks share a path on Koppel's server."""
+    systems = project.catalog.systems if project.catalog is not None else None
+    paths: dict[str, int] = {}
+    for number, interface in sorted(project.interfaces.items()):
+        doc = project.interface_docs[number]
+        for loc, spec in _webhook_parts(interface):
+            if spec.auth is None and systems is not None:
+                system = systems.get(spec.system) if spec.system else None
+                if spec.system is None:
+                    project.diagnostics.append(doc.diagnostic(
+                        (*loc, "auth"), "a webhook needs `auth:` or a `system:` whose inbound_auth authenticates the caller"))
+                elif system is not None:
+                    missing = [env for env, settings in system.environments.items() if settings.inbound_auth is None]
+                    if missing:
+                        project.diagnostics.append(doc.diagnostic(
+                            (*loc, "system"), f"system '{spec.system}' has no inbound_auth for environment(s) "
+                            f"{', '.join(missing)} in catalog.yaml, and the webhook gives no `auth:`"))
+            if interface.status != "active":
+                continue
+            path = spec.path.rstrip("/")
+            if spec.style == "scim" and spec.resource:
+                path = f"{path}#{spec.resource}"  # one SCIM base serves Users and Groups apart
+            if path in paths and paths[path] != number:
+                project.diagnostics.append(doc.diagnostic(
+                    (*loc, "path"), f"path {spec.path} is already served for interface {paths[path]}"))
+            elif path in paths:
+                project.diagnostics.append(doc.diagnostic((*loc, "path"), f"path {spec.path} is served twice"))
+            paths.setdefault(path, number)
