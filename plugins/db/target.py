@@ -76,6 +76,7 @@ class TableTarget(Target):
         self.views_done = not spec.views
         self._all_upserts = False
         self._copy = None  # the open COPY of the bulk path: (context manager, copy, cursor, (table, columns))
+        self._pending = False  # bulk rows written but not yet committed
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -96,7 +97,10 @@ class TableTarget(Target):
         self._create_views(quiet=True)
 
     def close(self) -> None:
-        self._abort_stream()  # rows not flushed were never acknowledged: roll them back
+        if self._pending:  # rows not flushed were never acknowledged: roll them back
+            self._abort_stream()
+            self._rollback()
+            self._pending = False
         try:
             if self.connection is not None and not self.views_done:
                 self._create_views(quiet=False)
@@ -119,7 +123,7 @@ class TableTarget(Target):
 
     def write(self, items: Sequence[Item]) -> list[Outcome]:
         self.open()
-        if self._copy is not None:
+        if self._pending:
             self.flush()
         with paused_gc():
             return self._write(items)
@@ -202,12 +206,13 @@ class TableTarget(Target):
     def write_rows(self, rows: Rows, *, durable: bool = True) -> None:
         self.open()
         with paused_gc(), self._undo_on_failure(rows.object):
+            self._pending = True
             self._write_rows(rows)
             if durable:
                 self._make_durable()
 
     def flush(self) -> None:
-        if self.connection is None:
+        if self.connection is None or not self._pending:
             return
         with self._undo_on_failure("(flush)"):
             self._make_durable()
@@ -215,6 +220,7 @@ class TableTarget(Target):
     def _make_durable(self) -> None:
         self._end_stream()
         self.connection.commit()
+        self._pending = False
         if not self.views_done:
             self._create_views(quiet=True)
 
@@ -223,6 +229,7 @@ class TableTarget(Target):
         try:
             yield
         except Exception as exc:
+            self._pending = False
             self._abort_stream()
             rolled_back = self._rollback()
             if isinstance(exc, (ConfigError, TransientError)):

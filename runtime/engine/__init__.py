@@ -40,7 +40,7 @@ database). The state schema is migrated with Alembic on first use (version table
 ``koppel_state_alembic_version``).
 
 Modules: pipeline (Engine, run loop, leases), lane (one target: map, validate, ledger, waves,
-retries), writeback, callbacks (what targets post back later), retry (backoff), deadletters,
+retries), bulk (replication without mapping or ledger: rows as tuples, durable groups), writeback, callbacks (what targets post back later), retry (backoff), deadletters,
 dryrun, state/ (tables, Alembic, StateStore),
 scheduler (APScheduler 3), realtime (outbox, poll and webhook loops), server + inbound_auth
 (Starlette), daemon, metrics (Prometheus), logs (JSON, masked), cli.
@@ -68,6 +68,11 @@ Decisions (where the design left a choice):
 - A planned interface can be dry-run but not run or scheduled.
 - ``delivery.ledger: false`` (bulk replication) writes no delivery or lineage rows: only the
   cursor, run counts and dead letters. ``skip_unchanged`` then has nothing to compare with.
+- ``ledger: false`` without mapping or write-back, with a source offering ``read_rows`` and targets
+  offering ``write_rows`` (the db plugin: interfaces 0, 2, 18), takes the bulk path (bulk.py): no
+  Record, Item or payload hash per row, a COPY stream per group of up to 100,000 rows, counts and
+  cursor recorded once the group is durable; a failing group is sent again record by record, so
+  retries and dead letters are those of the per-record path. ``KOPPEL_BULK=0`` turns it off.
 - Several sources (``sources:``) are read one after the other, each with its own cursor.
 - Realtime runs (outbox, poll, webhook, interval) that found nothing are not kept in the history.
 - Callbacks (``callbacks:`` of an interface, e.g. Signhost's postbacks on 14) are received like

@@ -140,3 +140,4 @@ class BulkRead:
     def _per_record(self, batch: Batch) -> tuple[str, str] | None:
         return self.engine._process_batch(self.interface, self.run_id, batch, self.source, self.source_name,
                                           self.lanes, self.writeback, self.counts, self.lease, self.progress)
+

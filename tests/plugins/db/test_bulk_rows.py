@@ -1,0 +1,71 @@
+"""The db plugin's bulk path (``read_rows`` / ``write_rows`` / ``flush``): rows that were not made
+durable are never left behind half-way, and the source's tuples say what its records say."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from plugins.db.schema import TimestampText
+from runtime.plugin import Item, Rows
+
+from .test_replication import rows, sis, source, target  # noqa: F401 - the sis fixture
+
+pytestmark = pytest.mark.postgres
+
+
+def _students(start: int, count: int) -> Rows:
+    return Rows("student", ["student_number", "name", "credits"], ["student_number"],
+                [(f"S{i:04}", f"Student {i}", i) for i in range(start, start + count)])
+
+
+def _count(pg_url, schema) -> int:
+    try:
+        return rows(pg_url, f'SELECT count(*) FROM "{schema}".student')[0][0]
+    except psycopg.errors.UndefinedTable:
+        return 0
+
+
+def test_rows_not_made_durable_are_rolled_back_at_close(tmp_path, pg_url, pg_schema):
+    t = target(tmp_path, pg_url, pg_schema)
+    t.write_rows(_students(0, 100), durable=True)
+    t.write_rows(_students(100, 100), durable=False)
+    assert _count(pg_url, pg_schema) == 100  # the second batch is still in the open COPY
+    t.close()
+    assert _count(pg_url, pg_schema) == 100
+
+
+def test_flush_and_write_make_pending_rows_durable(tmp_path, pg_url, pg_schema):
+    t = target(tmp_path, pg_url, pg_schema)
+    t.write_rows(_students(0, 100), durable=False)
+    t.write_rows(_students(100, 100), durable=False)
+    t.flush()
+    assert _count(pg_url, pg_schema) == 200
+    t.write_rows(_students(200, 50), durable=False)
+    outcomes = t.write([Item("S9999", {"student_number": "S9999", "name": "Los", "credits": 1}, "S9999",
+                             object="student")])
+    assert outcomes[0].ok and _count(pg_url, pg_schema) == 251
+    t.close()
+
+
+def test_a_refused_batch_leaves_nothing_of_its_group(tmp_path, pg_url, pg_schema):
+    t = target(tmp_path, pg_url, pg_schema)
+    t.write_rows(_students(0, 10), durable=True)
+    t.write_rows(_students(10, 10), durable=False)
+    bad = _students(20, 10)
+    bad.data[3] = ("S0023", "Student 23", "veel")  # text in a BIGINT column
+    with pytest.raises(Exception):
+        t.write_rows(bad, durable=True)
+    assert _count(pg_url, pg_schema) == 10  # the group (10..29) was rolled back, the first batch kept
+    t.write_rows(_students(10, 20), durable=True)  # the engine sends the group again: it goes in
+    assert _count(pg_url, pg_schema) == 30
+    t.close()
+
+
+def test_read_rows_gives_the_records_of_read(tmp_path, sis):  # noqa: F811
+    _, dsn = sis
+    by_records = [(b.cursor, [(r.key, r.data, r.object) for r in b.records]) for b in source(tmp_path, dsn).read(None)]
+    bulk = list(source(tmp_path, dsn).read_rows(None))
+    assert all(b.rows is not None and not b.records for b in bulk)
+    assert [(b.cursor, [(r.key, r.data, r.object) for r in b.rows.to_records()]) for b in bulk] == by_records
+    assert type(bulk[0].rows.data[0][bulk[0].rows.columns.index("updated_at")]) is TimestampText
