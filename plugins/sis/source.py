@@ -30,9 +30,9 @@ import datetime as dt
 from collections.abc import Iterator
 
 from sqlalchemy import tuple_
-from sqlalchemy.exc import DBAPIError
 
-from runtime.errors import ConfigError, TransientError
+from runtime.dberrors import database_outage
+from runtime.errors import ConfigError
 from runtime.plugin import Batch, PluginContext, Record, Source
 from runtime.sis import records as rec
 from runtime.sis.models import OBJECTS, natural_key
@@ -86,15 +86,11 @@ class SisStoreSource(Source):
     def read(self, cursor: str | None) -> Iterator[Batch]:
         if self.engine is None:
             self.open()
-        try:
+        with database_outage("SIS store"):
             if self.spec.mode == "outbox":
                 yield from self._read_outbox(cursor)
             else:
                 yield from self._read_table(cursor)
-        except DBAPIError as exc:
-            if exc.connection_invalidated or _is_operational(exc):
-                raise TransientError(f"SIS store unavailable: {type(exc.orig).__name__}") from exc
-            raise
 
     # --- outbox ---------------------------------------------------------------------------
 
@@ -220,8 +216,3 @@ class SisStoreSource(Source):
     def _keep(self, record: dict) -> bool:
         return self._where is None or bool(self._where.search(record))
 
-
-def _is_operational(exc: DBAPIError) -> bool:
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    return isinstance(exc, (OperationalError, InterfaceError))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from runtime.dberrors import database_outage
 from runtime.plugin import Batch, Record, Source
 
 KEEP = dt.timedelta(days=7)
@@ -41,7 +42,8 @@ class WebhookInboxSource(Source):
     def read(self, cursor: str | None) -> Iterator[Batch]:
         last = int(cursor or 0)
         while True:
-            rows = self.store.inbox_after(self.ctx.interface_id, last, self.size, channel=self.channel)
+            with database_outage("the webhook inbox (state database)"):
+                rows = self.store.inbox_after(self.ctx.interface_id, last, self.size, channel=self.channel)
             if not rows:
                 return
             last = rows[-1]["id"]
@@ -50,7 +52,8 @@ class WebhookInboxSource(Source):
     def commit(self, batch: Batch) -> None:
         from runtime.engine.state.store import utcnow
 
-        self.store.inbox_prune(self.ctx.interface_id, batch.token, utcnow() - KEEP, channel=self.channel)
+        with database_outage("the webhook inbox (state database)"):
+            self.store.inbox_prune(self.ctx.interface_id, batch.token, utcnow() - KEEP, channel=self.channel)
 
     def close(self) -> None:
         if self.store is not None:

@@ -22,8 +22,6 @@ from runtime.plugin import Source
 from .framework import SourceContract, SourceHarness, Unsupported
 from .pgdatabase import PgDatabase
 
-UNREACHABLE_STATE_DB_BUG = ("bug: webhook source raises sqlalchemy OperationalError, not TransientError, "
-                            "when the state database is unreachable")
 SECRET = "hook-secret-5f2a9c"
 PATH = "/hooks/aanmelding"
 INTERFACE = {
@@ -118,12 +116,3 @@ class TestWebhookPostgresSource(SourceContract):
         with PgDatabase("webhook") as pg, WebhookHarness(pg) as harness:
             yield harness
 
-    # The source lets the driver's OperationalError through (StateStore.inbox_after does not
-    # translate it), so the engine logs an unexpected failure instead of a TransientError.
-    @pytest.mark.xfail(strict=True, reason=UNREACHABLE_STATE_DB_BUG)
-    def test_transient_failure_raises_transient_error(self, harness) -> None:
-        super().test_transient_failure_raises_transient_error(harness)
-
-    @pytest.mark.xfail(strict=True, reason=UNREACHABLE_STATE_DB_BUG)
-    def test_works_again_after_a_failure(self, harness) -> None:
-        super().test_works_again_after_a_failure(harness)
