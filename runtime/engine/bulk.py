@@ -1,6 +1,7 @@
 """The bulk path: replication without a Record, dict, Item or ledger row per row.
 
-Taken for an interface with ``delivery.ledger: false``, no mapping, no write-back, a source that
+Taken for an interface with ``delivery.ledger: false``, no ``idempotency_key`` expression, no
+mapping, no write-back, a source that
 offers ``read_rows`` and targets that all offer ``write_rows`` (``runtime.plugin``): the db plugin's
 replications (interfaces 0, 2, 18). Every other interface takes the per-record path, unchanged.
 ``KOPPEL_BULK=0`` turns the bulk path off (to compare, or to rule it out when hunting a bug).
@@ -43,7 +44,9 @@ BULK_GROUP_ROWS = 100_000
 def bulk_possible(interface, source, lanes, writeback) -> bool:
     if os.environ.get("KOPPEL_BULK", "1") == "0":
         return False
-    if interface.delivery.ledger or not lanes or not callable(getattr(source, "read_rows", None)):
+    if interface.delivery.ledger or interface.delivery.idempotency_key or not lanes:
+        return False  # an idempotency_key expression is checked per record (empty: dead letter)
+    if not callable(getattr(source, "read_rows", None)):
         return False
     return all(lane.mapping is None and not writeback.needed(lane)
                and callable(getattr(lane.target, "write_rows", None)) for lane in lanes)
