@@ -50,7 +50,7 @@ def resolve(reference: str, *, base: Path | None = None) -> str:
     """The secret's value. Raises ConfigError naming the reference (never the value)."""
     match = REFERENCE.match(reference)
     if not match:
-        raise ConfigError(f"not a secret reference: expected ${{env:NAME}} or ${{file:path}}")
+        raise ConfigError("not a secret reference: expected ${env:NAME} or ${file:path}")
     kind, name = match.groups()
     if kind == "env":
         value = os.environ.get(name)

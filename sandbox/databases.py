@@ -36,7 +36,7 @@ DEFAULT_DSN = "sqlite:///var/datalaag.db"
 
 def locations(project_root: Path, *, url: str | None = None) -> dict[str, str]:
     """schema → where it lives (a file path for SQLite, ``<url> schema <name>`` for PostgreSQL)."""
-    from plugins.db.dsn import absolute_sqlite, is_sqlite, schema_file
+    from plugins.db.dsn import is_sqlite, schema_file
 
     result = {}
     for schema, dsn in _settings(Path(project_root), url).items():

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from runtime import redact
 from runtime.engine.lane import Pending, error_text, payload_hash, record_from_dict
 from runtime.engine.pipeline import Lease, new_counts
-from runtime.engine.state.store import BatchResult, aware
+from runtime.engine.state.common import aware
+from runtime.engine.state.store import BatchResult
 from runtime.errors import ConfigError, classify
 from runtime.plugin import Item, Outcome
 

@@ -104,9 +104,9 @@ def postgresql_ddl(object_type: str) -> list[str]:
         "update", "n", f"new_rows n LEFT JOIN old_rows o ON {same_key}", "WHERE o IS DISTINCT FROM n"
     )
     return [
-        f"CREATE OR REPLACE FUNCTION koppel_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
-        f"BEGIN\nIF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN NEW.updated_at := now(); END IF;\n"
-        f"RETURN NEW;\nEND\n$fn$",
+        "CREATE OR REPLACE FUNCTION koppel_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
+        "BEGIN\nIF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN NEW.updated_at := now(); END IF;\n"
+        "RETURN NEW;\nEND\n$fn$",
         function("insert", insert_from("insert", "n", "new_rows n")),
         function("update", changed),
         function("delete", insert_from("delete", "o", "old_rows o")),

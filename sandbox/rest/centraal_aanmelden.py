@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import applications, synthetic
-from sandbox.rest.common import base_path, bearer_checker, gate, option, page_params, problem, paged_response
+from sandbox.rest.common import admit, base_path, bearer_checker, option, page_params, paged_response, problem, since_param
 from sandbox.standin import StandinContext, control_routes
 
 
@@ -40,17 +40,13 @@ def create_app(ctx: StandinContext) -> Starlette:
     timeline = synthetic.Timeline(interval=float(option(ctx, "interval", 60)), backlog=int(option(ctx, "backlog", 25)))
 
     async def list_(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
-        early = await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
-        if early:
-            return early
+        refused = await admit(ctx, request, auth)
+        if refused:
+            return refused
         since_text = request.query_params.get("gewijzigdSinds")
-        try:
-            since = synthetic.parse_iso(since_text) if since_text else None
-        except ValueError:
-            return problem(400, "gewijzigdSinds must be an ISO 8601 timestamp")
+        since = since_param(request, "gewijzigdSinds")
+        if isinstance(since, Response):
+            return since
         paging = page_params(request, default_size=20, max_size=100)
         if isinstance(paging, Response):
             return paging

@@ -94,6 +94,26 @@ def fault_text(request: Request, body: bytes) -> str:
     return f"{request.method} {request.url.path}{query}\n{body.decode('utf-8', 'replace')}"
 
 
+async def admit(ctx: StandinContext, request: Request, auth: Callable[[Request], Response | None]) -> Response | None:
+    """For a read endpoint: authentication first (a call without credentials is always a 401),
+    then whatever fault is queued for this request; None to handle it."""
+    denied = auth(request)
+    if denied:
+        return denied
+    return await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
+
+
+def since_param(request: Request, name: str) -> float | None | Response:
+    """An exclusive watermark query parameter (ISO 8601) as epoch seconds, or a 400 problem."""
+    from sandbox.rest import synthetic
+
+    text = request.query_params.get(name)
+    try:
+        return synthetic.parse_iso(text) if text else None
+    except ValueError:
+        return problem(400, f"{name} must be an ISO 8601 timestamp")
+
+
 async def gate(
     ctx: StandinContext, request: Request, body: bytes, reject: Callable[[Fault], Response]
 ) -> Response | None:

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import base_path, bearer_checker, gate, option, problem
+from sandbox.rest.common import admit, base_path, bearer_checker, option, problem, since_param
 from sandbox.rest.xedule import COURSES
 from sandbox.standin import StandinContext, control_routes
 
@@ -59,17 +59,13 @@ def create_app(ctx: StandinContext) -> Starlette:
     timeline = synthetic.Timeline(interval=float(option(ctx, "interval", 45)), backlog=int(option(ctx, "backlog", 120)))
 
     async def results(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
-        early = await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
-        if early:
-            return early
+        refused = await admit(ctx, request, auth)
+        if refused:
+            return refused
         q = request.query_params
-        try:
-            since = synthetic.parse_iso(q["sinds"]) if q.get("sinds") else None
-        except ValueError:
-            return problem(400, "sinds must be an ISO 8601 timestamp")
+        since = since_param(request, "sinds")
+        if isinstance(since, Response):
+            return since
         try:
             offset = int(base64.urlsafe_b64decode(q["cursor"].encode()).decode()) if q.get("cursor") else 0
             limit = min(200, max(1, int(q.get("limit", 50))))

@@ -31,7 +31,8 @@ from starlette.routing import Route
 
 from sandbox.rest import applications, synthetic
 from sandbox.rest.common import (
-    base_path, bearer_checker, gate, option, page_params, problem, receive, required_fields, paged_response,
+    admit, base_path, bearer_checker, option, page_params, paged_response, problem, receive, required_fields,
+    since_param,
 )
 from sandbox.rest.vva import STATUSES
 from sandbox.standin import StandinContext, control_routes
@@ -76,17 +77,13 @@ def create_app(ctx: StandinContext) -> Starlette:
         return [dossier(a, url) for a in apps if int(a["aanmeldId"].rsplit("-", 1)[1]) % 2 == 0]
 
     async def list_(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
-        early = await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
-        if early:
-            return early
+        refused = await admit(ctx, request, auth)
+        if refused:
+            return refused
         since_text = request.query_params.get("gewijzigdSinds")
-        try:
-            since = synthetic.parse_iso(since_text) if since_text else None
-        except ValueError:
-            return problem(400, "gewijzigdSinds must be an ISO 8601 timestamp")
+        since = since_param(request, "gewijzigdSinds")
+        if isinstance(since, Response):
+            return since
         paging = page_params(request, default_size=20, max_size=100)
         if isinstance(paging, Response):
             return paging

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import same_secret, base_path, form_fields, gate, option, page_params, problem, paged_response
+from sandbox.rest.common import admit, base_path, form_fields, option, page_params, paged_response, problem, same_secret
 from sandbox.standin import StandinContext, control_routes
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -124,12 +124,9 @@ def create_app(ctx: StandinContext) -> Starlette:
         return None
 
     async def activities(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
-        early = await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
-        if early:
-            return early
+        refused = await admit(ctx, request, auth)
+        if refused:
+            return refused
         q = request.query_params
         try:
             first = dt.date.fromisoformat(q["startDate"]) if "startDate" in q else dt.date.today()

@@ -31,7 +31,6 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-import posixpath
 import socket
 import threading
 from dataclasses import dataclass, field

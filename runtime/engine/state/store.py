@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from runtime.engine.state import models as m
-from runtime.engine.state.common import aware, holder_id, jsonable, utcnow  # noqa: F401 (re-exported)
+from runtime.engine.state.common import holder_id, jsonable, utcnow  # noqa: F401 (re-exported)
 from runtime.engine.state.coordination import LeasesAndInbox
 
 COUNTS = ("read", "mapped", "filtered", "skipped", "delivered", "failed", "dead")
