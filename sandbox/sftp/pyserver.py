@@ -129,10 +129,7 @@ def start(project_root: Path, port: int = sshd_server.DEFAULT_PORT, *,
     sshd_dir.mkdir(parents=True, exist_ok=True)
     host_key_path = _keypair(sshd_dir / "ssh_host_ed25519_key")
     client_key = _keypair(state_dir / "client_key")
-    known_hosts = state_dir / "known_hosts"
-    host = "127.0.0.1" if port == 22 else f"[127.0.0.1]:{port}"
-    key_type, key_text = Path(f"{host_key_path}.pub").read_text().split()[:2]
-    known_hosts.write_text(f"{host} {key_type} {key_text}\n")
+    known_hosts = sshd_server.write_known_hosts(state_dir / "known_hosts", host_key_path, port)
 
     base_dirs = {}
     for system in systems:

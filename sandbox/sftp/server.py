@@ -135,10 +135,7 @@ def start(project_root: Path, port: int = DEFAULT_PORT, *, systems: tuple[str, .
     host_key = _keypair(sshd_dir / "ssh_host_ed25519_key")
     client_key = _keypair(state_dir / "client_key")
     (sshd_dir / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
-    known_hosts = state_dir / "known_hosts"
-    host = "127.0.0.1" if port == 22 else f"[127.0.0.1]:{port}"
-    key_type, key_text = Path(f"{host_key}.pub").read_text().split()[:2]
-    known_hosts.write_text(f"{host} {key_type} {key_text}\n")
+    known_hosts = write_known_hosts(state_dir / "known_hosts", host_key, port)
 
     base_dirs = {}
     for system in systems:
@@ -338,3 +335,11 @@ def main() -> None:  # pragma: no cover - manual use
 
 if __name__ == "__main__":
     main()
+
+
+def write_known_hosts(path: Path, host_key: Path, port: int) -> Path:
+    """The known_hosts line the catalog's sandbox settings point at: this server's host key."""
+    host = "127.0.0.1" if port == 22 else f"[127.0.0.1]:{port}"
+    key_type, key_text = Path(f"{host_key}.pub").read_text().split()[:2]
+    path.write_text(f"{host} {key_type} {key_text}\n")
+    return path
