@@ -21,20 +21,26 @@ process could; ``koppel run`` does not, so by default neither does the bench.
     .venv/bin/python bench/bench_db_replication.py [--rows 1000000] [--runs 3] [--per-record]
         [--group-rows N] [--freeze]
 
-Measured (medians of 3 interleaved runs, 1,000,000 rows, 2 shared cores, load average 1.5-3):
+Measured (medians of 3 interleaved runs, 1,000,000 rows, 2 shared cores; load average in brackets):
 
-| path | koppel rows/s | ratio to plain COPY |
-|---|---|---|
-| per-record (Record, Item, payload hash, lane; before the bulk path) | ≈ 60 k | 0.14 |
-| bulk, a commit after every batch (``--group-rows 1``) | ≈ 210 k | 0.59 |
-| bulk, groups of 100,000 rows (the default) | ≈ 290 k | 0.83-0.92 |
-| bulk, the whole first load in one group | ≈ 280 k | 0.90 (memory grows with the table) |
+| path | koppel rows/s | plain COPY rows/s | ratio |
+|---|---|---|---|
+| before: per-record through the engine (Record, Item, payload hash, lane) | 59.6 k | 428 k | 0.14 (1.8) |
+| before: the old bench's shortcut (plugins called directly, per record) | 141 k | 430 k | 0.33 (1.5) |
+| bulk, a commit after every batch (``--group-rows 1``) | 211 k | 354 k | 0.59 (1.9) |
+| bulk, the whole first load in one group | 278 k | 308 k | 0.90 (2.6) |
+| bulk, groups of 100,000 rows (the default) | 362 k | 414 k | 0.87 (1.5) |
+| the same, ``--freeze`` | 336 k | 412 k | 0.81 (2.5) |
+| the same at 300,000 rows | 319 k | 370 k | 0.86 (1.7) |
+
+A group of 100,000 such rows holds about 44 MB until it is durable (kept for a replay); groups of
+25,000 gave 0.82 (separate runs within the hour, load 2.5; 100,000 gave 0.92 at load 1.7).
 
 Tried and not kept (no gain beyond the noise, same run interleaved): a reader thread filling a
 bounded queue of batches ahead of the COPY (0.84 against 0.83), psycopg's ``QueuedLibpqWriter``
 (0.85), ``gc.freeze()`` after start-up (per-record 5.37 s against 5.35 s at 300k rows; the bulk path
 pauses the collector while it builds and writes a batch, which is what mattered). What is left
-is the work plain COPY does too: ``fetchmany`` and ``write_row`` (profile: 2.4 of 3.2 s).
+is the work plain COPY does too: ``fetchmany`` and ``write_row`` (cProfile: 2.6 of 3.2 s).
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres); creates and drops its own database.
 """

@@ -19,12 +19,8 @@ Per batch and table, in one transaction:
 - A batch the database refuses is written again row by row; only the rows it refuses get a
   RecordError outcome (e.g. a NULL key, a value out of range).
 
-Bulk path (``write_rows``/``flush``, see ``runtime.plugin``): rows in tuple form go to the same
-place by the same rules (evolve, COPY into an empty table or the refresh stage, else upsert), but
-without an Item per row, and a PostgreSQL COPY stays open across batches until the engine asks
-for durability (``durable=True`` or ``flush()``): the server ingests while the next batch is read,
-and there is one commit per durable point instead of one per batch. A failure rolls back what was
-not yet durable and raises; the engine then sends those batches again through ``write``.
+Bulk path (``write_rows``/``flush``, rows as tuples, one COPY stream per durable group): see
+``plugins.db.bulkwrite``.
 
 Views (``spec.views``, name → SELECT) are created in the target schema with ``CREATE OR REPLACE``
 once their tables exist; they must name tables without a schema (see ``plugins.db.dsn``).
@@ -32,7 +28,6 @@ once their tables exist; they must name tables without a schema (see ``plugins.d
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,9 +36,10 @@ from typing import Any
 
 from runtime import redact
 from runtime.errors import ConfigError, RecordError, TransientError
-from runtime.plugin import Item, Outcome, PluginContext, Rows, Target
+from runtime.plugin import Item, Outcome, PluginContext, Target
 
 from plugins.db import schema as shapes
+from plugins.db.bulkwrite import BulkWrites
 from plugins.db.dialects import Dialect, dialect_for
 from plugins.db.gcpause import paused_gc
 from plugins.db.dsn import connection_error, create_engine, is_sqlite, quote_identifier as q, resolve_dsn
@@ -63,7 +59,7 @@ class TableState:
     stage: str | None = None  # qualified stage table during a full refresh
 
 
-class TableTarget(Target):
+class TableTarget(BulkWrites, Target):
     def __init__(self, spec: Any, ctx: PluginContext) -> None:
         self.spec = spec
         self.ctx = ctx
@@ -75,8 +71,8 @@ class TableTarget(Target):
         self.tables: dict[str, TableState] = {}
         self.views_done = not spec.views
         self._all_upserts = False
-        self._copy = None  # the open COPY of the bulk path: (context manager, copy, cursor, (table, columns))
-        self._pending = False  # bulk rows written but not yet committed
+        self._copy = None  # bulk path (bulkwrite.py): the open COPY
+        self._pending = False  # bulk path: rows written but not yet committed
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -200,108 +196,6 @@ class TableTarget(Target):
             log.info("table %s: batch refused (%s); writing row by row", table, type(exc).__name__)
             for position, item in zip(positions, items):
                 outcomes[position] = self._write_one(state, item)
-
-    # -- bulk path -----------------------------------------------------------------------------
-
-    def write_rows(self, rows: Rows, *, durable: bool = True) -> None:
-        self.open()
-        with paused_gc(), self._undo_on_failure(rows.object):
-            self._pending = True
-            self._write_rows(rows)
-            if durable:
-                self._make_durable()
-
-    def flush(self) -> None:
-        if self.connection is None or not self._pending:
-            return
-        with self._undo_on_failure("(flush)"):
-            self._make_durable()
-
-    def _make_durable(self) -> None:
-        self._end_stream()
-        self.connection.commit()
-        self._pending = False
-        if not self.views_done:
-            self._create_views(quiet=True)
-
-    @contextlib.contextmanager
-    def _undo_on_failure(self, table: str):
-        try:
-            yield
-        except Exception as exc:
-            self._pending = False
-            self._abort_stream()
-            rolled_back = self._rollback()
-            if isinstance(exc, (ConfigError, TransientError)):
-                raise
-            if not rolled_back or _is_connection_problem(exc):
-                self._drop_connection()
-                raise TransientError(f"table {table}: connection lost ({type(exc).__name__})") from None
-            raise
-
-    def _write_rows(self, rows: Rows) -> None:
-        if rows.object not in self.tables:
-            self._end_stream()  # learning a table's shape queries the database
-        state = self._state(rows.object, [])
-        if not state.keys:
-            state.keys = list(rows.keys)
-        incoming = shapes.infer_columns(rows.columns, rows.data)
-        if self._needs_ddl(state, incoming):
-            self._end_stream()
-            self._evolve_kinds(state, incoming)
-            self.connection.commit()  # DDL kept even if the rows are refused below
-        columns = list(state.columns)
-        data = _reorder(rows, state, columns)
-        adapt = self.dialect.adapt([state.columns[c] for c in columns])
-        if adapt is not None:
-            data = [adapt(r) for r in data]
-        if state.stage is not None or state.direct:
-            self._stream(state.stage or state.qualified, columns, data)
-        else:
-            self._end_stream()
-            data = list({tuple(r[columns.index(k)] for k in state.keys): r for r in data}.values())  # last wins
-            self.dialect.upsert(state.qualified, columns, state.keys, data)
-
-    def _needs_ddl(self, state: TableState, incoming: dict[str, str]) -> bool:
-        if not state.columns:
-            return True
-        for column, kind in incoming.items():
-            existing = state.columns.get(state.renames.get(column, column))
-            if existing is None or not shapes.compatible(existing, kind):
-                return True
-        return False
-
-    def _stream(self, qtable: str, columns: list[str], data: list[tuple]) -> None:
-        """Rows into ``qtable``: one COPY kept open across batches (PostgreSQL), else inserts."""
-        if self.dialect.name != "postgresql":
-            self.dialect.insert(qtable, columns, data)
-            return
-        if self._copy is None or self._copy[3] != (qtable, columns):
-            self._end_stream()
-            cursor = self.connection.cursor()
-            manager = cursor.copy(f"COPY {qtable} ({', '.join(q(c) for c in columns)}) FROM STDIN")
-            self._copy = (manager, manager.__enter__(), cursor, (qtable, columns))
-        write = self._copy[1].write_row
-        for row in data:
-            write(row)
-
-    def _end_stream(self) -> None:
-        if self._copy is not None:
-            manager, _copy, cursor, _ = self._copy
-            self._copy = None
-            manager.__exit__(None, None, None)
-            cursor.close()
-
-    def _abort_stream(self) -> None:
-        if self._copy is not None:
-            manager, _copy, cursor, _ = self._copy
-            self._copy = None
-            try:
-                error = RuntimeError("bulk write abandoned")
-                manager.__exit__(RuntimeError, error, None)
-                cursor.close()
-            except Exception:
-                pass
 
     def _bulk(self, state: TableState, columns: list[str], upserts: list[Item], has_deletes: bool) -> None:
         target = state.stage or state.qualified
@@ -495,20 +389,6 @@ def _rows(items: list[Item], state: TableState, columns: list[str]) -> list[tupl
         except KeyError:
             pass  # some records lack a column: the path below fills in NULLs
     return [tuple(it.payload.get(f) if f is not None else None for f in fields) for it in items]
-
-
-def _reorder(rows: Rows, state: TableState, columns: list[str]) -> list[tuple]:
-    """The bulk rows in the target's column order (``_rows`` for tuples): as they are when the
-    columns match, which is the common case."""
-    fields: list[str | None] = list(columns)
-    if state.renames:
-        back = {new: old for old, new in state.renames.items()}
-        fields = [back[c] if c in back else (None if c in state.renames else c) for c in columns]
-    if fields == rows.columns:
-        return rows.data
-    at = {c: i for i, c in enumerate(rows.columns)}
-    positions = [at.get(f) if f is not None else None for f in fields]
-    return [tuple(row[i] if i is not None else None for i in positions) for row in rows.data]
 
 
 def _key_columns_of(sample: list[Item]) -> list[str]:
