@@ -251,3 +251,26 @@ def test_a_kill_mid_load_resumes_without_loss(tmp_path, pg_url):
     _, rows = _pg_table(pg_url, "dl", "enrollment")
     assert [r[0] for r in rows] == list(range(1, count + 1))
     assert rows[42][:3] == (43, "S100043", 43)
+
+
+def test_a_drain_mid_load_records_what_is_durable_and_the_next_run_completes(tmp_path, pg_url, bulk_runs):
+    source = tmp_path / "sis.db"
+    engine_bulk.make_source(source, 2_000)
+    engine = engine_bulk.engine(tmp_path, source, pg_url, f"sqlite:///{tmp_path / 'state.db'}", "dl")
+    seen = []
+
+    def drain_after_the_first_group(counts: dict) -> None:
+        seen.append(counts["delivered"])
+        if counts["delivered"] >= 250:
+            engine.stop()
+
+    summary = engine.run_interface(0, trigger="outbox", progress=drain_after_the_first_group)
+    assert summary.outcome == "stopped" and 250 <= summary.delivered < 2_000, summary
+    assert engine.store.cursor(0, "db") is None  # the first load did not end: its cursor did not move
+    engine.close()
+    engine = engine_bulk.engine(tmp_path, source, pg_url, f"sqlite:///{tmp_path / 'state.db'}", "dl")
+    assert engine.run_interface(0, trigger="outbox").outcome == "ok"
+    assert engine.store.cursor(0, "db") == '{"outbox": 1}'
+    engine.close()
+    _, rows = _pg_table(pg_url, "dl", "enrollment")
+    assert [r[0] for r in rows] == list(range(1, 2_001))
