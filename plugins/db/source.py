@@ -271,15 +271,7 @@ class TableSource(Source):
         return cursor
 
     def _batches(self, table, sql: str, params, *, size: int | None = None) -> Iterator[list[Record]]:
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(sql, tuple(params))
-        except Exception as exc:
-            cursor.close()
-            error = self._query_error(exc, table)
-            if not isinstance(error, ConfigError):
-                raise
-            raise error from None
+        cursor = self._execute(table, sql, params)
         columns = [d[0] for d in cursor.description]
         typed = self._typed_columns(table, columns)
         key_index = [columns.index(k) for k in table.key if k in columns]

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import applications, synthetic
-from sandbox.rest.common import admit, base_path, bearer_checker, option, page_params, paged_response, problem, since_param
+from sandbox.rest.common import base_path, bearer_checker, changes_since, option, problem
 from sandbox.standin import StandinContext, control_routes
 
 
@@ -40,19 +40,8 @@ def create_app(ctx: StandinContext) -> Starlette:
     timeline = synthetic.Timeline(interval=float(option(ctx, "interval", 60)), backlog=int(option(ctx, "backlog", 25)))
 
     async def list_(request: Request) -> Response:
-        refused = await admit(ctx, request, auth)
-        if refused:
-            return refused
-        since_text = request.query_params.get("gewijzigdSinds")
-        since = since_param(request, "gewijzigdSinds")
-        if isinstance(since, Response):
-            return since
-        paging = page_params(request, default_size=20, max_size=100)
-        if isinstance(paging, Response):
-            return paging
-        items = applications.visible(seed, timeline, since)
-        ctx.received.add("poll", {"gewijzigdSinds": since_text, "page": paging[0]}, path=request.url.path)
-        return paged_response(request, items, *paging)
+        return await changes_since(ctx, request, auth, "gewijzigdSinds",
+                                   lambda since: applications.visible(seed, timeline, since))
 
     async def one(request: Request) -> Response:
         denied = auth(request)

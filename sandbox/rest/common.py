@@ -103,6 +103,23 @@ async def admit(ctx: StandinContext, request: Request, auth: Callable[[Request],
     return await gate(ctx, request, b"", lambda f: problem(400, "request rejected (sandbox fault)"))
 
 
+async def changes_since(ctx: StandinContext, request: Request, auth: Callable[[Request], Response | None],
+                        param: str, items: Callable[[float | None], list]) -> Response:
+    """A paged list of what changed after the exclusive watermark ``param`` (Centraal Aanmelden's
+    applications, Intergrip's dossiers): credentials, faults, watermark, page, record the poll."""
+    refused = await admit(ctx, request, auth)
+    if refused:
+        return refused
+    since = since_param(request, param)
+    if isinstance(since, Response):
+        return since
+    paging = page_params(request, default_size=20, max_size=100)
+    if isinstance(paging, Response):
+        return paging
+    ctx.received.add("poll", {param: request.query_params.get(param), "page": paging[0]}, path=request.url.path)
+    return paged_response(request, items(since), *paging)
+
+
 def since_param(request: Request, name: str) -> float | None | Response:
     """An exclusive watermark query parameter (ISO 8601) as epoch seconds, or a 400 problem."""
     from sandbox.rest import synthetic

@@ -30,10 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import applications, synthetic
-from sandbox.rest.common import (
-    admit, base_path, bearer_checker, option, page_params, paged_response, problem, receive, required_fields,
-    since_param,
-)
+from sandbox.rest.common import base_path, bearer_checker, changes_since, option, problem, receive, required_fields
 from sandbox.rest.vva import STATUSES
 from sandbox.standin import StandinContext, control_routes
 
@@ -77,18 +74,7 @@ def create_app(ctx: StandinContext) -> Starlette:
         return [dossier(a, url) for a in apps if int(a["aanmeldId"].rsplit("-", 1)[1]) % 2 == 0]
 
     async def list_(request: Request) -> Response:
-        refused = await admit(ctx, request, auth)
-        if refused:
-            return refused
-        since_text = request.query_params.get("gewijzigdSinds")
-        since = since_param(request, "gewijzigdSinds")
-        if isinstance(since, Response):
-            return since
-        paging = page_params(request, default_size=20, max_size=100)
-        if isinstance(paging, Response):
-            return paging
-        ctx.received.add("poll", {"gewijzigdSinds": since_text, "page": paging[0]}, path=request.url.path)
-        return paged_response(request, dossiers(request, since), *paging)
+        return await changes_since(ctx, request, auth, "gewijzigdSinds", lambda since: dossiers(request, since))
 
     async def document(request: Request) -> Response:
         denied = auth(request)
