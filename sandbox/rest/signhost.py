@@ -118,16 +118,18 @@ def create_app(ctx: StandinContext) -> Starlette:
         ctx.received.add("transaction", data, path=request.url.path, id=tid)
         return JSONResponse(transaction)
 
-    def find(request: Request) -> dict[str, Any] | None:
-        return transactions.get(request.path_params["id"])
-
-    async def upload(request: Request) -> Response:
+    def find(request: Request) -> dict[str, Any] | Response:
+        """The transaction the path names, after the credentials: or the answer that refuses."""
         denied = auth(request)
         if denied:
             return denied
+        transaction = transactions.get(request.path_params["id"])
+        return error(404, "Transaction not found") if transaction is None else transaction
+
+    async def upload(request: Request) -> Response:
         transaction = find(request)
-        if transaction is None:
-            return error(404, "Transaction not found")
+        if isinstance(transaction, Response):
+            return transaction
         body = await request.body()
         early = await gate(ctx, request, body[:2000], reject)
         if early:
@@ -169,12 +171,9 @@ def create_app(ctx: StandinContext) -> Starlette:
         return error(400, f"Unsupported Content-Type '{kind}'")
 
     async def start(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
         transaction = find(request)
-        if transaction is None:
-            return error(404, "Transaction not found")
+        if isinstance(transaction, Response):
+            return transaction
         early = await gate(ctx, request, transaction["Id"].encode(), reject)
         if early:
             return early
@@ -188,31 +187,24 @@ def create_app(ctx: StandinContext) -> Starlette:
         return Response(status_code=204)
 
     async def get(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
         transaction = find(request)
-        return JSONResponse(transaction) if transaction else error(404, "Transaction not found")
+        return transaction if isinstance(transaction, Response) else JSONResponse(transaction)
 
     async def delete(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
         transaction = find(request)
-        if transaction is None:
-            return error(404, "Transaction not found")
+        if isinstance(transaction, Response):
+            return transaction
         if transaction["Status"] < 30:
             transaction["CanceledDateTime"] = _now()
             _set_status(transaction, 60)
         return JSONResponse(transaction)
 
     async def download(request: Request) -> Response:
-        denied = auth(request)
-        if denied:
-            return denied
         transaction = find(request)
+        if isinstance(transaction, Response):
+            return transaction
         data = files.get((request.path_params["id"], request.path_params["file_id"]))
-        if transaction is None or data is None:
+        if data is None:
             return error(404, "File not found")
         if transaction["Status"] != 30:
             return error(403, "The document is not signed")
