@@ -14,7 +14,6 @@ A run of an interface never overlaps itself, across processes too: it holds the 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,15 +22,15 @@ from typing import Any
 
 from runtime.engine.callbacks import callback_lanes, callback_names, callback_source, callbacks_of, main_source_runs
 from runtime.engine.lane import TargetLane, error_text
+from runtime.engine.lease import LEASE_TTL, Lease  # noqa: F401 (Lease, LEASE_TTL re-exported)
 from runtime.engine.retry import Sleeper
-from runtime.engine.state.store import BatchResult, StateStore, holder_id
+from runtime.engine.state.store import BatchResult, StateStore
 from runtime.engine.writeback import WriteBack
 from runtime.errors import ConfigError, KoppelError
 from runtime.plugin import PluginContext, Record
 
 log = logging.getLogger("koppel.engine")
 
-LEASE_TTL = 60.0
 #: triggers that run often and mostly find nothing; such empty runs are not kept
 QUIET_TRIGGERS = ("outbox", "poll", "webhook", "interval")
 
@@ -58,41 +57,6 @@ class RunSummary:
 
 def new_counts() -> dict[str, int]:
     return dict(read=0, mapped=0, filtered=0, skipped=0, delivered=0, failed=0, dead=0)
-
-
-class Lease:
-    """The interface's lease, renewed in the background while a run holds it."""
-
-    def __init__(self, store: StateStore, name: str, ttl: float = LEASE_TTL) -> None:
-        self.store, self.name, self.ttl = store, name, ttl
-        self.holder = holder_id()
-        self.lost = threading.Event()
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def acquire(self, wait: float = 0.0) -> bool:
-        deadline = time.monotonic() + wait
-        while not self.store.acquire_lease(self.name, self.holder, self.ttl):
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
-        self._thread = threading.Thread(target=self._heartbeat, name=f"lease-{self.name}", daemon=True)
-        self._thread.start()
-        return True
-
-    def _heartbeat(self) -> None:
-        while not self._done.wait(self.ttl / 3):
-            try:
-                if not self.store.renew_lease(self.name, self.holder, self.ttl):
-                    self.lost.set()
-            except Exception:  # a hiccup of the database: try again next beat
-                log.exception("lease renewal failed")
-
-    def release(self) -> None:
-        self._done.set()
-        if self._thread:
-            self._thread.join(timeout=5)
-        self.store.release_lease(self.name, self.holder)
 
 
 class Engine:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import socket
-import threading
 from typing import Any
 
 
@@ -22,28 +19,10 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def holder_id() -> str:
-    """Who holds a lease: host and process, so a dead holder on this host is recognised at once."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """Who holds a lease: this process's random id and the thread (runtime/engine/lease.py)."""
+    from runtime.engine.lease import holder_id as current
 
-
-def _holder_alive(holder: str) -> bool | None:
-    """True/False for a holder on this host; None when it lives elsewhere (only expiry tells)."""
-    try:
-        host, pid, _thread = holder.rsplit(":", 2)
-        pid_number = int(pid)
-    except ValueError:
-        return None
-    if host != socket.gethostname():
-        return None
-    if pid_number == os.getpid():
-        return True
-    try:
-        os.kill(pid_number, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return current()
 
 
 def _json_default(value: Any) -> Any:

@@ -1,4 +1,10 @@
-"""Coordination between processes (leases) and the durable webhook inbox, as StateStore methods."""
+"""Coordination between processes (leases, runs a dead process left open) and the durable webhook
+inbox, as StateStore methods.
+
+A lease is free when it is ours or its ``expires_at`` has passed: its holder renews it while it
+lives (runtime/engine/lease.py), so expiry is the only sign of death that holds across hosts,
+containers and process namespaces alike.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from runtime.engine.state import models as m
-from runtime.engine.state.common import _holder_alive, aware, jsonable, utcnow
+from runtime.engine.state.common import aware, jsonable, utcnow
 
 
 class LeasesAndInbox:
@@ -18,7 +24,7 @@ class LeasesAndInbox:
     # -- leases --------------------------------------------------------------------------------
 
     def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
-        """Take the lease if it is free, expired, ours, or held by a dead process on this host."""
+        """Take the lease if it is free, expired or already ours."""
         now = utcnow()
         expires = now + dt.timedelta(seconds=ttl)
         l = m.leases.c
@@ -35,7 +41,7 @@ class LeasesAndInbox:
                 except IntegrityError:
                     return False
             current = row["holder"]
-            free = current == holder or aware(row["expires_at"]) < now or _holder_alive(current) is False
+            free = current == holder or aware(row["expires_at"]) < now
             if not free:
                 return False
             done = c.execute(update(m.leases).where(l.name == name, l.holder == current).values(
@@ -52,6 +58,34 @@ class LeasesAndInbox:
     def release_lease(self, name: str, holder: str) -> None:
         with self.engine.begin() as c:
             c.execute(m.leases.delete().where(m.leases.c.name == name, m.leases.c.holder == holder))
+
+    def leases(self, prefix: str = "") -> dict[str, dict]:
+        """Lease name → {holder, expires_at, alive} for the leases whose name starts with ``prefix``."""
+        l = m.leases.c
+        now = utcnow()
+        with self.engine.connect() as c:
+            rows = c.execute(select(m.leases).where(l.name.startswith(prefix, autoescape=True))).mappings().all()
+        return {r["name"]: {"holder": r["holder"], "expires_at": aware(r["expires_at"]),
+                            "alive": aware(r["expires_at"]) >= now} for r in rows}
+
+    # -- runs a process left open --------------------------------------------------------------
+
+    def open_runs(self) -> list[dict]:
+        """Runs still marked ``running`` (by a live process, or by one that died)."""
+        r = m.runs.c
+        q = select(r.id, r.interface_id, r.trigger, r.run_key, r.holder, r.started_at).where(r.outcome == "running")
+        with self.engine.connect() as c:
+            return [{**row, "started_at": aware(row["started_at"])} for row in c.execute(q.order_by(r.id)).mappings()]
+
+    def close_open_runs(self, ids: list[int], outcome: str, message: str) -> int:
+        """Close runs that are still ``running`` (a run closed meanwhile is left as it is)."""
+        if not ids:
+            return 0
+        r = m.runs.c
+        with self.engine.begin() as c:
+            done = c.execute(update(m.runs).where(r.id.in_(ids), r.outcome == "running").values(
+                outcome=outcome, message=message, ended_at=utcnow()))
+        return done.rowcount
 
     # -- webhook inbox -------------------------------------------------------------------------
 
