@@ -86,6 +86,19 @@ class SignhostChecksumAuth(Model):
     header: str = Field("Checksum", description="The header that may carry the checksum.")
 
 
+class StandardWebhooksAuth(Model):
+    """Inbound: Standard Webhooks (https://www.standardwebhooks.com), Koppel's own scheme for
+    partners without one of their own. The sender signs ``<webhook-id>.<webhook-timestamp>.<body>``
+    with HMAC-SHA256 and sends ``webhook-id``, ``webhook-timestamp`` (Unix seconds) and
+    ``webhook-signature: v1,<base64>``. A timestamp further than ``tolerance`` from now is refused,
+    and a ``webhook-id`` already accepted is answered 2xx without being stored again."""
+
+    type: Literal["standard_webhooks"]
+    secret: SecretRef = Field(description="The shared secret, ``whsec_`` followed by base64 (24 to 64 random bytes).")
+    tolerance: int = Field(300, ge=1, le=300, description="Seconds a call's timestamp may lie before or after "
+                           "Koppel's clock (at most 300, the standardwebhooks library's own limit).")
+
+
 class MutualTlsAuth(Model):
     """Inbound: the caller's certificate subject must be one of these (checked by the proxy or
     the server that terminates TLS and passes the subject on)."""
@@ -101,6 +114,6 @@ OutboundAuth = Annotated[
 ]
 
 InboundAuth = Annotated[
-    Union[HmacAuth, SignhostChecksumAuth, BearerAuth, ApiKeyAuth, BasicAuth, MutualTlsAuth, NoAuth],
+    Union[StandardWebhooksAuth, HmacAuth, SignhostChecksumAuth, BearerAuth, ApiKeyAuth, BasicAuth, MutualTlsAuth, NoAuth],
     Field(discriminator="type"),
 ]
