@@ -2,9 +2,14 @@
 
 Two kinds of values are masked:
 - secret values, registered when a ``${env:...}``/``${file:...}`` reference is resolved;
-- BSNs: any run of exactly nine digits that passes the elfproef. An SBB code or another
-  nine-digit number that happens to pass too is masked as well; the cost of that is small,
-  the cost of a leaked BSN is not.
+- BSNs: any run of exactly nine digits that passes the elfproef, also written the way people
+  write them (``1234.56.782``, ``123 456 782``), and an integer that is one (eight or nine
+  digits: a BSN with a leading zero loses it when it is stored as a number). An SBB code or
+  another nine-digit number that happens to pass too is masked as well; the cost of that is
+  small, the cost of a leaked BSN is not.
+
+Secrets may overlap (``abcd1234`` and ``1234wxyz`` in ``abcd1234wxyz``): every character that
+belongs to any registered secret is masked, so no part of either is left readable.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import re
 import threading
 from typing import Any
 
-_NINE_DIGITS = re.compile(r"(?<!\d)(\d{9})(?!\d)")
+# not part of a longer number: no digit (or digit and point, a decimal) before, no digit after
+_NINE_DIGITS = re.compile(r"(?<!\d)(?<!\d\.)(\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})(?!\d)")
 _secrets: set[str] = set()
 _secret_pattern: re.Pattern | None = None
 _lock = threading.Lock()
@@ -23,7 +29,8 @@ MASK = "*****"
 
 def elfproef(number: str) -> bool:
     """The BSN eleven-test: 9·d1 + 8·d2 + ... + 2·d8 − 1·d9 is a multiple of 11 (and not 0)."""
-    if len(number) != 9 or not number.isdigit():
+    # ASCII only: "１２３４５６７８２" passes isdigit() but is not a number DUO accepts
+    if len(number) != 9 or not (number.isascii() and number.isdigit()):
         return False
     digits = [int(c) for c in number]
     total = sum(w * d for w, d in zip(range(9, 1, -1), digits[:8])) - digits[8]
@@ -43,27 +50,52 @@ def register_secret(value: str) -> None:
         if value in _secrets:
             return
         _secrets.add(value)
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        # a lookahead finds every secret at every position, overlapping ones included
+        _secret_pattern = re.compile("(?=(" + "|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True)) + "))")
+
+
+def _mask_secrets(value: str) -> str:
+    spans: list[tuple[int, int]] = []
+    for match in _secret_pattern.finditer(value):  # type: ignore[union-attr]
+        start, end = match.start(), match.start() + len(match.group(1))
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    if not spans:
+        return value
+    out, last = [], 0
+    for start, end in spans:
+        out.append(value[last:start] + MASK)
+        last = end
+    return "".join(out) + value[last:]
+
+
+def _bsn(match: re.Match) -> str:
+    # \d also matches other scripts' digits (fullwidth ones, say): mask those BSNs as well
+    digits = "".join(str(int(c)) for c in match.group(1) if c.isdigit())
+    return mask_bsn(digits) if elfproef(digits) else match.group(1)
 
 
 def text(value: str) -> str:
     """``value`` with every registered secret and every BSN masked."""
     if _secret_pattern is not None:
-        value = _secret_pattern.sub(MASK, value)
-    return _NINE_DIGITS.sub(lambda m: mask_bsn(m.group(1)) if elfproef(m.group(1)) else m.group(1), value)
+        value = _mask_secrets(value)
+    return _NINE_DIGITS.sub(_bsn, value)
 
 
 def data(value: Any) -> Any:
-    """A deep copy of ``value`` with every string masked (numbers that are BSNs too)."""
+    """A deep copy of ``value`` with every string masked (numbers that are BSNs too), keys included."""
     if isinstance(value, str):
         return text(value)
     if isinstance(value, bool):
         return value
-    if isinstance(value, int) and elfproef(f"{value:09d}") and 100_000_000 <= value <= 999_999_999:
-        return mask_bsn(str(value))
+    if isinstance(value, int):
+        return mask_bsn(f"{value:09d}") if 10_000_000 <= value <= 999_999_999 and elfproef(f"{value:09d}") else value
+    if isinstance(value, (bytes, bytearray)):
+        return text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, dict):
-        return {k: data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+        return {data(k): data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
         return [data(v) for v in value]
     return value

@@ -17,8 +17,13 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 
 
 def _extras(record: logging.LogRecord) -> dict:
-    return {k: redact.data(v) if isinstance(v, (str, dict, list)) else v
-            for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+    # every value: an integer BSN or a tuple is as personal as a string
+    return {k: redact.data(v) for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+def _as_text(value: object) -> str:
+    """An extra that JSON cannot hold (a Record, a Path) as masked text, not its raw str()."""
+    return redact.text(str(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,7 +37,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = redact.text(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return json.dumps(entry, ensure_ascii=False, default=_as_text)
 
 
 class TextFormatter(logging.Formatter):
