@@ -24,7 +24,7 @@ from runtime.models.interface import InterfaceBase, interface_model
 from runtime.registry import Registry, registry as default_registry
 from runtime.yamlsource import Located, YamlProblem, load_file
 
-INTERFACE_FILE = re.compile(r"^(\d\d)-[a-z0-9-]+\.yaml$")
+INTERFACE_FILE = re.compile(r"^(\d{2,})-[a-z0-9-]+\.yaml$")  # 00-27 of the overview, 28 and on
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _ALLOWED_PLACEHOLDER = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:[^}\s]+|specs|documents)$")
 

@@ -11,6 +11,7 @@ import importlib
 
 import click
 
+from runtime.cli import exitcodes
 from runtime.errors import DefinitionError, KoppelError
 
 #: command name → "module:attribute"
@@ -57,15 +58,20 @@ class LazyGroup(click.Group):
                 click.echo(str(d), err=True)
             click.secho(f"koppel: {exc}", fg="red", err=True)
             _maybe_traceback(ctx)
-            ctx.exit(1)
+            ctx.exit(exitcodes.FAILURE)
         except KoppelError as exc:
             from runtime import redact
 
             click.secho(f"koppel: {redact.text(str(exc))}", fg="red", err=True)
             _maybe_traceback(ctx)
-            ctx.exit(1)
+            ctx.exit(exitcodes.FAILURE)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # `koppel runs | head`: the reader has all it wanted
+            from runtime.cli.output import quiet_broken_pipe
+
+            quiet_broken_pipe()
+            ctx.exit(exitcodes.OK)
         except Exception as exc:  # a bug: say so plainly, the traceback only on --debug
             from runtime import redact
 
@@ -76,7 +82,7 @@ class LazyGroup(click.Group):
                 err=True,
             )
             _maybe_traceback(ctx)
-            ctx.exit(1)
+            ctx.exit(exitcodes.FAILURE)
 
 
 def _maybe_traceback(ctx: click.Context) -> None:
@@ -94,7 +100,8 @@ def _unavailable(name: str) -> click.Command:
     return command
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exitcodes.HELP)
+@click.version_option(package_name="koppel", prog_name="koppel", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.option(
     "--project",

@@ -1,7 +1,8 @@
 """``koppel run | dry-run | runs | deadletters | serve``.
 
-Exit codes of ``run``: 0 every record delivered (or skipped), 2 some went to the dead letters,
-1 the run stopped on an error (configuration, source down, ...).
+Exit codes (runtime/cli/exitcodes.py): 0 every record delivered (or skipped), 3 some went to the
+dead letters, 1 the run stopped on an error (configuration, source down, ...), 2 a usage error.
+Every command that lists or reports takes ``--format text|json`` (``--json`` is kept as an alias).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 import click
 
 from runtime import redact
+from runtime.cli import exitcodes
+from runtime.cli.output import format_option
 
 
 def _engine(ctx: click.Context, only: list[str] | None = None):
@@ -108,13 +111,14 @@ def run(ctx: click.Context, interface: str | None, run_all: bool) -> None:
             outcomes.add(summary.outcome)
     finally:
         engine.close()
-    ctx.exit(1 if outcomes - {"ok", "skipped", "partial"} else 2 if "partial" in outcomes else 0)
+    ctx.exit(exitcodes.FAILURE if outcomes - {"ok", "skipped", "partial"}
+             else exitcodes.DEAD_LETTERS if "partial" in outcomes else exitcodes.OK)
 
 
 @click.command("dry-run")
 @click.argument("interface")
 @click.option("--limit", type=int, default=None, help="Read at most N source records.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
+@format_option(help="json: one JSON object per item.")
 @click.option("--from-start", is_flag=True, help="Read the source's current records, as if the interface had never run.")
 @click.pass_context
 def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool, from_start: bool) -> None:
@@ -150,7 +154,7 @@ def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool
 @click.command()
 @click.option("--interface", "interface", default=None, help="Only this interface.")
 @click.option("--limit", type=int, default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@format_option()
 @click.pass_context
 def runs(ctx: click.Context, interface: str | None, limit: int, as_json: bool) -> None:
     """Run history with counts, newest first."""
@@ -193,7 +197,7 @@ def _iid(engine, interface):
 @_filters
 @click.option("--status", type=click.Choice(["open", "replayed", "discarded", "superseded", "all"]), default="open")
 @click.option("--limit", type=int, default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@format_option()
 @click.pass_context
 def dl_list(ctx, interface, since, error_class, status, limit, as_json) -> None:
     """List dead letters (open ones by default)."""
@@ -270,7 +274,7 @@ def dl_replay(ctx, ids, interface, since, error_class, force) -> None:
         click.echo(f"{r.id:>6}  {r.status}" + (f"  {redact.text(r.message)}" if r.message else ""))
     failed = sum(r.status == "failed" for r in results)
     click.echo(f"replayed {len(results)}: {len(results) - failed} resolved, {failed} failed again")
-    ctx.exit(2 if failed else 0)
+    ctx.exit(exitcodes.DEAD_LETTERS if failed else exitcodes.OK)
 
 
 @deadletters.command("discard")

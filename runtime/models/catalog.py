@@ -16,7 +16,7 @@ ENVIRONMENTS: tuple[str, ...] = ("sandbox", "acceptatie", "productie")
 class CatalogRow(Model):
     """One row of the overview, written as the college wrote it (Dutch)."""
 
-    id: int = Field(ge=0, le=27, description="The number in the overview, 0 to 27.")
+    id: int = Field(ge=0, description="The interface's number: the overview's 0 to 27, and any new one after them.")
     from_: str = Field(alias="from", description="'Van' as in the overview.")
     to: str = Field(description="'Naar' as in the overview.")
     objects: list[str] = Field(description="'Objecten', one line of the overview per item.")
@@ -26,7 +26,7 @@ class CatalogRow(Model):
     link: str | None = Field(None, description="Where the standard or the vendor documents it.")
     source_systems: list[str] = Field(min_length=1, description="Systems (keys of `systems`) data comes from.")
     target_systems: list[str] = Field(min_length=1, description="Systems data goes to.")
-    file: str = Field(pattern=r"^interfaces/\d\d-[a-z0-9-]+\.yaml$", description="The interface definition.")
+    file: str = Field(pattern=r"^interfaces/\d{2,}-[a-z0-9-]+\.yaml$", description="The interface definition.")
 
 
 class SystemEnvironment(Model):

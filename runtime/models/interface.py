@@ -7,6 +7,7 @@ third-party plugin's spec validates and appears in the JSON Schema like a built-
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Literal, Union
 
@@ -51,10 +52,14 @@ class CronTrigger(Model):
 
 
 class IntervalTrigger(Model):
-    """Every so often, e.g. ``every: 5m``."""
+    """Every so often, e.g. ``every: 5m``. Ticks count from ``start`` (default: the epoch in
+    Europe/Amsterdam), so every daemon computes the same ticks and each tick runs once."""
 
     type: Literal["interval"]
     every: Duration = Field(gt=0)
+    start: datetime | None = Field(
+        None, description="Where the ticks count from, e.g. 2026-09-01T00:05:00 (Europe/Amsterdam unless "
+        "it names a zone); default the epoch, so `every: 1h` runs on the hour.")
 
 
 class OutboxTrigger(Model):
@@ -150,7 +155,7 @@ class CallbackBase(Model):
 
 
 class InterfaceBase(Model):
-    id: int = Field(ge=0, le=27, description="The number in the college's overview.")
+    id: int = Field(ge=0, description="The interface's number in catalog.yaml (the overview's 0 to 27, and any new one).")
     name: str
     description: str | None = None
     type: Literal["batch", "realtime"] = Field(description="As decided for this interface.")

@@ -40,7 +40,7 @@ def test_batch_and_dry_run_show_no_bsn_and_no_secret(make_engine, monkeypatch):
         logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if not getattr(h, "_koppel", False)]
     assert dry.exit_code == 0, dry.output
     assert "[send] memtarget  k0" in dry.output and "*****2333" in dry.output
-    assert run.exit_code == 2 and "dead 1" in run.output  # partial: one dead letter
+    assert run.exit_code == 3 and "dead 1" in run.output  # partial: one dead letter
     assert "rejected by target" in dl.output and "*****2333" in show.output
     everything = dry.output + run.output + dl.output + show.output + runs.output + logs.getvalue()
     assert "dead letter" in logs.getvalue()
@@ -58,7 +58,7 @@ def test_deadletters_cli_filters_replay_and_discard(make_engine, monkeypatch):
     monkeypatch.setattr(cli, "_engine", lambda ctx, only=None: engine)
     monkeypatch.setattr(engine, "close", lambda: None)
     runner = CliRunner()
-    assert runner.invoke(cli.run, ["2"], obj={}).exit_code == 2
+    assert runner.invoke(cli.run, ["2"], obj={}).exit_code == 3  # finished with dead letters
     listed = runner.invoke(cli.deadletters, ["list", "--interface", "2", "--since", "1h", "--error-class", "record"], obj={})
     assert "2 dead letter(s)" in listed.output
     assert "0 dead letter(s)" in runner.invoke(cli.deadletters, ["list", "--error-class", "transient"], obj={}).output
