@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +26,7 @@ def test_what_validate_accepts_is_what_the_scheduler_fires(expression: str, week
 @pytest.mark.parametrize("expression, says", [("0 25 * * *", "invalid cron expression '0 25 * * *'"),
                                               ("0 2 * *", "has 4"), ("0 2 * * 8", "invalid cron expression")])
 def test_what_validate_refuses_the_scheduler_refuses_too(expression: str, says: str) -> None:
-    with pytest.raises(ValueError, match=says):
+    with pytest.raises(ValueError, match=re.escape(says)):
         check_cron(expression)
     if len(expression.split()) == 5:
         with pytest.raises(ValueError):
