@@ -1,7 +1,7 @@
 """The HTTP side of the daemon (Starlette): health, readiness, metrics and inbound webhooks.
 
     GET  /healthz            the process is alive
-    GET  /readyz             the state database answers and the daemon is not draining (else 503)
+    GET  /readyz             200 when ready; 503 with each interface's reason (runtime/engine/health.py)
     GET  /metrics            Prometheus text format
     POST <path>              style json: one JSON object or a list; every record stored, then 202
     <path>/Users[/id]        style scim: SCIM 2.0 POST (201), PUT/PATCH (200), DELETE (204);
@@ -93,14 +93,11 @@ def create_app(engine, *, metrics=None, state: DaemonState | None = None,
 
 def _ready(engine, state: DaemonState):
     def ready(request: Request) -> JSONResponse:
-        if state.draining:
-            return JSONResponse({"status": "draining"}, status_code=503)
-        try:
-            engine.store.ping()
-        except Exception:
-            return JSONResponse({"status": "state database unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"} if state.started else {"status": "starting"},
-                            status_code=200 if state.started else 503)
+        from runtime.engine.health import Health  # readiness is the daemon's (health.py)
+
+        health = getattr(state, "health", None) or Health(engine, state)
+        status, body = health.report()
+        return JSONResponse(body, status_code=status)
 
     return ready
 
