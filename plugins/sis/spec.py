@@ -31,6 +31,18 @@ class SisSource(SpecBase):
         "periods) sends the records that include it again.",
     )
 
+    def wake_objects(self) -> list[str]:
+        """The SIS objects whose outbox changes concern this source (what wakes a realtime
+        interface reading it): its object and, when it follows them, every object it includes."""
+        if self.mode != "outbox":
+            return []
+        objects = {self.object}
+        if self.follow_includes and self.include:
+            from runtime.sis.related import RelatedChanges
+
+            objects.update(RelatedChanges(self.object, self.include).objects)
+        return sorted(objects)
+
 
 class SisTarget(TargetSpecBase):
     """Upsert records into the SIS store by natural key."""

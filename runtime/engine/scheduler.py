@@ -1,13 +1,27 @@
-"""Scheduling with APScheduler 3.x: cron and interval triggers in Europe/Amsterdam.
+"""Scheduling with APScheduler 3.x: cron and interval triggers in Europe/Amsterdam, one clock for
+every daemon.
 
 Cron weekdays: APScheduler 3 numbers them 0 = Monday (its ``from_crontab`` passes the field
 through unchanged, see the warning in apscheduler/triggers/cron/__init__.py), classic cron 0 (or 7)
 = Sunday. ``cron_trigger`` rewrites numeric weekdays to names (``0 2 * * 0`` → ``sun``), so an
 expression means what a cron user expects.
 
+One clock: an interval counts its ticks from a fixed origin, the trigger's ``start`` or else the
+epoch in Europe/Amsterdam (``every: 15s`` ticks at :00, :15, :30, :45 in every daemon), never from
+the moment a daemon started. So every daemon computes the same ticks, a tick has one run key and
+is claimed once, and a daemon that restarts more often than the interval still runs the ticks
+that fall while it is up.
+
 Every job has ``coalesce`` (missed runs collapse into one), ``max_instances=1`` and the trigger's
-``misfire_grace``. Across daemons a tick is claimed once: its run key is
-``<interface>@<scheduled local wall time>``, unique in ``koppel_runs``. Planned interfaces are never scheduled.
+``misfire_grace``. Across daemons a tick is claimed once: its run key is ``<interface>@<tick>``,
+unique in ``koppel_runs``; the tick is the scheduled local wall time for cron, UTC (with ``Z``)
+for an interval (an interval tick in the doubled autumn hour is another tick, not a repeat).
+
+A run that fails (the source is down, say) is tried again within the tick, with backoff, as long
+as the misfire grace lasts (``<key>~retry<n>``). A run whose lease expired while it was still
+``running`` (its daemon was killed) is finished by a survivor: the resume sweep (``resume.py``)
+closes it as crashed and runs the interface again at once from its committed cursor, with
+trigger ``resume``. Planned interfaces are never scheduled.
 """
 
 from __future__ import annotations
@@ -15,10 +29,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
+from zoneinfo import ZoneInfo
+
+from runtime.engine.loopstatus import LoopStatus, close_interrupted_runs
 
 log = logging.getLogger("koppel.scheduler")
 
+AMSTERDAM = "Europe/Amsterdam"
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+RETRY_FIRST, RETRY_MAX = 2.0, 60.0
 
 
 def _weekday_field(value: str) -> str:
@@ -47,12 +67,27 @@ def _weekday_field(value: str) -> str:
     return ",".join(parts)
 
 
-def cron_trigger(expression: str, timezone: str = "Europe/Amsterdam"):
+def cron_trigger(expression: str, timezone: str = AMSTERDAM):
     from apscheduler.triggers.cron import CronTrigger
 
     minute, hour, day, month, weekday = expression.split()
     return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekday_field(weekday),
                        timezone=timezone)
+
+
+def interval_origin(start: dt.datetime | None = None) -> dt.datetime:
+    """Where interval ticks count from: ``start`` (naive means Europe/Amsterdam), else the epoch
+    in Europe/Amsterdam (1970-01-01 00:00 local, 23:00 UTC the day before)."""
+    zone = ZoneInfo(AMSTERDAM)
+    if start is None:
+        return dt.datetime(1970, 1, 1, tzinfo=zone)
+    return start if start.tzinfo else start.replace(tzinfo=zone)
+
+
+def interval_trigger(every: float, start: dt.datetime | None = None):
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    return IntervalTrigger(seconds=every, start_date=interval_origin(start), timezone=AMSTERDAM)
 
 
 def last_fire_time(trigger, now: dt.datetime, window: float) -> dt.datetime | None:
@@ -68,55 +103,106 @@ def last_fire_time(trigger, now: dt.datetime, window: float) -> dt.datetime | No
     return previous
 
 
-def run_key(iid: int, tick: dt.datetime, timezone: str) -> str:
-    """``<interface>@<local wall time>``. On the night clocks go back, APScheduler 3 fires a
-    02:00 job at both 02:00s; both carry the same wall time, so the second is skipped as claimed."""
-    from zoneinfo import ZoneInfo
-
+def run_key(iid: int, tick: dt.datetime, timezone: str | None) -> str:
+    """``<interface>@<local wall time>`` for cron; with ``timezone=None`` (intervals) the tick in
+    UTC with a ``Z``. On the night clocks go back, APScheduler 3 fires a 02:00 cron job at both
+    02:00s; both carry the same wall time, so the second is skipped as claimed."""
+    if timezone is None:
+        return f"{iid}@{tick.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec='seconds')}Z"
     return f"{iid}@{tick.astimezone(ZoneInfo(timezone)).replace(tzinfo=None).isoformat(timespec='seconds')}"
 
 
+def _claimed(summary) -> bool:
+    """A skipped run whose tick another daemon claimed (rather than one waiting for the lease)."""
+    return "claimed" in (summary.message or "")
+
+
 class Scheduler:
-    def __init__(self, engine, timezone: str = "Europe/Amsterdam") -> None:
+    def __init__(self, engine, timezone: str = AMSTERDAM, only: set[int] | None = None) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.engine = engine
+        self.only = only
         self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults={"coalesce": True, "max_instances": 1})
         self.triggers: dict[int, object] = {}
+        self.statuses: dict[int, LoopStatus] = {}
+        self.stopping = threading.Event()
+        self.resumer = None
 
     def add_interfaces(self) -> list[int]:
-        from apscheduler.triggers.interval import IntervalTrigger
-
         added = []
         for iid, interface in sorted(self.engine.project.interfaces.items()):
             t = interface.trigger
             if interface.status != "active" or t.type not in ("cron", "interval"):
                 continue
+            if self.only is not None and iid not in self.only:
+                continue
             if t.type == "cron":
                 trigger, grace = cron_trigger(t.cron, t.timezone), int(t.misfire_grace)
             else:
-                trigger, grace = IntervalTrigger(seconds=t.every, timezone="Europe/Amsterdam"), max(1, int(t.every))
+                trigger, grace = interval_trigger(t.every, getattr(t, "start", None)), max(1, int(t.every))
             self.triggers[iid] = trigger
+            self.statuses[iid] = LoopStatus(iid, t.type)
             self.scheduler.add_job(self.fire, trigger, args=[iid, grace], id=f"interface-{iid}",
                                    misfire_grace_time=grace, name=interface.name)
             added.append(iid)
         return added
 
-    def fire(self, iid: int, grace: float) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+    def tick_key(self, iid: int, grace: float, now: dt.datetime | None = None) -> str:
+        now = now or dt.datetime.now(dt.UTC)
         tick = last_fire_time(self.triggers[iid], now, grace + 60) or now.replace(second=0, microsecond=0)
         spec = self.engine.project.interfaces[iid].trigger
-        key = run_key(iid, tick, getattr(spec, "timezone", "Europe/Amsterdam"))
-        try:
-            summary = self.engine.run_interface(iid, spec.type, run_key=key)
-            if summary.outcome == "skipped":
-                log.info("tick skipped: %s", summary.message, extra={"interface": iid})
-        except Exception:
-            log.exception("scheduled run failed", extra={"interface": iid})
+        return run_key(iid, tick, spec.timezone if spec.type == "cron" else None)
+
+    def fire(self, iid: int, grace: float) -> None:
+        """Run the tick that is due; a failed run is tried again (backoff) within the grace."""
+        import time
+
+        key = self.tick_key(iid, grace)
+        spec = self.engine.project.interfaces[iid].trigger
+        status = self.statuses.setdefault(iid, LoopStatus(iid, spec.type))
+        deadline = time.monotonic() + grace
+        attempt, delay = 1, RETRY_FIRST
+        while not self.stopping.is_set():
+            attempt_key = key if attempt == 1 else f"{key}~retry{attempt}"
+            try:
+                close_interrupted_runs(self.engine.store, iid)
+                summary = self.engine.run_interface(iid, spec.type, run_key=attempt_key)
+            except Exception as exc:  # the state database went away mid-run: recorded when it returns
+                status.failed(exc)
+                log.warning("scheduled run failed: %s", type(exc).__name__, exc_info=True, extra={"interface": iid})
+            else:
+                busy = summary.outcome == "skipped" and not _claimed(summary)
+                if summary.outcome == "skipped" and not busy:
+                    log.info("tick skipped: %s", summary.message, extra={"interface": iid})
+                if summary.outcome not in ("error", "skipped") or (summary.outcome == "skipped" and not busy):
+                    status.ran()
+                    return
+                if busy:  # another run holds the lease (perhaps a dead one, until it expires): wait for it
+                    status.ran()
+                    if time.monotonic() + 1 > deadline:
+                        log.info("tick %s skipped: %s", key, summary.message, extra={"interface": iid})
+                        return
+                    self.stopping.wait(1.0)
+                    continue
+                status.failed(summary.message or "error")
+            if time.monotonic() + delay > deadline:
+                log.error("tick %s given up after %d attempts; the next tick reads from the cursor", key, attempt,
+                          extra={"interface": iid})
+                return
+            self.stopping.wait(delay)
+            attempt, delay = attempt + 1, min(RETRY_MAX, delay * 2)
 
     def start(self) -> None:
+        from runtime.engine.resume import ResumeSweep
+
         self.scheduler.start()
+        self.resumer = ResumeSweep(self.engine, self, self.stopping)
+        self.resumer.start()
 
     def shutdown(self, wait: bool = True) -> None:
+        self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
+        if self.resumer is not None:
+            self.resumer.join(timeout=10)
