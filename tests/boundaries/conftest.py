@@ -1,0 +1,46 @@
+"""Fixtures of the boundary tests: a fresh database on SQLite and on PostgreSQL.
+
+PostgreSQL databases get random names (other developers test against the same server) and are
+dropped afterwards; without a server on 127.0.0.1:5432 the postgres half skips, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+# the project root first: tests/plugins (a folder of tests) must not shadow the plugins package
+_ROOT = str(Path(__file__).resolve().parents[2])
+if sys.path[0] != _ROOT:
+    sys.path.insert(0, _ROOT)
+
+PG_ADMIN = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_admin():
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """A SQLAlchemy URL of an empty database; the PostgreSQL one is dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'boundary.db'}"
+        return
+    try:
+        admin = pg_admin()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({type(exc).__name__})")
+    name = f"koppel_boundary_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -1,0 +1,166 @@
+"""runtime/dberrors.py against real SQLite and PostgreSQL: each kind of database error gets its
+class, and no message carries the SQL or a value.
+
+The values used are ones a leak would show: a BSN-like number, a name and a marker string that
+appears only in the SQL text.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+
+from runtime import dberrors
+from runtime.errors import ConfigError, RecordError, TransientError
+
+from .conftest import pg_admin
+
+PERSONAL = "Jansen-Zuidhoek"
+NUMBER = "987654321"
+MARKER = "SQLMARKER"  # appears in the SQL and nowhere else
+
+
+def _setup(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        c.execute(sa.text("CREATE TABLE person (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL UNIQUE, "
+                          "age INTEGER CHECK (age >= 0))"))
+        c.execute(sa.text("INSERT INTO person (id, name, age) VALUES (1, :n, 20)"), {"n": PERSONAL})
+
+
+def _error(engine: sa.Engine, sql: str, params: dict | None = None) -> Exception:
+    with pytest.raises(Exception) as info:
+        with dberrors.database_outage("the test store"):
+            with engine.begin() as c:
+                c.execute(sa.text(sql), params or {})
+    return info.value
+
+
+def _assert_clean(error: Exception) -> None:
+    text = str(error)
+    assert text.startswith("the test store"), text
+    for secret in (PERSONAL, NUMBER, MARKER, "INSERT", "SELECT", "[SQL", "parameters"):
+        assert secret not in text, f"{secret!r} in {text!r}"
+    assert error.__suppress_context__ and error.__cause__ is None  # no chained driver text
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = sa.create_engine(db_url)
+    _setup(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_a_unique_violation_is_a_record_error_naming_the_constraint_not_the_value(engine):
+    error = _error(engine, f"INSERT INTO person (id, name, age) VALUES (2, :n, 1) /* {MARKER} */", {"n": PERSONAL})
+    assert type(error) is RecordError and error.error_class == "record"
+    assert "refused by a constraint" in str(error)
+    if engine.dialect.name == "postgresql":
+        assert error.code == "23505" and "constraint person_name_key" in str(error) and "table person" in str(error)
+    else:
+        assert error.code == "constraint" and "UNIQUE constraint failed: person.name" in str(error)
+    _assert_clean(error)
+
+
+def test_a_primary_key_not_null_and_check_violation_are_record_errors(engine):
+    for sql, params in (("INSERT INTO person (id, name, age) VALUES (1, :n, 1)", {"n": "other"}),
+                        ("INSERT INTO person (id, name, age) VALUES (3, NULL, 1)", {}),
+                        ("INSERT INTO person (id, name, age) VALUES (4, :n, -1)", {"n": NUMBER})):
+        error = _error(engine, f"{sql} /* {MARKER} */", params)
+        assert type(error) is RecordError, (sql, error)
+        _assert_clean(error)
+
+
+def test_a_value_too_long_or_of_the_wrong_type_is_a_record_error_without_the_value(engine):
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite stores any length and type in any column: there is no such error to classify")
+    for sql, params in (("INSERT INTO person (id, name) VALUES (5, :n)", {"n": PERSONAL * 3}),
+                        ("INSERT INTO person (id, name, age) VALUES (6, 'x', CAST(:a AS INTEGER))", {"a": PERSONAL})):
+        error = _error(engine, f"{sql} /* {MARKER} */", params)
+        assert type(error) is RecordError and "a value does not fit its column" in str(error), error
+        assert error.code.startswith("22")
+        _assert_clean(error)
+
+
+@pytest.mark.parametrize("sql", [
+    f"SELEC name FROM person WHERE name = '{PERSONAL}' /* {MARKER} */",
+    f"SELECT name FROM no_such_table_{MARKER.lower()}",
+    f"SELECT {MARKER}_column FROM person",
+])
+def test_bad_sql_is_a_configuration_error_and_not_retried(engine, sql):
+    error = _error(engine, sql)
+    assert type(error) is ConfigError and error.error_class == "configuration"
+    assert "the database refused the statement" in str(error)
+    text = str(error)
+    assert PERSONAL not in text and "SELEC" not in text and "[SQL" not in text
+    assert not dberrors.is_outage(error.__context__)
+
+
+def test_sqlite_names_the_missing_table_which_is_no_value(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    error = _error(engine, "SELECT * FROM koppel_missing")
+    assert "no such table: koppel_missing" in str(error) and "SQLITE_ERROR" not in str(error)
+    assert "(OperationalError: no such table: koppel_missing)" in str(error)
+
+
+def test_a_locked_sqlite_database_is_transient(tmp_path):
+    path = tmp_path / "locked.db"
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    _setup(engine)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        error = _error(engine, f"INSERT INTO person (id, name) VALUES (9, '{PERSONAL}') /* {MARKER} */")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()
+    assert type(error) is TransientError and str(error).startswith("the test store unavailable: OperationalError")
+    _assert_clean(error)
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_transient(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    error = _error(engine, "SELECT 1")
+    assert type(error) is TransientError and error.code is None and "unavailable: OperationalError" in str(error)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_refused_postgresql_connection_is_transient():
+    engine = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/x",
+                              connect_args={"connect_timeout": 2})
+    error = _error(engine, "SELECT 1")
+    assert type(error) is TransientError and error.error_class == "transient"
+    assert str(error) == "the test store unavailable: OperationalError"
+
+
+def test_a_postgresql_backend_killed_mid_session_is_transient(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL backend")
+    engine = sa.create_engine(db_url, pool_size=1, max_overflow=0)
+    with engine.connect() as c:
+        pid = c.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        admin = pg_admin()
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        admin.close()
+        with pytest.raises(TransientError) as info:
+            with dberrors.database_outage("the test store"):
+                c.execute(sa.text(f"SELECT '{PERSONAL}' /* {MARKER} */"))
+    engine.dispose()
+    _assert_clean(info.value)
+    assert info.value.code in ("57P01", None)
+
+
+def test_other_exceptions_pass_through_unchanged():
+    with pytest.raises(KeyError), dberrors.database_outage("x"):
+        raise KeyError("k")
+    assert dberrors.translate(ValueError("v"), "x") is None
+    assert not dberrors.is_outage(ValueError("v"))
