@@ -31,10 +31,8 @@ def _setup(engine: sa.Engine) -> None:
 
 
 def _error(engine: sa.Engine, sql: str, params: dict | None = None) -> Exception:
-    with pytest.raises(Exception) as info:
-        with dberrors.database_outage("the test store"):
-            with engine.begin() as c:
-                c.execute(sa.text(sql), params or {})
+    with pytest.raises(Exception) as info, dberrors.database_outage("the test store"), engine.begin() as c:
+        c.execute(sa.text(sql), params or {})
     return info.value
 
 
@@ -151,9 +149,8 @@ def test_a_postgresql_backend_killed_mid_session_is_transient(db_url):
         admin = pg_admin()
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         admin.close()
-        with pytest.raises(TransientError) as info:
-            with dberrors.database_outage("the test store"):
-                c.execute(sa.text(f"SELECT '{PERSONAL}' /* {MARKER} */"))
+        with pytest.raises(TransientError) as info, dberrors.database_outage("the test store"):
+            c.execute(sa.text(f"SELECT '{PERSONAL}' /* {MARKER} */"))
     engine.dispose()
     _assert_clean(info.value)
     assert info.value.code in ("57P01", None)
