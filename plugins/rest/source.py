@@ -18,6 +18,9 @@ Cursor rules (decided here; the engine stores the cursor of the last acknowledge
 - A record whose ``key`` expression finds nothing is a ConfigError: the definition is wrong,
   and guessing a key would break idempotency.
 
+With ``related`` each batch is completed by records of another collection (``related.py``:
+Exact's debtor Account of an invoice).
+
 File downloads (``format: csv|xlsx|json|jsonl|xml``, e.g. SBB's crebo list) are read with
 ``plugins.codecs``; when that module is not installed only JSON documents are understood.
 """
@@ -33,7 +36,7 @@ from typing import Any
 from runtime.errors import ConfigError
 from runtime.plugin import Batch, PluginContext, Record, Source
 
-from . import bodies, errors
+from . import bodies, errors, related
 from .client import RestClient
 from .lookup import compile_lookup
 from .paging import Pager
@@ -90,7 +93,7 @@ class RestApiSource(Source):
             # A full batch is held until the next record shows it is not the last one, so the
             # last batch always carries the read's final cursor (and no empty batch is needed).
             if len(pending) >= self.batch_size:
-                yield Batch(pending, cursor=boundary)
+                yield Batch(self._linked(pending), cursor=boundary)
                 pending = []
             if self._watermark is not None:
                 tracker.see(watermark_value(self._watermark(raw)))
@@ -98,7 +101,13 @@ class RestApiSource(Source):
             if len(pending) == self.batch_size and wm:
                 boundary = tracker.safe()
         if pending:
-            yield Batch(pending, cursor=tracker.highest() if wm else None)
+            yield Batch(self._linked(pending), cursor=tracker.highest() if wm else None)
+
+    def _linked(self, records: list[Record]) -> list[Record]:
+        if self.spec.related:
+            assert self.client is not None
+            related.attach(self.client, self.spec.related, records)
+        return records
 
     def _record(self, raw: Any) -> Record:
         key = self._key(raw)

@@ -10,6 +10,8 @@ from plugins.formats import Format
 from runtime.models.common import Expression, Model
 from runtime.models.interface import SpecBase, TargetSpecBase
 
+from .related import Related
+
 
 class NextLinkPaging(Model):
     """The body holds the next page's URL, e.g. OData's ``d.__next``."""
@@ -72,6 +74,9 @@ class RestSource(SpecBase):
     paging: Paging | None = None
     watermark: Watermark | None = None
     format: Format | None = Field(None, description="For file downloads (CSV, XLSX); default JSON.")
+    related: list[Related] = Field(
+        default_factory=list, description="Records of another collection added to each record (plugins/rest/related.py)."
+    )
 
 
 class RestStep(Model):

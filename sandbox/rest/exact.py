@@ -1,18 +1,25 @@
-"""Exact Online (interface 21): rotating refresh tokens and OData v2 SalesInvoiceLines.
+"""Exact Online (interface 21): rotating refresh tokens and OData v2 sales invoices.
 
     POST /api/oauth2/token     form: grant_type=refresh_token, refresh_token, client_id, client_secret
                                → {"access_token", "token_type": "bearer", "expires_in": "600",
                                   "refresh_token": <new>}; the old refresh token is void from then on
                                (400 {"error": "invalid_grant"} when it is used again)
-    GET  /api/v1/{division}/salesinvoice/SalesInvoiceLines
-         ?$filter=Modified gt datetime'2026-11-01T00:00:00'   (ge/gt/le/lt/eq, joined with ``and``;
+    GET  /api/v1/{division}/salesinvoice/SalesInvoices
+         ?$filter=Modified gt datetime'2026-11-01T00:00:00'   (eq/ne/gt/ge/lt/le, ``and``/``or``;
                                                                also ``InvoiceID eq guid'...'``)
-         &$select=ID,Modified,AmountDC   &$top=N   &$skiptoken=guid'<last ID>'
+         &$expand=SalesInvoiceLines
+         &$select=InvoiceID,Modified,InvoiceTo,SalesInvoiceLines/ID,SalesInvoiceLines/AmountDC
+         &$top=N   &$skiptoken=guid'<last InvoiceID>'
          → {"d": {"results": [...], "__next": "<url>"}} (``__next`` absent on the last page)
+    GET  /api/v1/{division}/salesinvoice/SalesInvoiceLines   the lines on their own (no Modified)
+    GET  /api/v1/{division}/crm/Accounts?$filter=ID eq guid'...' or ID eq guid'...'&$select=ID,Code
 
-Records are ordered by ID; a page holds ``options.page_size`` (default 60) lines. Dates are
-``/Date(<epoch ms>)/``. The student number is in the line's ``Notes`` (the college's
-convention in this sandbox; Exact has no such field). Every API answer carries
+Field lists, the 400 for an unknown property in ``$filter``/``$select``/``$expand`` and the
+nested-collection shapes are in ``exact_odata``. Records are ordered by their key; a page holds
+``options.page_size`` (default 60) entities. Dates are ``/Date(<epoch ms>)/``. An invoice's
+debtor (``InvoiceTo``) is an Account whose ``Code`` is the student number, right-aligned in 18
+characters as Exact writes account codes (the college's convention: one debtor per student; a
+parent who pays is recorded as the student's debtor too). Every API answer carries
 ``X-RateLimit-Minutely-Limit/-Remaining/-Reset`` (reset in epoch ms) and the daily
 ``X-RateLimit-Limit/-Remaining/-Reset``; more than ``options.minutely_limit`` (default 60)
 calls in a clock minute get 429. Errors use Exact's body
@@ -24,7 +31,6 @@ The refresh token the stand-in trusts at start is the one in var/sandbox/exact-r
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -36,16 +42,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.rest import synthetic
-from sandbox.rest.common import same_secret, base_path, form_fields, gate, option
+from sandbox.rest import exact_odata, synthetic
+from sandbox.rest.common import base_path, form_fields, gate, option, same_secret
 from sandbox.standin import StandinContext, control_routes
 
 ITEMS = [("LESGELD", "Lesgeld", 1371.0, "VH"), ("LESMAT", "Lesmateriaal", 245.5, "VH"),
          ("EXCURSIE", "Excursie", 35.0, "VH"), ("LAPTOP", "Laptop (bruikleen)", 399.0, "VH")]
-FIELDS = ("ID", "AmountDC", "AmountFC", "CostCenter", "Description", "Discount", "Division", "GLAccount",
-          "InvoiceID", "Item", "ItemCode", "ItemDescription", "LineNumber", "Modified", "NetPrice", "Notes",
-          "Quantity", "UnitCode", "UnitPrice", "VATAmountDC", "VATCode", "VATPercentage", "DeliveryDate")
-CONDITION = re.compile(r"^\s*(\w+)\s+(eq|ne|gt|ge|lt|le)\s+(datetime|guid)'([^']*)'\s*$")
+ACCOUNT_CODE_WIDTH = 18  # Exact writes account codes right-aligned in 18 characters
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -91,20 +94,41 @@ class RateLimit:
         return allowed, headers
 
 
-def invoice_line(seed: Any, division: int, index: int, modified: float) -> dict[str, Any]:
+def account(seed: Any, division: int, student: str) -> dict[str, Any]:
+    """The debtor of one student (the college keeps one per student, the student number as Code)."""
+    r = synthetic.rng(seed, "account", student)
+    return {"ID": synthetic.guid(r), "Code": student.rjust(ACCOUNT_CODE_WIDTH), "Name": f"Debiteur {student}",
+            "Email": None, "City": "'s-Hertogenbosch", "Postcode": "5211 AB", "Status": "C", "IsSales": True,
+            "Created": odata_date(1_700_000_000), "Modified": odata_date(1_700_000_000), "Division": division}
+
+
+def invoice(seed: Any, division: int, index: int, modified: float) -> dict[str, Any]:
+    """Invoice ``index`` with one to three lines; its debtor is one student's account."""
     r = synthetic.rng(seed, "exact", index)
-    code, description, price, vat = r.choice(ITEMS)
-    quantity = 1.0
-    invoice = synthetic.guid(synthetic.rng(seed, "invoice", index // 2))
+    student = synthetic.student_number(r.randrange(10_000))
+    debtor = account(seed, division, student)
+    invoice_id = synthetic.guid(r)
+    lines = []
+    for number, (code, description, price, vat) in enumerate(r.sample(ITEMS, r.randint(1, 3)), start=1):
+        lines.append({
+            "ID": synthetic.guid(r), "AmountDC": price, "AmountFC": price, "CostCenter": "MBO",
+            "CostCenterDescription": "Middelbaar beroepsonderwijs", "Description": description, "Discount": 0.0,
+            "Division": division, "GLAccount": synthetic.guid(synthetic.rng(seed, "gl", code)), "InvoiceID": invoice_id,
+            "Item": synthetic.guid(synthetic.rng(seed, "item", code)), "ItemCode": code, "ItemDescription": description,
+            "LineNumber": number, "NetPrice": price, "Notes": None, "Quantity": 1.0, "UnitCode": "stuk",
+            "UnitPrice": price, "VATAmountDC": 0.0, "VATAmountFC": 0.0, "VATCode": vat, "VATPercentage": 0.0,
+        })
+    amount = round(sum(line["AmountDC"] for line in lines), 2)
+    day = odata_date(modified - modified % 86400)
     return {
-        "ID": synthetic.guid(r),
-        "AmountDC": price * quantity, "AmountFC": price * quantity, "CostCenter": "MBO", "Description": description,
-        "Discount": 0.0, "Division": division, "GLAccount": synthetic.guid(synthetic.rng(seed, "gl", code)),
-        "InvoiceID": invoice, "Item": synthetic.guid(synthetic.rng(seed, "item", code)), "ItemCode": code,
-        "ItemDescription": description, "LineNumber": index % 2 + 1, "Modified": odata_date(modified),
-        "NetPrice": price, "Notes": synthetic.student_number(r.randrange(10_000)), "Quantity": quantity,
-        "UnitCode": "stuk", "UnitPrice": price, "VATAmountDC": 0.0, "VATCode": vat, "VATPercentage": 0.0,
-        "DeliveryDate": odata_date(modified - modified % 86400),
+        "InvoiceID": invoice_id, "AmountDC": amount, "AmountFC": amount, "AmountFCExclVat": amount, "Currency": "EUR",
+        "Description": f"Schoolkosten {student}", "Division": division, "DueDate": odata_date(modified + 30 * 86400),
+        "InvoiceDate": day, "InvoiceNumber": 26_000_000 + index, "InvoiceTo": debtor["ID"],
+        "InvoiceToName": debtor["Name"], "Journal": "70", "Modified": odata_date(modified),
+        "Created": odata_date(modified), "OrderedBy": debtor["ID"], "OrderedByName": debtor["Name"],
+        "PaymentCondition": "30", "Status": 50, "StatusDescription": "Verwerkt", "Type": 8020,
+        "TypeDescription": "Verkoopfactuur", "VATAmountDC": 0.0, "VATAmountFC": 0.0, "YourRef": student,
+        "SalesInvoiceLines": lines,
     }
 
 
@@ -153,7 +177,26 @@ def create_app(ctx: StandinContext) -> Starlette:
         expires = state["access"].get(header[7:].strip()) if header.startswith("Bearer ") else None
         return expires is not None and expires > time.time()
 
-    async def lines(request: Request) -> Response:
+    def invoices(now: float) -> list[dict[str, Any]]:
+        return [invoice(seed, division, i, timeline.appeared_at(i)) for i in range(timeline.visible(now))]
+
+    def accounts(now: float) -> list[dict[str, Any]]:
+        seen = {}
+        for inv in invoices(now):
+            student = inv["YourRef"]
+            seen.setdefault(student, account(seed, division, student))
+        return list(seen.values())
+
+    def lines_of(now: float) -> list[dict[str, Any]]:
+        return [line for inv in invoices(now) for line in inv["SalesInvoiceLines"]]
+
+    sets = {  # path → (entity, key, rows)
+        "salesinvoice/SalesInvoices": ("SalesInvoice", "InvoiceID", invoices),
+        "salesinvoice/SalesInvoiceLines": ("SalesInvoiceLine", "ID", lines_of),
+        "crm/Accounts": ("Account", "ID", accounts),
+    }
+
+    async def entity_set(request: Request) -> Response:
         if int(request.path_params["division"]) != division:
             return error(403, "Forbidden: no access to this division")
         if not authorized(request):
@@ -165,78 +208,42 @@ def create_app(ctx: StandinContext) -> Starlette:
         if early:
             early.headers.update(headers)
             return early
+        path = f"{request.path_params['service']}/{request.path_params['entity']}"
+        if path not in sets:
+            return error(404, f"Resource not found for the segment '{request.path_params['entity']}'.", headers)
+        entity, key, rows_of = sets[path]
         q = request.query_params
         try:
-            conditions = _parse_filter(q.get("$filter", ""))
+            expand = exact_odata.parse_expand(q.get("$expand", ""), entity)
+            conditions = exact_odata.parse_filter(q.get("$filter", ""), entity)
+            own, nested = exact_odata.parse_select(q.get("$select", ""), entity, expand)
             top = int(q["$top"]) if "$top" in q else None
-        except ValueError as exc:
+        except ValueError as exc:  # QueryError too: Exact's own text
+            ctx.received.add("refused", {"path": path, "reason": str(exc)}, path=request.url.path)
             return error(400, str(exc), headers)
-        select = [f.strip() for f in q.get("$select", "").split(",") if f.strip()]
-        unknown = [f for f in select if f not in FIELDS]
-        if unknown:
-            return error(400, f"Invalid $select: {', '.join(unknown)}", headers)
         after = q.get("$skiptoken", "").removeprefix("guid'").removesuffix("'") or None
-        now = time.time()
-        rows = [invoice_line(seed, division, i, timeline.appeared_at(i)) for i in range(timeline.visible(now))]
-        rows = sorted((r for r in rows if all(_holds(r, c) for c in conditions)), key=lambda r: r["ID"])
+        rows = sorted((r for r in rows_of(time.time()) if exact_odata.matches(r, conditions)), key=lambda r: r[key])
         if after:
-            rows = [r for r in rows if r["ID"] > after]
+            rows = [r for r in rows if r[key] > after]
         if top is not None:
             rows = rows[:top]
         page, more = rows[:page_size], len(rows) > page_size
-        results = [_project(r, select, request, base) for r in page]
+        root = f"{request.base_url}{base.lstrip('/')}/{path}"
+        results = [exact_odata.project(r, own, nested, expand, f"{root}(guid'{r[key]}')", entity) for r in page]
         d: dict[str, Any] = {"results": results}
         if more:
             params = {k: v for k, v in q.items() if k != "$skiptoken"}
-            params["$skiptoken"] = f"guid'{page[-1]['ID']}'"
+            params["$skiptoken"] = f"guid'{page[-1][key]}'"
             if top is not None:
                 params["$top"] = str(top - len(page))
             d["__next"] = str(request.url.replace(query=urlencode(params)))
-        ctx.received.add("poll", {"filter": q.get("$filter"), "skiptoken": after, "count": len(results)},
-                         path=request.url.path)
+        ctx.received.add("poll", {"path": path, "filter": q.get("$filter"), "expand": q.get("$expand"),
+                                  "skiptoken": after, "count": len(results),
+                                  "keys": [r[key] for r in page]}, path=request.url.path)
         return JSONResponse({"d": d}, headers=headers)
 
     api = base.rsplit("/", 1)[0]  # /api/v1
     return Starlette(routes=control_routes(ctx) + [
         Route(token_path, token, methods=["POST"]),
-        Route(f"{api}/{{division:int}}/salesinvoice/SalesInvoiceLines", lines, methods=["GET"]),
+        Route(f"{api}/{{division:int}}/{{service:str}}/{{entity:str}}", entity_set, methods=["GET"]),
     ])
-
-
-def _parse_filter(text: str) -> list[tuple[str, str, Any]]:
-    if not text.strip():
-        return []
-    conditions = []
-    for part in re.split(r"\s+and\s+", text.strip()):
-        m = CONDITION.match(part)
-        if not m:
-            raise ValueError(f"Invalid $filter: '{part.strip()}' (supported: <Field> <op> datetime'...'|guid'...')")
-        field, op, kind, literal = m.groups()
-        if field not in FIELDS:
-            raise ValueError(f"Invalid $filter: unknown property '{field}'")
-        if kind == "datetime":
-            try:
-                value: Any = synthetic.parse_iso(literal)
-            except ValueError as exc:
-                raise ValueError(f"Invalid $filter: bad datetime '{literal}'") from exc
-        else:
-            value = literal.lower()
-        conditions.append((field, op, value))
-    return conditions
-
-
-def _holds(row: dict[str, Any], condition: tuple[str, str, Any]) -> bool:
-    field, op, value = condition
-    actual: Any = row.get(field)
-    if isinstance(actual, str) and actual.startswith("/Date("):
-        actual = int(actual[6:-2]) / 1000
-    elif isinstance(actual, str):
-        actual = actual.lower()
-    return {"eq": actual == value, "ne": actual != value, "gt": actual > value, "ge": actual >= value,
-            "lt": actual < value, "le": actual <= value}[op]
-
-
-def _project(row: dict[str, Any], select: list[str], request: Request, base: str) -> dict[str, Any]:
-    uri = f"{request.base_url}{base.lstrip('/')}/salesinvoice/SalesInvoiceLines(guid'{row['ID']}')"
-    meta = {"__metadata": {"uri": uri, "type": "Exact.Web.Api.Models.SalesInvoiceLine"}}
-    return {**meta, **({k: row[k] for k in select} if select else row)}

@@ -43,36 +43,62 @@ def _context(box, name: str, batch_size: int = 50) -> PluginContext:
     )
 
 
-def test_exact_invoice_lines_with_rotating_refresh_token_paging_and_watermark(box) -> None:
-    spec = plugin.source_spec.model_validate(
-        {
-            "type": "rest",
-            "system": "exact",
-            "path": "/salesinvoice/SalesInvoiceLines",
-            "params": {"$select": "ID,Modified,AmountDC,Notes"},
-            "records": "d.results",
-            "key": "ID",
-            "paging": {"type": "next_link", "next": "d.__next"},
-            "watermark": {
-                "field": "Modified",
-                "param": "$filter",
-                "template": "Modified gt datetime'{cursor}'",
-                "initial": "2000-01-01T00:00:00",
-            },
-        }
-    )
+EXACT_SOURCE = {
+    "type": "rest",
+    "system": "exact",
+    "path": "/salesinvoice/SalesInvoices",
+    "params": {"$expand": "SalesInvoiceLines", "$select": "InvoiceID,Modified,InvoiceTo,SalesInvoiceLines/ID"},
+    "records": "d.results",
+    "key": "InvoiceID",
+    "paging": {"type": "next_link", "next": "d.__next"},
+    "watermark": {
+        "field": "Modified",
+        "param": "$filter",
+        "template": "Modified gt datetime'{cursor}'",
+        "initial": "2000-01-01T00:00:00",
+    },
+    "related": [{"path": "/crm/Accounts", "on": "InvoiceTo", "as": "debtor", "params": {"$select": "ID,Code"}}],
+}
+
+
+def test_exact_invoices_with_rotating_refresh_token_paging_watermark_and_debtor(box) -> None:
+    spec = plugin.source_spec.model_validate(EXACT_SOURCE)
     token_file = box.project_root / "var" / "sandbox" / "exact-refresh-token"
     before = token_file.read_text().strip()
+    received = box.context("exact").received
+    start = len(received.items)
     source = plugin.create_source(spec, _context(box, "exact", batch_size=20))
     batches = list(source.read(None))
     records = [r for b in batches for r in b.records]
     assert records and all(len(b.records) <= 20 for b in batches)
     assert len({r.key for r in records}) == len(records)
+    # every invoice got its debtor: the Account whose ID is its InvoiceTo, with the student number as Code
+    assert all(r.data["debtor"]["ID"] == r.data["InvoiceTo"] for r in records)
+    assert all(r.data["debtor"]["Code"].strip().startswith("S1") for r in records)
+    assert all(r.data["SalesInvoiceLines"]["results"] for r in records)
+    calls = [i["body"] for i in received.items[start:] if i.get("kind") == "poll"]
+    lookups = [c for c in calls if c["path"] == "crm/Accounts"]
+    # one Accounts call per batch's distinct debtors, twenty at most each
+    distinct = sum(len({r.data["InvoiceTo"] for r in b.records}) for b in batches)
+    assert sum(c["count"] for c in lookups) == distinct and all(c["count"] <= 20 for c in lookups)
     assert token_file.read_text().strip() != before, "the rotated refresh token was not written back"
     cursor = batches[-1].cursor
     assert cursor and cursor[:4].isdigit()
     assert [r for b in source.read(cursor) for r in b.records] == []  # nothing changed since
     source.close()
+
+
+def test_exact_refuses_todays_shape_a_watermark_on_salesinvoicelines(box) -> None:
+    from runtime.errors import RecordError
+
+    spec = plugin.source_spec.model_validate({**EXACT_SOURCE, "path": "/salesinvoice/SalesInvoiceLines",
+                                              "params": {"$select": "ID,Modified"}, "key": "ID", "related": []})
+    source = plugin.create_source(spec, _context(box, "exact"))
+    with pytest.raises(RecordError) as caught:  # a 400: not retried, the run says why
+        list(source.read(None))
+    source.close()
+    assert "No property 'Modified' exists in type 'Exact.Web.Api.Models.SalesInvoiceLine'" in str(caught.value)
+    assert "400" in str(caught.value)
 
 
 def test_signhost_three_steps(box, tmp_path) -> None:

@@ -1,4 +1,5 @@
-"""Exact Online: rotating refresh tokens, OData paging with __next, $filter/$select, and the
+"""Exact Online: rotating refresh tokens, SalesInvoices with $expand=SalesInvoiceLines, the debtor
+Account, OData paging with __next, Exact's 400 for an unknown property in $filter/$select, and the
 60-calls-a-minute limit with its headers."""
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from standin_helpers import PROJECT, client, exact_headers, exact_refresh, secre
 from sandbox.runner import Sandbox
 
 LINES = "/salesinvoice/SalesInvoiceLines"
+INVOICES = "/salesinvoice/SalesInvoices"
+ACCOUNTS = "/crm/Accounts"
 
 
 def test_each_refresh_returns_a_new_refresh_token_and_voids_the_old(sandbox):
@@ -49,45 +52,75 @@ def all_pages(url: str, headers: dict, **params) -> tuple[list[dict], int]:
 
 
 def test_pages_follow_next_until_it_is_absent(sandbox):
-    lines, pages = all_pages(sandbox.url("exact") + LINES, exact_headers(sandbox))
-    ids = [line["ID"] for line in lines]
+    invoices, pages = all_pages(sandbox.url("exact") + INVOICES, exact_headers(sandbox))
+    ids = [i["InvoiceID"] for i in invoices]
     assert pages >= 3 and len(ids) == len(set(ids))
     assert ids == sorted(ids)
 
 
 def test_top_limits_across_pages(sandbox):
-    lines, pages = all_pages(sandbox.url("exact") + LINES, exact_headers(sandbox), **{"$top": "70"})
+    lines, pages = all_pages(sandbox.url("exact") + INVOICES, exact_headers(sandbox), **{"$top": "70"})
     assert len(lines) == 70 and pages == 2
 
 
-def test_lines_have_odata_dates_metadata_and_a_student_number(sandbox):
-    line = client.get(sandbox.url("exact") + LINES + "?$top=1", headers=exact_headers(sandbox)).json()["d"]["results"][0]
-    assert re.fullmatch(r"/Date\(\d+\)/", line["Modified"])
-    assert line["__metadata"]["type"] == "Exact.Web.Api.Models.SalesInvoiceLine"
-    assert re.fullmatch(r"S1\d{5}", line["Notes"]) and line["InvoiceID"] and line["Division"] == 123456
-
-
-def test_filter_on_modified_and_select(sandbox):
+def test_invoices_expand_their_lines_and_name_a_debtor_account(sandbox):
     headers = exact_headers(sandbox)
-    lines, _ = all_pages(sandbox.url("exact") + LINES, headers, **{"$select": "ID,Modified"})
-    assert set(lines[0]) == {"__metadata", "ID", "Modified"}
-    stamps = sorted(int(line["Modified"][6:-2]) for line in lines)
+    inv = client.get(sandbox.url("exact") + INVOICES, headers=headers,
+                     params={"$top": "1", "$expand": "SalesInvoiceLines"}).json()["d"]["results"][0]
+    assert re.fullmatch(r"/Date\(\d+\)/", inv["Modified"])
+    assert inv["__metadata"]["type"] == "Exact.Web.Api.Models.SalesInvoice"
+    lines = inv["SalesInvoiceLines"]["results"]
+    assert 1 <= len(lines) <= 3 and {line["InvoiceID"] for line in lines} == {inv["InvoiceID"]}
+    assert [line["LineNumber"] for line in lines] == list(range(1, len(lines) + 1))
+    assert "Modified" not in lines[0] and lines[0]["__metadata"]["type"] == "Exact.Web.Api.Models.SalesInvoiceLine"
+    assert round(sum(line["AmountDC"] for line in lines), 2) == inv["AmountDC"]
+    accounts = client.get(sandbox.url("exact") + ACCOUNTS, headers=headers,
+                          params={"$filter": f"ID eq guid'{inv['InvoiceTo']}'", "$select": "ID,Code"}).json()["d"]["results"]
+    assert len(accounts) == 1 and set(accounts[0]) == {"__metadata", "ID", "Code"}
+    assert len(accounts[0]["Code"]) == 18 and re.fullmatch(r" +S1\d{5}", accounts[0]["Code"])
+    assert accounts[0]["Code"].strip() == inv["YourRef"]
+
+
+def test_without_expand_the_lines_are_deferred(sandbox):
+    inv = client.get(sandbox.url("exact") + INVOICES + "?$top=1", headers=exact_headers(sandbox)).json()["d"]["results"][0]
+    assert set(inv["SalesInvoiceLines"]) == {"__deferred"}
+
+
+def test_filter_on_modified_and_select_with_nested_fields(sandbox):
+    headers = exact_headers(sandbox)
+    select = "InvoiceID,Modified,SalesInvoiceLines/ID"
+    invoices, _ = all_pages(sandbox.url("exact") + INVOICES, headers, **{"$select": select, "$expand": "SalesInvoiceLines"})
+    assert set(invoices[0]) == {"__metadata", "InvoiceID", "Modified", "SalesInvoiceLines"}
+    assert set(invoices[0]["SalesInvoiceLines"]["results"][0]) == {"__metadata", "ID"}
+    stamps = sorted(int(i["Modified"][6:-2]) for i in invoices)
     middle = stamps[len(stamps) // 2]
     from datetime import datetime, timezone
 
     literal = datetime.fromtimestamp(middle / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    newer, _ = all_pages(sandbox.url("exact") + LINES, headers,
-                         **{"$filter": f"Modified gt datetime'{literal}'", "$select": "ID,Modified"})
-    got = [int(line["Modified"][6:-2]) for line in newer]
+    newer, _ = all_pages(sandbox.url("exact") + INVOICES, headers,
+                         **{"$filter": f"Modified gt datetime'{literal}'", "$select": "InvoiceID,Modified"})
+    got = [int(i["Modified"][6:-2]) for i in newer]
     assert got and all(stamp > middle for stamp in got)
     assert len(got) == len([s for s in stamps if s > middle])
 
 
-@pytest.mark.parametrize("query", ["$filter=Modified gt 2026-01-01", "$select=NoSuchField",
-                                   "$filter=Bogus eq guid'x'"])
-def test_bad_queries_get_exacts_error_body(sandbox, query):
-    r = client.get(sandbox.url("exact") + LINES + "?" + query, headers=exact_headers(sandbox))
-    assert r.status_code == 400 and r.json()["error"]["message"]["value"]
+@pytest.mark.parametrize("path, query, message", [
+    # today's interface 21: SalesInvoiceLines has no Modified (nor the invented DeliveryDate)
+    (LINES, "$filter=Modified gt datetime'2026-01-01T00:00:00'",
+     "No property 'Modified' exists in type 'Exact.Web.Api.Models.SalesInvoiceLine' at position 0."),
+    (LINES, "$select=ID,Modified", "No property 'Modified' exists in type 'Exact.Web.Api.Models.SalesInvoiceLine' at position 3."),
+    (LINES, "$select=ID,DeliveryDate", "No property 'DeliveryDate' exists in type 'Exact.Web.Api.Models.SalesInvoiceLine' at position 3."),
+    (INVOICES, "$select=InvoiceID,SalesInvoiceLines/Modified&$expand=SalesInvoiceLines",
+     "No property 'Modified' exists in type 'Exact.Web.Api.Models.SalesInvoiceLine' at position 28."),
+    (INVOICES, "$select=SalesInvoiceLines/ID", "Only properties specified in $expand can be traversed"),
+    (INVOICES, "$expand=Lines", "No property 'Lines' exists in type 'Exact.Web.Api.Models.SalesInvoice'"),
+    (INVOICES, "$filter=Modified gt 2026-01-01", "Syntax error at position 0"),
+    (INVOICES, "$filter=Bogus eq guid'x'", "No property 'Bogus' exists in type 'Exact.Web.Api.Models.SalesInvoice'"),
+])
+def test_unknown_properties_get_exacts_400(sandbox, path, query, message):
+    r = client.get(sandbox.url("exact") + path + "?" + query, headers=exact_headers(sandbox))
+    assert r.status_code == 400
+    assert message in r.json()["error"]["message"]["value"]
 
 
 def test_every_answer_carries_the_rate_limit_headers(sandbox):
