@@ -21,6 +21,7 @@ after it is bound, before any other code runs, so nested uses cannot disturb eac
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -107,7 +108,9 @@ def check_functions(tree: dict) -> None:
                 if (count < len(signature)) if variadic else (count != len(signature)):
                     raise ExpressionProblem(f"{name}() takes {len(signature)} argument(s), got {count}")
             else:
-                raise ExpressionProblem(f"unknown function {name}(); see mappings/README.md for the list")
+                close = difflib.get_close_matches(name, [*FUNCTIONS, *BUILTIN_NAMES], n=1)
+                hint = f"did you mean {close[0]}()? " if close else ""
+                raise ExpressionProblem(f"unknown function {name}(); {hint}see mappings/README.md for the list")
         stack.extend(c for c in node.get("children", []) if isinstance(c, dict))
 
 

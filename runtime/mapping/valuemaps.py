@@ -10,6 +10,7 @@ else it is an error. Null is never looked up: it stays null (and a field ``defau
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,11 @@ def load(project_root: Path, name: str) -> ValueMap:
 
     path = valuemap_dir(project_root) / f"{name}.yaml"
     if not path.is_file():
-        known = ", ".join(available(project_root)) or "none"
-        raise ConfigError(f"unknown value map '{name}' (mappings/valuemaps/{name}.yaml not found; known: {known})")
+        names = available(project_root)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(f"unknown value map '{name}' ({hint}mappings/valuemaps/{name}.yaml not found; "
+                          f"known: {', '.join(names) or 'none'})")
     try:
         doc = load_file(path, f"mappings/valuemaps/{name}.yaml")
     except YamlProblem as exc:
