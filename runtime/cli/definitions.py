@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
+
+from runtime.cli.output import format_option
 
 
 def _project_root(ctx: click.Context) -> Path:
@@ -14,8 +17,9 @@ def _project_root(ctx: click.Context) -> Path:
 
 @click.command()
 @click.option("--quiet", "-q", is_flag=True, help="Print only the problems.")
+@format_option(help="json: one object with every problem (file, line, column, path, message).")
 @click.pass_context
-def validate(ctx: click.Context, quiet: bool) -> None:
+def validate(ctx: click.Context, quiet: bool, as_json: bool) -> None:
     """Check every definition before anything runs.
 
     YAML syntax and duplicate keys, the schema, cross-references between catalog.yaml,
@@ -26,6 +30,11 @@ def validate(ctx: click.Context, quiet: bool) -> None:
     from runtime.project import load_project
 
     project = load_project(_project_root(ctx))
+    if as_json:
+        problems = [asdict(d) for d in sorted(project.diagnostics)]
+        click.echo(json.dumps({"ok": not problems, "problems": problems,
+                               "interfaces": sorted(project.interfaces)}, ensure_ascii=False))
+        ctx.exit(1 if problems else 0)
     for diagnostic in sorted(project.diagnostics):
         click.echo(str(diagnostic))
     if project.diagnostics:
