@@ -46,4 +46,20 @@ def check_spec(spec, ctx: PluginContext) -> list[tuple[tuple, str]]:
     for index, name in enumerate(getattr(spec, "before", []) or []):
         check(("before", index), name)
     check(("detail_operation",), getattr(spec, "detail_operation", None))
+    batch = getattr(spec, "batch", None)
+    if batch is not None:
+        check(("batch", "retrieve"), batch.retrieve)
+        for index, stage in enumerate(batch.stages):
+            check(("batch", "stages", index, "submit"), stage.submit)
+    problems += _system_fields(spec, ctx)
     return problems
+
+
+def _system_fields(spec, ctx: PluginContext) -> list[tuple[tuple, str]]:
+    """Every option a ``system_fields`` entry names is set for the environment being validated."""
+    options = dict(ctx.system.options) if ctx.system is not None else None
+    if options is None:
+        return []
+    return [(("system_fields", name),
+             f"system {ctx.system_name} has no options.{option} for environment '{ctx.environment}' in catalog.yaml")
+            for name, option in (getattr(spec, "system_fields", None) or {}).items() if options.get(option) in (None, "")]

@@ -6,9 +6,28 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from runtime.models.common import Expression
-
+from runtime.models.common import Duration, Expression, Model
 from runtime.models.interface import SpecBase, TargetSpecBase
+
+
+class BatchStage(Model):
+    """One submit of an index/value batch (Kennisnet: submitStampseudonymBatch, submitEckIdBatch)."""
+
+    submit: str = Field(description="Operation that takes the list and answers a batchIdentifier.")
+    list: str = Field(description="The request's list element, e.g. hpgnList.")
+    entry: str = Field(description="The value field of each list entry, next to its index, e.g. hPgn.")
+    input: str = Field(description="The payload field whose value goes into the list, e.g. hpgn.")
+    output: str = Field(description="The payload field the batch's answer value is stored under, e.g. stampseudonym.")
+
+
+class SoapBatch(Model):
+    """Send a batch of records in one call per stage and fetch the results with ``retrieve``
+    (Kennisnet's batch protocol: submit → batchIdentifier → retrieveBatch → success/failed by index)."""
+
+    stages: list[BatchStage] = Field(min_length=1, description="In order; each stage's output is the next one's input.")
+    retrieve: str = Field("retrieveBatch", description="Operation that answers a batch's success[] and failed[].")
+    poll_interval: Duration = Field(1.0, description="Wait between retrieve calls while the batch is being processed.")
+    max_wait: Duration = Field(600.0, description="Give up on a batch after this long (transient: sent again later).")
 
 
 class SoapTarget(TargetSpecBase):
@@ -26,6 +45,16 @@ class SoapTarget(TargetSpecBase):
     fixed: dict[str, Any] = Field(
         default_factory=dict,
         description="Fields added to every payload unless the mapping sets them (e.g. ECK-iD chainId, sectorId).",
+    )
+    system_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Payload fields taken from the system's `options` in catalog.yaml for the environment: "
+        "field → option name (ECK-iD chainId, sectorId differ per environment). A missing option stops the run.",
+    )
+    batch: SoapBatch | None = Field(
+        None,
+        description="Deliver a whole batch through the service's batch operations instead of one call per "
+        "record (`before`/`operation` are then not called).",
     )
     #: operations called first, each answer merged into the payload (ECK-iD: retrieveStampseudonym
     #: turns the hPGN into the stampseudonym that retrieveEckId needs)

@@ -4,8 +4,9 @@ The Outcome's ``reference`` is, in order of preference: the spec's ``reference``
 the serialised answer; the ``identificatiecodeBedrijfsdocument`` we sent (DUO's track & trace
 id); the ``wsa:MessageID``. ``response`` is the serialised answer, for write-back (the ECK-iD).
 
-Errors per record (contract, functional rejection) become that item's Outcome; transient and
-configuration errors are raised, so the engine retries the batch or stops the run.
+Every call's failure is that item's Outcome: a contract error or functional rejection (the
+record's own problem) and a transient one (timeout, fault 5xx, 429), which the engine retries for
+that record alone while the others go on. Configuration errors are raised: they stop the run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from runtime import redact
+from runtime import redact, secrets
 from runtime.errors import ConfigError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
@@ -31,6 +32,7 @@ class SoapCallTarget(Target):
         self.ctx = ctx
         self.endpoint: SoapEndpoint | None = None
         self._reference = None
+        self._system_fields: dict[str, Any] | None = None
         if spec.reference:
             import jmespath
 
@@ -51,22 +53,59 @@ class SoapCallTarget(Target):
         if self.endpoint is not None:
             self.endpoint.close()
 
+    def base_payload(self) -> dict[str, Any]:
+        """``fixed`` and the ``system_fields`` of this environment; ConfigError when an option is missing."""
+        if self._system_fields is None:
+            options = dict(self.ctx.system.options) if self.ctx.system else {}
+            values: dict[str, Any] = {}
+            for field_name, option in self.spec.system_fields.items():
+                value = options.get(option)
+                if value in (None, ""):
+                    raise ConfigError(f"system {self.ctx.system_name}: set options.{option} for environment "
+                                      f"'{self.ctx.environment}' in catalog.yaml (the payload's {field_name})")
+                if isinstance(value, str) and value.startswith("${"):
+                    value = secrets.resolve(value, base=self.ctx.project_root)
+                values[field_name] = value
+            self._system_fields = values
+        return {**self.spec.fixed, **self._system_fields}
+
     def write(self, items: Sequence[Item]) -> list[Outcome]:
         endpoint = self._endpoint()
+        if self.spec.batch is not None and len(items) > 1:
+            return self._write_batch(endpoint, items)
         outcomes: list[Outcome] = []
         for item in items:
             try:
                 outcomes.append(self._call(endpoint, item))
-            except (TransientError, ConfigError):
+            except ConfigError:
                 raise
-            except RecordError as exc:
+            except (RecordError, TransientError) as exc:  # this call's failure is this item's
                 outcomes.append(Outcome(error=exc))
+        return outcomes
+
+    def _write_batch(self, endpoint: SoapEndpoint, items: Sequence[Item]) -> list[Outcome]:
+        from .batch import BatchRun
+
+        base = self.base_payload()
+        assert self.spec.batch is not None
+        good = [i for i, item in enumerate(items) if isinstance(item.payload, dict)]
+        outcomes = [Outcome(error=RecordError("the mapped payload of a SOAP call must be an object", code="payload"))
+                    for _ in items]
+        run = BatchRun(endpoint, self.spec.batch, lambda op, payload: _fields_of(endpoint, op, payload))
+        try:
+            delivered = run.deliver([items[i] for i in good], [{**base, **items[i].payload} for i in good])
+        except (TransientError, ConfigError):
+            raise
+        except RecordError as exc:  # the whole batch was refused (e.g. an unknown chain)
+            delivered = [Outcome(error=exc) for _ in good]
+        for i, outcome in zip(good, delivered):
+            outcomes[i] = outcome
         return outcomes
 
     def _call(self, endpoint: SoapEndpoint, item: Item) -> Outcome:
         if not isinstance(item.payload, dict):
             raise RecordError("the mapped payload of a SOAP call must be an object", code="payload")
-        payload: dict[str, Any] = {**self.spec.fixed, **item.payload}
+        payload: dict[str, Any] = {**self.base_payload(), **item.payload}
         for name in self.spec.before:
             result = endpoint.call(name, _fields_of(endpoint, name, payload))
             payload.update(result.answer if isinstance(result.answer, dict) else {})
@@ -86,8 +125,12 @@ class SoapCallTarget(Target):
     def render(self, item: Item) -> str:
         """The envelope that would be sent, unsigned (signing happens at send time)."""
         endpoint = self._endpoint()
-        payload = {**self.spec.fixed, **item.payload} if isinstance(item.payload, dict) else {}
+        payload = {**self.base_payload(), **item.payload} if isinstance(item.payload, dict) else {}
         lines = []
+        if self.spec.batch is not None:
+            stages = ", ".join(stage.submit for stage in self.spec.batch.stages)
+            lines.append(f"<!-- in a batch run: {stages}, each answered by {self.spec.batch.retrieve}; "
+                         "one record alone takes the calls below -->")
         for name in self.spec.before:
             lines.append(f"<!-- first {name}; its answer's fields are added to the payload -->")
         operation_payload = _fields_of(endpoint, self.spec.operation, payload) if self.spec.before else payload

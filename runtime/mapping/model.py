@@ -158,6 +158,11 @@ class MappingFile(Model):
     target: str | None = Field(None, description="Informational: what the output is for.")
     where: str | None = Field(None, description="JMESPath filter; a record for which it is false or null is skipped, not failed.")
     omit_null: bool = Field(False, description="Leave fields whose value is null out of the output (for XML targets).")
+    parallel: bool = Field(
+        False,
+        description="Map the records of a batch on every core at once (results stay in order). For mappings "
+        "whose functions spend their time outside the interpreter lock, such as eckid_hpgn (scrypt).",
+    )
     output: dict[str, OutputValue] = Field(description="The target record's fields.")
     contract: Contract | None = Field(None, description="The shape the output must have; a record that does not fit is not sent.")
 

@@ -15,7 +15,7 @@ from plugins.soap import edukoppeling as E
 from plugins.soap import wsdl
 from plugins.soap.client import SoapEndpoint
 from plugins.soap.settings import SoapSettings
-from sandbox.soap.eckid import eckid_for, stampseudonym_for
+from sandbox.soap.eckid import TEST_CHAIN, TEST_SECTOR, eckid_for, stampseudonym_for
 from sandbox.soap.pki import ensure_sandbox_pki
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -150,9 +150,14 @@ def test_eckid_answers_deterministically_without_signature(standins):
     envelope, _, _ = ep.build("retrieveStampseudonym", {"hpgn": HPGN}, sign=False)
     response = post(standins.url("kennisnet"), envelope, ep.operation("retrieveStampseudonym").soapaction)
     assert etree.fromstring(response.content).findtext(".//{*}stampseudonym") == stampseudonym_for(HPGN)
-    envelope, _, _ = ep.build("retrieveEckId", {"stampseudonym": stampseudonym_for(HPGN), "chainId": "c", "sectorId": "s"}, sign=False)
+    ask = {"stampseudonym": stampseudonym_for(HPGN), "chainId": TEST_CHAIN, "sectorId": TEST_SECTOR}
+    envelope, _, _ = ep.build("retrieveEckId", ask, sign=False)
     response = post(standins.url("kennisnet"), envelope, ep.operation("retrieveEckId").soapaction)
-    assert etree.fromstring(response.content).findtext(".//{*}eckId") == eckid_for(stampseudonym_for(HPGN), "c", "s")
+    assert etree.fromstring(response.content).findtext(".//{*}eckId") == eckid_for(stampseudonym_for(HPGN), TEST_CHAIN, TEST_SECTOR)
+    # a chain or sector Kennisnet does not know is refused, as its service does ("invalidchainguid")
+    for wrong in ({"chainId": "invalidchainguid"}, {"sectorId": "invalidsectorguid"}):
+        envelope, _, _ = ep.build("retrieveEckId", {**ask, **wrong}, sign=False)
+        assert fault_code(post(standins.url("kennisnet"), envelope, ep.operation("retrieveEckId").soapaction)) == "Client.DK0004"
     envelope, _, _ = ep.build("retrieveStampseudonym", {"hpgn": "not-a-hash"}, sign=False)
     assert fault_code(post(standins.url("kennisnet"), envelope, ep.operation("retrieveStampseudonym").soapaction)) == "Client.DK0004"
 
