@@ -34,13 +34,11 @@ def _engine(ctx: click.Context, only: list[str] | None = None):
     project = load_project(ctx.obj["project"])
     problems = project.diagnostics
     if only is not None and problems:
+        from runtime.servable import interface_files
+
         files = {"catalog.yaml"}
         for ref in only:
-            interface = project.interface(ref)
-            files.add(str(project.interface_paths[interface.id].relative_to(project.root)))
-            names = [interface.mapping] + [getattr(t, "mapping", None) for t in interface.targets]
-            names += [t.writeback.mapping for t in interface.targets if getattr(t, "writeback", None)]
-            files.update(f"mappings/{n}.yaml" for n in names if n)
+            files |= interface_files(project, project.interface(ref))
         problems = [d for d in problems if d.file in files or d.file.startswith("mappings/valuemaps")]
     if problems:
         raise DefinitionError(sorted(problems))
@@ -305,12 +303,55 @@ def dl_discard(ctx, ids, interface, since, error_class, reason) -> None:
 @click.option("--port", type=int, default=8470, show_default=True, envvar="KOPPEL_PORT",
               help="The sandbox stand-ins call Koppel here (catalog.yaml: koppel_url).")
 @click.option("--no-scheduler", is_flag=True, help="Serve webhooks and realtime only.")
+@click.option("--only", "only", metavar="N[,N...]",
+              help="Serve only these interfaces (numbers or file names), e.g. --only 28,29: to try one.")
+@click.option("--strict", is_flag=True,
+              help="Refuse to start when any definition is invalid (for CI). Without it every valid "
+                   "interface is served and each invalid file is reported (log, /readyz, metrics).")
+@click.option("--watch", is_flag=True, help="Reload the definitions when a file changes (as on SIGHUP).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool, only: str | None, strict: bool,
+          watch: bool) -> None:
     """Run the daemon: scheduler, outbox subscribers, pollers and the webhook server."""
     from runtime.engine.daemon import Daemon
     from runtime.engine.logs import configure
 
-    engine = _engine(ctx)
+    refs = [r.strip() for r in only.split(",") if r.strip()] if only else None
+    engine, invalid = _serve_engine(ctx, refs, strict)
     configure(json_lines=True, level="DEBUG" if ctx.obj.get("debug") else "INFO")
-    Daemon(engine, host=host, port=port, scheduler=not no_scheduler).serve()
+    Daemon(engine, host=host, port=port, scheduler=not no_scheduler, invalid=invalid, watch=watch,
+           only=set(engine.project.interfaces) if refs else None).serve()
+
+
+def _serve_engine(ctx: click.Context, refs: list[str] | None, strict: bool):
+    """The engine ``serve`` runs, and the invalid files it leaves out.
+
+    ``--strict``: the whole project (or, with ``--only``, the named interfaces' files) must be
+    valid, as ``koppel validate`` says. Otherwise the interfaces whose own files are clean are
+    served (runtime/servable.py); nothing is when catalog.yaml itself is broken. Interfaces named
+    with ``--only`` must be valid either way: trying one that cannot load makes no sense.
+    """
+    import dataclasses
+
+    from runtime.errors import DefinitionError
+
+    if strict or refs:
+        engine = _engine(ctx, refs)
+        invalid: dict[str, str] = {}
+    else:
+        from runtime.engine.logs import configure
+        from runtime.engine.pipeline import Engine
+        from runtime.project import load_project
+        from runtime.servable import servable
+
+        configure(level="DEBUG" if ctx.obj.get("debug") else "INFO")
+        project = load_project(ctx.obj["project"])
+        good, invalid = servable(project)
+        if not good and project.diagnostics:
+            raise DefinitionError(sorted(project.diagnostics))
+        engine = Engine(dataclasses.replace(project, interfaces=good), environment=ctx.obj["environment"])
+    if refs:
+        wanted = {engine.project.interface(r).id for r in refs}
+        engine.project = dataclasses.replace(engine.project, interfaces={
+            i: x for i, x in engine.project.interfaces.items() if i in wanted})
+    return engine, invalid

@@ -230,9 +230,8 @@ class _RunFailed(Exception):
 class Realtime:
     """All realtime loops of a project."""
 
-    def __init__(self, engine, only: set[int] | None = None) -> None:
+    def __init__(self, engine) -> None:
         self.engine = engine
-        self.only = only
         self.stop_event = threading.Event()
         self.loops: dict[int, RealtimeLoop] = {}
         self.callback_loops: dict[int, RealtimeLoop] = {}
@@ -241,7 +240,7 @@ class Realtime:
         from runtime.engine.callbacks import callbacks_of
 
         for iid, interface in sorted(self.engine.project.interfaces.items()):
-            if interface.status != "active" or (self.only is not None and iid not in self.only):
+            if interface.status != "active":
                 continue
             kind = interface.trigger.type
             if kind in ("outbox", "poll", "webhook"):

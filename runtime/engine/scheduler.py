@@ -118,11 +118,10 @@ def _claimed(summary) -> bool:
 
 
 class Scheduler:
-    def __init__(self, engine, timezone: str = AMSTERDAM, only: set[int] | None = None) -> None:
+    def __init__(self, engine, timezone: str = AMSTERDAM) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.engine = engine
-        self.only = only
         self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults={"coalesce": True, "max_instances": 1})
         self.triggers: dict[int, object] = {}
         self.statuses: dict[int, LoopStatus] = {}
@@ -134,8 +133,6 @@ class Scheduler:
         for iid, interface in sorted(self.engine.project.interfaces.items()):
             t = interface.trigger
             if interface.status != "active" or t.type not in ("cron", "interval"):
-                continue
-            if self.only is not None and iid not in self.only:
                 continue
             if t.type == "cron":
                 trigger, grace = cron_trigger(t.cron, t.timezone), int(t.misfire_grace)
