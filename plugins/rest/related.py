@@ -2,7 +2,7 @@
 invoice, whose ``Code`` is the student number).
 
 A ``related`` entry names a second collection on the same system, the field of a source record
-that points into it (``on``) and the field of the related record it matches (``match``). Per
+that points into it (``ref``) and the field of the related record it matches (``match``). Per
 batch the distinct values are looked up in chunks: one call per ``chunk`` values, with
 ``filter_template`` per value joined by ``joiner`` in ``filter_param`` (OData:
 ``ID eq guid'…' or ID eq guid'…'``), plus ``params`` (``$select=ID,Code``). Each record gets the
@@ -27,7 +27,7 @@ from .lookup import compile_lookup
 
 class Related(Model):
     path: str = Field(description="Collection path below the system's base URL, e.g. /crm/Accounts.")
-    on: Expression = Field(description="JMESPath to the reference in a source record, e.g. InvoiceTo.")
+    ref: Expression = Field(description="JMESPath to the reference in a source record, e.g. InvoiceTo.")
     match: str = Field("ID", description="Field of the related record that the reference matches.")
     as_: str = Field(alias="as", description="Name under which the related record is added to the source record.")
     params: dict[str, str] = Field(default_factory=dict, description="Extra query parameters, e.g. $select.")
@@ -41,13 +41,13 @@ class Related(Model):
 def attach(client: Any, specs: Sequence[Related], records: list[Record]) -> None:
     """Add each spec's related record to every record of the batch, in place."""
     for spec in specs:
-        on = compile_lookup(spec.on)
-        wanted = sorted({str(v) for v in (on(r.data) for r in records) if v not in (None, "")})
+        ref = compile_lookup(spec.ref)
+        wanted = sorted({str(v) for v in (ref(r.data) for r in records) if v not in (None, "")})
         found: dict[str, Any] = {}
         for values in _chunks(wanted, spec.chunk):
             found.update(_fetch(client, spec, values))
         for record in records:
-            value = on(record.data)
+            value = ref(record.data)
             record.data[spec.as_] = found.get(_norm(str(value))) if value not in (None, "") else None
 
 

@@ -1,8 +1,13 @@
-"""Xedule (interface 22): the day timetable behind Azure API Management.
+"""Xedule Connect (interface 22): the day timetable behind Azure API Management, tokens from Azure AD.
 
-    POST /oauth/token          form: grant_type=client_credentials, client_id, client_secret
-                               (or HTTP Basic), optional scope → {"access_token", "token_type":
-                               "Bearer", "expires_in": 3600}
+    POST /{tenant}/oauth2/v2.0/token   Azure AD's v2 token endpoint (the path of the catalog's
+                               sandbox token_url): form grant_type=client_credentials, client_id,
+                               client_secret (or HTTP Basic), scope=api://xedule-connect/.default
+                               → {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                                  "access_token"}. As Azure AD: no scope is 400 invalid_request
+                               (AADSTS900144), another scope 400 invalid_scope (AADSTS70011), a
+                               wrong secret 401 invalid_client (AADSTS7000215), another tenant 400
+                               (AADSTS90002).
     GET  /api/activities?startDate=2026-11-30&endDate=2026-12-04&page=1&pageSize=100
          (or ?days=14: from startDate, default today, that many days)
          headers: Authorization: Bearer <token>, Ocp-Apim-Subscription-Key: <key>
@@ -49,6 +54,13 @@ COURSES = [("PRG", "Programmeren"), ("NED", "Nederlands"), ("ENG", "Engels"), ("
            ("LOB", "Loopbaanbegeleiding"), ("BPV", "BPV-terugkomdag"), ("BRG", "Burgerschap"), ("PRJ", "Project")]
 TEACHERS = [f"D{10001 + i}" for i in range(6)]  # staff numbers of the seeded college
 ROOMS = ["OB-1.12", "OB-2.14", "OB-2.20", "HP-0.05", "HP-1.01"]
+SCOPE = "api://xedule-connect/.default"  # the Xedule Connect app registration's scope
+
+
+def aad_error(status: int, code: str, description: str) -> JSONResponse:
+    """Azure AD's error body."""
+    return JSONResponse({"error": code, "error_description": description, "error_codes": [int(description[6:].split(":")[0])]},
+                        status_code=status)
 
 
 def default_groups() -> list[str]:
@@ -83,6 +95,7 @@ def activities_for(seed: Any, day: dt.date, groups: list[str] | None = None,
 def create_app(ctx: StandinContext) -> Starlette:
     base = base_path(ctx)
     token_path = base_path(ctx, ctx.settings.auth.token_url)
+    tenant = token_path.strip("/").split("/", 1)[0]  # /{tenant}/oauth2/v2.0/token
     client_id = ctx.settings.auth.client_id
     client_secret = ctx.secret(ctx.settings.auth.client_secret)
     key_header, key_ref = next(iter(ctx.settings.auth.headers.items()))
@@ -90,26 +103,36 @@ def create_app(ctx: StandinContext) -> Starlette:
     seed = option(ctx, "seed", 22)
     groups = option(ctx, "groups", None)  # the demo may pass the groups its seeded SIS has
     teachers = option(ctx, "teachers", None)
-    ttl = int(option(ctx, "access_token_ttl", 3600))
+    ttl = int(option(ctx, "access_token_ttl", 3599))
     tokens: dict[str, float] = {}
 
     async def token(request: Request) -> Response:
+        if request.path_params["tenant"] != tenant:
+            return aad_error(400, "invalid_request", f"AADSTS90002: Tenant '{request.path_params['tenant']}' not found.")
         form = await form_fields(request)
         given_id, given_secret = form.get("client_id"), form.get("client_secret")
         header = request.headers.get("authorization", "")
         if header.startswith("Basic "):
             given_id, _, given_secret = base64.b64decode(header[6:]).decode().partition(":")
         if form.get("grant_type") != "client_credentials":
-            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+            return aad_error(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+        if not form.get("scope"):
+            ctx.received.add("token-refused", {"reason": "no scope"}, path=request.url.path)
+            return aad_error(400, "invalid_request", "AADSTS900144: The request body must contain the following "
+                             "parameter: 'scope'.")
+        if form["scope"].split() != [SCOPE]:
+            ctx.received.add("token-refused", {"reason": f"scope {form['scope']}"}, path=request.url.path)
+            return aad_error(400, "invalid_scope", f"AADSTS70011: The provided value for the input parameter 'scope' "
+                             f"is not valid. The scope {form['scope']} is not valid.")
         if given_id != client_id or not same_secret(str(given_secret or ""), client_secret):
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
+            return aad_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
         access = secrets.token_urlsafe(24)
         tokens[access] = time.time() + ttl
         from runtime import redact
 
         redact.register_secret(access)
-        ctx.received.add("token", None, path=request.url.path)
-        return JSONResponse({"access_token": access, "token_type": "Bearer", "expires_in": ttl})
+        ctx.received.add("token", {"scope": form["scope"]}, path=request.url.path)
+        return JSONResponse({"token_type": "Bearer", "expires_in": ttl, "ext_expires_in": ttl, "access_token": access})
 
     def auth(request: Request) -> Response | None:
         if not same_secret(request.headers.get(key_header, ""), subscription_key):
@@ -151,6 +174,6 @@ def create_app(ctx: StandinContext) -> Starlette:
         return paged_response(request, items, *paging)
 
     return Starlette(routes=control_routes(ctx) + [
-        Route(token_path, token, methods=["POST"]),
+        Route("/{tenant:str}/oauth2/v2.0/token", token, methods=["POST"]),
         Route(f"{base}/activities", activities, methods=["GET"]),
     ])

@@ -57,7 +57,7 @@ EXACT_SOURCE = {
         "template": "Modified gt datetime'{cursor}'",
         "initial": "2000-01-01T00:00:00",
     },
-    "related": [{"path": "/crm/Accounts", "on": "InvoiceTo", "as": "debtor", "params": {"$select": "ID,Code"}}],
+    "related": [{"path": "/crm/Accounts", "ref": "InvoiceTo", "as": "debtor", "params": {"$select": "ID,Code"}}],
 }
 
 

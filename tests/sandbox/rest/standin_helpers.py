@@ -105,7 +105,7 @@ def exact_headers(box: Sandbox) -> dict[str, str]:
 def xedule_headers(box: Sandbox) -> dict[str, str]:
     auth = box.context("xedule").settings.auth
     r = client.post(auth.token_url, data={"grant_type": "client_credentials", "client_id": auth.client_id,
-                                         "client_secret": secret("xedule-client-secret")})
+                                         "client_secret": secret("xedule-client-secret"), "scope": auth.scope})
     assert r.status_code == 200, r.text
     return {"Authorization": "Bearer " + r.json()["access_token"],
             "Ocp-Apim-Subscription-Key": secret("xedule-subscription-key")}

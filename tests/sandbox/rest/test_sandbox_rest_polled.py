@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from standin_helpers import bearer, client, secret, xedule_headers
 
 from runtime.redact import elfproef
@@ -75,15 +76,45 @@ def test_intergrip_takes_the_five_statuses_only(sandbox):
 def test_xedule_needs_the_subscription_key_and_a_client_credentials_token(sandbox):
     url = sandbox.url("xedule") + "/activities?startDate=2026-11-30"
     headers = xedule_headers(sandbox)
-    assert client.get(url, headers={"Authorization": headers["Authorization"]}).status_code == 401
-    assert client.get(url, headers={"Ocp-Apim-Subscription-Key": secret("xedule-subscription-key")}).status_code == 401
+    assert client.get(url, headers=headers).status_code == 200
+    no_key = client.get(url, headers={"Authorization": headers["Authorization"]})
+    assert no_key.status_code == 401 and "missing subscription key" in no_key.json()["message"]
+    wrong_key = client.get(url, headers={**headers, "Ocp-Apim-Subscription-Key": "not-the-key"})
+    assert wrong_key.status_code == 401
+    no_token = client.get(url, headers={"Ocp-Apim-Subscription-Key": secret("xedule-subscription-key")})
+    assert no_token.status_code == 401 and no_token.json()["message"].startswith("Unauthorized")
     auth = sandbox.context("xedule").settings.auth
+    assert auth.token_url.endswith("/kw1c-sandbox/oauth2/v2.0/token") and auth.scope == "api://xedule-connect/.default"
     wrong = client.post(auth.token_url, data={"grant_type": "client_credentials", "client_id": auth.client_id,
-                                              "client_secret": "wrong"})
-    assert wrong.status_code == 401
-    basic = client.post(auth.token_url, data={"grant_type": "client_credentials"},
+                                              "client_secret": "wrong", "scope": auth.scope})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    assert wrong.json()["error_description"].startswith("AADSTS7000215")
+    basic = client.post(auth.token_url, data={"grant_type": "client_credentials", "scope": auth.scope},
                         auth=(auth.client_id, secret("xedule-client-secret")))
-    assert basic.status_code == 200 and basic.json()["token_type"] == "Bearer"
+    assert basic.status_code == 200 and basic.json()["token_type"] == "Bearer" and basic.json()["expires_in"] == 3599
+
+
+@pytest.mark.parametrize("scope, status, error, code", [
+    (None, 400, "invalid_request", "AADSTS900144"),  # today's Koppel sent no scope
+    ("https://graph.microsoft.com/.default", 400, "invalid_scope", "AADSTS70011"),
+    ("api://xedule-connect/.default openid", 400, "invalid_scope", "AADSTS70011"),
+])
+def test_xedule_token_endpoint_refuses_a_missing_or_other_scope_as_azure_ad_does(sandbox, scope, status, error, code):
+    auth = sandbox.context("xedule").settings.auth
+    form = {"grant_type": "client_credentials", "client_id": auth.client_id, "client_secret": secret("xedule-client-secret")}
+    if scope:
+        form["scope"] = scope
+    r = client.post(auth.token_url, data=form)
+    assert (r.status_code, r.json()["error"]) == (status, error)
+    assert r.json()["error_description"].startswith(code + ":")
+
+
+def test_xedule_token_endpoint_is_per_tenant(sandbox):
+    auth = sandbox.context("xedule").settings.auth
+    other = auth.token_url.replace("/kw1c-sandbox/", "/other-tenant/")
+    r = client.post(other, data={"grant_type": "client_credentials", "client_id": auth.client_id,
+                                 "client_secret": secret("xedule-client-secret"), "scope": auth.scope})
+    assert r.status_code == 400 and "AADSTS90002" in r.json()["error_description"]
 
 
 def test_xedule_serves_the_same_days_the_same_way(sandbox):

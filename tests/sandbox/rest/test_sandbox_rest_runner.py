@@ -37,7 +37,7 @@ def test_free_ports_rewrite_the_url_and_a_token_url_on_the_same_host():
                  options={"xedule": {"seed": 99}}) as box:
         settings = box.context("xedule").settings
         port = int(re.search(r":(\d+)/", box.url("xedule")).group(1))
-        assert port != 8522 and settings.auth.token_url == f"http://127.0.0.1:{port}/oauth/token"
+        assert port != 8522 and settings.auth.token_url == f"http://127.0.0.1:{port}/kw1c-sandbox/oauth2/v2.0/token"
         assert settings.options["seed"] == 99
     assert not box.running
 
