@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 
 from runtime.diagnostics import Diagnostic, relative
+from runtime.fieldcheck import check_target_fields
 from runtime.models.interface import InterfaceBase
 from runtime.registry import Registry
 
@@ -30,6 +31,7 @@ def check_references(project, registry: Registry) -> None:
     _check_plugins(project, registry)
     _check_triggers(project)
     _check_webhooks(project)
+    check_target_fields(project, registry)
 
 
 def _raw_rows(project) -> list[tuple[int, dict]]:

@@ -197,6 +197,9 @@ SourceFactory = Callable[[BaseModel, PluginContext], Source]
 TargetFactory = Callable[[BaseModel, PluginContext], Target]
 #: static checks beyond the schema, e.g. "the operation exists in the WSDL"
 Checker = Callable[[BaseModel, PluginContext], "list[tuple[tuple, str]]"]
+#: what a record written through a target spec may hold: (a label such as "SIS object 'internship'",
+#: {field: the fields of one entry of a child list, or None for a plain value}); None: any shape
+FieldLister = Callable[[BaseModel], "tuple[str, dict[str, Any]] | None"]
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,8 @@ class Plugin:
     create_target: TargetFactory | None = None
     #: returns (loc inside the spec, message) pairs; loc like ("operation",)
     check: Checker | None = None
+    #: lets ``koppel validate`` check a mapping's output fields against what the target stores
+    fields: FieldLister | None = None
 
     @property
     def roles(self) -> list[str]:

@@ -14,4 +14,5 @@ plugin = Plugin(
     create_source=lazy("plugins.sis.source:SisStoreSource"),
     create_target=lazy("plugins.sis.target:SisStoreTarget"),
     check=lazy("plugins.sis.check:check_spec"),
+    fields=lazy("plugins.sis.check:target_fields"),
 )

@@ -3,6 +3,9 @@ includes name real relations, the key and scope fields are columns of the object
 
 from __future__ import annotations
 
+import difflib
+from typing import Any
+
 from pydantic import BaseModel
 
 from runtime.plugin import PluginContext
@@ -36,4 +39,66 @@ def check_spec(spec: BaseModel, ctx: PluginContext) -> list[tuple[tuple, str]]:
         problems.append((("replace_scope",), f"'{scope}' is not a field of {object_type}"))
     if operation == "replace" and scope is None:
         problems.append((("replace_scope",), "operation 'replace' needs replace_scope (e.g. date)"))
+    return problems + where_fields(spec)
+
+
+def target_fields(spec: BaseModel) -> tuple[str, dict[str, Any]] | None:
+    """What a record written to the SIS object may hold: its columns, its many relations (lists
+    of child records, each with the child's own fields) and its plural (several rows of itself)."""
+    from runtime.sis.children import rows_field
+    from runtime.sis.models import OBJECTS
+    from runtime.sis.relations import RELATIONS
+
+    object_type = getattr(spec, "object", None)
+    if object_type not in OBJECTS:
+        return None  # check_spec reports the unknown object
+
+    def columns(name: str) -> dict[str, Any]:
+        return {c.name: None for c in OBJECTS[name].__table__.c}
+
+    fields = columns(object_type)
+    for name, relation in RELATIONS.get(object_type, {}).items():
+        if relation.many and relation.target in OBJECTS:
+            fields[name] = columns(relation.target)
+    fields[rows_field(object_type)] = columns(object_type)
+    return f"SIS object '{object_type}'", fields
+
+
+def where_fields(spec: BaseModel) -> list[tuple[tuple, str]]:
+    """The fields a source's ``where`` reads from the record: each must be a column of the object
+    or one of its includes (a typo there would silently filter out every record)."""
+    from runtime.sis.models import OBJECTS
+
+    object_type = getattr(spec, "object", None)
+    where = getattr(spec, "where", None)
+    if object_type not in OBJECTS or not where:
+        return []
+    import jmespath
+
+    try:
+        tree = jmespath.compile(str(where)).parsed
+    except jmespath.exceptions.JMESPathError:
+        return []  # the expression check reports it
+    known = {c.name for c in OBJECTS[object_type].__table__.c}
+    known |= {include.split(".", 1)[0] for include in getattr(spec, "include", None) or []}
+    known |= {"null", "true", "false"}  # written bare they are fields that are never there: null, as meant
+    problems = []
+    for name in sorted(set(root_fields(tree)) - known):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        problems.append((("where",), f"'{name}' is not a field of {object_type} or its includes{hint}"))
     return problems
+
+
+def root_fields(node: dict) -> list[str]:
+    """The field names a JMESPath expression looks up on the record itself (not inside a
+    projection or filter, where they refer to the list's items)."""
+    kind, children = node.get("type"), [c for c in node.get("children", []) if isinstance(c, dict)]
+    if kind == "field":
+        return [node["value"]]
+    if kind in ("subexpression", "index_expression", "projection", "value_projection", "filter_projection",
+                "flatten", "pipe"):
+        return root_fields(children[0]) if children else []
+    if kind in ("literal", "current", "expref", "identity"):
+        return []
+    return [name for child in children for name in root_fields(child)]
