@@ -140,11 +140,14 @@ def test_a_repeated_postback_is_harmless_and_a_late_waiting_status_changes_nothi
     assert client.post("/hooks/signhost", content=body, headers=headers).status_code == 202
     assert engine.run_interface(14, "webhook").delivered == 1
     before = sis("SELECT updated_at FROM document WHERE document_id = 'DOC900001'")
-    for status in (30, 10):  # Signhost delivers at least once, and may repeat an older status
+    # Signhost delivers at least once, and may repeat an older status. The exact repeat is
+    # answered 200 and not stored again (runtime/engine/inbound/replay.py); the older status is
+    # stored and filtered by the mapping.
+    for status, answered in ((30, 200), (10, 202)):
         body, headers = postback(status=status)
-        assert client.post("/hooks/signhost", content=body, headers=headers).status_code == 202
+        assert client.post("/hooks/signhost", content=body, headers=headers).status_code == answered
     summary = engine.run_interface(14, "webhook")
-    assert (summary.read, summary.delivered, summary.skipped, summary.filtered, summary.dead) == (2, 0, 1, 1, 0)
+    assert (summary.read, summary.delivered, summary.skipped, summary.filtered, summary.dead) == (1, 0, 0, 1, 0)
     assert document(sis)[:2] == ("ondertekend", "concept")
     assert sis("SELECT updated_at FROM document WHERE document_id = 'DOC900001'") == before
 

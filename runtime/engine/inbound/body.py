@@ -104,10 +104,11 @@ def depth_exceeds(data: Any, max_depth: int) -> bool:
 
 def record_key(value: Any, where: str) -> str:
     """A record's key as text: a non-empty string or an integer, nothing else (an object as key
-    would be stored as its Python repr and match nothing)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-        kind = "missing" if value in (None, "") else f"a JSON {_kind(value)}, not a string or number"
-        raise Refusal(400, f"the record key at '{where}' is {kind}")
+    would be stored as its Python repr and match nothing). Missing: 422, the body itself is fine."""
+    if value is None or value == "":
+        raise Refusal(422, f"a record has no key at '{where}'")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Refusal(400, f"the record key at '{where}' is a JSON {_kind(value)}, not a string or number")
     text = str(value)
     if len(text) > 500:
         raise Refusal(400, f"the record key at '{where}' is longer than 500 characters")

@@ -61,8 +61,8 @@ def store_once(store, interface_id: int, rows: list[tuple], *, message_id: str |
             if message_id is not None:
                 c.execute(inbound_ids.insert().values(interface_id=interface_id, channel=channel or "",
                                                       message_id=stored_id(message_id), received_at=now))
-            c.execute(m.inbox.insert(), [dict(interface_id=interface_id, received_at=now, key=k, body=jsonable(b),
-                                              operation=op, resource=res, channel=channel) for k, b, op, res in rows])
+            c.execute(m.inbox.insert(), [{"interface_id": interface_id, "received_at": now, "key": k, "body": jsonable(b),
+                                          "operation": op, "resource": res, "channel": channel} for k, b, op, res in rows])
     except IntegrityError:
         if message_id is None:
             raise
