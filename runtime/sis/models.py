@@ -44,7 +44,16 @@ APPLICATION_STATUSES = (
     "ingetrokken",
     "ingeschreven",
 )
-LEERWEGEN = ("BOL", "BBL")
+#: DUO's leertrajecten (code list of the PvE MBO-instelling §16.6, the same as RIO's
+#: leertrajectMBO): BOL, BBL, OVO, EX (examendeelnemer) and ODT; BOL_DT ended on 31-07-2023.
+LEERWEGEN = ("BOL", "BBL", "OVO", "EX", "ODT")
+#: the leerwegen an SBB erkenning is given for (a leerbedrijf trains BOL or BBL students)
+ERKENNING_LEERWEGEN = ("BOL", "BBL")
+#: kinds of verzuimmelding (``runtime.sis.verzuim.KINDS``)
+ABSENCE_REPORT_KINDS = ("ongeoorloofd_16_uur", "langdurig", "luxe", "overig")
+#: kinds of result; a diploma's generic exam parts (Nederlands, rekenen, Engels) and keuzedelen
+#: point at it with ``diploma_result_id`` and carry DUO's code (ROD GEO and KZD)
+RESULT_KINDS = ("formatief", "examen", "diploma", "generiek_examen", "keuzedeel")
 GENDERS = ("M", "V", "O")
 
 
@@ -241,6 +250,7 @@ class Enrollment(Stamped, Base):
     location_code: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="actief", server_default="actief")
     exit_reason: Mapped[str | None] = mapped_column(String(100))
+    vsv_location_code: Mapped[str | None] = mapped_column(String(12))  # ROD locatiecodeVSV (NHR), since 0006
     __table_args__ = (
         UniqueConstraint("student_number", "volgnummer"),
         CheckConstraint(_in("leertraject", LEERWEGEN), name="leertraject"),
@@ -363,7 +373,7 @@ class Recognition(Stamped, Base):
     start_date: Mapped[dt.date | None] = mapped_column(Date)
     end_date: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="erkend", server_default="erkend")
-    __table_args__ = (CheckConstraint(_in("leerweg", LEERWEGEN), name="leerweg"),)
+    __table_args__ = (CheckConstraint(_in("leerweg", ERKENNING_LEERWEGEN), name="leerweg"),)
 
 
 class Internship(Stamped, Base):
@@ -435,7 +445,10 @@ class Result(Stamped, Base):
     assessed_on: Mapped[dt.date | None] = mapped_column(Date)
     crebo: Mapped[str | None] = mapped_column(String(5))  # diplomas: the qualification
     source_system: Mapped[str | None] = mapped_column(String(30))
-    __table_args__ = (CheckConstraint(_in("kind", ("formatief", "examen", "diploma")), name="kind"),)
+    # since 0006: a generic exam part or keuzedeel names its diploma and DUO's code for it
+    diploma_result_id: Mapped[str | None] = fk("result.result_id", nullable=True)
+    duo_code: Mapped[str | None] = mapped_column(String(5))
+    __table_args__ = (CheckConstraint(_in("kind", RESULT_KINDS), name="kind"),)
 
 
 # --- absence ------------------------------------------------------------------------------
@@ -468,9 +481,23 @@ class AbsenceReport(Stamped, Base):
     reported_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     duo_reference: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
-        CheckConstraint(_in("kind", ("ongeoorloofd_16_uur", "langdurig", "overig")), name="kind"),
+        CheckConstraint(_in("kind", ABSENCE_REPORT_KINDS), name="kind"),
         CheckConstraint(_in("status", ("te_melden", "gemeld", "afgewezen", "ingetrokken")), name="status"),
     )
+
+
+class SchoolHoliday(Base):
+    """A holiday of the college's school calendar (not an object: no outbox, not replicated).
+    The verzuim rule leaves its days out (``runtime.sis.schoolcalendar``)."""
+
+    __tablename__ = "school_holiday"
+    school_year: Mapped[str] = mapped_column(String(9), primary_key=True)  # 2026-2027
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)  # herfstvakantie
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    region: Mapped[str | None] = mapped_column(String(10))  # noord, midden, zuid; or the college's own
+    source: Mapped[str | None] = mapped_column(String(300))  # where the dates come from
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="dates"),)
 
 
 # --- documents, finance, timetable --------------------------------------------------------

@@ -102,7 +102,13 @@ RELATIONS: dict[str, dict[str, Relation]] = {
         "aids": _many("exam_aid", "candidate_id"),
     },
     "exam_aid": {"candidate": _one("exam_candidate", "candidate_id")},
-    "result": {"student": _one("student", "student_number"), "enrollment": _one("enrollment", "enrollment_id")},
+    "result": {
+        "student": _one("student", "student_number"),
+        "enrollment": _one("enrollment", "enrollment_id"),
+        # a diploma's generic exam parts and keuzedelen (ROD GEO and KZD), and back
+        "diploma": _one("result", "diploma_result_id", "result_id"),
+        "parts": _many("result", "result_id", "diploma_result_id"),
+    },
     "absence": {"student": _one("student", "student_number")},
     "absence_report": {"student": _one("student", "student_number")},
     "document": {

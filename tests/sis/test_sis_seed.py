@@ -11,7 +11,8 @@ import pytest
 from runtime.redact import elfproef
 from runtime.sis.models import APPLICATION_STATUSES
 from runtime.sis.seed import generate
-from runtime.sis.seed.absence import RULE_DAYS, RULE_HOURS, is_minor
+from runtime.sis.schoolcalendar import school_day_number
+from runtime.sis.seed.absence import HOLIDAYS, RULE_DAYS, RULE_HOURS, is_minor
 from runtime.sis.seed.bulk import columns
 
 
@@ -74,17 +75,18 @@ def test_some_minors_cross_the_16_hours_rule_and_each_is_reported(college):
     assert reports, "the seed should contain verzuim that crosses the rule"
     for report in reports:
         start, end = dt.date.fromisoformat(report["start_date"]), dt.date.fromisoformat(report["end_date"])
-        assert (end - start).days < RULE_DAYS
+        assert school_day_number(end, HOLIDAYS) - school_day_number(start, HOLIDAYS) < RULE_DAYS
         hours = sum(h for d, h in unauthorised[report["student_number"]] if start <= d <= end)
-        assert hours > RULE_HOURS and hours == report["hours"]
+        assert hours >= RULE_HOURS and hours == report["hours"]
         assert is_minor(birth[report["student_number"]], end)
     # and the other way round: every minor without startkwalificatie who crosses it is reported
     reported = {r["student_number"] for r in reports}
     startkwalificatie = {s["student_number"] for s in college["student"] if s["has_startkwalificatie"]}
     for student, entries in unauthorised.items():
         minor = [(d, h) for d, h in entries if is_minor(birth[student], d)]
+        number = {d: school_day_number(d, HOLIDAYS) for d, _ in minor}
         crosses = any(
-            sum(h for d, h in minor if first <= d < first + dt.timedelta(days=RULE_DAYS)) > RULE_HOURS
+            sum(h for d, h in minor if 0 <= number[d] - number[first] < RULE_DAYS) >= RULE_HOURS
             for first, _ in minor
         )
         if crosses and student not in startkwalificatie:

@@ -1,5 +1,7 @@
-"""The 16-hours-in-4-weeks rule lives in the SIS store: absence written with plain SQL, by any
-client, makes the verzuimmelding the rule calls for (``runtime.sis.verzuim``), on both engines."""
+"""The 16-hours-in-4-school-weeks rule lives in the SIS store: absence written with plain SQL, by
+any client, makes the verzuimmelding the rule calls for (``runtime.sis.verzuim``), on both
+engines, with the school calendar the migration entered (region zuid: herfstvakantie 2026 is
+17-25 October)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,20 @@ import threading
 
 import pytest
 
-from runtime.sis import verzuim
+from runtime.sis import schoolcalendar, verzuim
 
 MINOR_BIRTH = "2010-03-01"
+D = dt.date.fromisoformat
+
+
+def store_holidays(store) -> list[schoolcalendar.Holiday]:
+    return schoolcalendar.holidays_of(store.sql("SELECT start_date, end_date FROM school_holiday ORDER BY start_date"))
+
+
+def twin(store, entries: list[tuple], birth: str = MINOR_BIRTH) -> list[tuple]:
+    """What the Python twin reports for ``entries`` ((ISO day, hours, authorised)), as ``reports`` shows it."""
+    found = verzuim.crossings([(D(d), h, a) for d, h, a in entries], D(birth), store_holidays(store))
+    return [(s.isoformat(), e.isoformat(), h) for s, e, h in found]
 
 
 def add_student(store, number: str, birth: str | None = MINOR_BIRTH, *, startkwalificatie: bool = False) -> None:
@@ -48,16 +61,106 @@ WEEK_1 = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04", "2026-09-07"]
 WEEK_2 = ["2026-09-08", "2026-09-09", "2026-09-10", "2026-09-11", "2026-09-14"]
 
 
-def test_a_minor_crossing_16_hours_gets_one_report(store) -> None:
+def test_exactly_16_hours_in_one_school_week_is_one_report(store) -> None:
     add_student(store, "S1")
-    absent_days(store, "S1", WEEK_1[:4])  # 16 hours: not more than 16
+    absent_days(store, "S1", WEEK_1[:3])  # 12 hours
     assert reports(store) == []
-    absent_days(store, "S1", WEEK_1[4:], prefix="B")
+    absent_days(store, "S1", WEEK_1[3:4], prefix="B")  # 16 hours: DUO's "minimaal 16 uur"
     assert reports(store) == [
-        ("VZ-S1-2026-09-01", "S1", "ongeoorloofd_16_uur", "2026-09-01", "2026-09-07", 20.0, "te_melden")
+        ("VZ-S1-2026-09-01", "S1", "ongeoorloofd_16_uur", "2026-09-01", "2026-09-04", 16.0, "te_melden")
     ]
-    absent(store, "C1", "S1", "2026-09-08", 4)  # the window was emptied: 4 new hours
+    absent(store, "C1", "S1", "2026-09-07", 4)  # the window was emptied: 4 new hours
     assert len(reports(store)) == 1
+
+
+def test_15_hours_is_no_report(store) -> None:
+    add_student(store, "S1")
+    absent_days(store, "S1", WEEK_1[:3], hours=5)
+    assert reports(store) == []
+    assert twin(store, [(d, 5.0, False) for d in WEEK_1[:3]]) == []
+
+
+# around the herfstvakantie of 2026 (17-25 October): school weeks of 5, 12, 26 October and 2 November
+AROUND_HERFST = [("2026-10-05", 5.0), ("2026-10-12", 4.0), ("2026-10-26", 4.0), ("2026-11-06", 4.0)]
+
+
+def test_17_hours_over_four_school_weeks_around_a_holiday_week_is_one_report(store) -> None:
+    add_student(store, "S1")
+    for i, (day, hours) in enumerate(AROUND_HERFST):
+        absent(store, f"H{i}", "S1", day, hours)
+    # 32 calendar days from first to last, but 23 school days: the holiday week does not count
+    assert reports(store) == [
+        ("VZ-S1-2026-10-05", "S1", "ongeoorloofd_16_uur", "2026-10-05", "2026-11-06", 17.0, "te_melden")
+    ]
+    assert twin(store, [(d, h, False) for d, h in AROUND_HERFST]) == [("2026-10-05", "2026-11-06", 17.0)]
+
+
+def test_the_calendar_is_data_without_the_holiday_the_same_hours_span_five_weeks(store) -> None:
+    store.sql("DELETE FROM school_holiday WHERE school_year = '2026-2027' AND name = 'herfstvakantie'")
+    add_student(store, "S1")
+    for i, (day, hours) in enumerate(AROUND_HERFST):
+        absent(store, f"H{i}", "S1", day, hours)
+    assert reports(store) == []
+    assert twin(store, [(d, h, False) for d, h in AROUND_HERFST]) == []
+
+
+def test_hours_on_a_holiday_day_do_not_count(store) -> None:
+    add_student(store, "S1")
+    absent_days(store, "S1", ["2026-10-19", "2026-10-20", "2026-10-21", "2026-10-22"], hours=5)
+    assert reports(store) == []
+    absent(store, "after", "S1", "2026-10-26", 4)
+    assert reports(store) == []
+
+
+def test_authorised_absence_never_counts(store) -> None:
+    add_student(store, "S1")
+    for i, day in enumerate(WEEK_1 + WEEK_2):
+        absent(store, f"Z{i}", "S1", day, 8, authorised=True)
+    store.sql("UPDATE absence SET hours = 9 WHERE absence_id = 'Z1'")
+    assert reports(store) == []
+
+
+@pytest.mark.parametrize(
+    ("second_day", "reported"),
+    [
+        ("2026-09-28", True),  # 27 school days after 1 September: inside the 4 school weeks
+        ("2026-09-29", False),  # 28: outside
+        ("2026-11-17", True),  # from 12 October: 27 school days, the 9 holiday days left out
+        ("2026-11-18", False),  # 28
+    ],
+)
+def test_the_window_is_28_school_days(store, second_day: str, reported: bool) -> None:
+    first_day = "2026-09-01" if second_day < "2026-10-01" else "2026-10-12"
+    add_student(store, "S1")
+    absent(store, "W1", "S1", first_day, 12)
+    absent(store, "W2", "S1", second_day, 4)
+    expected = [(first_day, second_day, 16.0)] if reported else []
+    assert [(r[3], r[4], r[5]) for r in reports(store)] == expected
+    assert twin(store, [(first_day, 12.0, False), (second_day, 4.0, False)]) == expected
+
+
+@pytest.mark.parametrize(("fourth_day", "reported"), [("2026-09-09", True), ("2026-09-10", False)])
+def test_the_18th_birthday_counts_as_adult(store, fourth_day: str, reported: bool) -> None:
+    birth = "2008-09-10"  # 18 on 10 September 2026
+    add_student(store, "S1", birth)
+    days = ["2026-09-04", "2026-09-07", "2026-09-08", fourth_day]
+    absent_days(store, "S1", days)
+    expected = [("2026-09-04", fourth_day, 16.0)] if reported else []
+    assert [(r[3], r[4], r[5]) for r in reports(store)] == expected
+    assert twin(store, [(d, 4.0, False) for d in days], birth) == expected
+
+
+def test_luxe_and_langdurig_verzuim_can_be_recorded_and_other_kinds_cannot(store) -> None:
+    add_student(store, "S1")
+    for kind in ("luxe", "langdurig"):
+        store.sql(
+            "INSERT INTO absence_report (report_id, student_number, kind, start_date, end_date) "
+            "VALUES (?, 'S1', ?, '2026-10-12', '2026-10-16')", (f"VZ-S1-{kind}", kind),
+        )
+    assert [(r[0], r[2]) for r in reports(store)] == [("VZ-S1-langdurig", "langdurig"), ("VZ-S1-luxe", "luxe")]
+    with pytest.raises(Exception, match="(?i)check"):
+        store.sql("INSERT INTO absence_report (report_id, student_number, kind, start_date) "
+                  "VALUES ('X', 'S1', 'vakantie', '2026-10-12')")
 
 
 def test_adults_and_students_with_a_startkwalificatie_are_not_reported(store) -> None:
@@ -72,7 +175,7 @@ def test_adults_and_students_with_a_startkwalificatie_are_not_reported(store) ->
 
 def test_authorised_absence_does_not_count_until_it_is_changed(store) -> None:
     add_student(store, "S1")
-    absent_days(store, "S1", WEEK_1[:3], hours=5)
+    absent_days(store, "S1", WEEK_1[:3], hours=4)
     for i, day in enumerate(WEEK_1[3:]):
         absent(store, f"Z{i}", "S1", day, 4, authorised=True)
     assert reports(store) == []
@@ -84,8 +187,8 @@ def test_a_second_crossing_in_a_new_period_is_a_second_report(store) -> None:
     add_student(store, "S1")
     absent_days(store, "S1", WEEK_1 + WEEK_2)
     assert [(r[0], r[3], r[4], r[5]) for r in reports(store)] == [
-        ("VZ-S1-2026-09-01", "2026-09-01", "2026-09-07", 20.0),
-        ("VZ-S1-2026-09-08", "2026-09-08", "2026-09-14", 20.0),
+        ("VZ-S1-2026-09-01", "2026-09-01", "2026-09-04", 16.0),
+        ("VZ-S1-2026-09-07", "2026-09-07", "2026-09-10", 16.0),
     ]
 
 
@@ -126,7 +229,7 @@ def test_one_statement_of_many_rows_reports_like_the_seed(store) -> None:
     entries = [(dt.date.fromisoformat(r[2]), r[3], r[4]) for r in rows]
     expected = [
         (verzuim.report_id("S1", s), s.isoformat(), e.isoformat(), h)
-        for s, e, h in verzuim.crossings(entries, dt.date.fromisoformat(MINOR_BIRTH))
+        for s, e, h in verzuim.crossings(entries, dt.date.fromisoformat(MINOR_BIRTH), store_holidays(store))
     ]
     assert expected, "the pattern should cross the rule"
     assert [(r[0], r[3], r[4], r[5]) for r in reports(store)] == expected
@@ -183,8 +286,18 @@ STUDENTS = {  # number → (birth date, startkwalificatie)
 }
 
 
+# Days the generator favours: pairs 27, 28 and 29 school days apart (with and without the
+# herfstvakantie between them), holiday days, and the 18th birthday of S2 (1 October 2026), so
+# that a mutation of the window (>= / >, 28 / 27 / 29) or of the age moves a report.
+BOUNDARY_DAYS = [D(d) for d in (
+    "2026-09-01", "2026-09-28", "2026-09-29", "2026-09-30", "2026-10-12", "2026-11-17", "2026-11-18",
+    "2026-11-19", "2026-10-19", "2026-10-23", "2026-09-30", "2026-10-01", "2026-10-16", "2026-10-26",
+)]
+
+
 def test_the_triggers_and_the_python_rule_agree_on_random_absence(store) -> None:
     rng = random.Random(16)
+    holidays = store_holidays(store)
     for number, (birth, startkwalificatie) in STUDENTS.items():
         add_student(store, number, birth, startkwalificatie=startkwalificatie)
     rows: dict[str, tuple[str, dt.date, float, bool]] = {}
@@ -199,12 +312,19 @@ def test_the_triggers_and_the_python_rule_agree_on_random_absence(store) -> None
         birth, startkwalificatie = STUDENTS[student]
         existing = {i: (r[1], r[2]) for i, r in twin.items() if r[0] == student}
         entries = [(day, hours, authorised) for s, day, hours, authorised in rows.values() if s == student]
-        made = verzuim.apply_rule(student, entries, birth and dt.date.fromisoformat(birth), startkwalificatie, existing)
+        made = verzuim.apply_rule(
+            student, entries, birth and dt.date.fromisoformat(birth), startkwalificatie, existing, holidays
+        )
         twin.update({i: (student, *c) for i, c in made.items()})
 
     def random_row() -> tuple[str, dt.date, float, bool]:
-        day = dt.date(2026, 8, 31) + dt.timedelta(days=rng.randrange(80))
-        return rng.choice(list(STUDENTS)), day, rng.randint(1, 16) / 2, rng.random() < 0.2
+        if rng.random() < 0.5:
+            day = rng.choice(BOUNDARY_DAYS)
+        else:
+            day = dt.date(2026, 8, 31) + dt.timedelta(days=rng.randrange(80))
+        # whole multiples of 4 hours half the time: totals land on exactly 16
+        hours = rng.choice((4.0, 8.0, 12.0)) if rng.random() < 0.5 else rng.randint(1, 16) / 2
+        return rng.choice(list(STUDENTS)), day, hours, rng.random() < 0.2
 
     try:
         for step in range(360):

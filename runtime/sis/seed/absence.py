@@ -2,9 +2,10 @@
 
 Most students miss a few hours, about half of them authorised. About one in sixteen skips
 school for a stretch: enough unauthorised hours to cross the rule. The rule (leerplicht and
-kwalificatieplicht): more than 16 hours of unauthorised absence within 4 weeks, for students
-under 18 without a startkwalificatie, must be reported to DUO; each new 16 hours in a new 4-week
-period is a new report, ending on the day the hours were reached. The rule itself is
+kwalificatieplicht): at least 16 hours of unauthorised absence within 4 school weeks (holidays
+left out), for students under 18 without a startkwalificatie, must be reported to DUO; each new
+16 hours in a new period is a new report, ending on the day the hours were reached. The school
+calendar is the one the migrations enter (region zuid, ``runtime.sis.schoolcalendar``). The rule itself is
 ``runtime.sis.verzuim``: its Python twin computes the reports here, its triggers in the store make
 the same reports for absence recorded later, with the same ids (``VZ-<student>-<period start>``).
 """
@@ -14,9 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from runtime.sis.schoolcalendar import REGIO_ZUID, holidays_of
 from runtime.sis.verzuim import RULE_DAYS, RULE_HOURS, crossings, is_minor, report_id
 
-__all__ = ["RULE_DAYS", "RULE_HOURS", "absences_and_reports", "crossings", "is_minor"]
+__all__ = ["HOLIDAYS", "RULE_DAYS", "RULE_HOURS", "absences_and_reports", "crossings", "is_minor"]
+
+HOLIDAYS = holidays_of((first, last) for _year, _name, first, last, _source in REGIO_ZUID)
 
 FIRST_DAY = dt.date(2026, 8, 31)
 SCHOOL_DAYS = [
@@ -46,7 +50,7 @@ def absences_and_reports(rng: random.Random, students: list[dict]) -> tuple[list
             absences.append((f"ABS{next_absence}", student["number"], day.isoformat(), hours, authorised, reason))
             next_absence += 1
         if not student["has_startkwalificatie"]:
-            for start, end, hours in crossings(entries, student["birth"]):
+            for start, end, hours in crossings(entries, student["birth"], HOLIDAYS):
                 reported = end < dt.date(2026, 10, 1)
                 reports.append(
                     (report_id(student["number"], start), student["number"], "ongeoorloofd_16_uur", start.isoformat(),

@@ -29,6 +29,18 @@ MAIL_DOMAIN = "koppelcollege.example.nl"
 NEW_WITHOUT_ECK_ID_PER_MILLE = 120
 
 
+#: the generic exam parts of an entree diploma as DUO's GEO codes (assumed codes: DUO's code
+#: list is not public, docs/legal-notes.md); Engels is not part of entree (level 1)
+GENERIC_EXAM_PARTS_ENTREE = (("NL", "Nederlands"), ("REK", "Rekenen"))
+
+
+def vsv_location_code(location_code: str | None) -> str | None:
+    """A location's NHR vestigingsnummer (12 digits): a stable stand-in number per location."""
+    if not location_code:
+        return None
+    return f"{int(hashlib.sha256(location_code.encode()).hexdigest()[:12], 16) % 10**12:012d}"
+
+
 class College:
     def __init__(self, students: int, seed: int) -> None:
         self.seed = seed
@@ -175,17 +187,20 @@ class College:
         self.rows["enrollment"].append(
             (enrollment_id, student["number"], previous["program_code"], None, 1, self.brin, start.isoformat(),
              end.isoformat(), end.isoformat(), previous["leerweg"], True, previous["location_code"], "beeindigd",
-             "diploma behaald" if previous["level"] == 1 else "overstap andere opleiding")
+             "diploma behaald" if previous["level"] == 1 else "overstap andere opleiding",
+             vsv_location_code(previous["location_code"]))
         )
         self.rows["enrollment_period"].append(
             (enrollment_id, 1, start.isoformat(), end.isoformat(), previous["crebo"], previous["level"],
              previous["leerweg"], True, previous["location_code"])
         )
         if previous["level"] == 1:
+            diploma_id = self.next_id("R", 1_000_001)
             self.rows["result"].append(
-                (self.next_id("R", 1_000_001), student["number"], enrollment_id, "diploma", None,
-                 f"Diploma {previous['name']}", None, None, True, end.isoformat(), previous["crebo"], "sis")
+                (diploma_id, student["number"], enrollment_id, "diploma", None,
+                 f"Diploma {previous['name']}", None, None, True, end.isoformat(), previous["crebo"], "sis", None, None)
             )
+            self.diploma_parts(diploma_id, student["number"], enrollment_id, end)
 
     def enrollment(self, student: dict, cohort_code: str, volgnummer: int, recognised: dict) -> None:
         rng, program, start = self.rng, student["program"], student["start"]
@@ -196,7 +211,7 @@ class College:
         self.rows["enrollment"].append(
             (enrollment_id, student["number"], program["program_code"], cohort_code, volgnummer, self.brin,
              start.isoformat(), planned_end.isoformat(), None, program["leerweg"], bekostigbaar,
-             program["location_code"], "actief", None)
+             program["location_code"], "actief", None, vsv_location_code(program["location_code"]))
         )
         period_start = start
         periods = 2 if student["year"] < 2026 and rng.random() < 0.3 else 1
@@ -255,7 +270,8 @@ class College:
             self.rows["result"].append(
                 (self.next_id("R", 1_000_001), student["number"], enrollment_id, "formatief",
                  f"{program['crebo']}-K{i + 1}", f"Opdracht {i + 1} {program['name']}", f"{grade:.1f}", grade,
-                 grade >= 5.5, (D(2026, 9, 14) + dt.timedelta(days=rng.randint(0, 60))).isoformat(), None, "dlo")
+                 grade >= 5.5, (D(2026, 9, 14) + dt.timedelta(days=rng.randint(0, 60))).isoformat(), None, "dlo",
+                 None, None)
             )
         if student["year"] < 2026:
             passed = rng.random() < 0.85
@@ -263,8 +279,24 @@ class College:
                 (self.next_id("R", 1_000_001), student["number"], enrollment_id, "examen",
                  f"{program['crebo']}-PVB-1", f"Proeve van bekwaamheid {program['name']}",
                  "V" if passed else "O", None, passed, D(2026, 6, rng.randint(1, 26)).isoformat(), program["crebo"],
-                 rng.choice(("remindo", "facet", "toa")))
+                 rng.choice(("remindo", "facet", "toa")), None, None)
             )
+
+    def diploma_parts(self, diploma_id: str, student_number: str, enrollment_id: str, on: dt.date) -> None:
+        """The generic exam parts and a keuzedeel of a diploma (ROD GEO and KZD). Grades from a
+        hash of the diploma id, not from the random stream: the rest of the college stays as it was."""
+        digest = hashlib.sha256(f"{self.seed}:{diploma_id}".encode()).digest()
+        for i, (code, name) in enumerate(GENERIC_EXAM_PARTS_ENTREE):
+            grade = 6 + digest[i] % 4
+            self.rows["result"].append(
+                (f"{diploma_id}-{code}", student_number, enrollment_id, "generiek_examen", None, name,
+                 str(grade), float(grade), True, on.isoformat(), None, "sis", diploma_id, code)
+            )
+        keuzedeel = f"K{1000 + digest[5] % 900:04d}"
+        self.rows["result"].append(
+            (f"{diploma_id}-{keuzedeel}", student_number, enrollment_id, "keuzedeel", None, f"Keuzedeel {keuzedeel}",
+             "V", None, True, on.isoformat(), None, "sis", diploma_id, keuzedeel)
+        )
 
     def exam_candidate(self, student: dict, enrollment_id: str) -> None:
         rng, program = self.rng, student["program"]
