@@ -42,6 +42,7 @@ log = logging.getLogger("koppel.realtime")
 WEBHOOK_SWEEP = 5.0
 OUTBOX_SWEEP = 30.0
 MAX_BACKOFF = 300.0
+DATABASE_BACKOFF = 5.0
 #: after a run skipped because another process held the run lease
 SKIPPED_RETRY = 1.0
 
@@ -93,9 +94,10 @@ class RealtimeLoop(threading.Thread):
                     self._outbox()
                 else:
                     self._periodic()
-            except _RunFailed:  # logged and counted by _run_once
-                self._drop_ownership()
-                self.stopping.wait(self._backoff())
+            except _RunFailed as failed:  # logged and counted by _run_once
+                if not failed.by_peer:
+                    self._drop_ownership()
+                self.stopping.wait(self._backoff(run_failed=failed.by_peer))
             except Exception as exc:  # the database, the source or the target went away
                 self.status.failed(exc)
                 log.warning("realtime loop failed (%s); retrying in %.0f s", type(exc).__name__, self._backoff(),
@@ -105,13 +107,18 @@ class RealtimeLoop(threading.Thread):
         self._drop_ownership()
         self.status.stopped()
 
-    def _backoff(self) -> float:
-        """After failures: 1 s, 2 s, 4 s ... up to 5 minutes, so a peer that is down does not fill
-        the run history with a failure every poll, and a short outage is over in seconds."""
-        return min(MAX_BACKOFF, 2.0 ** max(0, self.status.failures - 1))
+    def _backoff(self, run_failed: bool = False) -> float:
+        """After failures: 1 s, 2 s, 4 s ... A failed run (the peer said no) backs off up to 5
+        minutes for a poll loop (an external API that is down) and 30 s otherwise, so a peer that
+        is down does not fill the run history; a failure outside a run (the state database or the
+        SIS store went away) is probed every 5 s at most, so a short outage is over in seconds."""
+        cap = (MAX_BACKOFF if self.trigger == "poll" else 30.0) if run_failed else DATABASE_BACKOFF
+        return min(cap, 2.0 ** max(0, self.status.failures - 1))
 
     def _run_once(self) -> str:
-        """One run: ``ok``, ``skipped`` (another process holds the run) or ``failed``."""
+        """One run: ``ok``, ``skipped`` (another process holds the run), ``failed`` (the run ended
+        in an error: the source or the target said no) or ``broken`` (it raised: the state
+        database went away under it)."""
         if self.stopping.is_set():
             return "ok"
         self.busy.set()
@@ -125,7 +132,7 @@ class RealtimeLoop(threading.Thread):
             self.status.failed(exc)
             log.warning("realtime run failed: %s", type(exc).__name__, exc_info=True,
                         extra={"interface": self.interface.id})
-            return "failed"
+            return "broken"
         finally:
             self.busy.clear()
         if summary.outcome == "error":
@@ -172,7 +179,10 @@ class RealtimeLoop(threading.Thread):
                 self._stand_by()
                 continue
             outcome = self._run_once()
-            pause = self._backoff() if outcome == "failed" else SKIPPED_RETRY if outcome == "skipped" else every
+            if outcome in ("failed", "broken"):
+                pause = self._backoff(run_failed=outcome == "failed")
+            else:
+                pause = SKIPPED_RETRY if outcome == "skipped" else every
             self.wake.wait(pause)
             self.wake.clear()
 
@@ -199,8 +209,8 @@ class RealtimeLoop(threading.Thread):
                     seen = reader.max_seq()
                 if pending:
                     outcome = self._run_once()
-                    if outcome == "failed":
-                        raise _RunFailed()  # back off, reconnect; the restart runs again
+                    if outcome in ("failed", "broken"):
+                        raise _RunFailed(outcome == "failed")  # back off, reconnect; the restart runs again
                     if outcome == "skipped":  # another process is running it: try again soon
                         self.stopping.wait(SKIPPED_RETRY)
                         continue
@@ -225,6 +235,10 @@ class RealtimeLoop(threading.Thread):
 
 class _RunFailed(Exception):
     """A run of the loop failed; the supervisor backs off (the failure is already logged)."""
+
+    def __init__(self, by_peer: bool) -> None:
+        super().__init__("run failed")
+        self.by_peer = by_peer
 
 
 class Realtime:
