@@ -147,6 +147,9 @@ def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool
     totals = {s: sum(i.status == s for i in items) for s in ("send", "skip", "filtered", "dead")}
     click.echo(f"would send {totals['send']}, skip {totals['skip']} (unchanged), filtered {totals['filtered']}, "
                f"dead {totals['dead']}", err=as_json)
+    if not items and not from_start:
+        click.echo(f"nothing new since interface {interface}'s cursor; `koppel dry-run {interface} --from-start` "
+                   "shows its mapping at work on the source's current records", err=True)
 
 
 @click.command()

@@ -40,7 +40,7 @@ def dry_run(engine, ref, limit: int | None = None, *, from_start: bool = False) 
         for name, spec in zip(source_names(interface), sources_of(interface)):
             if from_start:
                 spec = _reading_everything(spec)
-            source = engine.create_source(interface, spec)
+            source = _source(engine, interface, spec, limit)
             source.open()
             try:
                 cursor = None if from_start else engine.store.cursor(interface.id, name)
@@ -57,6 +57,16 @@ def dry_run(engine, ref, limit: int | None = None, *, from_start: bool = False) 
         for lane in lanes:
             lane.target.close()
     return items
+
+
+def _source(engine, interface, spec, limit: int | None):
+    """The interface's source; with a limit, reading batches of at most ``limit`` records, so a
+    paged source stops fetching pages once it has enough (the read is lazy)."""
+    if limit is None:
+        return engine.create_source(interface, spec)
+    plugin = engine.registry.get(spec.type, "source")
+    batch_size = max(1, min(limit, interface.delivery.batch_size))
+    return plugin.create_source(spec, engine.context(interface, spec, batch_size=batch_size))
 
 
 def _reading_everything(spec):
