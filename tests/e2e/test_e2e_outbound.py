@@ -122,9 +122,9 @@ def test_a_change_in_the_sis_store_reaches_the_target(college, interface_id: int
     assert len(accepted(college, TARGET[interface_id])) > before
 
 
-def test_16_absence_reports_to_duo(college) -> None:
-    # An attendance officer records a week of truancy of a minor with plain SQL; the SIS store's
-    # own rule (16 hours in 4 weeks) makes the report, and interface 16 takes it to DUO.
+def test_16_absence_reports_to_duo_get_its_number_and_can_be_withdrawn(college) -> None:
+    # An attendance officer records truancy of a minor with plain SQL; the SIS store's own rule
+    # (at least 16 hours in 4 school weeks) makes the report, and interface 16 takes it to DUO.
     college.run(16, trigger="outbox")
     student = college.sql(
         "SELECT s.student_number FROM student s JOIN person p ON p.person_number = s.person_number "
@@ -132,16 +132,27 @@ def test_16_absence_reports_to_duo(college) -> None:
         "AND EXISTS (SELECT 1 FROM enrollment e WHERE e.student_number = s.student_number) "
         "ORDER BY s.student_number LIMIT 1"
     )[0][0]
-    for i, day in enumerate(("2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05", "2026-11-06")):
+    for i, day in enumerate(("2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05")):
         college.sql(
             "INSERT INTO absence (absence_id, student_number, date, hours, authorised, reason) "
             "VALUES (:id, :student, :day, 4, :authorised, 'spijbelen')",
             id=f"E2E-{i}", student=student, day=day, authorised=False,
         )
     report_id = f"VZ-{student}-2026-11-02"
-    made = college.sql("SELECT report_id, status, hours FROM absence_report WHERE start_date = '2026-11-02'")
-    assert [tuple(r) for r in made] == [(report_id, "te_melden", 20.0)]
+    made = college.sql("SELECT report_id, status, hours, end_date FROM absence_report WHERE start_date = '2026-11-02'")
+    assert [tuple(r) for r in made] == [(report_id, "te_melden", 16.0, "2026-11-05")]
     summary = college.run(16, trigger="outbox")
     assert_ok(summary)
     assert summary.delivered == 1
-    assert any(report_id in str(i["body"]) for i in accepted(college, "duo-verzuim"))
+    sent = [i for i in accepted(college, "duo-verzuim") if report_id in str(i["body"])]
+    assert [i["operation"] for i in sent] == ["melden_verzuim"]
+    # DUO's melding number is written back
+    ((number, status),) = college.sql("SELECT duo_reference, status FROM absence_report WHERE report_id = :id", id=report_id)
+    assert status == "gemeld" and number.startswith("VZ")
+    # the attendance officer withdraws it: the withdrawal with DUO's number reaches the stand-in
+    college.sql("UPDATE absence_report SET status = 'ingetrokken' WHERE report_id = :id", id=report_id)
+    summary = college.run(16, trigger="outbox")
+    assert_ok(summary)
+    assert summary.delivered == 1
+    withdrawn = [i for i in accepted(college, "duo-verzuim") if i["operation"] == "intrekken_verzuimmelding"]
+    assert len(withdrawn) == 1 and withdrawn[0]["body"]["nummerMelding"] == number
