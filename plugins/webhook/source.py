@@ -11,6 +11,11 @@ inbox channel (``ctx.options["inbox_channel"]``); without one it reads the inter
 Record: ``key`` from the spec's key expression (SCIM: the resource id), ``data`` the body,
 ``operation`` upsert or delete; ``meta`` holds ``inbox_id``, ``received_at``, ``resource``
 (SCIM User/Group) and ``scim_operation`` (upsert, patch, delete).
+
+A SCIM resource is never a ``delete`` record: the IAM closes an account, it does not remove a
+person from the SIS. The server stores a SCIM DELETE as the resource with ``active: false`` (a
+User) or without members (a Group), and it is read here as an upsert of that; the mappings of
+interfaces 1 and 3 turn it into the closed account.
 """
 
 from __future__ import annotations
@@ -66,6 +71,6 @@ def _record(row: dict) -> Record:
         received = received.replace(tzinfo=dt.timezone.utc)
     op = row["operation"]
     return Record(key=row["key"], data=row["body"] if isinstance(row["body"], dict) else {"body": row["body"]},
-                  object=row.get("resource"), operation="delete" if op == "delete" else "upsert",
+                  object=row.get("resource"), operation="delete" if op == "delete" and not row.get("resource") else "upsert",
                   meta={"inbox_id": row["id"], "received_at": received.isoformat() if received else None,
                         "resource": row.get("resource"), "scim_operation": op})

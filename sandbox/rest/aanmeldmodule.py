@@ -1,14 +1,15 @@
 """The aanmeldmodule's webhooks (interface 6): applications outside Centraal Aanmelden, posted
-to Koppel as JSON signed with HMAC-SHA256.
+to Koppel as JSON signed the Standard Webhooks way (sandbox/rest/webhooks.py).
 
     from sandbox.rest.aanmeldmodule import push_applications
     push_applications(project_root, count=3)        # → [{"aanmeldId", "status", "error"}]
 
 Each application is one ``POST {koppel_url}/hooks/aanmeldmodule`` (``koppel_url`` from the
 aanmeldmodule's sandbox options, default http://127.0.0.1:8470) with headers
-``X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` (secret
+``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (secret
 sandbox/secrets/aanmeldmodule-webhook-secret), ``X-Aanmeldmodule-Event: aanmelding`` and
-``X-Aanmeldmodule-Delivery: <aanmeldId>``. The body has the shape of a Centraal Aanmelden
+``X-Aanmeldmodule-Delivery: <aanmeldId>``. A repeat (``repeat``) is the same message again, with
+the same ``webhook-id``: Koppel answers it 2xx and stores it once. The body has the shape of a Centraal Aanmelden
 application (see centraal_aanmelden.py) with ``aanmeldId`` ``AM-<year>-<n>`` and
 ``"kanaal": "aanmeldmodule"``. The same ``seed``/``start`` gives the same applicants.
 
@@ -55,9 +56,10 @@ def push_applications(project_root: Path, count: int = 3, *, start: int = 0, see
         for index in range(start, start + count):
             payload = application(index, seed=seed)
             body = webhooks.encode(payload)
-            signed = body + b" " if tamper else body
-            headers = {"X-Signature": webhooks.hmac_signature(key, signed), "X-Aanmeldmodule-Event": "aanmelding",
-                       "X-Aanmeldmodule-Delivery": payload["aanmeldId"], "Content-Type": "application/json"}
+            signed = body + b" " if tamper else body  # "tamper": sign other bytes than those sent
+            headers = {**webhooks.standard_webhook_headers(key, body, signed_body=signed),
+                       "X-Aanmeldmodule-Event": "aanmelding", "X-Aanmeldmodule-Delivery": payload["aanmeldId"],
+                       "Content-Type": "application/json"}
             for _ in range(max(1, repeat)):
                 try:
                     status, error = client.post(url, content=body, headers=headers).status_code, None

@@ -11,10 +11,11 @@ Interface 24, Koppel → B3Net (bearer):
 
 Interface 23, B3Net → Koppel: ``POST /_sandbox/push {"count": 3, "start": 0}`` makes the
 stand-in post that many matches to ``options.koppel_url`` + ``/hooks/b3net``, each signed with
-``X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` (secret ``options.webhook_secret``)
-and carrying ``X-B3Net-Event: bpv.match`` and ``X-B3Net-Delivery: <matchId>``. To exercise
+the Standard Webhooks way (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``;
+secret ``options.webhook_secret``; sandbox/rest/webhooks.py) and carrying ``X-B3Net-Event: bpv.match`` and ``X-B3Net-Delivery: <matchId>``. To exercise
 Koppel's checks, ``"tamper": true`` signs other bytes than it sends (Koppel must refuse it) and
-``"repeat": 2`` delivers each match twice (Koppel must store it once):
+``"repeat": 2`` delivers each match twice with the same ``webhook-id`` (Koppel must store it
+once):
 
     {"event": "bpv.match", "matchId": "B3-000001", "studentnummer": "S100001",
      "enrollmentId": "S100001-1", "crebo": "25604",
@@ -99,8 +100,8 @@ def create_app(ctx: StandinContext) -> Starlette:
             body = webhooks.encode(payload)
             # "tamper": sign other bytes than those sent, as a forged call would be
             signed = body + b" " if spec.get("tamper") else body
-            headers = {"X-Signature": webhooks.hmac_signature(secret, signed), "X-B3Net-Event": "bpv.match",
-                       "X-B3Net-Delivery": payload["matchId"]}
+            headers = {**webhooks.standard_webhook_headers(secret, body, signed_body=signed),
+                       "X-B3Net-Event": "bpv.match", "X-B3Net-Delivery": payload["matchId"]}
             for _ in range(max(1, int(spec.get("repeat", 1)))):  # at-least-once: the same delivery again
                 status = await webhooks.post(ctx, url, body, headers, kind="bpv.match", payload=payload)
                 results.append({"matchId": payload["matchId"], "status": status})

@@ -8,9 +8,12 @@ The stand-in is a SCIM *client*: ``POST /_sandbox/push`` (on its port, 8501) sen
 (``"invalid": true`` adds one User without its required ``userName``, which Koppel must refuse
 with a SCIM error.)
 
-Users first: ``POST {koppel_url}/scim/v2/Users`` for a user Koppel has not seen, ``PUT
-/scim/v2/Users/{id}`` (the id Koppel answered) for one it has; then the Groups (roles), with the
-users as members, the same way on ``/scim/v2/Groups``. Every call has ``Authorization: Bearer
+Users first, each the way provisioning clients (Entra ID, SmartAIM-style connectors) do it: search
+``GET {koppel_url}/scim/v2/Users?filter=externalId eq "<person number>"``; found, ``PUT
+/scim/v2/Users/{id}``; not found, ``POST /scim/v2/Users`` (Koppel answers from the SIS, so a
+user is found once interface 3 has written its account). Then the Groups (roles), with the users
+as members, the same way on ``/scim/v2/Groups``. ``{"delete": ["P100001"]}`` sends ``DELETE
+/scim/v2/Users/{id}`` for those users instead (the account is closed, the person stays). Every call has ``Authorization: Bearer
 <sandbox/secrets/iam-scim-token>`` and ``Content-Type: application/scim+json``. A User:
 
     {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
@@ -88,12 +91,12 @@ def create_app(ctx: StandinContext) -> Starlette:
             own = scim.errors(scim_dir, resource, core)
             if own:  # a bug in the stand-in, not in Koppel: say so loudly
                 return {"externalId": resource["externalId"], "status": None, "errors": ["sandbox: " + e for e in own]}
-        koppel_id = known[kind].get(resource["externalId"])
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json",
                    "Accept": "application/scim+json"}
         import httpx
 
         try:
+            koppel_id = await search(client, kind, resource["externalId"], headers)
             if koppel_id:
                 response = await client.put(f"{scim_base}/{kind}/{koppel_id}", json=resource, headers=headers)
             else:
@@ -118,6 +121,25 @@ def create_app(ctx: StandinContext) -> Starlette:
         ctx.received.add("sent", resource, what=kind, to=scim_base, status=response.status_code)
         return outcome
 
+    async def search(client: Any, kind: str, external_id: str, headers: dict[str, str]) -> str | None:
+        """Koppel's id of the resource with this externalId, or None (RFC 7644 §3.4.2 filter)."""
+        query = {"filter": f'externalId eq "{external_id}"'}
+        response = await client.get(f"{scim_base}/{kind}", params=query, headers=headers)
+        if response.status_code != 200:
+            return None
+        found = response.json().get("Resources") or []
+        if found:
+            known[kind][external_id] = str(found[0]["id"])
+            return str(found[0]["id"])
+        return None
+
+    async def close(client: Any, external_id: str) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/scim+json"}
+        koppel_id = await search(client, "Users", external_id, headers) or external_id
+        response = await client.delete(f"{scim_base}/Users/{koppel_id}", headers=headers)
+        ctx.received.add("sent", {"externalId": external_id}, what="Users", to=scim_base, status=response.status_code)
+        return {"externalId": external_id, "status": response.status_code, "method": "DELETE"}
+
     async def push(request: Request) -> Response:
         import httpx
 
@@ -125,6 +147,9 @@ def create_app(ctx: StandinContext) -> Starlette:
         start, count = int(spec.get("start", 0)), int(spec.get("users", 5))
         results: dict[str, list[dict[str, Any]]] = {"Users": [], "Groups": []}
         async with httpx.AsyncClient(timeout=float(option(ctx, "timeout", 10))) as client:
+            if spec.get("delete"):
+                results["Users"] = [await close(client, str(number)) for number in spec["delete"]]
+                return JSONResponse(results)
             users = [user(i) for i in range(start, start + count)]
             for resource in users:
                 results["Users"].append(await send(client, "Users", resource, scim.USER))

@@ -1,4 +1,10 @@
-"""Calls the stand-ins make to Koppel: HMAC-signed webhooks and Signhost postbacks.
+"""Calls the stand-ins make to Koppel: webhooks signed the Standard Webhooks way, and
+Signhost postbacks with Signhost's own checksum.
+
+Standard Webhooks (https://www.standardwebhooks.com, signed with the ``standardwebhooks``
+package, as Koppel verifies): ``webhook-id`` (one per message; a retry of the message keeps it),
+``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256 of
+id.timestamp.body>`` with the shared ``whsec_`` secret.
 
 Koppel's webhook server listens on ``options.koppel_url`` (default http://127.0.0.1:8470); the
 hook paths are agreed in sandbox/README.md. Every call is recorded in the stand-in's
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 
 from sandbox.standin import StandinContext
@@ -24,6 +31,21 @@ def koppel_url(ctx: StandinContext) -> str:
 def hmac_signature(secret: str, body: bytes) -> str:
     """``sha256=<hex>``: HMAC-SHA256 over the raw body (header ``X-Signature``)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_webhook_headers(secret: str, body: bytes, *, message_id: str | None = None,
+                             timestamp: float | None = None, signed_body: bytes | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers for ``body``. ``signed_body`` signs other bytes than
+    are sent (a forged call); ``timestamp`` back-dates it (a stale replay)."""
+    import datetime as dt
+    import uuid
+
+    from standardwebhooks.webhooks import Webhook
+
+    message_id = message_id or f"msg_{uuid.uuid4().hex}"
+    moment = dt.datetime.fromtimestamp(time.time() if timestamp is None else timestamp, tz=dt.UTC)
+    signature = Webhook(secret).sign(message_id, moment, (body if signed_body is None else signed_body).decode())
+    return {"webhook-id": message_id, "webhook-timestamp": str(int(moment.timestamp())), "webhook-signature": signature}
 
 
 def signhost_checksum(transaction_id: str, status: int | str, secret: str) -> str:
