@@ -97,8 +97,15 @@ class Publisher:
         if not items:
             return []
         if self.spec.per == "record":
-            return [self._write_one(item) for item in items]
+            return [self._write_one_call(item) for item in items]
         return self._append(items)
+
+    def _write_one_call(self, item: Item) -> Outcome:
+        """One file per record is one call: its failure is this record's Outcome, not the batch's."""
+        try:
+            return self._write_one(item)
+        except TransientError as exc:
+            return Outcome(error=exc)
 
     def _write_one(self, item: Item) -> Outcome:
         writer = writer_for(self.spec.format, project_root=self.ctx.project_root, single=True)

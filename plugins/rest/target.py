@@ -13,8 +13,9 @@ Three shapes of delivery:
 
 Errors: a 4xx for a record is ``Outcome(error=RecordError)`` and the other records go on; a body
 that does not fit the OpenAPI contract is ``Outcome(error=ContractError)`` and is never sent;
-connection failures, timeouts, 5xx and 429 raise TransientError for the whole call (the engine
-retries the batch; the idempotency header lets the peer drop repeats); 401/403 raise ConfigError.
+connection failures, timeouts, 5xx and 429 are a TransientError in the Outcome of the item(s)
+of that call only (the engine retries those; the idempotency header lets the peer drop repeats);
+401/403 raise ConfigError.
 
 The idempotency header carries ``Item.key``; for an array it carries a digest of the items' keys
 (the same batch retried sends the same value); for steps ``key:step-number``.
@@ -35,7 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runtime import paths, redact
-from runtime.errors import ConfigError, RecordError
+from runtime.errors import ConfigError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
 from . import bodies, openapi
@@ -91,15 +92,34 @@ class RestApiTarget(Target):
     # -- writing -----------------------------------------------------------------------------
 
     def write(self, items: Sequence[Item]) -> list[Outcome]:
+        """One Outcome per item; a failed call fails only the items it carried.
+
+        A call that fails transiently (timeout, reset, 5xx, 429) becomes the Outcome of its own
+        item(s), so the items answered before it stay delivered and the ones after it are still
+        sent. With more than one item the client does not wait out a short Retry-After itself:
+        the engine puts that item on its own retry clock while the others go on.
+        """
         self.open()
-        if self._steps:
-            return [self._deliver_steps(item) for item in items]
-        if self.spec.batch and self.spec.batch > 1:
-            outcomes: list[Outcome] = []
-            for start in range(0, len(items), self.spec.batch):
-                outcomes.extend(self._deliver_array(items[start : start + self.spec.batch]))
-            return outcomes
-        return [self._deliver_one(item) for item in items]
+        client = self.client
+        assert client is not None
+        inline = client.retry_after_attempts
+        if len(items) > 1:
+            client.retry_after_attempts = 0
+        try:
+            if self._steps:
+                return [_per_call(self._deliver_steps, item) for item in items]
+            if self.spec.batch and self.spec.batch > 1:
+                outcomes: list[Outcome] = []
+                for start in range(0, len(items), self.spec.batch):
+                    chunk = items[start : start + self.spec.batch]
+                    try:
+                        outcomes.extend(self._deliver_array(chunk))
+                    except TransientError as error:
+                        outcomes.extend(Outcome(error=error) for _ in chunk)
+                return outcomes
+            return [_per_call(self._deliver_one, item) for item in items]
+        finally:
+            client.retry_after_attempts = inline
 
     def _deliver_one(self, item: Item) -> Outcome:
         try:
@@ -356,3 +376,11 @@ def _first_payload(items: Sequence[Item]) -> Any:
 
 def _digest(items: Sequence[Item]) -> str:
     return hashlib.sha256("\n".join(item.key for item in items).encode()).hexdigest()[:32]
+
+
+def _per_call(deliver: Any, item: Item) -> Outcome:
+    """One call's transient failure as its item's Outcome (configuration errors still stop)."""
+    try:
+        return deliver(item)
+    except TransientError as error:
+        return Outcome(error=error)

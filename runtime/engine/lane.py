@@ -56,6 +56,13 @@ def error_text(exc: BaseException) -> str:
     return redact.text(text)[:2000]
 
 
+def own_reason(record: Record, exc: BaseException) -> str:
+    """A dead letter's reason, always naming its own record (an operator reads it in a list)."""
+    text = error_text(exc)
+    key = str(record.key)
+    return text if key in text else redact.text(f"record {key}: {text}")[:2000]
+
+
 class Interrupted(Exception):
     """A drain asked the lane to stop while it was waiting to retry."""
 
@@ -69,6 +76,7 @@ class Pending:
     attempts: int = 0
     first_at: Any = None
     last_error: BaseException | None = None
+    ready_at: float = 0.0  # time.monotonic() at which a retry is due
 
 
 @dataclass
@@ -153,44 +161,75 @@ class TargetLane:
         return lane
 
     def _deliver(self, todo: list[Pending], lane: LaneResult, counts: dict) -> None:
-        while todo:
+        """Send ``todo`` until every item is delivered or dead, each on its own retry clock.
+
+        A failed item waits out its own backoff (or the peer's Retry-After) while the items that
+        are not waiting go on: one 429 never holds up the records behind it.
+        """
+        waiting: list[Pending] = []
+        ready = todo
+        while ready or waiting:
+            if not ready:
+                now = time.monotonic()
+                due = min(p.ready_at for p in waiting)
+                if due > now and not self.sleeper.sleep(due - now):
+                    raise Interrupted()
+                now = time.monotonic()
+                ready = [p for p in waiting if p.ready_at <= now]
+                waiting = [p for p in waiting if p.ready_at > now]
+                continue
             started = time.monotonic()
-            for p in todo:
+            for p in ready:
                 p.attempts += 1
                 p.first_at = p.first_at or utcnow()
-            outcomes = self._write(todo)
+            outcomes = self._write(ready)
             if self.metrics:
                 self.metrics.write_latency(self.interface_id, self.name, time.monotonic() - started)
-            retry: list[Pending] = []
-            for p, outcome in zip(todo, outcomes):
-                if outcome.ok:
-                    lane.delivered.append((p, outcome))
-                    lane.result.deliveries.append(self._row(p, "delivered", outcome.reference))
-                    counts["delivered"] += 1
-                    self._observe_lag(p.record)
-                    continue
-                err = outcome.error
-                if isinstance(err, ConfigError):
-                    raise err
-                p.last_error = err
-                if classify(err) == "record" or p.attempts >= self.backoff.max_attempts:
-                    lane.result.dead.append(self._dead("delivery", p.record, p, p.item.payload, err, p.attempts))
-                    lane.result.deliveries.append(self._row(p, "dead", None, err))
-                    counts["dead"] += 1
-                else:
-                    retry.append(p)
-                    counts["failed"] += 1
+            retry = [p for p, outcome in zip(ready, outcomes) if self._settle(p, outcome, lane, counts)]
             if retry:
-                attempt = max(p.attempts for p in retry)
-                delay = max(self.backoff.delay(attempt, p.last_error) for p in retry)
-                log.info("retrying %d record(s) in %.1fs", len(retry), delay,
-                         extra={"interface": self.interface_id, "target": self.name, "attempt": attempt,
-                                "error": error_text(retry[0].last_error)})
-                if not self.sleeper.sleep(delay):
-                    raise Interrupted()
-            todo = retry
+                self._schedule(retry)
+                waiting += retry
+            ready = []
+            if self.sleeper.stopping and waiting:
+                raise Interrupted()  # a drain: record what is settled, read the rest again later
+
+    def _settle(self, p: Pending, outcome: Outcome, lane: LaneResult, counts: dict) -> bool:
+        """Record one item's outcome; True when it is to be retried."""
+        if outcome.ok:
+            lane.delivered.append((p, outcome))
+            lane.result.deliveries.append(self._row(p, "delivered", outcome.reference))
+            counts["delivered"] += 1
+            self._observe_lag(p.record)
+            return False
+        err = outcome.error
+        if isinstance(err, ConfigError):
+            raise err
+        p.last_error = err
+        if classify(err) == "record" or p.attempts >= self.backoff.max_attempts:
+            lane.result.dead.append(self._dead("delivery", p.record, p, p.item.payload, err, p.attempts))
+            lane.result.deliveries.append(self._row(p, "dead", None, err))
+            counts["dead"] += 1
+            return False
+        counts["failed"] += 1
+        return True
+
+    def _schedule(self, retry: list[Pending]) -> None:
+        now = time.monotonic()
+        for p in retry:
+            p.ready_at = now + self.backoff.delay(p.attempts, p.last_error)
+        first = min(retry, key=lambda p: p.ready_at)
+        log.info("retrying %d record(s), the first in %.1fs", len(retry), first.ready_at - now,
+                 extra={"interface": self.interface_id, "target": self.name, "attempt": first.attempts,
+                        "error": error_text(first.last_error)})
 
     def _write(self, todo: list[Pending]) -> list[Outcome]:
+        """One Outcome per item (the contract of ``runtime.plugin.Target.write``).
+
+        A target that calls its peer once per item reports each call's error in that item's
+        Outcome. A target that writes the items together (an array, one transaction) may raise
+        instead: a RecordError is then isolated by sending the items one at a time, anything
+        else fails every item of this write on its own retry clock, with a reason that names it.
+        """
         items = [p.item for p in todo]
         try:
             outcomes = self.target.write(items)
@@ -202,7 +241,7 @@ class TargetLane:
             # The plugin could not say which record it was: send them one by one to find it.
             return [self._write([p])[0] for p in todo]
         except Exception as exc:  # TransientError and the unexpected: retry the whole write
-            return [Outcome(error=exc if isinstance(exc, KoppelError) else TransientError(error_text(exc)))] * len(items)
+            return [Outcome(error=_whole_write_error(exc, p.record.key, len(items))) for p in todo]
         if len(outcomes) != len(items):
             raise ConfigError(f"target '{self.name}' returned {len(outcomes)} outcomes for {len(items)} items")
         return outcomes
@@ -241,10 +280,18 @@ class TargetLane:
                 key = self.key_of(record)
             except Exception:
                 key = record.key
-        return DeadLetterRow(stage=stage, record=record_dict(record), reason=error_text(exc),
+        return DeadLetterRow(stage=stage, record=record_dict(record), reason=own_reason(record, exc),
                              error_class=classify(exc), target=self.name, idempotency_key=key,
                              source_key=record.key, payload=payload, error_code=getattr(exc, "code", None),
                              attempts=attempts, first_attempt_at=p.first_at if p else None)
+
+
+def _whole_write_error(exc: BaseException, key: str, n: int) -> TransientError:
+    """The failure of a write of several items as one item's own error."""
+    text = error_text(exc)
+    if n > 1:
+        text = f"record {key}: the write of {n} records together failed: {text}"
+    return TransientError(text, code=getattr(exc, "code", None), retry_after=getattr(exc, "retry_after", None))
 
 
 def _waves(pending: list[Pending]) -> list[list[Pending]]:
