@@ -9,8 +9,10 @@ its reason (``/healthz`` only says the process is alive):
   store, the source or the target is unreachable);
 - an interface this daemon owns has a backlog older than ``KOPPEL_READY_MAX_LAG`` seconds
   (default 300): changes wait in the outbox and do not go out;
-- an interface this daemon stands by for lags beyond that limit and no live daemon holds it
-  (its owner died and the lease has not expired yet): reported until this daemon takes it over.
+- an interface this daemon stands by for lags beyond that limit and no live daemon holds it, or
+  its owner has not moved the cursor for longer than the limit (it died and its lease has not
+  expired yet, or it hangs): reported until the interface moves again or this daemon took it
+  over. An owner that lags but delivers is left to report its own backlog.
 
 Interfaces whose definition is invalid (``koppel serve`` without ``--strict`` starts the others)
 are listed under ``invalid`` but do not fail readiness: the daemon serves every valid interface,
@@ -43,9 +45,13 @@ def verdict(status: LoopStatus, limit: float) -> str | None:
     if lag is None or lag <= limit:
         return None
     if status.owner is False:
-        if status.holder_alive:
-            return None  # the owner is alive: lag is its problem and its /readyz says so
-        return f"{lag:.0f} s behind and no live daemon holds it (taking over once its lease expires)"
+        if not status.holder_alive:
+            return f"{lag:.0f} s behind and no live daemon holds it (taking it over)"
+        stalled = status.stalled_seconds or 0.0
+        if stalled > limit:  # the owner's lease is renewed, or not yet expired, but nothing moves
+            return (f"{lag:.0f} s behind and its owner {status.holder} has not moved the cursor for "
+                    f"{stalled:.0f} s (taken over when its lease expires)")
+        return None  # the owner delivers: the lag is its to report
     return f"backlog {lag:.0f} s old (limit {limit:.0f} s)"
 
 

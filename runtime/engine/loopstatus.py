@@ -32,7 +32,10 @@ class LoopStatus:
     owner: bool | None = None  # outbox/poll: whether this daemon reads for the interface
     holder: str | None = None  # the process that owns it (another daemon, when on standby)
     holder_alive: bool | None = None
+    stalled_seconds: float | None = None  # standby: how long the owner has not moved the cursor
     _measured_at: float = field(default=0.0, repr=False, compare=False)
+    _cursor: str | None = field(default=None, repr=False, compare=False)
+    _cursor_moved_at: float = field(default=0.0, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def _set(self, state: str, **values) -> None:
@@ -64,21 +67,28 @@ class LoopStatus:
 
         self._set("idle", owner=True, holder=process_id(), holder_alive=True)
 
-    def standby(self, store, interface, lag: float | None = None) -> None:
-        """Another daemon owns the interface: note who, and whether its lease is still alive."""
+    def standby(self, store, interface, progress: tuple[float | None, str | None] | None = None) -> None:
+        """Another daemon owns the interface: note who, whether its lease is still alive, and
+        (outbox) how far behind the interface is and since when its cursor has not moved."""
         from runtime.engine.lease import process_of
 
-        lease = store.leases(f"owner:interface:{interface.id}").get(f"owner:interface:{interface.id}")
-        self._set("standby", failures=0, last_error=None, owner=False,
-                  holder=process_of(lease["holder"]) if lease else None,
-                  holder_alive=bool(lease and lease["alive"]),
-                  lag_seconds=lag if lag is not None else self.lag_seconds)
+        name = f"owner:interface:{interface.id}"
+        lease = store.leases(name).get(name)
+        values = {"failures": 0, "last_error": None, "owner": False,
+                  "holder": process_of(lease["holder"]) if lease else None, "holder_alive": bool(lease and lease["alive"])}
+        if progress is not None:
+            lag, cursor = progress
+            now = time.monotonic()
+            if cursor != self._cursor or self._cursor_moved_at == 0.0:
+                self._cursor, self._cursor_moved_at = cursor, now
+            values.update(lag_seconds=lag, stalled_seconds=now - self._cursor_moved_at)
+        self._set("standby", **values)
 
     def measure(self, reader, store, interface, objects: list[str], every: float = 2.0) -> None:
         """The outbox lag, at most every ``every`` seconds (an idle loop on SQLite wakes 20 times a second)."""
         now = time.monotonic()
         if now - self._measured_at >= every:
-            self.lag_seconds = outbox_lag(reader, store, interface, objects)
+            self.lag_seconds = outbox_progress(reader, store, interface, objects)[0]
             self._measured_at = now
 
     def stopped(self) -> None:
@@ -95,6 +105,8 @@ class LoopStatus:
                 out["error"] = self.last_error
             if self.lag_seconds is not None:
                 out["lag_seconds"] = round(self.lag_seconds, 1)
+            if self.stalled_seconds is not None and self.owner is False:
+                out["cursor_unmoved_seconds"] = round(self.stalled_seconds, 1)
             if self.owner is not None:
                 out["owner"] = self.owner
                 out["holder"] = self.holder
@@ -102,22 +114,22 @@ class LoopStatus:
             return out
 
 
-def outbox_lag(reader, store, interface, objects: list[str]) -> float | None:
-    """Seconds since the oldest outbox change of ``objects`` after the interface's cursor (0 when
-    it is up to date; None when its cursor is not an outbox position)."""
+def outbox_progress(reader, store, interface, objects: list[str]) -> tuple[float | None, str | None]:
+    """(seconds since the oldest outbox change of ``objects`` after the interface's cursor, the
+    cursor): lag 0 when it is up to date, None when its cursor is not an outbox position."""
     from runtime.engine.pipeline import source_names
 
     cursor = store.cursor(interface.id, source_names(interface)[0])
     try:
         after = int(cursor) if cursor not in (None, "") else None
     except ValueError:
-        return None
+        return None, cursor
     if after is None:
-        return None
+        return None, cursor
     rows = reader.read_after(after, objects, limit=1)
     if not rows:
-        return 0.0
-    return max(0.0, (dt.datetime.now(dt.UTC) - rows[0].changed_at).total_seconds())
+        return 0.0, cursor
+    return max(0.0, (dt.datetime.now(dt.UTC) - rows[0].changed_at).total_seconds()), cursor
 
 
 def close_interrupted_runs(store, interface_id: int) -> int:

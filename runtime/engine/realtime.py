@@ -35,7 +35,11 @@ import threading
 import time
 
 from runtime.engine.lease import Lease, lease_ttl
-from runtime.engine.loopstatus import LoopStatus, close_interrupted_runs, outbox_lag
+from runtime.engine.loopstatus import (
+    LoopStatus,
+    close_interrupted_runs,
+    outbox_progress,
+)
 
 log = logging.getLogger("koppel.realtime")
 
@@ -200,7 +204,7 @@ class RealtimeLoop(threading.Thread):
             last_run = time.monotonic()
             while not self.stopping.is_set():
                 if not self._owns():
-                    self.status.standby(store, self.interface, outbox_lag(reader, store, self.interface, objects))
+                    self.status.standby(store, self.interface, outbox_progress(reader, store, self.interface, objects))
                     seen, pending = None, True
                     self.stopping.wait(sweep_seconds())
                     reader.wait(timeout=0)  # drop the notifications meant for the owner

@@ -44,8 +44,11 @@ class ResumeSweep(threading.Thread):
             except Exception:  # the state database is down: the next sweep tries again
                 log.warning("resume sweep failed", exc_info=True)
 
-    def sweep(self, now: dt.datetime | None = None) -> list[int]:
-        """Close or resume the dead runs; the ids of the runs it resumed."""
+    def sweep(self, now: dt.datetime | None = None, interface_id: int | None = None) -> list[int]:
+        """Close or resume the dead runs (of one interface, or all); the ids of the runs it resumed.
+
+        The scheduler calls it for its interface before each tick: the tick's run would close a
+        dead run as crashed when it takes the lease, and the killed tick would go unfinished."""
         store = self.engine.store
         now = now or dt.datetime.now(dt.UTC)
         runs = store.open_runs()  # before the leases: a run started since has its lease in the list
@@ -53,6 +56,8 @@ class ResumeSweep(threading.Thread):
         resumed = []
         for run in runs:
             iid = run["interface_id"]
+            if interface_id is not None and iid != interface_id:
+                continue
             lease = leases.get(f"interface:{iid}")
             if lease is not None and lease["alive"] and lease["holder"] == run["holder"]:
                 continue  # its process is alive and renewing

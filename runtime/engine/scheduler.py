@@ -12,8 +12,9 @@ the moment a daemon started. So every daemon computes the same ticks, a tick has
 is claimed once, and a daemon that restarts more often than the interval still runs the ticks
 that fall while it is up.
 
-Every job has ``coalesce`` (missed runs collapse into one), ``max_instances=1`` and the trigger's
-``misfire_grace``. Across daemons a tick is claimed once: its run key is ``<interface>@<tick>``,
+Every job has ``coalesce`` (missed runs collapse into one), ``max_instances=3`` (a tick that waits
+for a lease a killed daemon still holds must not keep the next tick from firing; the run lease,
+not APScheduler, keeps runs of an interface from overlapping) and the trigger's ``misfire_grace``. Across daemons a tick is claimed once: its run key is ``<interface>@<tick>``,
 unique in ``koppel_runs``; the tick is the scheduled local wall time for cron, UTC (with ``Z``)
 for an interval (an interval tick in the doubled autumn hour is another tick, not a repeat).
 
@@ -32,6 +33,7 @@ import re
 import threading
 from zoneinfo import ZoneInfo
 
+from runtime.engine.lease import lease_ttl
 from runtime.engine.loopstatus import LoopStatus, close_interrupted_runs
 
 log = logging.getLogger("koppel.scheduler")
@@ -122,7 +124,7 @@ class Scheduler:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.engine = engine
-        self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults={"coalesce": True, "max_instances": 3})
         self.triggers: dict[int, object] = {}
         self.statuses: dict[int, LoopStatus] = {}
         self.stopping = threading.Event()
@@ -158,12 +160,15 @@ class Scheduler:
         key = self.tick_key(iid, grace)
         spec = self.engine.project.interfaces[iid].trigger
         status = self.statuses.setdefault(iid, LoopStatus(iid, spec.type))
-        deadline = time.monotonic() + grace
+        started = time.monotonic()
+        deadline = started + grace
         attempt, delay = 1, RETRY_FIRST
         while not self.stopping.is_set():
             attempt_key = key if attempt == 1 else f"{key}~retry{attempt}"
             try:
                 close_interrupted_runs(self.engine.store, iid)
+                if self.resumer is not None:  # a killed earlier tick is finished first
+                    self.resumer.sweep(interface_id=iid)
                 summary = self.engine.run_interface(iid, spec.type, run_key=attempt_key)
             except Exception as exc:  # the state database went away mid-run: recorded when it returns
                 status.failed(exc)
@@ -177,7 +182,7 @@ class Scheduler:
                     return
                 if busy:  # another run holds the lease (perhaps a dead one, until it expires): wait for it
                     status.ran()
-                    if time.monotonic() + 1 > deadline:
+                    if time.monotonic() + 1 > max(deadline, started + lease_ttl() + 2):
                         log.info("tick %s skipped: %s", key, summary.message, extra={"interface": iid})
                         return
                     self.stopping.wait(1.0)

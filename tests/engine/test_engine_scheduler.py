@@ -61,7 +61,7 @@ def test_planned_and_realtime_interfaces_are_not_scheduled(make_engine):
     s.start()
     try:
         job = s.scheduler.get_job("interface-4")
-        assert job.misfire_grace_time == 600 and job.coalesce and job.max_instances == 1
+        assert job.misfire_grace_time == 600 and job.coalesce and job.max_instances == 3
         assert job.next_run_time.astimezone(AMS).strftime("%a %H:%M") == "Sun 02:00"
     finally:
         s.shutdown()

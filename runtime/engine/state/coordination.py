@@ -102,8 +102,9 @@ class LeasesAndInbox:
         ``channel``: None for the interface's webhook source, ``callback:<name>`` for a callback."""
         now = received_at or utcnow()
         with self.engine.begin() as c:
-            c.execute(m.inbox.insert(), [dict(interface_id=interface_id, received_at=now, key=k, body=jsonable(b),
-                                              operation=op, resource=res, channel=channel) for k, b, op, res in rows])
+            c.execute(m.inbox.insert(), [{"interface_id": interface_id, "received_at": now, "key": k, "body": jsonable(b),
+                                          "operation": op, "resource": res, "channel": channel}
+                                         for k, b, op, res in rows])
 
     def inbox_prune(self, interface_id: int, upto_id: int, older_than: dt.datetime, *, channel: str | None = None) -> None:
         t = m.inbox.c
