@@ -30,6 +30,7 @@ COMMANDS = {
     "serve": "runtime.engine.cli:serve",
     "sandbox": "sandbox.cli:sandbox",
     "demo": "sandbox.demo:demo",
+    "new": "runtime.cli.new:new",
 }
 
 
