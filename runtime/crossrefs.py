@@ -12,6 +12,7 @@ catalog.yaml is invalid.
 from __future__ import annotations
 
 import difflib
+import re
 
 from runtime.diagnostics import Diagnostic, relative
 from runtime.fieldcheck import check_target_fields
@@ -32,6 +33,8 @@ def check_references(project, registry: Registry) -> None:
     _check_triggers(project)
     _check_webhooks(project)
     check_target_fields(project, registry)
+    check_bsn_purpose(project)
+    check_placeholders(project)
 
 
 def _raw_rows(project) -> list[tuple[int, dict]]:
@@ -225,3 +228,102 @@ def _check_webhooks(project) -> None:
             elif path in paths:
                 project.diagnostics.append(doc.diagnostic((*loc, "path"), f"path {spec.path} is served twice"))
             paths.setdefault(path, number)
+
+
+# --- purpose binding of the BSN (warnings) --------------------------------------------------
+
+#: a column or field that holds a BSN or onderwijsnummer, whatever its spelling
+BSN_LIKE = re.compile(r"(^|[_.-])(bsn|burgerservicenummer|sofi(nummer)?|onderwijsnummer|pgn)($|[_.-])", re.IGNORECASE)
+
+
+def check_bsn_purpose(project) -> None:
+    """Art. 46 UAVG: the BSN only goes where a law prescribes its use. Warns when a replication
+    or mapping to a system whose catalog entry has no ``bsn_legal_basis`` carries a column or
+    field named like a BSN or onderwijsnummer (a system whose basis allows only the hPGN
+    counts as one without). A warning, not an error: the name is a strong hint, not proof."""
+    data = project.catalog_doc.data if project.catalog_doc else None
+    systems = data.get("systems") if isinstance(data, dict) else None
+    if not isinstance(systems, dict):
+        return
+    for number, interface in project.interfaces.items():
+        doc = project.interface_docs[number]
+        columns = _replicated_columns(interface)
+        for i, target in enumerate(interface.targets):
+            system = getattr(target, "system", None)
+            if system is None or not isinstance(systems.get(system), dict):
+                continue  # the SIS itself, or an unknown system (reported elsewhere)
+            basis = systems[system].get("bsn_legal_basis")
+            if isinstance(basis, dict) and basis.get("carries", "bsn") == "bsn":
+                continue
+            why = ("may receive the BSN only as a hash (hPGN)" if isinstance(basis, dict)
+                   else "has no bsn_legal_basis in catalog.yaml")
+            carried = [c for c in columns if BSN_LIKE.search(c.split(".")[-1])]
+            mapping = getattr(target, "mapping", None) or interface.mapping
+            if mapping:
+                carried += [f"{mapping}: {f}" for f in _mapping_fields(project, mapping) if BSN_LIKE.search(f.split(".")[-1])]
+            if carried:
+                project.warnings.append(doc.diagnostic(
+                    ("targets", i, "system"),
+                    f"system '{system}' {why}, yet this interface carries {', '.join(carried)}",
+                ))
+
+
+def _replicated_columns(interface) -> list[str]:
+    """table.column of what a replicating source (``tables``) sends, after its projections."""
+    from runtime.sis.models import OBJECTS
+
+    out = []
+    for spec in [interface.source, *(interface.sources or [])]:
+        for table in getattr(spec, "tables", None) or []:
+            if table.query:
+                names = re.findall(r"\b\w+\b", table.query.split(" FROM ")[0])
+            elif table.columns:
+                names = list(table.columns)
+            elif table.name in OBJECTS:
+                names = [c.name for c in OBJECTS[table.name].__table__.columns]
+            else:
+                names = []
+            renamed = getattr(table, "pseudonymise", None) or {}
+            out += [f"{table.name}.{renamed.get(n, n)}" for n in names]
+    return out
+
+
+def _mapping_fields(project, name: str) -> list[str]:
+    """The dotted names of every field a mapping outputs (keys of ``output``, nested)."""
+    from runtime.yamlsource import load_file
+
+    path = project.mapping_path(name)
+    try:
+        output = load_file(path).data.get("output")
+    except Exception:  # noqa: BLE001 - a broken mapping file is reported by its own check
+        return []
+    fields: list[str] = []
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("expr", "const", "when", "valuemap", "fallback", "default", "required", "items"):
+                    continue
+                fields.append(f"{prefix}{key}")
+                walk(value, f"{prefix}{key}.")
+
+    walk(output, "")
+    return fields
+
+
+#: a URL that says it is not the real one (a production URL DUO does not publish)
+PLACEHOLDER = re.compile(r"placeholder|onbekend|unknown|\.invalid\b", re.IGNORECASE)
+
+
+def check_placeholders(project) -> None:
+    """A ``productie`` URL that is a named placeholder (the real one is not public) cannot go live."""
+    data = project.catalog_doc.data if project.catalog_doc else None
+    systems = data.get("systems") if isinstance(data, dict) else None
+    for name, system in (systems or {}).items():
+        production = ((system or {}).get("environments") or {}).get("productie") if isinstance(system, dict) else None
+        url = production.get("url") if isinstance(production, dict) else None
+        if isinstance(url, str) and PLACEHOLDER.search(url):
+            project.warnings.append(project.catalog_doc.diagnostic(
+                ("systems", name, "environments", "productie", "url"),
+                f"productie URL of '{name}' is a placeholder ({url}): ask the supplier for the real one before going live",
+            ))

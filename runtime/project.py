@@ -38,6 +38,8 @@ class Project:
     interface_docs: dict[int, Located] = field(default_factory=dict)
     interface_paths: dict[int, Path] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: what validate reports without failing (crossrefs: a BSN without legal basis, a placeholder)
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -41,6 +41,7 @@ from runtime.errors import ConfigError, KoppelError, TransientError
 from runtime.plugin import Batch, PluginContext, Record, Rows, Source
 
 from plugins.db.gcpause import paused_gc
+from plugins.db.pseudonym import Pseudonymiser
 from plugins.db.schema import DateText, TimestampText
 from plugins.db.dsn import connection_error, create_engine, is_sqlite, quote_identifier as q, resolve_dsn
 
@@ -58,6 +59,7 @@ class TableSource(Source):
         self.sqlite = False
         self._last_raw: dict = {}
         self._bulk = False  # read_rows: table reads yield Rows instead of records
+        self._pseudonymisers: dict[str, Pseudonymiser] = {}  # table → its keyed pseudonyms
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -66,6 +68,9 @@ class TableSource(Source):
 
         if self.connection is not None:
             return
+        self._pseudonymisers = {
+            t.name: Pseudonymiser.from_context(self.ctx, t.pseudonymise) for t in self.spec.tables if t.pseudonymise
+        }
         dsn = resolve_dsn(self.ctx)
         self.sqlite = is_sqlite(dsn)
         self.engine = create_engine(dsn)
@@ -254,7 +259,12 @@ class TableSource(Source):
                                 if value.__class__ is str:
                                     rows[n] = (*row[:at], text_type(value), *row[at + 1:])
                                 break
-                yield Rows(table.name, columns, list(table.key), rows)
+                pseudonymiser = self._pseudonymisers.get(table.name)
+                if pseudonymiser is not None:
+                    yield Rows(table.name, pseudonymiser.rename(columns), list(table.key),
+                               pseudonymiser.rows(columns, rows))
+                else:
+                    yield Rows(table.name, columns, list(table.key), rows)
         finally:
             cursor.close()
 
@@ -300,6 +310,10 @@ class TableSource(Source):
                                 if value.__class__ is str:
                                     record.data[column] = text_type(value)
                                 break
+                    pseudonymiser = self._pseudonymisers.get(name)
+                    if pseudonymiser is not None:
+                        for record in records:
+                            pseudonymiser.record(record.data)
                 yield records
         finally:
             cursor.close()
@@ -322,7 +336,11 @@ class TableSource(Source):
         return result
 
     def _from(self, table) -> str:
-        return f"({table.query}) AS {q(table.name)}" if table.query else q(table.name)
+        if table.query:
+            return f"({table.query}) AS {q(table.name)}"
+        if table.columns:  # a projection: what the replica may hold, nothing more
+            return f"(SELECT {', '.join(q(c) for c in table.columns)} FROM {q(table.name)}) AS {q(table.name)}"
+        return q(table.name)
 
     def _param(self) -> str:
         return "?" if self.sqlite else "%s"

@@ -13,6 +13,16 @@ from runtime.models.interface import SpecBase, TargetSpecBase
 class Table(Model):
     name: str = Field(description="Source table, or the name given to `query`.")
     query: str | None = Field(None, description="SELECT to replicate instead of the whole table.")
+    columns: list[str] | None = Field(
+        None, min_length=1,
+        description="Only these columns of the table (data minimisation); default every column. "
+        "Must include the key and the watermark.",
+    )
+    pseudonymise: dict[str, str] = Field(
+        default_factory=dict,
+        description="Columns replaced by a keyed pseudonym (HMAC-SHA256 with the source system's "
+        "options.pseudonym_key): source column → replica column, e.g. {bsn: pseudonym}.",
+    )
     key: list[str] = Field(min_length=1, description="Primary key columns at the target.")
     watermark: str | None = Field("updated_at", description="Column for incremental reads; none: full.")
 

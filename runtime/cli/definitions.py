@@ -32,9 +32,12 @@ def validate(ctx: click.Context, quiet: bool, as_json: bool) -> None:
     project = load_project(_project_root(ctx))
     if as_json:
         problems = [asdict(d) for d in sorted(project.diagnostics)]
-        click.echo(json.dumps({"ok": not problems, "problems": problems,
+        warnings = [asdict(d) for d in sorted(project.warnings)]
+        click.echo(json.dumps({"ok": not problems, "problems": problems, "warnings": warnings,
                                "interfaces": sorted(project.interfaces)}, ensure_ascii=False))
         ctx.exit(1 if problems else 0)
+    for warning in sorted(project.warnings):  # reported, but not a reason to refuse the definitions
+        click.secho(f"warning: {warning}", fg="yellow")
     for diagnostic in sorted(project.diagnostics):
         click.echo(str(diagnostic))
     if project.diagnostics:

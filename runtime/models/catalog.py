@@ -61,6 +61,17 @@ class SystemEnvironment(Model):
         return value
 
 
+class BsnBasis(Model):
+    """Why a system may receive the BSN (art. 46 UAVG: only where a law prescribes its use)."""
+
+    law: str = Field(min_length=1, description="The law or regulation, e.g. 'Leerplichtwet 1969, art. 21a'.")
+    carries: Literal["bsn", "hpgn"] = Field(
+        "bsn",
+        description="What the system may receive: the BSN (and onderwijsnummer) itself, or only a hash "
+        "of it (hpgn: Kennisnet's ECK-iD chain).",
+    )
+
+
 class System(Model):
     name: str = Field(description="The system's name as the college uses it.")
     description: str | None = None
@@ -68,6 +79,12 @@ class System(Model):
     protocol: str | None = Field(None, description="How Koppel talks to it: rest, soap, sftp, db, webhook.")
     profile: str | None = Field(None, description="Transport profile, e.g. edukoppeling-2W-be-S.")
     sender_oin: str | None = Field(None, pattern=r"^[0-9A-Z]{20}$", description="Our own OIN towards this system.")
+    bsn_legal_basis: BsnBasis | None = Field(
+        None,
+        description="The legal basis for sending this system the BSN or onderwijsnummer. Without it, "
+        "`koppel validate` warns about every replication or mapping to the system that carries a "
+        "column or field named like one.",
+    )
     environments: dict[Environment, SystemEnvironment] = Field(
         description="Connection settings per environment: sandbox, acceptatie, productie."
     )
