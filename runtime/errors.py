@@ -35,11 +35,16 @@ class KoppelError(Exception):
 
     @property
     def error_class(self) -> str:
-        """The taxonomy branch, as stored with deliveries and dead letters."""
+        """The taxonomy branch, as stored with deliveries and dead letters.
+
+        A bare KoppelError (or a subclass outside the three branches) is "transient", as any
+        unexpected exception is (``classify``): retried, then kept as a dead letter. It used to be
+        "error", a class that neither the engine nor ``deadletters --class`` knows.
+        """
         for cls in type(self).__mro__:
-            if cls in (ConfigError, TransientError, RecordError):
+            if cls in _CLASS_NAMES:
                 return _CLASS_NAMES[cls]
-        return "error"
+        return "transient"
 
     def __str__(self) -> str:
         return f"{self.message} [{self.code}]" if self.code else self.message

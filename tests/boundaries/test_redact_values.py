@@ -10,12 +10,23 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime import redact
 
 WEIGHTS = range(9, 1, -1)
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets_afterwards():
+    """The registry is process-wide: a random secret (``0000``) must not mask other tests' text."""
+    saved = (set(redact._secrets), redact._secret_pattern)
+    yield
+    with redact._lock:
+        redact._secrets.clear()
+        redact._secrets.update(saved[0])
+        redact._secret_pattern = saved[1]
 
 
 def make_bsn(first8: str) -> str | None:
@@ -134,7 +145,7 @@ def test_a_secret_with_regex_characters_is_matched_literally():
     assert redact.text(f"x {secret} aXb* {secret[:-1]}") == f"x ***** aXb* {secret[:-1]}"
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=4, max_size=7, alphabet=st.characters(codec="utf-8", exclude_characters="*")),
        st.text(max_size=20), st.text(max_size=20))
 def test_a_registered_secret_never_survives_in_any_surrounding(secret, before, after):
