@@ -29,52 +29,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 from zoneinfo import ZoneInfo
 
+from runtime.cronexpr import cron_trigger
 from runtime.engine.lease import lease_ttl
 from runtime.engine.loopstatus import LoopStatus, close_interrupted_runs
 
 log = logging.getLogger("koppel.scheduler")
 
 AMSTERDAM = "Europe/Amsterdam"
-_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 RETRY_FIRST, RETRY_MAX = 2.0, 60.0
-
-
-def _weekday_field(value: str) -> str:
-    """Classic-cron weekday field → APScheduler names (numbers only; names pass unchanged)."""
-
-    def name(n: str) -> str:
-        return _DAYS[int(n)] if n.isdigit() and int(n) <= 7 else n
-
-    parts = []
-    for part in value.split(","):
-        step = ""
-        if "/" in part:
-            part, step = part.split("/", 1)
-            step = "/" + step
-        m = re.fullmatch(r"(\d+)-(\d+)", part)
-        if m:
-            lo, hi = int(m.group(1)), int(m.group(2))
-            if lo == 0 and not step:  # 0-n: Sunday, then Monday..n (APScheduler ranges run mon..sun)
-                parts.append("sun")
-                if hi >= 1:
-                    parts.append(f"mon-{name(str(hi))}" if hi > 1 else "mon")
-                continue
-            parts.append(f"{name(str(lo))}-{name(str(hi))}{step}")
-        else:
-            parts.append(name(part) + step if part.isdigit() else part + step)
-    return ",".join(parts)
-
-
-def cron_trigger(expression: str, timezone: str = AMSTERDAM):
-    from apscheduler.triggers.cron import CronTrigger
-
-    minute, hour, day, month, weekday = expression.split()
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekday_field(weekday),
-                       timezone=timezone)
 
 
 def interval_origin(start: dt.datetime | None = None) -> dt.datetime:

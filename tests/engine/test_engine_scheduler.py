@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import engine_fakes as fakes
 
-from runtime.engine.scheduler import Scheduler, _weekday_field, cron_trigger, last_fire_time, run_key
+from runtime.cronexpr import _weekday_field, cron_trigger
+from runtime.engine.scheduler import Scheduler, last_fire_time, run_key
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
