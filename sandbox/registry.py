@@ -24,6 +24,7 @@ HTTP_STANDINS: dict[str, str] = {
     "remindo": "sandbox.rest.remindo:create_app",
     "dlo": "sandbox.rest.dlo:create_app",
     "sbb": "sandbox.soap.sbb:create_app",
+    "sbb-lijsten": "sandbox.rest.sbb_lijsten:create_app",
     "kennisnet": "sandbox.soap.eckid:create_app",
     "duo-rod": "sandbox.soap.duo_rod:create_app",
     "duo-verzuim": "sandbox.soap.duo_verzuim:create_app",

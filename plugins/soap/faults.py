@@ -13,6 +13,11 @@ Decisions (Edukoppeling fault codes, see research/domain-standards.md §0):
 - Set-up faults: authorisation (DK0002), SOAPAction (DK0003), addressing (DK0005-DK0011,
   EK0020-EK0023), certificate OIN (EK0030), signature (EK0031), VersionMismatch: ConfigError.
   No record can succeed until the configuration is fixed, so the run stops.
+- SBB's answers carry a ``Signaalcode`` in their result (``VerificatieResult``, ``ZoekenResult``,
+  ...): 0 is fine; 996 (no valid licence) is a ConfigError, since no call can succeed until the
+  catalog's Licentie is right; any other code is a RecordError with SBB's text (the leerbedrijf
+  is unknown, or has no erkenning for that opleiding on that date). A verification answered
+  with ``Erkend`` false is refused the same way.
 - An answer with a DTD or entity declaration: RecordError with code ``unsafe-xml``. It is an
   attack or a broken peer; it is never resolved, and the record is kept as a dead letter for
   a human to look at rather than hammered again.
@@ -84,10 +89,33 @@ def functional_rejection(answer: object, *, system: str) -> RecordError | None:
         code = errors[0].get("foutcode") if errors and isinstance(errors[0], dict) else "afgekeurd"
         text = redact.text("; ".join(parts))[:500] or "no reason given"
         return RecordError(f"{system} refused the record: {text}", code=str(code))
+    signalled = sbb_signal(answer, system=system)
+    if signalled is not None:
+        return signalled
     if answer.get("ontvangstBevestiging") == "N":
         signals = answer.get("signaal") or []
         signals = signals if isinstance(signals, list) else [signals]
         parts = [f"{s.get('signaalcode')} {s.get('signaalomschrijving')}" for s in signals if isinstance(s, dict)]
         text = redact.text("; ".join(parts))[:500] or "no reason given"
         return RecordError(f"{system} refused the record: {text}", code="ontvangstBevestiging=N")
+    return None
+
+
+NO_LICENCE = "996"
+
+
+def sbb_signal(answer: dict, *, system: str) -> RecordError | None:
+    """SBB's in-band refusal: a result object whose ``Signaalcode`` is not 0 (996 raises)."""
+    for name, result in answer.items():
+        if not isinstance(result, dict) or "Signaalcode" not in result:
+            continue
+        code = str(result.get("Signaalcode") if result.get("Signaalcode") is not None else "0")
+        text = redact.text(str(result.get("Signaaltekst") or "no reason given"))[:300]
+        if code == NO_LICENCE:
+            raise ConfigError(f"{system} refused the call ({name} Signaalcode 996: {text}); "
+                              "check the Licentie in the catalog's options.call_fields", code="996")
+        if code != "0":
+            return RecordError(f"{system} refused the record: Signaalcode {code} {text}", code=f"signaal-{code}")
+        if result.get("Erkend") in (False, "false"):
+            return RecordError(f"{system} refused the record: not recognised ({name} Erkend false)", code="niet-erkend")
     return None

@@ -20,6 +20,7 @@ import jmespath
 from runtime.errors import ConfigError, RecordError
 from runtime.plugin import Batch, PluginContext, Record, Source
 
+from . import callfields, faults
 from .client import SoapEndpoint
 from .settings import from_context
 from .spec import SoapSource
@@ -57,20 +58,30 @@ class SoapPullSource(Source):
     def read(self, cursor: str | None) -> Iterator[Batch]:
         if self.endpoint is None:
             self.open()
-        request = _deep_copy(self.spec.request)
+        settings = self.endpoint.settings
+        request = callfields.merged(settings.options, _deep_copy(self.spec.request), settings.project_root, settings.system)
+        since = self.spec.since
+        if since is not None:
+            if not _has_field(request, since.param):
+                raise ConfigError(f"source.since.param: the request has no field {since.param!r} to carry the cursor")
+            _set_field(request, since.param, int(cursor or since.initial) if since.numeric else (cursor or since.initial))
+        highest = cursor
         paged = _has_field(request, PAGE_FIELD)
         page = int(_get_field(request, PAGE_FIELD) or 1) if paged else 1
         seen = 0
         for _ in range(MAX_PAGES):
             if paged:
                 _set_field(request, PAGE_FIELD, page)
-            answer = self.endpoint.call(self.spec.operation, request).answer
+            answer = self._call(self.spec.operation, request)
             hits = self._records.search(answer) or []
             if isinstance(hits, dict):
                 hits = [hits]
             records = [self._record(hit) for hit in hits]
             for start in range(0, len(records), self._batch_size):
-                yield Batch(records=records[start : start + self._batch_size], cursor=None)
+                chunk = records[start : start + self._batch_size]
+                if since is not None:
+                    highest = self._highest(highest, chunk)
+                yield Batch(records=chunk, cursor=highest if since is not None else None)
             seen += len(hits)
             if not paged or not hits:
                 return
@@ -88,8 +99,28 @@ class SoapPullSource(Source):
         data = dict(hit) if isinstance(hit, dict) else {"value": hit}
         if self.spec.detail_operation:
             request = {name: expr.search(hit) for name, expr in self._detail.items()}
-            data["details"] = self.endpoint.call(self.spec.detail_operation, request).answer
+            settings = self.endpoint.settings
+            request = callfields.merged(settings.options, request, settings.project_root, settings.system)
+            data["details"] = self._call(self.spec.detail_operation, request)
         return Record(key=str(key), data=data)
+
+    def _call(self, operation: str, request: dict[str, Any]) -> Any:
+        assert self.endpoint is not None
+        answer = self.endpoint.call(operation, request).answer
+        refused = faults.sbb_signal(answer, system=self.endpoint.settings.system) if isinstance(answer, dict) else None
+        if refused is not None:
+            raise refused
+        return answer
+
+    def _highest(self, current: str | None, records: list[Record]) -> str | None:
+        assert self.spec.since is not None
+        field = jmespath.compile(self.spec.since.field)
+        values = [v for v in (field.search(r.data) for r in records) if v not in (None, "")]
+        if self.spec.since.numeric:
+            numbers = [int(v) for v in values] + ([int(current)] if current not in (None, "") else [])
+            return str(max(numbers)) if numbers else current
+        texts = [str(v) for v in values] + ([current] if current else [])
+        return max(texts) if texts else current
 
 
 def _deep_copy(value: Any) -> Any:

@@ -65,6 +65,15 @@ class SoapTarget(TargetSpecBase):
     )
 
 
+class SinceCursor(Model):
+    """Ask only for what came after the last record read (a sequence number or a timestamp)."""
+
+    param: str = Field(description="Request field set to the cursor, e.g. VanafVolgnummer (found in any wrapper).")
+    field: Expression = Field(description="JMESPath to the record's value that becomes the cursor, e.g. Volgnummer.")
+    initial: str = Field("0", description="Cursor of the very first run.")
+    numeric: bool = Field(True, description="Compare values as numbers (sequence numbers) rather than as text.")
+
+
 class SoapSource(SpecBase):
     """Pull records by calling an operation (SBB leerbedrijven)."""
 
@@ -76,6 +85,10 @@ class SoapSource(SpecBase):
     request: dict[str, Any] = Field(default_factory=dict, description="The request body.")
     records: Expression = Field(description="JMESPath to the list of records in the answer.")
     key: Expression = Field(description="JMESPath to a record's key.")
+    since: SinceCursor | None = Field(
+        None, description="Incremental pulls: the request field that carries the cursor and the record field it "
+        "comes from (SBB's mutatieservice: VanafVolgnummer from Volgnummer)."
+    )
     #: optional second call per record for details (SBB GeefDetails)
     detail_operation: str | None = None
     detail_request: dict[str, Expression] = Field(

@@ -20,7 +20,7 @@ from runtime import redact, secrets
 from runtime.errors import ConfigError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
-from . import faults
+from . import callfields, faults
 from .client import SoapEndpoint
 from .settings import from_context
 from .spec import SoapTarget
@@ -52,6 +52,11 @@ class SoapCallTarget(Target):
     def close(self) -> None:
         if self.endpoint is not None:
             self.endpoint.close()
+
+    def _with_call_fields(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The system's ``options.call_fields`` (SBB's Licentie) merged in (``callfields``)."""
+        options = dict(self.ctx.system.options) if self.ctx.system else {}
+        return callfields.merged(options, payload, self.ctx.project_root, self.ctx.system_name or "soap")
 
     def base_payload(self) -> dict[str, Any]:
         """``fixed`` and the ``system_fields`` of this environment; ConfigError when an option is missing."""
@@ -105,7 +110,7 @@ class SoapCallTarget(Target):
     def _call(self, endpoint: SoapEndpoint, item: Item) -> Outcome:
         if not isinstance(item.payload, dict):
             raise RecordError("the mapped payload of a SOAP call must be an object", code="payload")
-        payload: dict[str, Any] = {**self.base_payload(), **item.payload}
+        payload: dict[str, Any] = self._with_call_fields({**self.base_payload(), **item.payload})
         for name in self.spec.before:
             result = endpoint.call(name, _fields_of(endpoint, name, payload))
             payload.update(result.answer if isinstance(result.answer, dict) else {})
@@ -125,7 +130,7 @@ class SoapCallTarget(Target):
     def render(self, item: Item) -> str:
         """The envelope that would be sent, unsigned (signing happens at send time)."""
         endpoint = self._endpoint()
-        payload = {**self.base_payload(), **item.payload} if isinstance(item.payload, dict) else {}
+        payload = self._with_call_fields({**self.base_payload(), **item.payload} if isinstance(item.payload, dict) else {})
         lines = []
         if self.spec.batch is not None:
             stages = ", ".join(stage.submit for stage in self.spec.batch.stages)

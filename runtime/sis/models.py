@@ -55,6 +55,9 @@ ABSENCE_REPORT_KINDS = ("ongeoorloofd_16_uur", "langdurig", "luxe", "overig")
 #: point at it with ``diploma_result_id`` and carry DUO's code (ROD GEO and KZD)
 RESULT_KINDS = ("formatief", "examen", "diploma", "generiek_examen", "keuzedeel")
 GENDERS = ("M", "V", "O")
+#: what SBB's list holds (interface 9) and what SBB says of an internship's erkenning (interface 8)
+QUALIFICATION_KINDS = ("kwalificatie", "keuzedeel")
+RECOGNITION_STATUSES = ("erkend", "beeindigd", "geschorst")
 
 
 class utcnow(FunctionElement):
@@ -179,7 +182,12 @@ class Qualification(Stamped, Base):
     price_factor: Mapped[float | None] = mapped_column(Float)
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
-    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 4", name="level"),)
+    # since 0008: SBB's list holds keuzedelen too (K-codes), which ROD (KZD), exams and RIO need
+    kind: Mapped[str] = mapped_column(String(12), default="kwalificatie", server_default="kwalificatie")
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 4", name="level"),
+        CheckConstraint(_in("kind", QUALIFICATION_KINDS), name="kind"),
+    )
 
 
 class Program(Stamped, Base):
@@ -338,6 +346,9 @@ class RoleAssignment(Stamped, Base):
     source: Mapped[str] = mapped_column(String(20), default="sis", server_default="sis")
     start_date: Mapped[dt.date | None] = mapped_column(Date)
     end_date: Mapped[dt.date | None] = mapped_column(Date)
+    #: since 0008: the IAM group that granted it (its externalId), so a group's members are replaced
+    #: per group: two groups may grant one role, each in its own scope
+    granted_by: Mapped[str | None] = mapped_column(String(100))
 
 
 # --- BPV ----------------------------------------------------------------------------------
@@ -393,8 +404,13 @@ class Internship(Stamped, Base):
     status: Mapped[str] = mapped_column(String(20), default="gepland", server_default="gepland")
     supervisor_name: Mapped[str | None] = mapped_column(String(200))  # praktijkopleider
     supervisor_email: Mapped[str | None] = mapped_column(String(254))
+    # since 0008: SBB's verification of the erkenning for this crebo and leerweg on the start date
+    # (interface 8): erkend when verified, beeindigd/geschorst when SBB's mutatieservice says so
+    recognition_status: Mapped[str | None] = mapped_column(String(20))
+    recognition_checked_on: Mapped[dt.date | None] = mapped_column(Date)
     __table_args__ = (
         CheckConstraint(_in("status", ("gepland", "lopend", "afgerond", "afgebroken")), name="status"),
+        CheckConstraint(_in("recognition_status", RECOGNITION_STATUSES), name="recognition_status"),
         CheckConstraint("hours >= 0", name="hours"),
     )
 

@@ -1,96 +1,175 @@
-"""SBB stand-in: erkende leerbedrijven over SOAP (interface 8), kwalificatiestructuur as CSV (9).
+"""SBB stand-in: White Label 2.1 over SOAP (interface 8), as licensed.
 
 Contract: the project's own ``contracts/sbb`` (SBB publishes none), plain SOAP 1.1 without
-Edukoppeling. ``Zoeken`` pages through the register (``AantalResultatenPerPagina`` at most 25,
-``Pagina`` from 1; filters ``CodeLeerbedrijf``, ``LeerbedrijfNaam``, ``Crebonummer``, ``Leerweg``)
-and answers ``AantalResultatenTotaal`` and ``Resultaten/Resultaat`` with 9-digit SBB codes and
-erkenningen per crebo. ``GeefDetails`` answers one company's details. The register is generated
-deterministically from the SIS seed's catalogue (same crebo codes as the synthetic college).
-``/_sandbox/leerbedrijven`` (tests): DELETE empties the register, POST {"count": n} adds n
-companies and answers their codes, POST {"reset": true} restores the generated register.
+Edukoppeling. Every request carries the school's ``Licentie``: the value the catalog's sandbox
+settings name in ``options.call_fields.request.Licentie``. A call without it, or with another,
+is answered as SBB's Stagemarkt services answer it: an ordinary answer holding only
+``Signaalcode`` 996 and ``Signaaltekst``, whatever the operation.
 
-``GET /kwalificatiestructuur/crebo.csv``: the crebo list, UTF-8, ``;``-separated, with a header:
-``Crebonummer;Kwalificatie;Niveau;Dossiercode;Dossier;Sectorkamer;Prijsfactor;Soort opleiding;
-Geldig vanaf;Geldig tot`` (the columns of SBB's list; dates ISO 8601, empty = open).
+- ``Identificatie`` (naam + postcode, optionally huisnummer → leerbedrijven): a case-insensitive
+  part of the name and the exact postcode (without its space); none found is Signaalcode 110.
+- ``Verificatie`` (leerbedrijf + crebo + leerweg + startdatum → erkend?): ``Erkend`` true with
+  the erkenning that covers the start date; an unknown leerbedrijf is Signaalcode 101, no
+  erkenning for that crebo and leerweg 102, one that ended or has not begun on that date 103
+  (``Erkend`` false). A verified agreement subscribes the leerbedrijf to the mutatieservice for
+  this licence, with the school's ``Kenmerk``, crebo, leerweg and start date (SBB knows the
+  school's BPV agreements; the stand-in learns them from the verifications).
+- ``Mutaties`` (the mutatieservice): the changes of erkenning of the subscribed leerbedrijven after
+  ``VanafVolgnummer``, oldest first, at most ``MaximumAantal`` (default 100), each echoing the
+  subscription (``Kenmerk``, ``Startdatum``).
+- ``GeefDetails`` and ``Zoeken`` as before (detailgegevens on demand; 25 a page).
+
+The register is generated deterministically from the SIS seed's catalogue (same crebo codes as
+the synthetic college) and, once at the first call, completed with the companies and erkenningen
+of the project's SIS store when there is one: SBB and the synthetic college share one world, and
+what the college did not seed (B3Net's random leerbedrijven) is unknown to SBB.
+``/_sandbox/leerbedrijven`` (tests): DELETE empties the register, POST {"count": n} adds n
+companies, POST {"reset": true} restores it, POST {"end": {"code", "crebo", "leerweg", "date"}}
+ends an erkenning on that date and queues the mutation for its subscribers.
+
+The kwalificatiestructuur lists (interface 9) are another host: ``sandbox/rest/sbb_lijsten.py``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import copy
+import datetime as dt
 import random
+import threading
 from functools import lru_cache
 from urllib.parse import urlparse
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox.standin import StandinContext
 
 from .base import SoapFault, SoapStandin, build, own_contract, text
+from .sbb_register import from_sis_store, generated
 
 NAME = "KOPPEL_SBB_Leerbedrijven_V1"
 NS = f"http://koppel.standin/schema/{NAME}"
-REGISTER_SEED = 8
-REGISTER_SIZE = 60
+NO_LICENCE = (996, "Geen geldige licentie: de aanroep bevat geen of een onbekende Licentie")
+SIGNALS = {
+    101: "Leerbedrijf onbekend bij SBB",
+    102: "Leerbedrijf heeft geen erkenning voor deze opleiding en leerweg",
+    103: "Erkenning is op de startdatum niet geldig (beeindigd of nog niet ingegaan)",
+    110: "Geen leerbedrijf gevonden met deze naam en postcode",
+}
 
 
 @lru_cache(maxsize=1)
 def register() -> list[dict]:
-    """The leerbedrijven SBB knows, with their erkenningen (deterministic)."""
-    from runtime.sis.seed import catalogue, dutch
-
-    rows, recognitions, _ = catalogue.companies(
-        random.Random(REGISTER_SEED), REGISTER_SIZE, catalogue.programs(), dutch.PLACES, set()
-    )
-    names = {q[0]: q[1] for q in catalogue.qualification_rows()}
-    by_code: dict[str, list[dict]] = {}
-    for code, crebo, leerweg, start, end, _status in recognitions:
-        by_code.setdefault(code, []).append(
-            {"Crebonummer": crebo, "Omschrijving": names.get(crebo), "Leerweg": leerweg, "Ingangsdatum": start, "Einddatum": end}
-        )
-    companies = []
-    for code, name, kvk, street, number, postcode, city, phone, email, website, sector in rows:
-        companies.append(
-            {
-                "CodeLeerbedrijf": code,
-                "Naam": name,
-                "KvkNummer": kvk,
-                "Vestigingsadres": {"Straat": street, "Huisnummer": number, "Postcode": postcode, "Plaats": city, "Land": "NL"},
-                "Telefoonnummer": phone,
-                "Email": email,
-                "WebsiteUrl": website,
-                "Branche": sector,
-                "Erkenningen": by_code.get(code, []),
-            }
-        )
-    return sorted(companies, key=lambda c: c["CodeLeerbedrijf"])
+    """The generated part of the register (deterministic)."""
+    return generated()
 
 
-def crebo_csv() -> str:
-    from runtime.sis.seed import catalogue
-
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Crebonummer", "Kwalificatie", "Niveau", "Dossiercode", "Dossier", "Sectorkamer",
-                     "Prijsfactor", "Soort opleiding", "Geldig vanaf", "Geldig tot"])
-    for crebo, name, level, dossier, dossier_name, sector, factor, start, end in catalogue.qualification_rows():
-        writer.writerow([crebo, name, level, dossier, dossier_name, sector, str(factor).replace(".", ","),
-                         "Kwalificatie", start, end or ""])
-    return out.getvalue()
+def licence_of(ctx: StandinContext) -> str:
+    reference = ((ctx.settings.options or {}).get("call_fields") or {}).get("request", {}).get("Licentie")
+    if not reference:
+        raise SoapFault("Server.SBB0500", "the sandbox settings name no Licentie (options.call_fields)")
+    return ctx.secret(reference)
 
 
 def create_app(ctx: StandinContext):
     # this stand-in's own copy of the register, so tests can empty it or add companies
-    companies: list[dict] = list(register())
+    companies: list[dict] = copy.deepcopy(register())
+    state = {"loaded": False, "mutations": [], "subscriptions": {}}
+    lock = threading.Lock()
+
+    def loaded() -> list[dict]:
+        with lock:
+            if not state["loaded"]:
+                state["loaded"] = True
+                known = {c["CodeLeerbedrijf"] for c in companies}
+                companies.extend(c for c in from_sis_store(ctx.project_root) if c["CodeLeerbedrijf"] not in known)
+                companies.sort(key=lambda c: c["CodeLeerbedrijf"])
+        return companies
+
+    def licensed(body, result: str):
+        given = text(body, "request/Licentie")
+        if given is None or given != licence_of(ctx):
+            ctx.received.add("refused", {"signaalcode": NO_LICENCE[0], "operation": result.removesuffix("Result")})
+            return signal(result, *NO_LICENCE)
+        return None
+
+    def signal(result: str, code: int, message: str | None = None):
+        return build(NS, result.replace("Result", "Response"), {result: {
+            "Signaalcode": code, "Signaaltekst": message or SIGNALS[code]}})
+
+    def company(code: str | None) -> dict | None:
+        return next((c for c in loaded() if c["CodeLeerbedrijf"] == code), None)
+
+    def identificatie(body, exchange):
+        refused = licensed(body, "IdentificatieResult")
+        if refused is not None:
+            return refused
+        name = (text(body, "request/LeerbedrijfNaam") or "").lower()
+        postcode = (text(body, "request/Postcode") or "").replace(" ", "").upper()
+        number = text(body, "request/Huisnummer")
+        hits = [c for c in loaded() if name in c["Naam"].lower()
+                and c["Vestigingsadres"]["Postcode"].replace(" ", "").upper() == postcode
+                and (not number or c["Vestigingsadres"]["Huisnummer"] == number)]
+        if not hits:
+            return signal("IdentificatieResult", 110)
+        return build(NS, "IdentificatieResponse", {"IdentificatieResult": {"Signaalcode": 0, "Leerbedrijf": [
+            {"CodeLeerbedrijf": c["CodeLeerbedrijf"], "LeerbedrijfNaam": c["Naam"], "Vestigingsadres": c["Vestigingsadres"]}
+            for c in hits]}})
+
+    def verificatie(body, exchange):
+        refused = licensed(body, "VerificatieResult")
+        if refused is not None:
+            return refused
+        code = text(body, "request/CodeLeerbedrijf")
+        crebo, leerweg = text(body, "request/Crebonummer"), text(body, "request/Leerweg")
+        start = dt.date.fromisoformat(text(body, "request/Startdatum")[:10])
+        found = company(code)
+        if found is None:
+            return signal("VerificatieResult", 101)
+        matching = [e for e in found["Erkenningen"] if e["Crebonummer"] == crebo and e["Leerweg"] == leerweg]
+        if not matching:
+            return signal("VerificatieResult", 102)
+        valid = next((e for e in matching if _covers(e, start)), None)
+        if valid is None:
+            return signal("VerificatieResult", 103)
+        with lock:
+            state["subscriptions"][(code, crebo, leerweg, text(body, "request/Kenmerk"))] = start.isoformat()
+        return build(NS, "VerificatieResponse", {"VerificatieResult": {
+            "Signaalcode": 0, "Erkend": True, "CodeLeerbedrijf": code, "LeerbedrijfNaam": found["Naam"],
+            "Erkenning": valid}})
+
+    def mutaties(body, exchange):
+        refused = licensed(body, "MutatiesResult")
+        if refused is not None:
+            return refused
+        after = int(text(body, "request/VanafVolgnummer") or 0)
+        most = int(text(body, "request/MaximumAantal") or 100)
+        with lock:
+            chunk = [m for m in state["mutations"] if m["Volgnummer"] > after][:most]
+        return build(NS, "MutatiesResponse", {"MutatiesResult": {"Signaalcode": 0, "Mutatie": chunk}})
+
+    def geef_details(body, exchange):
+        refused = licensed(body, "GeefDetailsResult")
+        if refused is not None:
+            return refused
+        found = company(text(body, "request/CodeLeerbedrijf"))
+        if found is None:
+            return signal("GeefDetailsResult", 101)
+        details = {k: v for k, v in found.items() if k != "Erkenningen"}
+        return build(NS, "GeefDetailsResponse", {"GeefDetailsResult": {
+            "Signaalcode": 0, **details, "Erkenningen": {"Erkenning": found["Erkenningen"]},
+        }})
 
     def zoeken(body, exchange):
+        refused = licensed(body, "ZoekenResult")
+        if refused is not None:
+            return refused
         size = min(int(text(body, "request/AantalResultatenPerPagina") or 25), 25)
         page = max(int(text(body, "request/Pagina") or 1), 1)
         code, name = text(body, "request/CodeLeerbedrijf"), text(body, "request/LeerbedrijfNaam")
         crebo, leerweg = text(body, "request/Crebonummer"), text(body, "request/Leerweg")
         hits = [
-            c for c in companies
+            c for c in loaded()
             if (not code or c["CodeLeerbedrijf"] == code)
             and (not name or name.lower() in c["Naam"].lower())
             and (not crebo or any(e["Crebonummer"] == crebo for e in c["Erkenningen"]))
@@ -107,33 +186,39 @@ def create_app(ctx: StandinContext):
             ]},
         }})
 
-    def geef_details(body, exchange):
-        code = text(body, "request/CodeLeerbedrijf")
-        company = next((c for c in companies if c["CodeLeerbedrijf"] == code), None)
-        if company is None:
-            raise SoapFault("Client.SBB0404", "leerbedrijf onbekend")
-        details = {k: v for k, v in company.items() if k != "Erkenningen"}
-        return build(NS, "GeefDetailsResponse", {"GeefDetailsResult": {
-            "Signaalcode": 0, **details, "Erkenningen": {"Erkenning": company["Erkenningen"]},
-        }})
-
-    async def crebo_list(request):
-        return Response(
-            crebo_csv().encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="crebo.csv"'},
-        )
+    def end_erkenning(order: dict) -> dict:
+        found = company(order.get("code"))
+        if found is None:
+            return {"error": "unknown leerbedrijf"}
+        day = str(order.get("date") or dt.date.today().isoformat())
+        ended = [e for e in found["Erkenningen"] if e["Crebonummer"] == order.get("crebo")
+                 and e["Leerweg"] == order.get("leerweg")]
+        queued = []
+        with lock:
+            for erkenning in ended:
+                erkenning["Einddatum"] = day
+                for (code, crebo, leerweg, kenmerk), start in state["subscriptions"].items():
+                    if (code, crebo, leerweg) == (found["CodeLeerbedrijf"], erkenning["Crebonummer"], erkenning["Leerweg"]):
+                        queued.append(_mutation(len(state["mutations"]) + 1, "erkenning_beeindigd", code, erkenning,
+                                                start, kenmerk))
+                        state["mutations"].append(queued[-1])
+        return {"ended": len(ended), "mutations": [m["Volgnummer"] for m in queued]}
 
     async def control(request):
-        """DELETE: empty the register; POST {"count": n}: add n new companies; POST {"reset": true}."""
+        """DELETE: empty the register; POST {"count": n} | {"reset": true} | {"end": {...}}."""
         if request.method == "DELETE":
+            loaded()
             companies.clear()
             return JSONResponse({"count": 0})
         data = await request.json()
         if data.get("reset"):
-            companies[:] = list(register())
-            return JSONResponse({"count": len(companies)})
-        added = new_companies(int(data.get("count", 1)), {c["CodeLeerbedrijf"] for c in companies})
+            companies[:] = copy.deepcopy(register())
+            state["loaded"] = False
+            return JSONResponse({"count": len(loaded())})
+        if data.get("end"):
+            answer = end_erkenning(data["end"])
+            return JSONResponse(answer, status_code=404 if "error" in answer else 200)
+        added = new_companies(int(data.get("count", 1)), {c["CodeLeerbedrijf"] for c in loaded()})
         companies.extend(added)
         companies.sort(key=lambda c: c["CodeLeerbedrijf"])
         return JSONResponse({"added": [c["CodeLeerbedrijf"] for c in added]}, status_code=201)
@@ -143,20 +228,28 @@ def create_app(ctx: StandinContext):
         ctx,
         wsdl_path=own_contract(ctx, f"sbb/{NAME}.wsdl"),
         path=path,
-        handlers={"Zoeken": zoeken, "GeefDetails": geef_details},
+        handlers={"Zoeken": zoeken, "GeefDetails": geef_details, "Identificatie": identificatie,
+                  "Verificatie": verificatie, "Mutaties": mutaties},
         edukoppeling_checks=False,
         signed=False,
     )
-    return standin.app([
-        Route("/kwalificatiestructuur/crebo.csv", crebo_list, methods=["GET"]),
-        Route("/_sandbox/leerbedrijven", control, methods=["POST", "DELETE"]),
-    ])
+    return standin.app([Route("/_sandbox/leerbedrijven", control, methods=["POST", "DELETE"])])
+
+
+def _covers(erkenning: dict, day: dt.date) -> bool:
+    start = erkenning.get("Ingangsdatum")
+    end = erkenning.get("Einddatum")
+    return (not start or dt.date.fromisoformat(str(start)) <= day) and (not end or day <= dt.date.fromisoformat(str(end)))
+
+
+def _mutation(number: int, kind: str, code: str, erkenning: dict, start: str, kenmerk: str | None) -> dict:
+    return {"Volgnummer": number, "Mutatiedatum": dt.date.today().isoformat(), "Soort": kind, "CodeLeerbedrijf": code,
+            "Crebonummer": erkenning["Crebonummer"], "Leerweg": erkenning["Leerweg"], "Startdatum": start,
+            "Kenmerk": kenmerk, "Erkenning": erkenning}
 
 
 def new_companies(count: int, taken: set[str]) -> list[dict]:
     """``count`` more companies with codes not in ``taken`` (for tests that add to the register)."""
-    import copy
-
     rng = random.Random(len(taken) * 7919 + count)
     template = register()[0]
     added = []
