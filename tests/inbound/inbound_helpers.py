@@ -60,7 +60,8 @@ def query(url: str, statement: str, **params) -> list[tuple]:
     db = sa.create_engine(url)
     try:
         with db.begin() as c:
-            return [tuple(r) for r in c.execute(sa.text(statement), params)]
+            result = c.execute(sa.text(statement), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
     finally:
         db.dispose()
 

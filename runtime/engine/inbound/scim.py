@@ -144,11 +144,36 @@ class ScimHook(Webhook):
         return handler
 
     async def current(self, resource: str, rid: str, base: str) -> dict[str, Any]:
+        """What the SIS knows of ``rid``, unless a call for it is stored and not yet applied: then
+        that call's resource (a PATCH right after a PUT builds on the PUT), or 404 after a DELETE."""
+        waiting = await self.sis(self.pending, rid)
+        if waiting is not None:
+            operation, body = waiting
+            if operation == "delete":
+                raise Refusal(404, f"{resource} {rid[:60]} was deleted")
+            return _echo({k: v for k, v in body.items() if k != "id"}, rid, resource, base)
         find = self.directory.user if resource == "User" else self.directory.group
         found = await self.sis(find, rid, base)
         if found is None:
             raise Refusal(404, f"{resource} {rid[:60]} is not known in the SIS")
         return found
+
+    def pending(self, rid: str) -> tuple[str, dict[str, Any]] | None:
+        """(operation, body) of the newest stored call for ``rid`` behind the source's cursor."""
+        from sqlalchemy import select
+
+        from runtime.engine.pipeline import source_names, sources_of
+        from runtime.engine.state import models as m
+
+        specs = sources_of(self.interface)
+        name = source_names(self.interface)[specs.index(self.spec) if self.spec in specs else 0]
+        after = int(self.engine.store.cursor(self.interface.id, name) or 0)
+        t = m.inbox.c
+        q = (select(t.operation, t.body).where(t.interface_id == self.interface.id, t.channel.is_(None), t.key == rid,
+                                               t.id > after).order_by(t.id.desc()).limit(1))
+        with self.engine.store.engine.connect() as c:
+            row = c.execute(q).first()
+        return (row.operation, row.body) if row is not None and isinstance(row.body, dict) else None
 
     async def search(self, request: Request, resource: str) -> Response:
         params = request.query_params
@@ -163,7 +188,8 @@ class ScimHook(Webhook):
     async def check(self, resource: str, rid: str, data: dict[str, Any], *, creating: bool) -> None:
         """What the SIS would refuse later, refused now (see the module docstring)."""
         if resource == "Group":
-            if creating and await self.sis(self.directory.group, rid, ""):
+            waiting = await self.sis(self.pending, rid) if creating else None
+            if creating and (await self.sis(self.directory.group, rid, "") or (waiting and waiting[0] != "delete")):
                 raise uniqueness(f"the group {rid[:60]} exists; PUT or PATCH /Groups/{rid[:60]}")
             for index, member in enumerate(data.get("members") or []):
                 if not isinstance(member.get("value"), str) or not member["value"]:
@@ -172,7 +198,8 @@ class ScimHook(Webhook):
         person = await self.sis(self.directory.person, rid)
         if person is None:
             raise invalid(f"{self.spec.key}: no person {rid[:60]} in the SIS")
-        if creating and person["account_name"] is not None:
+        waiting = await self.sis(self.pending, rid) if creating else None
+        if creating and (person["account_name"] is not None or (waiting is not None and waiting[0] != "delete")):
             raise uniqueness(f"person {rid[:60]} has an account; PUT or PATCH /Users/{rid[:60]}")
         if data.get("active") is not False:
             holder = await self.sis(self.directory.account_holder, data["userName"])
