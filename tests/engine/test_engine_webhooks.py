@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import time
 
 import engine_fakes as fakes
 import pytest
@@ -25,7 +27,7 @@ def _iface(iid, source):
             "targets": [{"type": "memtarget", "name": "tgt"}]}
 
 
-def test_hmac_signed_json_is_stored_then_delivered(make_engine, webhook_registry, monkeypatch):
+def test_a_partners_own_hmac_signed_json_is_stored_then_delivered(make_engine, webhook_registry, monkeypatch):
     monkeypatch.setenv("HOOK_SECRET", "s3cr3t-hook-value")
     target = fakes.TARGETS["tgt"] = fakes.Behaviour()
     engine = make_engine([_iface(6, {"type": "webhook", "path": "/hooks/aanmelding", "key": "aanmeldId",
@@ -53,29 +55,54 @@ def test_hmac_signed_json_is_stored_then_delivered(make_engine, webhook_registry
     assert "111222333" not in metrics
 
 
-def test_scim_users_create_replace_patch_delete(make_engine, webhook_registry, monkeypatch):
-    monkeypatch.setenv("SCIM_TOKEN", "scim-token-123456")
+def test_standard_webhooks_signed_json_is_stored_once_then_delivered(make_engine, webhook_registry, monkeypatch):
+    """Koppel's own scheme: webhook-id, webhook-timestamp, webhook-signature (sandbox/rest/webhooks.py
+    signs as the stand-ins do). A replay of the captured call is answered 200 and not stored."""
+    from sandbox.rest.webhooks import standard_webhook_headers
+
+    key = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    monkeypatch.setenv("HOOK_SECRET", key)
     target = fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([_iface(23, {"type": "webhook", "path": "/hooks/b3net", "key": "matchId",
+                                      "auth": {"type": "standard_webhooks", "secret": "${env:HOOK_SECRET}"}})],
+                         registry=webhook_registry)
+    client = TestClient(create_app(engine))
+    body = json.dumps({"matchId": "B3-000001", "studentnummer": "S100001"}).encode()
+    headers = {**standard_webhook_headers(key, body, message_id="msg_1"), "Content-Type": "application/json"}
+
+    assert client.post("/hooks/b3net", content=body, headers={"Content-Type": "application/json"}).status_code == 401
+    stale = standard_webhook_headers(key, body, message_id="msg_0", timestamp=time.time() - 600)
+    assert client.post("/hooks/b3net", content=body, headers=stale).status_code == 401
+    first = client.post("/hooks/b3net", content=body, headers=headers)
+    assert (first.status_code, first.json()) == (202, {"accepted": 1})
+    again = client.post("/hooks/b3net", content=body, headers=headers)
+    assert (again.status_code, again.json()) == (200, {"accepted": 0, "repeated": True})
+    assert [row["key"] for row in engine.store.inbox_after(23, 0, 10)] == ["B3-000001"]
+    other = {**standard_webhook_headers(key, body, message_id="msg_2"), "Content-Type": "application/json"}
+    assert client.post("/hooks/b3net", content=body, headers=other).status_code == 202  # a new message id
+
+    summary = engine.run_interface(23, "webhook")
+    assert (summary.read, summary.delivered, summary.skipped) == (2, 1, 1)  # the same content once
+    assert [i.source_key for i in target.received] == ["B3-000001"]
+    metrics = client.get("/metrics").text
+    assert 'koppel_webhook_requests_total{interface="23",status="200"} 1.0' in metrics
+    assert 'koppel_webhook_requests_total{interface="23",status="401"} 2.0' in metrics
+
+
+def test_a_scim_delete_is_read_as_an_upsert_of_the_closed_account(make_engine, webhook_registry, monkeypatch):
+    """The webhook source never turns a SCIM call into a delete: a DELETE /Users/{id} is stored as the
+    User with active false (runtime/engine/inbound/scim.py) and the mappings close the account."""
+    from runtime.engine.inbound.replay import store_once
+
+    fakes.TARGETS["tgt"] = target = fakes.Behaviour()
+    monkeypatch.setenv("SCIM_TOKEN", "scim-token-123456")
     engine = make_engine([_iface(3, {"type": "webhook", "path": "/scim/v2", "style": "scim", "resource": "User",
                                      "key": "externalId", "auth": {"type": "bearer", "token": "${env:SCIM_TOKEN}"}})],
                          registry=webhook_registry)
-    client = TestClient(create_app(engine))
-    auth = {"Authorization": "Bearer scim-token-123456"}
-    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "externalId": "st123", "userName": "jan"}
-    assert client.post("/scim/v2/Users", json=user).status_code == 401
-    r = client.post("/scim/v2/Users", json=user, headers=auth)
-    assert r.status_code == 201 and r.json()["id"] == "st123"
-    assert r.headers["content-type"].startswith("application/scim+json")
-    assert client.put("/scim/v2/Users/st123", json={**user, "userName": "jan.b"}, headers=auth).status_code == 200
-    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-             "Operations": [{"op": "replace", "path": "emails", "value": [{"value": "j@x.nl"}]}]}
-    assert client.patch("/scim/v2/Users/st123", json=patch, headers=auth).status_code == 200
-    assert client.delete("/scim/v2/Users/st123", headers=auth).status_code == 204
-    assert client.get("/scim/v2/Users?filter=userName eq \"jan\"", headers=auth).json()["totalResults"] == 0
-
+    closed = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "externalId": "P1", "active": False, "id": "P1"}
+    assert store_once(engine.store, 3, [("P1", closed, "delete", "User")], message_id=None)
     engine.run_interface(3, "webhook")
-    ops = [(i.source_key, i.operation) for i in target.received]
-    assert ops == [("st123", "upsert")] * 3 + [("st123", "delete")]
+    assert [(i.source_key, i.operation) for i in target.received] == [("P1", "upsert")]
 
 
 def test_health_and_readiness(make_engine):
