@@ -34,7 +34,8 @@ def validate(ctx: click.Context, quiet: bool, as_json: bool) -> None:
         problems = [asdict(d) for d in sorted(project.diagnostics)]
         warnings = [asdict(d) for d in sorted(project.warnings)]
         click.echo(json.dumps({"ok": not problems, "problems": problems, "warnings": warnings,
-                               "interfaces": sorted(project.interfaces)}, ensure_ascii=False))
+                               "interfaces": sorted(project.interfaces), "wakes": _wakeups(project)},
+                              ensure_ascii=False))
         ctx.exit(1 if problems else 0)
     for warning in sorted(project.warnings):  # reported, but not a reason to refuse the definitions
         click.secho(f"warning: {warning}", fg="yellow")
@@ -52,6 +53,21 @@ def validate(ctx: click.Context, quiet: bool, as_json: bool) -> None:
             f"{len(project.catalog.systems)} systems, {mappings} mappings",
             fg="green",
         )
+        wakes = _wakeups(project)
+        if wakes:
+            click.echo("what wakes each realtime interface (changes in the outbox of):")
+            for iid, reasons in wakes.items():
+                named = [o for o, why in reasons.items() if any(not w.startswith("included") for w in why)]
+                included = [o for o in reasons if o not in named]
+                tail = f"; included by its source: {', '.join(included)}" if included else ""
+                click.echo(f"  {iid:>2}  {', '.join(named)}{tail}")
+
+
+def _wakeups(project) -> dict[str, dict[str, list[str]]]:
+    """Outbox interface → SIS object → why a change of it wakes the interface (runtime/engine/realtime.py)."""
+    from runtime.engine.realtime import explain_wakeups
+
+    return {str(iid): reasons for iid, reasons in explain_wakeups(project).items()}
 
 
 @click.command()

@@ -56,20 +56,38 @@ def sweep_seconds() -> float:
     return min(10.0, lease_ttl() / 3)
 
 
-def wake_objects(interface) -> list[str]:
-    """The SIS objects whose changes wake an outbox interface: its trigger's objects, and what its
-    sources read or include (a source spec offering ``wake_objects()``, e.g. the sis source)."""
+def wake_reasons(interface) -> dict[str, list[str]]:
+    """Each SIS object whose outbox changes wake an outbox interface → why: ``trigger.objects``,
+    or ``source <object> (include <path>)`` for what a source reads or includes (a source spec
+    offering ``wake_objects()``, e.g. the sis source). ``koppel validate`` prints it."""
     from runtime.engine.pipeline import sources_of
 
-    objects = list(interface.trigger.objects)
+    reasons: dict[str, list[str]] = {o: ["trigger.objects"] for o in interface.trigger.objects}
     for spec in sources_of(interface):
         extra = getattr(spec, "wake_objects", None)
-        if callable(extra):
-            try:
-                objects += extra()
-            except Exception:  # an include that does not resolve is a validate error, not ours
-                log.warning("cannot resolve what wakes interface %s", interface.id, exc_info=True)
-    return sorted(set(objects))
+        if not callable(extra):
+            continue
+        try:
+            objects = extra()
+        except Exception:  # an include that does not resolve is a validate error, not ours
+            log.warning("cannot resolve what wakes interface %s", interface.id, exc_info=True)
+            continue
+        root = getattr(spec, "object", None)
+        for o in objects:
+            why = f"source {root}" if o == root else f"included by source {root}"
+            reasons.setdefault(o, []).append(why)
+    return dict(sorted(reasons.items()))
+
+
+def wake_objects(interface) -> list[str]:
+    """The SIS objects whose changes wake an outbox interface (see ``wake_reasons``)."""
+    return list(wake_reasons(interface))
+
+
+def explain_wakeups(project) -> dict[int, dict[str, list[str]]]:
+    """For every active outbox interface of a project: what wakes it, and why."""
+    return {iid: wake_reasons(i) for iid, i in sorted(project.interfaces.items())
+            if i.status == "active" and i.trigger.type == "outbox"}
 
 
 class RealtimeLoop(threading.Thread):
