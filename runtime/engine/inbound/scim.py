@@ -199,7 +199,8 @@ class ScimHook(Webhook):
         if person is None:
             raise invalid(f"{self.spec.key}: no person {rid[:60]} in the SIS")
         waiting = await self.sis(self.pending, rid) if creating else None
-        if creating and (person["account_name"] is not None or (waiting is not None and waiting[0] != "delete")):
+        has_account = waiting[0] != "delete" if waiting is not None else person["account_name"] is not None
+        if creating and has_account:  # a stored call not yet applied counts as applied
             raise uniqueness(f"person {rid[:60]} has an account; PUT or PATCH /Users/{rid[:60]}")
         if data.get("active") is not False:
             holder = await self.sis(self.directory.account_holder, data["userName"])
