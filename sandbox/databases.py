@@ -85,16 +85,19 @@ def drop(project_root: Path, *, url: str | None = None) -> None:
 
 
 def replica_metadata(schema: str):
-    """The SIS object tables in ``schema``: same columns, types and keys; no FKs, checks or triggers."""
+    """The SIS object tables in ``schema``: same columns, types and keys; no FKs, checks or
+    triggers, and no column for a BSN or onderwijsnummer: no replica has a legal basis for one
+    (interfaces 0, 2 and 18 leave them out; the MIP's pseudonym column comes with its first rows)."""
     from sqlalchemy import Column, MetaData, Table
 
+    from runtime.crossrefs import BSN_LIKE
     from runtime.sis.models import OBJECTS
 
     metadata = MetaData(schema=schema)
     for name, model in OBJECTS.items():
         source = model.__table__
         columns = [Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable or not c.primary_key)
-                   for c in source.columns]
+                   for c in source.columns if not BSN_LIKE.search(c.name)]
         Table(name, metadata, *columns)
     return metadata
 

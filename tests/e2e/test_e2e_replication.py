@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -28,3 +30,55 @@ def test_a_change_in_the_sis_reaches_the_datalaag(college) -> None:
         table = next(n for n in names if n.endswith("person") and "iam" not in n and "mip" not in n)
         last = conn.execute(sa.text(f'SELECT last_name FROM "{table}" WHERE person_number = \'P100002\'')).scalar()
     assert last == "Veranderd"
+
+
+def _personal_numbers_in(path: str, numbers: set[str]) -> tuple[list[str], int, int]:
+    """(tables and views, cells read, cells holding one of ``numbers``) of a SQLite schema file."""
+    import sqlalchemy as sa
+
+    assert Path(path).exists(), path
+    engine = sa.create_engine(f"sqlite:///{path}")
+    cells = found = 0
+    try:
+        with engine.connect() as conn:
+            names = sorted(r[0] for r in conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")))
+            for name in names:
+                for row in conn.execute(sa.text(f'SELECT * FROM "{name}"')):
+                    cells += len(row)
+                    found += sum(1 for value in row if value is not None and str(value) in numbers)
+    finally:
+        engine.dispose()
+    return names, cells, found
+
+
+def test_no_bsn_or_onderwijsnummer_reaches_the_iam_or_the_mip(college) -> None:
+    from plugins.db.dsn import schema_file
+    from sandbox.databases import locations
+
+    for interface_id in (2, 18):
+        assert college.run(interface_id, trigger="outbox").outcome == "ok"
+    numbers = {r[0] for r in college.sql("SELECT bsn FROM person WHERE bsn IS NOT NULL")}
+    numbers |= {r[0] for r in college.sql("SELECT onderwijsnummer FROM person WHERE onderwijsnummer IS NOT NULL")}
+    assert len(numbers) > 20
+    where = locations(college.root)
+    where["iam"] = str(schema_file(f"sqlite:///{where['datalaag'].replace('.datalaag.db', '.db')}", "iam"))
+    iam_names, iam_cells, iam_found = _personal_numbers_in(where["iam"], numbers)
+    assert {"iam_identiteiten", "iam_rollen", "iam_inschrijvingen", "person"} <= set(iam_names)
+    assert iam_cells > 1000 and iam_found == 0
+    mip_names, mip_cells, mip_found = _personal_numbers_in(where["mip"], numbers)
+    assert {"person", "student", "absence"} <= set(mip_names)
+    assert mip_cells > 1000 and mip_found == 0
+    # the MIP tells people apart by a keyed pseudonym: one per BSN, none equal to a BSN
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{where['mip']}")
+    with engine.connect() as conn:
+        table = next(r[0] for r in conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'table'"))
+                     if r[0].endswith("person"))
+        pseudonyms = [r[0] for r in conn.execute(sa.text(f'SELECT pseudonym FROM "{table}" WHERE pseudonym IS NOT NULL'))]
+        columns = [r[1] for r in conn.execute(sa.text(f'PRAGMA table_info("{table}")'))]
+    engine.dispose()
+    with_bsn = college.sql("SELECT count(*) FROM person WHERE bsn IS NOT NULL")[0][0]
+    assert len(pseudonyms) == len(set(pseudonyms)) == with_bsn
+    assert all(len(p) == 64 for p in pseudonyms)
+    assert "bsn" not in columns and "onderwijsnummer" not in columns
