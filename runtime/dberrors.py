@@ -23,6 +23,7 @@ stops the run with a clear message instead of being retried forever.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,22 +33,12 @@ from runtime.errors import ConfigError, KoppelError, RecordError, TransientError
 # 08 connection exception, 40 transaction rollback (deadlock, serialization), 53 insufficient
 # resources, 57 operator intervention (admin shutdown, query cancelled), 58 system error.
 _TRANSIENT_SQLSTATE = ("08", "40", "53", "57", "58")
-_RECORD_SQLSTATE = ("22", "23")          # data exception, integrity constraint violation
 # SQLite primary result codes that are about the file or the lock, not the statement:
 # BUSY 5, LOCKED 6, NOMEM 7, IOERR 10, FULL 13, CANTOPEN 14, PROTOCOL 15.
 _TRANSIENT_SQLITE = {5, 6, 7, 10, 13, 14, 15}
-_SQLITE_CONSTRAINT = 19
-# SQLite's texts for a wrong statement that name only identifiers, never values
-_SQLITE_NAMES = re.compile(r"(no such (table|column|function): [\w.]+|table [\w.]+ has no column named \w+)")
-
-
-def _orig(exc: BaseException) -> BaseException:
-    return getattr(exc, "orig", None) or exc
-
-
-def _sqlstate(exc: BaseException) -> str | None:
-    orig = _orig(exc)
-    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+# SQLite's texts that name only identifiers, never values: a constraint, a missing name
+_SQLITE_NAMES = re.compile(
+    r"[A-Z][A-Z ]* constraint failed: [\w., ]+|no such (table|column|function): [\w.]+|table [\w.]+ has no column named \w+")
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -58,38 +49,32 @@ def is_outage(exc: BaseException) -> bool:
         return False
     if exc.connection_invalidated or isinstance(exc, InterfaceError):
         return True
-    state = _sqlstate(exc)
+    state = getattr(exc.orig, "sqlstate", None)
     if state:
         return state.startswith(_TRANSIENT_SQLSTATE)
-    code = getattr(_orig(exc), "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in _TRANSIENT_SQLITE
+    if isinstance(exc.orig, sqlite3.Error):
+        return exc.orig.sqlite_errorcode & 0xFF in _TRANSIENT_SQLITE
     # psycopg reports a refused or dropped connection as OperationalError without a SQLSTATE
     return isinstance(exc, OperationalError)
 
 
-def _kind(exc: BaseException) -> str:
-    """What to call the error: driver class and SQLSTATE, never the driver's message."""
-    state = _sqlstate(exc)
-    return type(_orig(exc)).__name__ + (f", SQLSTATE {state}" if state else "")
-
-
-def _names(exc: BaseException) -> str:
-    """The constraint, table and column involved, where the driver says (no values)."""
-    orig = _orig(exc)
-    diag = getattr(orig, "diag", None)
+def _detail(orig: BaseException) -> str:
+    """`` (UniqueViolation, SQLSTATE 23505: constraint c; table t)``: the driver's error class
+    and what it names (constraint, table, column), never its message, which may quote a value."""
+    state = getattr(orig, "sqlstate", None)
+    kind = type(orig).__name__ + (f", SQLSTATE {state}" if state else "")
     parts = []
+    diag = getattr(orig, "diag", None)
     if diag is not None:
-        for label, attr in (("constraint", "constraint_name"), ("table", "table_name"), ("column", "column_name")):
-            value = getattr(diag, attr, None)
+        for label in ("constraint", "table", "column"):
+            value = getattr(diag, f"{label}_name")
             if value:
                 parts.append(f"{label} {value}")
-    elif getattr(orig, "sqlite_errorcode", None) is not None:
-        text = str(orig)
-        match = re.match(r"(\w+) constraint failed: ([\w., ]+)$", text) or _SQLITE_NAMES.fullmatch(text)
+    elif isinstance(orig, sqlite3.Error):
+        match = _SQLITE_NAMES.fullmatch(str(orig))
         if match:
             parts.append(match.group(0))
-    return "; ".join(parts)
+    return f" ({kind}: {'; '.join(parts)})" if parts else f" ({kind})"
 
 
 def translate(exc: BaseException, what: str) -> KoppelError | None:
@@ -98,17 +83,13 @@ def translate(exc: BaseException, what: str) -> KoppelError | None:
 
     if not isinstance(exc, DBAPIError):
         return None
-    kind, names = _kind(exc), _names(exc)
-    detail = f" ({kind}{': ' + names if names else ''})"
+    state = getattr(exc.orig, "sqlstate", None)
     if is_outage(exc):
-        return TransientError(f"{what} unavailable: {type(_orig(exc)).__name__}", code=_sqlstate(exc))
-    state = _sqlstate(exc) or ""
-    sqlite_code = getattr(_orig(exc), "sqlite_errorcode", None)
-    constraint = isinstance(exc, IntegrityError) or state.startswith("23") or (
-        sqlite_code is not None and sqlite_code & 0xFF == _SQLITE_CONSTRAINT)
-    if constraint:
+        return TransientError(f"{what} unavailable: {type(exc.orig).__name__}", code=state)
+    detail = _detail(exc.orig)
+    if isinstance(exc, IntegrityError):
         return RecordError(f"{what}: refused by a constraint{detail}", code=state or "constraint")
-    if isinstance(exc, DataError) or state.startswith(_RECORD_SQLSTATE):
+    if isinstance(exc, DataError):
         return RecordError(f"{what}: a value does not fit its column{detail}", code=state or "data")
     return ConfigError(f"{what}: the database refused the statement{detail}", code=state or "statement")
 

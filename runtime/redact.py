@@ -91,7 +91,8 @@ def data(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return mask_bsn(f"{value:09d}") if 10_000_000 <= value <= 999_999_999 and elfproef(f"{value:09d}") else value
+        # eight or nine digits (ten or more fail the elfproef's length test)
+        return mask_bsn(f"{value:09d}") if value >= 10_000_000 and elfproef(f"{value:09d}") else value
     if isinstance(value, (bytes, bytearray)):
         return text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, dict):

@@ -27,11 +27,11 @@ def pg_admin():
     return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    """A SQLAlchemy URL of an empty database; the PostgreSQL one is dropped after the test."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db_url(request, tmp_path_factory) -> str:
+    """A SQLAlchemy URL of a database of this test module; the PostgreSQL one is dropped after it."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'boundary.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'boundary.db'}"
         return
     try:
         admin = pg_admin()

@@ -25,6 +25,7 @@ MARKER = "SQLMARKER"  # appears in the SQL and nowhere else
 
 def _setup(engine: sa.Engine) -> None:
     with engine.begin() as c:
+        c.execute(sa.text("DROP TABLE IF EXISTS person"))
         c.execute(sa.text("CREATE TABLE person (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL UNIQUE, "
                           "age INTEGER CHECK (age >= 0))"))
         c.execute(sa.text("INSERT INTO person (id, name, age) VALUES (1, :n, 20)"), {"n": PERSONAL})
@@ -55,12 +56,22 @@ def engine(db_url):
 def test_a_unique_violation_is_a_record_error_naming_the_constraint_not_the_value(engine):
     error = _error(engine, f"INSERT INTO person (id, name, age) VALUES (2, :n, 1) /* {MARKER} */", {"n": PERSONAL})
     assert type(error) is RecordError and error.error_class == "record"
-    assert "refused by a constraint" in str(error)
     if engine.dialect.name == "postgresql":
-        assert error.code == "23505" and "constraint person_name_key" in str(error) and "table person" in str(error)
+        assert str(error) == ("the test store: refused by a constraint (UniqueViolation, SQLSTATE 23505: "
+                              "constraint person_name_key; table person) [23505]")
     else:
-        assert error.code == "constraint" and "UNIQUE constraint failed: person.name" in str(error)
+        assert str(error) == ("the test store: refused by a constraint "
+                              "(IntegrityError: UNIQUE constraint failed: person.name) [constraint]")
     _assert_clean(error)
+
+
+def test_a_missing_value_names_the_column(engine):
+    error = _error(engine, f"INSERT INTO person (id, name, age) VALUES (3, NULL, 1) /* {MARKER} */")
+    if engine.dialect.name == "postgresql":
+        assert str(error) == ("the test store: refused by a constraint (NotNullViolation, SQLSTATE 23502: "
+                              "table person; column name) [23502]")
+    else:
+        assert str(error).endswith("(IntegrityError: NOT NULL constraint failed: person.name) [constraint]")
 
 
 def test_a_primary_key_not_null_and_check_violation_are_record_errors(engine):
@@ -78,8 +89,9 @@ def test_a_value_too_long_or_of_the_wrong_type_is_a_record_error_without_the_val
     for sql, params in (("INSERT INTO person (id, name) VALUES (5, :n)", {"n": PERSONAL * 3}),
                         ("INSERT INTO person (id, name, age) VALUES (6, 'x', CAST(:a AS INTEGER))", {"a": PERSONAL})):
         error = _error(engine, f"{sql} /* {MARKER} */", params)
-        assert type(error) is RecordError and "a value does not fit its column" in str(error), error
-        assert error.code.startswith("22")
+        assert type(error) is RecordError, error
+        assert str(error).startswith("the test store: a value does not fit its column (")
+        assert error.code in ("22001", "22P02") and f"SQLSTATE {error.code})" in str(error)
         _assert_clean(error)
 
 
@@ -91,7 +103,11 @@ def test_a_value_too_long_or_of_the_wrong_type_is_a_record_error_without_the_val
 def test_bad_sql_is_a_configuration_error_and_not_retried(engine, sql):
     error = _error(engine, sql)
     assert type(error) is ConfigError and error.error_class == "configuration"
-    assert "the database refused the statement" in str(error)
+    assert str(error).startswith("the test store: the database refused the statement (")
+    if engine.dialect.name == "postgresql":
+        assert error.code in ("42601", "42P01", "42703") and f"SQLSTATE {error.code}" in str(error)
+    else:
+        assert error.code == "statement" and "(OperationalError" in str(error)
     text = str(error)
     assert PERSONAL not in text and "SELEC" not in text and "[SQL" not in text
     assert not dberrors.is_outage(error.__context__)
@@ -100,8 +116,14 @@ def test_bad_sql_is_a_configuration_error_and_not_retried(engine, sql):
 def test_sqlite_names_the_missing_table_which_is_no_value(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     error = _error(engine, "SELECT * FROM koppel_missing")
-    assert "no such table: koppel_missing" in str(error) and "SQLITE_ERROR" not in str(error)
-    assert "(OperationalError: no such table: koppel_missing)" in str(error)
+    assert str(error) == ("the test store: the database refused the statement "
+                          "(OperationalError: no such table: koppel_missing) [statement]")
+
+
+def test_a_sqlite_syntax_error_names_nothing_of_the_statement(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    error = _error(engine, f"SELEC '{PERSONAL}'")
+    assert str(error) == "the test store: the database refused the statement (OperationalError) [statement]"
 
 
 def test_a_locked_sqlite_database_is_transient(tmp_path):
@@ -161,3 +183,39 @@ def test_other_exceptions_pass_through_unchanged():
         raise KeyError("k")
     assert dberrors.translate(ValueError("v"), "x") is None
     assert not dberrors.is_outage(ValueError("v"))
+
+
+class _Orig(Exception):
+    """A driver exception as psycopg raises it: a SQLSTATE, and diagnostics."""
+
+    def __init__(self, sqlstate=None):  # noqa: ANN001
+        super().__init__(f"driver text with {PERSONAL}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize("state, transient", [
+    ("08006", True), ("40P01", True), ("40001", True), ("53300", True), ("57014", True), ("57P01", True),
+    ("58030", True), ("23505", False), ("22001", False), ("42601", False), ("42501", False), ("25P02", False),
+])
+def test_sqlstate_classes_decide_what_is_an_outage(state, transient):
+    error = sa.exc.OperationalError("SELECT 1", {}, _Orig(state))
+    assert dberrors.is_outage(error) is transient
+    translated = dberrors.translate(error, "w")
+    assert isinstance(translated, TransientError if transient else ConfigError)
+    assert translated.code == state and PERSONAL not in str(translated)
+
+
+def test_an_interface_error_or_an_invalidated_connection_is_an_outage_whatever_the_sqlstate():
+    assert dberrors.is_outage(sa.exc.InterfaceError("SELECT 1", {}, _Orig("42601")))
+    assert dberrors.is_outage(sa.exc.DBAPIError("SELECT 1", {}, _Orig("23505"), connection_invalidated=True))
+    assert not dberrors.is_outage(sa.exc.DBAPIError("SELECT 1", {}, _Orig("23505")))
+    assert not dberrors.is_outage(sa.exc.ProgrammingError("SELECT 1", {}, _Orig()))
+    assert dberrors.is_outage(sa.exc.OperationalError("SELECT 1", {}, _Orig()))  # psycopg: refused, no SQLSTATE
+
+
+@pytest.mark.parametrize("code, transient", [(5, True), (6, True), (10, True), (14, True), (261, True),
+                                             (1, False), (19, False), (2067, False), (8, False)])
+def test_sqlite_result_codes_decide_what_is_an_outage(code, transient):
+    orig = sqlite3.OperationalError("x")
+    orig.sqlite_errorcode = code  # 261 is SQLITE_BUSY_RECOVERY: extended codes count by their primary
+    assert dberrors.is_outage(sa.exc.OperationalError("SELECT 1", {}, orig)) is transient

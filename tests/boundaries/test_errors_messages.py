@@ -68,6 +68,7 @@ def test_fields_are_kept_for_the_engine():
     assert error.args == ("refused",)
     transient = TransientError("slow down", retry_after=30.0)
     assert transient.retry_after == 30.0 and transient.code is None and transient.detail is None
+    assert TransientError("x", detail={"attempt": 2}, code="503").detail == {"attempt": 2}
     assert TransientError("x").retry_after is None
     assert RecordError("x").path is None
 

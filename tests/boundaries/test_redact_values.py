@@ -132,6 +132,14 @@ def test_a_secret_inside_a_longer_secret_masks_the_longer_one_whole():
     assert redact.text(f"[{outer}] [{inner}]") == "[*****] [*****]"
 
 
+def test_a_secret_that_begins_another_does_not_unmask_the_rest_of_the_longer_one():
+    longer = unique(11)
+    shorter = longer[:5]
+    redact.register_secret(shorter)
+    redact.register_secret(longer)
+    assert redact.text(f"({longer}) ({shorter})") == "(*****) (*****)"
+
+
 def test_registering_twice_changes_nothing():
     secret = unique(6)
     redact.register_secret(secret)
@@ -188,6 +196,15 @@ def test_an_integer_bsn_is_masked_and_its_neighbours_are_not(bsn):
     assert redact.data(number) == f"*****{bsn[-4:]}"
     neighbour = int(bsn[:-1] + str((int(bsn[-1]) + 1) % 10))  # another check digit fails the elfproef
     assert redact.data([neighbour]) == [neighbour]
+
+
+def test_bytes_that_are_not_utf8_are_shown_with_replacement_characters_not_an_error():
+    assert redact.data(b"\xff 111222333 \xfe") == "\ufffd *****2333 \ufffd"
+    assert redact.data(bytearray(b"123456782")) == "*****6782"
+
+
+def test_a_ten_digit_integer_is_not_a_bsn():
+    assert redact.data(1_234_567_820) == 1_234_567_820
 
 
 def test_true_is_not_the_number_one_and_small_numbers_stay_numbers():
