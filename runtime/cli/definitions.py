@@ -53,14 +53,21 @@ def validate(ctx: click.Context, quiet: bool, as_json: bool) -> None:
             f"{len(project.catalog.systems)} systems, {mappings} mappings",
             fg="green",
         )
-        wakes = _wakeups(project)
-        if wakes:
-            click.echo("what wakes each realtime interface (changes in the outbox of):")
-            for iid, reasons in wakes.items():
-                named = [o for o, why in reasons.items() if any(not w.startswith("included") for w in why)]
-                included = [o for o in reasons if o not in named]
-                tail = f"; included by its source: {', '.join(included)}" if included else ""
-                click.echo(f"  {iid:>2}  {', '.join(named)}{tail}")
+        for line in wakeup_lines(_wakeups(project)):
+            click.echo(line)
+
+
+def wakeup_lines(wakes: dict[str, dict[str, list[str]]]) -> list[str]:
+    """The text form: one line per outbox interface, named objects first, then the included ones."""
+    if not wakes:
+        return []
+    lines = ["what wakes each realtime interface (changes in the outbox of):"]
+    for iid, reasons in wakes.items():
+        named = [o for o, why in reasons.items() if any(not w.startswith("included") for w in why)]
+        included = [o for o in reasons if o not in named]
+        tail = f"; included by its source: {', '.join(included)}" if included else ""
+        lines.append(f"  {iid:>2}  {', '.join(named)}{tail}")
+    return lines
 
 
 def _wakeups(project) -> dict[str, dict[str, list[str]]]:
@@ -85,9 +92,8 @@ def schema(ctx: click.Context, out: str) -> None:
     The YAML files point to them with a `# yaml-language-server: $schema=...` line, so an
     editor with the YAML language server completes and checks as you type.
     """
-    from runtime.schemas import write_schemas
-
     from runtime.diagnostics import relative
+    from runtime.schemas import write_schemas
 
     folder = _project_root(ctx) / out
     for path in write_schemas(folder):

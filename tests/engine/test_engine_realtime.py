@@ -70,3 +70,71 @@ def test_sql_change_reaches_http_target_sqlite(tmp_path, monkeypatch):
 def test_sql_change_reaches_http_target_postgresql(tmp_path, monkeypatch, pg_url):
     state = _run(tmp_path, pg_url, pg_url, monkeypatch)
     assert state.source_keys["P100"] >= 1
+
+
+def test_a_change_of_an_included_object_wakes_the_interface(tmp_path, monkeypatch):
+    """The trigger lists only ``student``; the source includes ``person``: a new tussenvoegsel
+    reaches the target without ``person`` in trigger.objects and without a restart."""
+    pytest.importorskip("plugins.sis.source", reason="the sis plugin is not in this tree")
+    import plugins.sis
+    from runtime.sis import schema
+
+    sis_url = f"sqlite:///{tmp_path / 'sis.db'}"
+    schema.init(sis_url)
+    monkeypatch.setenv("KOPPEL_SIS_URL", sis_url)
+    state = engine_http.TargetState()
+    server, url = engine_http.start_server(state)
+    reg = fakes.registry({"httptest": engine_http.plugin(), "sis": plugins.sis.plugin})
+    project = fakes.make_project(tmp_path, reg, [{
+        "id": 28, "type": "realtime", "objects": ["student"],
+        "trigger": {"type": "outbox", "objects": ["student"], "poll": 0.05},
+        "source": {"type": "sis", "object": "student", "mode": "outbox", "include": ["person"]},
+        "targets": [{"type": "httptest", "url": url}]}])
+    from runtime.engine.realtime import wake_reasons
+
+    assert wake_reasons(project.interfaces[28]) == {"person": ["included by source student"],
+                                                    "student": ["trigger.objects", "source student"]}
+    engine = Engine(project, reg, state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    realtime = Realtime(engine)
+    realtime.start()
+    db = create_engine(sis_url)
+    try:
+        assert _wait_for(lambda: engine.store.cursor(28, "sis") is not None)
+        with db.begin() as c:
+            c.execute(text("INSERT INTO person (person_number, last_name) VALUES ('P7', 'Berg')"))
+            c.execute(text("INSERT INTO student (student_number, person_number) VALUES ('S7', 'P7')"))
+        assert _wait_for(lambda: "S7" in state.source_keys)
+        with db.begin() as c:
+            c.execute(text("UPDATE person SET tussenvoegsel = 'van den' WHERE person_number = 'P7'"))
+
+        def tussenvoegsels():
+            with state.lock:
+                return [item["payload"].get("person", {}).get("tussenvoegsel") for _, item in state.arrivals
+                        if item["source_key"] == "S7"]
+
+        assert _wait_for(lambda: tussenvoegsels()[-1:] == ["van den"], 10), tussenvoegsels()
+        assert tussenvoegsels() == [None, "van den"]
+    finally:
+        realtime.stop(timeout=10)
+        db.dispose()
+        engine.close()
+        server.shutdown()
+
+
+def test_koppel_validate_says_what_wakes_each_realtime_interface(project_root):
+    import json
+
+    from click.testing import CliRunner
+
+    from runtime.cli import main
+
+    result = CliRunner().invoke(main, ["--project", str(project_root), "validate", "--json"])
+    wakes = json.loads(result.output)["wakes"]
+    assert wakes["24"]["enrollment"] == ["trigger.objects", "source enrollment"]
+    assert wakes["24"]["student"] == ["included by source enrollment"]
+    assert "1" not in wakes  # a webhook interface is woken by its calls, not by the outbox
+    from runtime.cli.definitions import wakeup_lines
+
+    assert wakeup_lines({"24": wakes["24"]}) == [
+        "what wakes each realtime interface (changes in the outbox of):",
+        "  24  enrollment; included by its source: internship, program, student"]
