@@ -69,6 +69,10 @@ class Record:
     object: str | None = None  # object type, e.g. ``student``
     operation: str = "upsert"  # upsert or delete
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. outbox sequence, file name
+    #: optional: the source cursor that is safe to store once this record and every record
+    #: before it in its batch are acknowledged (runtime/engine/checkpoint.py); None: only the
+    #: batch's cursor moves, at its end
+    cursor: str | None = None
 
 
 @dataclass
@@ -199,7 +203,7 @@ TargetFactory = Callable[[BaseModel, PluginContext], Target]
 Checker = Callable[[BaseModel, PluginContext], "list[tuple[tuple, str]]"]
 #: what a record written through a target spec may hold: (a label such as "SIS object 'internship'",
 #: {field: the fields of one entry of a child list, or None for a plain value}); None: any shape
-FieldLister = Callable[[BaseModel], "tuple[str, dict[str, Any]] | None"]
+FieldLister = Callable[[BaseModel, PluginContext], "tuple[str, dict[str, Any]] | None"]
 
 
 @dataclass(frozen=True)

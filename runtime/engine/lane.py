@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import redact
+from runtime.engine.checkpoint import Checkpoint
 from runtime.engine.retry import Backoff, Sleeper
 from runtime.engine.state.store import BatchResult, DeadLetterRow, DeliveryRow, utcnow
 from runtime.errors import ConfigError, KoppelError, RecordError, TransientError, classify
@@ -102,6 +103,7 @@ class TargetLane:
         self.sleeper = sleeper
         self.metrics = metrics
         self.interface_id = interface_id
+        self.checkpoint: Checkpoint | None = None
 
     # -- mapping -------------------------------------------------------------------------------
 
@@ -139,9 +141,20 @@ class TargetLane:
 
     # -- delivery ------------------------------------------------------------------------------
 
-    def process(self, records: Sequence[Record], counts: dict, *, skip_unchanged: bool | None = None) -> LaneResult:
+    def process(self, records: Sequence[Record], counts: dict, *, skip_unchanged: bool | None = None,
+                checkpoint: Checkpoint | None = None) -> LaneResult:
+        """Deliver ``records`` to this lane's target; with a ``checkpoint`` the outcomes are made
+        durable in steps while the batch goes on (runtime/engine/checkpoint.py)."""
         lane = LaneResult()
+        self.checkpoint = checkpoint
+        if checkpoint is not None:
+            checkpoint.attach(self, lane)
         pending = self.prepare(records, lane.result, counts)
+        if checkpoint is not None:  # mapped away or dead already: settled
+            waiting = {id(p.record) for p in pending}
+            for record in records:
+                if id(record) not in waiting:
+                    checkpoint.ack(record)
         skip = self.policy.skip_unchanged if skip_unchanged is None else skip_unchanged
         known = self.ledger_lookup([p.ledger_key for p in pending]) if (self.policy.ledger and skip and pending) else {}
         for wave in _waves(pending):
@@ -149,6 +162,8 @@ class TargetLane:
             for p in wave:
                 if skip and known.get(p.ledger_key) == (p.hash, "delivered"):
                     counts["skipped"] += 1
+                    if checkpoint is not None:
+                        checkpoint.ack(p.record)
                     continue
                 todo.append(p)
             try:
@@ -156,7 +171,7 @@ class TargetLane:
             except Interrupted:
                 lane.interrupted = True
                 return lane
-            for p, _ in lane.delivered:
+            for p, _ in lane.delivered:  # the next wave holds later changes of these keys
                 known[p.ledger_key] = (p.hash, "delivered")
         return lane
 
@@ -164,10 +179,12 @@ class TargetLane:
         """Send ``todo`` until every item is delivered or dead, each on its own retry clock.
 
         A failed item waits out its own backoff (or the peer's Retry-After) while the items that
-        are not waiting go on: one 429 never holds up the records behind it.
+        are not waiting go on: one 429 never holds up the records behind it. With a checkpoint,
+        no more records are sent between two steps than the step holds (``commit_every``).
         """
         waiting: list[Pending] = []
         ready = todo
+        checkpoint = self.checkpoint
         while ready or waiting:
             if not ready:
                 now = time.monotonic()
@@ -178,24 +195,32 @@ class TargetLane:
                 ready = [p for p in waiting if p.ready_at <= now]
                 waiting = [p for p in waiting if p.ready_at > now]
                 continue
+            if checkpoint is not None:
+                room = checkpoint.room()
+                chunk, ready = ready[:room], ready[room:]
+            else:
+                chunk, ready = ready, []
             started = time.monotonic()
-            for p in ready:
+            for p in chunk:
                 p.attempts += 1
                 p.first_at = p.first_at or utcnow()
-            outcomes = self._write(ready)
+            outcomes = self._write(chunk)
             if self.metrics:
                 self.metrics.write_latency(self.interface_id, self.name, time.monotonic() - started)
-            retry = [p for p, outcome in zip(ready, outcomes) if self._settle(p, outcome, lane, counts)]
+            retry = [p for p, outcome in zip(chunk, outcomes) if self._settle(p, outcome, lane, counts)]
             if retry:
                 self._schedule(retry)
                 waiting += retry
-            ready = []
-            if self.sleeper.stopping and waiting:
+            if checkpoint is not None:
+                checkpoint.tick()
+            if self.sleeper.stopping and waiting and not ready:
                 raise Interrupted()  # a drain: record what is settled, read the rest again later
 
     def _settle(self, p: Pending, outcome: Outcome, lane: LaneResult, counts: dict) -> bool:
         """Record one item's outcome; True when it is to be retried."""
         if outcome.ok:
+            if self.checkpoint is not None:
+                self.checkpoint.ack(p.record)
             lane.delivered.append((p, outcome))
             lane.result.deliveries.append(self._row(p, "delivered", outcome.reference))
             counts["delivered"] += 1
@@ -209,6 +234,8 @@ class TargetLane:
             lane.result.dead.append(self._dead("delivery", p.record, p, p.item.payload, err, p.attempts))
             lane.result.deliveries.append(self._row(p, "dead", None, err))
             counts["dead"] += 1
+            if self.checkpoint is not None:
+                self.checkpoint.ack(p.record)
             return False
         counts["failed"] += 1
         return True

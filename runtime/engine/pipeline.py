@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.engine.callbacks import callback_lanes, callback_names, callback_source, callbacks_of, main_source_runs
+from runtime.engine.checkpoint import Checkpoint
 from runtime.engine.lane import TargetLane, error_text
 from runtime.engine.lease import LEASE_TTL, Lease  # noqa: F401 (Lease, LEASE_TTL re-exported)
 from runtime.engine.retry import Sleeper
@@ -178,25 +179,29 @@ class Engine:
 
     def _process_batch(self, interface, run_id, batch, source, source_name, lanes, writeback, counts, lease,
                        progress) -> tuple[str, str] | None:
-        """Deliver one batch record by record and record it; (outcome, message) when the run must stop."""
+        """Deliver one batch record by record, recorded in steps (checkpoint.py); (outcome, message)
+        when the run must stop."""
         iid = interface.id
+        policy = interface.delivery
+
+        def commit(result: BatchResult, cursor: str | None, move: bool) -> None:
+            self.store.commit_batch(iid, run_id, result, source=source_name, cursor=cursor, move_cursor=move)
+            self._counted(iid, counts, result.counts, progress)
+
+        def write_back(lane, delivered: list) -> list:
+            return writeback.apply(lane, delivered, batch_counts) if writeback.needed(lane) else []
+
         batch_counts = new_counts()
-        batch_counts["read"] = len(batch.records)
-        result = BatchResult(counts=batch_counts)
+        checkpoint = Checkpoint(batch=batch, lanes=len(lanes), counts=batch_counts, commit=commit,
+                                write_back=write_back, ledger=policy.ledger, every=policy.commit_every,
+                                interval=policy.commit_interval)
         complete = True
         for lane in lanes:
-            lane_result = lane.process(batch.records, batch_counts)
-            if interface.delivery.ledger:  # bulk replication: cursor and target upsert only
-                result.deliveries += lane_result.result.deliveries
-            result.dead += lane_result.result.dead
-            if lane_result.delivered and writeback.needed(lane):
-                result.dead += writeback.apply(lane, lane_result.delivered, batch_counts)
+            lane_result = lane.process(batch.records, batch_counts, checkpoint=checkpoint)
             complete = complete and not lane_result.interrupted
-        if not complete:
-            batch_counts["read"] = 0  # it will be read again
-        self.store.commit_batch(iid, run_id, result, source=source_name, cursor=batch.cursor,
-                                move_cursor=complete and batch.cursor is not None)
-        self._counted(iid, counts, batch_counts, progress)
+            if not complete:
+                break
+        checkpoint.step(final=True, complete=complete)
         if not complete:
             return "stopped", "stopped by a drain while retrying; the batch is read again next time"
         source.commit(batch)

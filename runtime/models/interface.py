@@ -119,6 +119,14 @@ class DeliveryPolicy(Model):
         "cursor and the target's upsert.",
     )
     batch_size: int = Field(500, ge=1, le=100_000)
+    commit_every: int = Field(
+        50, ge=1, le=100_000,
+        description="Outcomes are made durable every this many records within a batch: a crash "
+        "sends at most this many records again.",
+    )
+    commit_interval: Duration = Field(
+        1.0, description="... and at least this often while a batch is being delivered."
+    )
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,9 @@ def main(root: str, state_url: str, source_url: str, target_url: str) -> None:
     project = engine_fakes.make_project(Path(root), reg, [{
         "id": 1, "source": {"type": "sqlrows", "url": source_url},
         "targets": [{"type": "httptest", "url": target_url}],
-        "delivery": {"batch_size": 200, "retries": {"max_attempts": 50, "initial_delay": 0.01, "max_delay": 0.05}},
+        "delivery": {"batch_size": int(os.environ.get("KOPPEL_CRASH_BATCH", "200")),
+                     "commit_every": int(os.environ.get("KOPPEL_CRASH_COMMIT_EVERY", "50")),
+                     "retries": {"max_attempts": 50, "initial_delay": 0.01, "max_delay": 0.05}},
     }])
     engine = Engine(project, reg, state_url=state_url)
     summary = engine.run_interface(1, lease_wait=30)

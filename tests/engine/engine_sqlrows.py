@@ -40,7 +40,10 @@ class SqlRowsSource(Source):
             if not rows:
                 return
             last = rows[-1][0]
-            yield Batch([Record(key=r[1], data=json.loads(r[2]), meta={"seq": r[0]}) for r in rows], cursor=str(last))
+            # one row per change, in seq order: a record's seq is safe to store once it and those
+            # before it are acknowledged (Record.cursor), so a crash mid-batch moves the cursor too
+            yield Batch([Record(key=r[1], data=json.loads(r[2]), meta={"seq": r[0]}, cursor=str(r[0]))
+                         for r in rows], cursor=str(last))
 
 
 def create_table(url: str, n: int, table: str = "events") -> None:

@@ -221,7 +221,8 @@ def test_a_kill_mid_load_resumes_without_loss(tmp_path, pg_url):
     engine_bulk.make_source(source, count)
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
     args = [sys.executable, str(WORKER), str(tmp_path), str(source), pg_url, state_url, "dl"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    # a killed worker's lease must expire soon: the next run waits for it (lease.py)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "KOPPEL_LEASE_TTL": "1.5"}
     worker = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     import psycopg
 

@@ -1,0 +1,133 @@
+"""Outcomes made durable in small steps within a batch, so a crash re-sends at most one step.
+
+A batch (``delivery.batch_size``, 500 by default) is delivered record by record, but before this
+module its outcomes were recorded only at its end: a SIGKILL mid-batch sent the whole batch
+again, and kills that came faster than one batch kept the cursor where it was for good.
+
+A ``Checkpoint`` follows one batch through every lane. The lanes hand it each record they
+settle (delivered, dead, filtered, skipped) and ask it, before each write, how many records they
+may send before the next step (``room``); after each write it commits a step when
+``delivery.commit_every`` records were settled since the last one or ``delivery.commit_interval``
+has passed. A step is one transaction (``StateStore.commit_batch``): the deliveries and dead
+letters of the step, their write-backs, the run's counts and, when the source can say, a cursor.
+
+The cursor of a step. A source may give a record its own ``Record.cursor``: the position that
+is safe to store once this record *and every record before it in the batch* are acknowledged (an
+outbox source: the sequence number below the first change not yet covered). A step stores the
+cursor of the last record of the prefix that every lane has acknowledged, never one past a
+record still waiting for a retry; without record cursors only the batch's own cursor moves, at
+its end. Either way the ledger rows of a step are durable, so after a crash the batch is read
+again from the stored cursor and what a step recorded is skipped as already delivered.
+
+How many records a crash can re-send: at most ``commit_every`` per lane (the records sent since
+the last step, in flight or answered but not yet recorded).
+
+Counts: ``read`` is counted for the acknowledged prefix only (the rest is read again after a
+crash), so the run history still adds up to the records the source holds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from runtime.engine.state.store import BatchResult
+from runtime.plugin import Batch, Record
+
+if TYPE_CHECKING:
+    from runtime.engine.lane import LaneResult, TargetLane
+
+
+@dataclass
+class _Tracked:
+    """What one lane settled in this batch, and how much of it is already recorded."""
+
+    lane: "TargetLane"
+    result: "LaneResult"
+    acked: set[int] = field(default_factory=set)  # id() of the records this lane settled
+    deliveries: int = 0  # rows of result.result.deliveries already committed
+    dead: int = 0
+    delivered: int = 0  # entries of result.delivered already written back
+
+
+class Checkpoint:
+    def __init__(self, *, batch: Batch, lanes: int, counts: dict[str, int], commit: Callable[..., Any],
+                 write_back: Callable[["TargetLane", list], list], ledger: bool, every: int,
+                 interval: float) -> None:
+        self.records = batch.records
+        self.batch = batch
+        self.lanes = lanes
+        self.counts = counts  # the batch's counts, which the lanes keep adding to
+        self._commit = commit  # (BatchResult, cursor or None, move_cursor) -> None
+        self._write_back = write_back
+        self.ledger = ledger
+        self.every = max(1, every)
+        self.interval = interval
+        self.tracked: list[_Tracked] = []
+        self.prefix = 0  # records acknowledged by every lane, in source order
+        self.stored = 0  # records behind the cursor stored so far (counted as read)
+        self.recorded: dict[str, int] = {k: 0 for k in counts}
+        self.unrecorded = 0  # records settled since the last step
+        self.last = time.monotonic()
+        self.steps = 0
+
+    # -- called by the lanes -------------------------------------------------------------------
+
+    def attach(self, lane: "TargetLane", result: "LaneResult") -> None:
+        self.tracked.append(_Tracked(lane, result))
+
+    def ack(self, record: Record) -> None:
+        self.tracked[-1].acked.add(id(record))
+        self.unrecorded += 1
+
+    def room(self) -> int:
+        """How many records the lane may send before the next step is due."""
+        return max(1, self.every - self.unrecorded)
+
+    def tick(self) -> None:
+        if self.unrecorded >= self.every or time.monotonic() - self.last >= self.interval:
+            self.step()
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def step(self, *, final: bool = False, complete: bool = False) -> None:
+        """Record what was settled since the last step (and, at the end, the batch's cursor)."""
+        result = BatchResult()
+        for t in self.tracked:
+            lane_result = t.result
+            if self.ledger:
+                result.deliveries += lane_result.result.deliveries[t.deliveries:]
+            result.dead += lane_result.result.dead[t.dead:]
+            delivered = lane_result.delivered[t.delivered:]
+            if delivered:
+                result.dead += self._write_back(t.lane, delivered)
+            t.deliveries = len(lane_result.result.deliveries)
+            t.dead = len(lane_result.result.dead)
+            t.delivered = len(lane_result.delivered)
+        cursor, move = self._cursor(final and complete)
+        self.counts["read"] = self.stored  # what is read again after a crash is counted then
+        result.counts = {k: v - self.recorded.get(k, 0) for k, v in self.counts.items()}
+        self.recorded = dict(self.counts)
+        self._commit(result, cursor, move)
+        self.unrecorded = 0
+        self.last = time.monotonic()
+        self.steps += 1
+
+    def _cursor(self, complete: bool) -> tuple[str | None, bool]:
+        if complete:
+            self.stored = len(self.records)
+            return self.batch.cursor, self.batch.cursor is not None
+        if len(self.tracked) < self.lanes:
+            return None, False  # a lane has not started on this batch: nothing is acknowledged
+        while self.prefix < len(self.records) and all(
+                id(self.records[self.prefix]) in t.acked for t in self.tracked):
+            self.prefix += 1
+        for end in range(self.prefix, self.stored, -1):  # the last record cursor in the prefix
+            cursor = self.records[end - 1].cursor
+            if cursor is not None:
+                self.stored = end
+                return cursor, True
+        return None, False
+
