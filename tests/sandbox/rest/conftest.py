@@ -35,6 +35,15 @@ class Koppel:
             with self.lock:
                 self.calls.append({"path": request.url.path, "method": request.method, "headers": dict(request.headers),
                                    "raw": body, "json": json.loads(body) if body else None})
+            if request.url.path.startswith("/scim/v2/") and request.method == "GET":
+                # a search before a create (RFC 7644 §3.4.2): what was created here, by externalId
+                wanted = request.query_params.get("filter", "").partition(" eq ")[2].strip('"')
+                found = [c["json"] for c in self.calls if c["method"] == "POST" and c["path"] == request.url.path
+                         and (c["json"] or {}).get("externalId") == wanted]
+                return JSONResponse({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                                     "totalResults": len(found[:1]),
+                                     "Resources": [{**f, "id": f["externalId"]} for f in found[:1]]},
+                                    media_type="application/scim+json")
             if request.url.path.startswith("/scim/v2/") and request.method in ("POST", "PUT"):
                 data = json.loads(body)
                 return JSONResponse({**data, "id": data.get("externalId") or "x",
