@@ -6,13 +6,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Diagnostic:
     file: str
     line: int | None
     column: int | None
     path: str
     message: str
+
+    def __lt__(self, other: Diagnostic) -> bool:
+        # by file, then place; a problem of the whole file (no line) sorts first in its file
+        return self._key() < other._key()
+
+    def _key(self) -> tuple:
+        return (self.file, self.line or 0, self.column or 0, self.path, self.message)
 
     def __str__(self) -> str:
         where = self.file

@@ -4,6 +4,13 @@ PyYAML's ``safe_load`` forgets positions and silently lets a duplicate key overw
 Here the file is composed into nodes, then built into dicts and lists by hand, recording
 ``(line, column)`` (1-based) for each path, and refusing duplicate keys. Only the safe tag set
 is constructed, so YAML cannot instantiate Python objects.
+
+A definition file may be hostile or simply broken (a latin-1 export, a binary dropped in the
+wrong folder, an alias bomb). Whatever it is, reading it costs bounded time and memory and ends
+in one diagnostic naming the file: the bytes are capped (MAX_BYTES), must be UTF-8 (a UTF-8 BOM is
+accepted) without NUL, nesting is capped (MAX_DEPTH), and so are aliases (MAX_ALIASES) and what
+they expand to (MAX_EXPANDED): PyYAML shares an aliased node, but building plain dicts and lists
+copies it, which is where a 1 KB "billion laughs" file becomes gigabytes.
 """
 
 from __future__ import annotations
@@ -13,8 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
+from yaml.events import AliasEvent
 
 from runtime.diagnostics import Diagnostic, dotted
+
+#: the largest definition file read; the college's largest (catalog.yaml) is ~30 KB, and PyYAML
+#: needs seconds per megabyte, so this keeps a hostile file to a few seconds
+MAX_BYTES = 512 * 1024
+#: levels of nesting; real definitions use fewer than 10
+MAX_DEPTH = 64
+#: alias uses (``*name``) per file; real definitions use a handful for merge keys
+MAX_ALIASES = 1000
+#: values that aliases may add when expanded into plain data, beyond the values written
+MAX_EXPANDED = 100_000
 
 Path_ = tuple  # a path into the document: keys (str) and list indexes (int)
 
@@ -85,30 +104,101 @@ def load_file(path: Path, display: str | None = None) -> Located:
     """Load one YAML file; raise YamlProblem with file, line and column on any syntax error."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise YamlProblem(Diagnostic(name, None, None, "", f"not UTF-8 text ({exc.reason})")) from exc
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # never more than the cap, however big the file
     except OSError as exc:
         raise YamlProblem(Diagnostic(name, None, None, "", f"cannot read: {exc.strerror}")) from exc
-    return load_text(text, name)
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, name: str) -> Located:
+    """Load a definition file's bytes: capped, decoded as UTF-8, then parsed like load_text."""
+    if len(raw) > MAX_BYTES:
+        raise YamlProblem(
+            Diagnostic(name, None, None, "", f"file is larger than {MAX_BYTES // 1024} KB; a definition file is text of a few KB")
+        )
+    return load_text(decode(raw, name), name)
+
+
+def decode(raw: bytes, name: str) -> str:
+    """The text of a definition file: UTF-8 (with or without BOM), no NUL; else YamlProblem."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise YamlProblem(Diagnostic(name, 1, 1, "", "UTF-16 text; save the file as UTF-8"))
+    if b"\x00" in raw:
+        line, col = _position(raw, raw.index(b"\x00"))
+        raise YamlProblem(Diagnostic(name, line, col, "", "contains a NUL byte: a binary file, not YAML text"))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _position(raw, exc.start)
+        raise YamlProblem(
+            Diagnostic(name, line, col, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")
+        ) from None
+
+
+def _position(raw: bytes, offset: int) -> tuple[int, int]:
+    before = raw[:offset]
+    return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1) + 1
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer refuses deep nesting and many aliases, pointing at the place."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.aliases = 0
+        self.nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        mark = self.peek_event().start_mark
+        if self.check_event(AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise ComposerError(None, None, f"more than {MAX_ALIASES} aliases", mark)
+        self.nodes += 1
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, int]:
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node(), loader.nodes
+    finally:
+        loader.dispose()
 
 
 def load_text(text: str, name: str = "<string>") -> Located:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node, written = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlProblem(Diagnostic(name, line, col, "", f"not valid YAML: {problem}")) from exc
+    except yaml.reader.ReaderError as exc:  # a control character: PyYAML gives its offset, not a mark
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise YamlProblem(
+            Diagnostic(name, line, col, "", f"not valid YAML: control character #x{exc.character:04x} is not allowed")
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(Diagnostic(name, None, None, "", f"not valid YAML: {exc}")) from exc
     doc = Located(name, None)
     if node is None:
         doc.data = None
         return doc
-    builder = _Builder(doc)
-    doc.data = builder.build(node, ())
+    builder = _Builder(doc, budget=written + MAX_EXPANDED)
+    try:
+        doc.data = builder.build(node, ())
+    except RecursionError:  # merge keys chained through many anchors; nesting itself is capped
+        raise YamlProblem(Diagnostic(name, None, None, "", "not valid YAML: aliases nested too deeply")) from None
     if builder.problems:
         raise YamlProblem(builder.problems)
     return doc
@@ -118,12 +208,19 @@ _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 class _Builder:
-    def __init__(self, doc: Located) -> None:
+    def __init__(self, doc: Located, budget: int) -> None:
         self.doc = doc
         self.constructor = yaml.SafeLoader("")  # used only to construct scalars safely
         self.problems: list[Diagnostic] = []
+        self.budget = budget  # values this document may build, aliases expanded
 
     def build(self, node: yaml.Node, path: tuple) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            line, col = node.start_mark.line + 1, node.start_mark.column + 1
+            raise YamlProblem(
+                Diagnostic(self.doc.file, line, col, dotted(path), f"aliases expand to more than {MAX_EXPANDED} values")
+            )
         self.doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
             line, col = node.start_mark.line + 1, node.start_mark.column + 1
@@ -141,7 +238,8 @@ class _Builder:
             ) from exc
 
     def _mapping(self, node: yaml.MappingNode, path: tuple) -> dict:
-        self.constructor.flatten_mapping(node)  # resolves YAML merge keys (<<)
+        # resolves YAML merge keys (<<); PyYAML keeps each merged key once, so merges cannot multiply
+        self.constructor.flatten_mapping(node)
         out: dict = {}
         first_seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
