@@ -1,8 +1,8 @@
 """XML for the shared file formats: hardened reading (records by element name, XSD check) and writing.
 
-Parsing is hardened: no DTD is loaded, no entity expanded, no network touched, documents larger
-than ``max_bytes`` are refused and a document with a DOCTYPE or entity declaration is refused
-outright. XML → dict: attributes become ``@name``, child elements their local name (a repeated
+Parsing is the shared hardened parser (plugins/codecs/safexml.py): no DTD is loaded, no entity
+expanded, no network touched, documents larger than ``max_bytes`` or nested too deeply are refused
+and a document with a DOCTYPE (in any encoding, anywhere before the root) is refused outright. XML → dict: attributes become ``@name``, child elements their local name (a repeated
 child becomes a list), text-only elements a string; an element with attributes and text keeps the
 text under ``#text``. Namespaces are dropped from keys. dict → XML is the inverse.
 """
@@ -14,22 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from runtime.errors import ConfigError, RecordError
-
+from plugins.codecs import safexml
 from plugins.codecs.base import FileFormatError, Writer, text_value
 from plugins.formats import XmlFormat
+from runtime.errors import ConfigError, RecordError
 
 
 def read_xml(fmt: XmlFormat, stream: IO[bytes], project_root: Path | None) -> Iterator[dict]:
     from lxml import etree
 
     data = _read_limited(stream, fmt.max_bytes)
-    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise FileFormatError("XML with a DOCTYPE or entity declarations is refused", code="xml-dtd")
     try:
-        root = etree.fromstring(data, parser=hardened_parser())
-    except etree.XMLSyntaxError as exc:
-        raise FileFormatError(f"not well-formed XML: {exc.msg}", code="xml") from None
+        root = safexml.parse(data, max_bytes=fmt.max_bytes, remove_blank_text=True)
+    except safexml.XMLRefused as exc:
+        raise FileFormatError(str(exc), code=exc.code) from None
     schema = load_xsd(fmt.xsd, project_root) if fmt.xsd else None
     if schema is not None:
         if not schema.validate(root):
@@ -54,14 +52,6 @@ def _read_limited(stream: IO[bytes], limit: int) -> bytes:
     if len(data) > limit:
         raise FileFormatError(f"the document is larger than max_bytes ({limit})", code="too-large")
     return data
-
-
-def hardened_parser():
-    """An lxml parser that loads no DTD, expands no entity and touches no network."""
-    from lxml import etree
-
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, remove_blank_text=True)
 
 
 _xsd_cache: dict[str, Any] = {}

@@ -4,7 +4,9 @@ XML is the plain "record as elements" shape: ``{"student": {"id": 1, "naam": "A"
 ``<student><id>1</id><naam>A</naam></student>``; a list repeats its element; keys starting with
 ``@`` are attributes. A payload that is not a one-key dict is wrapped in ``<record>``. Responses
 in XML come back as the same dict shape (repeated elements become lists; text only → a string),
-so JMESPath expressions work on both.
+so JMESPath expressions work on both. Responses are parsed by the shared hardened parser
+(plugins/codecs/safexml.py): a DTD, a document deeper than 100 levels or larger than 10 MB is
+refused as a RecordError naming what was refused; the same answer again would be refused again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 import httpx
+
+from plugins.codecs import safexml
+from runtime.errors import RecordError
 
 from . import errors
 
@@ -74,8 +79,12 @@ def decode(response: httpx.Response, what: str) -> Any:
     if "xml" in ctype:
         try:
             return from_xml(content)
-        except ET.ParseError as exc:
-            raise errors.malformed(what, f"XML: {exc}") from None
+        except safexml.MalformedXML as exc:
+            if exc.code == "xml":  # not well-formed: a truncated answer, worth another try
+                raise errors.malformed(what, f"XML: {exc}") from None
+            raise RecordError(f"{what}: XML answer refused ({exc})", code=exc.code) from None
+        except safexml.UnsafeXML as exc:
+            raise RecordError(f"{what}: XML answer refused ({exc})", code=exc.code) from None
     if "json" in ctype or not ctype or content.lstrip()[:1] in (b"{", b"["):
         try:
             return json.loads(content)
@@ -88,7 +97,7 @@ def decode(response: httpx.Response, what: str) -> Any:
 
 
 def from_xml(content: bytes) -> Any:
-    root = ET.fromstring(content)
+    root = safexml.parse(content)
     return {_local(root.tag): _element(root)}
 
 
@@ -96,8 +105,8 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _element(element: ET.Element) -> Any:
-    children = list(element)
+def _element(element: Any) -> Any:
+    children = [c for c in element if isinstance(c.tag, str)]  # not comments or processing instructions
     if not children and not element.attrib:
         return (element.text or "").strip()
     out: dict[str, Any] = {f"@{_local(k)}": v for k, v in element.attrib.items()}

@@ -265,6 +265,8 @@ class SoapEndpoint:
         except xmlsafe.UnsafeXML as exc:
             raise RecordError(f"{name}: unsafe answer ({exc}); possible XXE attack or broken peer", code="unsafe-xml") from None
         except xmlsafe.MalformedXML as exc:
+            if xmlsafe.is_refusal(exc):  # too large or too deep: the same answer again is refused again
+                raise RecordError(f"{name}: answer refused ({exc})", code=exc.code) from None
             if status != 200:
                 raise faults.from_http_status(status, system=name, retry_after=retry_after) from None
             raise TransientError(f"{name}: malformed answer ({exc})", code="malformed-response") from None

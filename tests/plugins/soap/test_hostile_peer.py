@@ -108,10 +108,13 @@ def test_answer_that_is_not_an_envelope_is_transient(call):
         call(200, "<hello/>")
 
 
-def test_xmlsafe_rejects_declarations_in_any_case_and_oversize():
-    with pytest.raises(xmlsafe.UnsafeXML):
+def test_xmlsafe_rejects_declarations_in_any_encoding_and_oversize():
+    with pytest.raises(xmlsafe.MalformedXML) as caught:  # lower case is no DOCTYPE to XML: malformed
         xmlsafe.parse(b"<!doctype x><x/>")
-    with pytest.raises(xmlsafe.MalformedXML):
+    assert caught.value.code == "xml"
+    with pytest.raises(xmlsafe.UnsafeXML):  # the refusal reads the decoded document, not its bytes
+        xmlsafe.parse('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode("utf-16"))
+    with pytest.raises(xmlsafe.MalformedXML) as caught:
         xmlsafe.parse(b"<x>" + b"a" * 100 + b"</x>", max_bytes=50)
-    with pytest.raises(xmlsafe.MalformedXML):
-        xmlsafe.parse("<x/>".encode("utf-16"))
+    assert caught.value.code == "too-large"
+    assert xmlsafe.parse("<x>\u00e9</x>".encode("utf-16")).text == "\u00e9"  # UTF-16 itself is fine
