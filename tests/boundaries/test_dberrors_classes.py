@@ -188,7 +188,7 @@ def test_other_exceptions_pass_through_unchanged():
 class _Orig(Exception):
     """A driver exception as psycopg raises it: a SQLSTATE, and diagnostics."""
 
-    def __init__(self, sqlstate=None):  # noqa: ANN001
+    def __init__(self, sqlstate=None):
         super().__init__(f"driver text with {PERSONAL}")
         self.sqlstate = sqlstate
 
