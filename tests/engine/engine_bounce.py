@@ -26,7 +26,7 @@ class BounceReport:
     arrived: dict[str, list[int]] = field(default_factory=dict)  # versions in arrival order per key
     duplicates: int = 0
     kills: int = 0
-    ticks_expected: list[str] = field(default_factory=list)
+    ticks_expected: list[str] = field(default_factory=list)  # interval (4) and cron (20) ticks
     ticks_ran: dict[str, int] = field(default_factory=dict)  # tick → completed runs
     resumed: int = 0
     takeover_seconds: float | None = None
@@ -56,6 +56,20 @@ def interval_ticks(every: float, start: float, end: float) -> list[str]:
         tick = dt.datetime.fromtimestamp(origin.timestamp() + n * every, dt.UTC)
         out.append(f"4@{tick.replace(tzinfo=None).isoformat(timespec='seconds')}Z")
         n += 1
+    return out
+
+
+def cron_minute_ticks(start: float, end: float) -> list[str]:
+    """Run keys of an every-minute cron (interface 20) in (start, end): local Amsterdam wall time."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Europe/Amsterdam")
+    minute = int(start // 60) + 1
+    out = []
+    while minute * 60 < end:
+        local = dt.datetime.fromtimestamp(minute * 60, zone).replace(tzinfo=None)
+        out.append(f"20@{local.isoformat(timespec='seconds')}")
+        minute += 1
     return out
 
 
@@ -112,7 +126,9 @@ def bounce(cluster, tmp: Path, *, daemons: int = 3, seconds: float = 25, kill_ev
         # ticks: let the last ones finish, then count the completed runs per tick
         time.sleep(interval + 2)
         report.ticks_expected = interval_ticks(interval, start + 1, end - 1)
-        report.tick_runs = db.runs(4)
+        if cron:
+            report.ticks_expected += cron_minute_ticks(start + 1, end - 1)
+        report.tick_runs = db.runs(4) + (db.runs(20) if cron else [])
         for run in report.tick_runs:
             base = (run["run_key"] or "").split("~", 1)[0]
             if run["outcome"] in ("ok", "partial"):
