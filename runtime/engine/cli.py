@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import time
 
 import click
 
@@ -62,21 +63,50 @@ def _since(value: str | None) -> dt.datetime | None:
 
 
 class _Progress:
-    """A one-line progress display on a terminal; silent when the output is piped."""
+    """A one-line progress display on a terminal; silent when the output is piped. When the
+    sources say how many records they will read (``Source.total``), it shows a bar, the rate and
+    the time left: records still to read × the time per record so far."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, *, stream=None, clock=time.monotonic) -> None:
         self.label = label
-        self.active = sys.stderr.isatty()
+        self.stream = stream or sys.stderr
+        self.active = self.stream.isatty()
+        self.wants_total = self.active
+        self.total: int | None = None
+        self.clock = clock
+        self.started = clock()
+
+    def expect(self, total: int | None) -> None:
+        """A source will read ``total`` records (added up over the interface's sources)."""
+        if total is not None:
+            self.total = (self.total or 0) + total
 
     def __call__(self, counts: dict) -> None:
         if self.active:
-            sys.stderr.write(f"\r{self.label}: read {counts['read']:,}  delivered {counts['delivered']:,}  "
-                             f"skipped {counts['skipped']:,}  dead {counts['dead']:,}   ")
-            sys.stderr.flush()
+            self.stream.write("\r" + self.line(counts) + "   ")
+            self.stream.flush()
+
+    def line(self, counts: dict) -> str:
+        text = (f"{self.label}: read {counts['read']:,}  delivered {counts['delivered']:,}  "
+                f"skipped {counts['skipped']:,}  dead {counts['dead']:,}")
+        if not self.total:
+            return text
+        done = min(counts["read"], self.total)
+        width = 20
+        bar = "#" * (width * done // self.total) + "-" * (width - width * done // self.total)
+        elapsed = self.clock() - self.started
+        eta = "" if not done else f"  ETA {_duration(elapsed / done * (self.total - done))}"
+        return f"{self.label}: [{bar}] {done:,}/{self.total:,}{eta}  delivered {counts['delivered']:,}  dead {counts['dead']:,}"
 
     def done(self) -> None:
         if self.active:
-            sys.stderr.write("\n")
+            self.stream.write("\n")
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 def _print_summary(s) -> None:

@@ -116,12 +116,26 @@ class TargetLane:
             self.mapping.validate(out)
         return out
 
-    def prepare(self, records: Sequence[Record], result: BatchResult, counts: dict) -> list[Pending]:
-        pending: list[Pending] = []
+    def map_all(self, records: Sequence[Record]) -> list[tuple[Any, Exception | None]]:
+        """(payload, None) or (None, error) per record, in order. A mapping that declares
+        ``parallel`` maps the batch on every core (CompiledMapping.map_many: ECK-iD's scrypt)."""
+        if self.mapping is not None and getattr(self.mapping, "parallel", False):
+            return self.mapping.map_many([r.data for r in records])
+        out: list[tuple[Any, Exception | None]] = []
         for record in records:
             try:
+                out.append((self.map(record), None))
+            except Exception as exc:  # noqa: BLE001 - prepare() decides: stop or dead letter
+                out.append((None, exc))
+        return out
+
+    def prepare(self, records: Sequence[Record], result: BatchResult, counts: dict) -> list[Pending]:
+        pending: list[Pending] = []
+        for record, (payload, failure) in zip(records, self.map_all(records)):
+            try:
                 key = self.key_of(record)
-                payload = self.map(record)
+                if failure is not None:
+                    raise failure
             except ConfigError:
                 raise
             except Exception as exc:  # one bad record never stops the others

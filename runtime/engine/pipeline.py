@@ -170,7 +170,10 @@ class Engine:
             return BulkRead(self, interface, run_id, source, source_name, lanes, writeback, counts, lease,
                             progress).run()
         iid = interface.id
-        for batch in source.read(self.store.cursor(iid, source_name)):
+        cursor = self.store.cursor(iid, source_name)
+        if getattr(progress, "wants_total", False) and hasattr(source, "total"):
+            progress.expect(source.total(cursor))  # an interactive run shows an ETA (cli.py)
+        for batch in source.read(cursor):
             stop = self._process_batch(interface, run_id, batch, source, source_name, lanes, writeback, counts,
                                        lease, progress)
             if stop:
