@@ -16,6 +16,7 @@ import re
 
 from runtime.diagnostics import Diagnostic, relative
 from runtime.fieldcheck import check_target_fields
+from runtime.objectcheck import check_declared_objects
 from runtime.models.interface import InterfaceBase
 from runtime.registry import Registry
 
@@ -32,6 +33,7 @@ def check_references(project, registry: Registry) -> None:
     _check_plugins(project, registry)
     _check_triggers(project)
     _check_webhooks(project)
+    check_declared_objects(project)
     check_target_fields(project, registry)
     check_bsn_purpose(project)
     check_placeholders(project)

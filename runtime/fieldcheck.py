@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.diagnostics import Diagnostic, relative
+from runtime.plugin import PluginContext
 from runtime.registry import Registry
 
 
@@ -25,7 +26,9 @@ def check_target_fields(project, registry: Registry) -> None:
             lister = getattr(plugin, "fields", None)
             if lister is None or not mapping:
                 continue
-            declared = lister(spec)
+            ctx = PluginContext(environment="sandbox", project_root=project.root,
+                                system_name=getattr(spec, "system", None), interface_id=interface.id)
+            declared = lister(spec, ctx)
             if declared is None:
                 continue
             label, fields = declared

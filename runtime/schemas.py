@@ -7,6 +7,7 @@ from pathlib import Path
 
 from runtime.models.catalog import Catalog
 from runtime.models.interface import interface_model
+from runtime.models.objects import ObjectDeclaration
 from runtime.registry import registry
 
 
@@ -15,6 +16,7 @@ def schemas() -> dict[str, dict]:
     out = {
         "interface.schema.json": interface_model(registry()).model_json_schema(),
         "catalog.schema.json": Catalog.model_json_schema(by_alias=True),
+        "object.schema.json": ObjectDeclaration.model_json_schema(),
     }
     try:
         from runtime.mapping.model import MappingFile, MappingTests, ValueMapFile

@@ -12,9 +12,15 @@ from runtime.plugin import PluginContext
 
 
 def check_spec(spec: BaseModel, ctx: PluginContext) -> list[tuple[tuple, str]]:
+    from runtime.errors import ConfigError
+    from runtime.sis import declared
     from runtime.sis.models import OBJECTS
     from runtime.sis.relations import RELATIONS, resolve
 
+    try:
+        declared.register(ctx.project_root)
+    except ConfigError:
+        pass  # the declaration's own problems are reported with their lines (runtime/objectcheck.py)
     problems: list[tuple[tuple, str]] = []
     object_type = getattr(spec, "object", None)
     if object_type not in OBJECTS:
@@ -42,13 +48,19 @@ def check_spec(spec: BaseModel, ctx: PluginContext) -> list[tuple[tuple, str]]:
     return problems + where_fields(spec)
 
 
-def target_fields(spec: BaseModel) -> tuple[str, dict[str, Any]] | None:
+def target_fields(spec: BaseModel, ctx: PluginContext) -> tuple[str, dict[str, Any]] | None:
     """What a record written to the SIS object may hold: its columns, its many relations (lists
     of child records, each with the child's own fields) and its plural (several rows of itself)."""
+    from runtime.errors import ConfigError
+    from runtime.sis import declared
     from runtime.sis.children import rows_field
     from runtime.sis.models import OBJECTS
     from runtime.sis.relations import RELATIONS
 
+    try:
+        declared.register(ctx.project_root)
+    except ConfigError:
+        return None  # the declaration's own problems are reported with their lines
     object_type = getattr(spec, "object", None)
     if object_type not in OBJECTS:
         return None  # check_spec reports the unknown object

@@ -34,15 +34,17 @@ from sqlalchemy import tuple_
 from runtime.dberrors import database_outage
 from runtime.errors import ConfigError
 from runtime.plugin import Batch, PluginContext, Record, Source
+from runtime.settings import sis_url
+from runtime.sis import declared
 from runtime.sis import records as rec
 from runtime.sis.models import OBJECTS, natural_key
-from runtime.settings import sis_url
 
 from .spec import SisSource
 
 
 class SisStoreSource(Source):
     def __init__(self, spec: SisSource, ctx: PluginContext) -> None:
+        declared.register(ctx.project_root)  # the project's own objects/*.yaml
         if spec.object not in OBJECTS:
             raise ConfigError(f"source.object: unknown SIS object '{spec.object}'")
         self.spec = spec
@@ -91,6 +93,17 @@ class SisStoreSource(Source):
                 yield from self._read_outbox(cursor)
             else:
                 yield from self._read_table(cursor)
+
+    def total(self, cursor: str | None) -> int | None:
+        """How many records this run will read (a progress bar's ETA); None in outbox mode. The
+        ``where`` is evaluated in Python, so this reads the rows once more: only an interactive
+        ``koppel run`` asks, where a run long enough to need an ETA dwarfs it."""
+        if self.spec.mode == "outbox":
+            return None
+        if self.engine is None:
+            self.open()
+        with database_outage("SIS store"):
+            return sum(len(batch.records) for batch in self._read_table(cursor))
 
     # --- outbox ---------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from runtime import redact
 from runtime.errors import ConfigError, ContractError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 from runtime.settings import sis_url
-from runtime.sis import children
+from runtime.sis import children, declared
 from runtime.sis.models import OBJECTS, natural_key
 from runtime.sis.records import table
 from runtime.sis.values import convert, row_values
@@ -50,13 +50,14 @@ from .spec import SisTarget
 
 class SisStoreTarget(Target):
     def __init__(self, spec: SisTarget, ctx: PluginContext) -> None:
+        declared.register(ctx.project_root)  # the project's own objects/*.yaml
         if spec.object not in OBJECTS:
             raise ConfigError(f"target.object: unknown SIS object '{spec.object}'")
         self.spec = spec
         self.ctx = ctx
         self.table = table(spec.object)
         self.key = list(spec.key) or list(natural_key(spec.object))
-        for name in self.key + ([spec.replace_scope] if spec.replace_scope else []):
+        for name in self.key + ([spec.replace_scope] if spec.replace_scope else []) + sum(spec.match_on, []):
             if name not in self.table.c:
                 raise ConfigError(f"target: '{name}' is not a field of SIS object '{spec.object}'")
         if spec.operation == "replace" and not spec.replace_scope:
@@ -114,8 +115,8 @@ class SisStoreTarget(Target):
 
     def _write_set(self, connection, items: Sequence[Item]) -> list[Outcome]:  # noqa: ANN001
         """The whole batch in a few statements (``runtime.sis.writes``); raises on a broken rule."""
-        if any(children.has_lists(self.spec.object, item.payload) for item in items):
-            raise NeedsOneByOne()  # parents with children: one savepoint per payload
+        if self.spec.match_on or any(children.has_lists(self.spec.object, item.payload) for item in items):
+            raise NeedsOneByOne()  # parents with children, or matching: one savepoint per payload
         outcomes: list[Outcome | None] = [None] * len(items)
         planned: list[Planned] = []
         for index, item in enumerate(items):
@@ -184,6 +185,8 @@ class SisStoreTarget(Target):
         if any(v is None for v in key):
             missing = next(c for c, v in zip(self.key, key) if v is None)
             raise ContractError("key field missing", path=f"{path}{missing}")
+        if operation in ("upsert", "update"):
+            values, key = self._match_existing(connection, values, key)
         reference = self._apply(connection, operation, values, key)
         if kids and operation != "delete":
             children.write_children(connection, values, kids, set(self.spec.replace_children))
@@ -219,6 +222,28 @@ class SisStoreTarget(Target):
         elif connection.execute(select(self.table.c[self.key[0]]).where(where)).first() is None:
             connection.execute(insert(self.table).values(values))
         return shown
+
+    def _match_existing(self, connection, values: dict, key: tuple) -> tuple[dict, tuple]:  # noqa: ANN001
+        """``match_on``: when no row has the record's key but one has the same value of another
+        unique field (an applicant's BSN, else onderwijsnummer), the record is that row: its key
+        is the row's, and only the row's empty fields are filled (the SIS's own data about a
+        person it knows wins over an application's)."""
+        if not self.spec.match_on:
+            return values, key
+        has_key = and_(*(self.table.c[c] == v for c, v in zip(self.key, key)))
+        if connection.execute(select(self.table.c[self.key[0]]).where(has_key)).first() is not None:
+            return values, key
+        for columns in self.spec.match_on:
+            probe = [values.get(c) for c in columns]
+            if any(v is None for v in probe):
+                continue
+            same = and_(*(self.table.c[c] == v for c, v in zip(columns, probe)))
+            row = connection.execute(select(self.table).where(same)).mappings().first()
+            if row is not None:
+                found = tuple(row[c] for c in self.key)
+                kept = {c: v for c, v in values.items() if row[c] is None}
+                return {**kept, **dict(zip(self.key, found))}, found
+        return values, key
 
     def _delete_unwritten(self, connection, items: Sequence[Item], outcomes: list[Outcome]) -> None:  # noqa: ANN001
         scope = self.table.c[self.spec.replace_scope]

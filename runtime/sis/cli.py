@@ -37,10 +37,13 @@ def sis() -> None:
 
 
 @sis.command()
+@click.option("--migrate", is_flag=True,
+              help="Also drop or alter declared fields that were removed or retyped in objects/ (loses their data).")
 @click.pass_context
-def init(ctx: click.Context) -> None:
-    """Create the SIS schema, or upgrade it to the latest migration."""
-    from runtime.sis import schema
+def init(ctx: click.Context, migrate: bool) -> None:
+    """Create the SIS schema, or upgrade it to the latest migration; then create or evolve the
+    objects and fields declared in objects/*.yaml."""
+    from runtime.sis import declared, schema
 
     url = _url(ctx)
     before, after = _guard(lambda: schema.init(url), url)
@@ -48,6 +51,8 @@ def init(ctx: click.Context) -> None:
         click.echo(f"SIS store {_display(url)} is up to date (revision {after}).")
     else:
         click.echo(f"SIS store {_display(url)}: {before or 'empty'} → revision {after}.")
+    for change in _guard(lambda: declared.apply(url, ctx.obj["project"], migrate=migrate), url):
+        click.echo(f"  declared: {change}")
 
 
 @sis.command()
