@@ -20,7 +20,9 @@ def check_declared_objects(project) -> None:
     folder = project.root / "objects"
     if not folder.is_dir():
         return
-    from runtime.sis.models import OBJECTS  # only a project that declares objects pays for the models
+    from runtime.sis.models import (
+        OBJECTS,  # only a project that declares objects pays for the models
+    )
 
     builtin = {name: model for name, model in OBJECTS.items() if not getattr(model, "declared", False)}
     declared: dict[str, ObjectDeclaration] = {}
