@@ -2,7 +2,9 @@
 extension (RFC 7643 §4.1, §4.2, §4.3) before Koppel answers 201 or 200.
 
 The attribute definitions below are RFC 7643 §8.7.1's, written out (tests compare them with the
-schema representations in ``specs/scim2`` when those are there). ``clean()`` returns the resource
+schema representations in ``specs/scim2`` when those are there). Two differ on purpose, where
+§8.7.1 contradicts the RFC's own text: a Group's ``displayName`` is required (§4.2 says
+REQUIRED) and ``addresses`` have ``primary`` (§4.1.2 lists it). ``clean()`` returns the resource
 Koppel will store: only attributes these schemas define, under their canonical names (SCIM names
 are case-insensitive), with the ``schemas`` list reduced to the ones understood. Unknown
 attributes and extensions are left out, so they are neither stored nor echoed (RFC 7644 §3.3 lets
@@ -46,7 +48,10 @@ _NAME = Attr("name", "complex", sub=tuple(Attr(n) for n in (
     "formatted", "familyName", "givenName", "middleName", "honorificPrefix", "honorificSuffix")))
 _ADDRESS = Attr("addresses", "complex", multi=True, sub=tuple(Attr(n) for n in (
     "formatted", "streetAddress", "locality", "region", "postalCode", "country", "type")) + (Attr("primary", "boolean"),))
-_MEMBER_SUB = (Attr("value"), Attr("$ref", "reference"), Attr("display"), Attr("type"))
+_GROUPS_SUB = tuple(Attr(n, t, mutability="readOnly") for n, t in (
+    ("value", "string"), ("$ref", "reference"), ("display", "string"), ("type", "string")))
+_MEMBER_SUB = tuple(Attr(n, t, mutability="immutable") for n, t in (
+    ("value", "string"), ("$ref", "reference"), ("type", "string")))
 
 SCHEMAS: dict[str, tuple[Attr, ...]] = {
     USER: (
@@ -55,7 +60,7 @@ SCHEMAS: dict[str, tuple[Attr, ...]] = {
         Attr("locale"), Attr("timezone"), Attr("active", "boolean"), Attr("password", mutability="writeOnly"),
         _multi("emails"), _multi("phoneNumbers"), _multi("ims"), _multi("photos", value_type="reference"),
         _ADDRESS,
-        Attr("groups", "complex", multi=True, mutability="readOnly", sub=_MEMBER_SUB),
+        Attr("groups", "complex", multi=True, mutability="readOnly", sub=_GROUPS_SUB),
         _multi("entitlements"), _multi("roles"), _multi("x509Certificates", value_type="binary"),
     ),
     ENTERPRISE: (
