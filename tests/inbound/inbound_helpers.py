@@ -148,3 +148,24 @@ class ServerProcess:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def postgres_database():
+    """A fresh PostgreSQL database on 127.0.0.1:5432 as (url, drop), or None when none runs."""
+    import uuid
+
+    import psycopg
+
+    name = f"koppel_inbound_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True,
+                                connect_timeout=3)
+    except psycopg.OperationalError:
+        return None
+    admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
