@@ -267,14 +267,14 @@ class ExpressionCompiler:
         return f"((lambda {name}: {self.node(child, name)})({inner}))"
 
     def _index_expression(self, node: dict, cur: str) -> str:
-        left, right = node["children"]
-        base = self.node(left, cur)
-        if right["type"] != "index":
+        # ``x[0][1]`` is one node with three children: x, then each index applied in turn
+        left, *indexes = node["children"]
+        if any(i["type"] != "index" for i in indexes):
             return f"{self.ns.fallback(node)}({cur})"
-        position = right["value"]
-        if position >= 0:
-            return f"(_t[{position}] if type(_t := {base}) is list and len(_t) > {position} else None)"
-        return f"_index({base}, {position})"
+        base = self.node(left, cur)
+        for index in indexes:
+            base = self._step(base, index["value"])
+        return base
 
     def _literal(self, node: dict, cur: str) -> str:
         return self.literal(node["value"])
@@ -342,11 +342,11 @@ def chain_steps(node: dict) -> tuple | None:
     if kind == "field":
         return (node["value"],)
     if kind == "index_expression":
-        left, right = node["children"]
-        if right["type"] != "index":
+        left, *indexes = node["children"]
+        if any(i["type"] != "index" for i in indexes):
             return None
         steps = chain_steps(left)
-        return None if steps is None else (*steps, right["value"])
+        return None if steps is None else (*steps, *(i["value"] for i in indexes))
     if kind == "subexpression":
         out: tuple = ()
         for child in node["children"]:
