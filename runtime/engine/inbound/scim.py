@@ -31,11 +31,7 @@ from starlette.responses import Response
 
 from runtime.engine.inbound import problem, scim_filter, scim_patch
 from runtime.engine.inbound.body import (
-    MAX_DEPTH,
     Refusal,
-    check_content_type,
-    parse_json,
-    read_limited,
     record_key,
 )
 from runtime.engine.inbound.hooks import Webhook, log
@@ -75,15 +71,12 @@ class ScimHook(Webhook):
         return str(request.base_url).rstrip("/") + path[:cut]
 
     async def resource_body(self, request: Request) -> Any:
-        """Credentials were checked; now the content type, the size and the parse."""
-        check_content_type(request, self.content_types)
-        body = await read_limited(request, self.spec.max_body)
-        if not self.verifier.body_ok(request.headers, body):
-            raise Refusal(401, "unauthorised")
+        """The parsed body, admitted as every call is; what does not parse is ``invalidSyntax``."""
         try:
-            return parse_json(body, max_depth=MAX_DEPTH)
+            return (await self.admit(request))[1]
         except Refusal as refusal:
-            refusal.scim_type = "invalidSyntax"
+            if refusal.status == 400 and refusal.scim_type is None:
+                refusal.scim_type = "invalidSyntax"
             raise
 
     def resource_id(self, data: dict[str, Any]) -> str:
