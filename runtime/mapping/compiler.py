@@ -22,15 +22,23 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import jmespath.functions
 from jmespath import exceptions as jexc
 from jmespath.parser import Parser
 from jmespath.visitor import Options, TreeInterpreter, _equals
 
-from runtime.mapping.functions import BUILTIN_NAMES, FUNCTIONS, KoppelFunctions, all_functions, call_builtin
+from runtime.mapping.functions import (
+    BUILTIN_NAMES,
+    FUNCTIONS,
+    KoppelFunctions,
+    all_functions,
+    call_builtin,
+)
 
 _COMPILED = frozenset(
     {"field", "subexpression", "index_expression", "literal", "current", "comparator",
@@ -244,7 +252,7 @@ class ExpressionCompiler:
         return f"_index({base}, {step})"
 
     def literal(self, value: Any) -> str:
-        if isinstance(value, _SCALARS) and not (isinstance(value, float) and value != value):
+        if isinstance(value, _SCALARS) and not (isinstance(value, float) and math.isnan(value)):
             return repr(value)
         return self.ns.add("k", value)
 

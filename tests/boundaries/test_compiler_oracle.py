@@ -88,13 +88,13 @@ def _compiled(expression: str):
     ns = Namespace()
     code = ExpressionCompiler(ns).source(expression, "c")
     warnings.filterwarnings("ignore", category=SyntaxWarning)  # `0 is None` from two literals
-    return eval(f"lambda c, r: {code}", ns.names)  # noqa: S307 - the compiler's own output
+    return eval(f"lambda c, r: {code}", ns.names)
 
 
 def _condition(expression: str):
     ns = Namespace()
     code = ExpressionCompiler(ns).condition(expression, "c")
-    return eval(f"lambda c, r: {code}", ns.names)  # noqa: S307
+    return eval(f"lambda c, r: {code}", ns.names)
 
 
 def _same(a, b) -> bool:
