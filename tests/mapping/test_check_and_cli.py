@@ -42,7 +42,7 @@ def test_validate_reports_each_problem_with_file_line_and_path(tmp_path):
     found = {str(d) for d in check_mappings(SimpleNamespace(root=root)) if d.file == "mappings/kapot.yaml"}
     assert found == {
         "mappings/kapot.yaml:1:1: name: name must be 'kapot', the file name without .yaml",
-        "mappings/kapot.yaml:4:3: output.b: unknown function foo(); see mappings/README.md for the list",
+        "mappings/kapot.yaml:4:3: output.b: unknown function foo(); did you mean floor()? see mappings/README.md for the list",
         "mappings/kapot.yaml:5:3: output.c: invalid expression 'person..x': Expecting: ['quoted_identifier', "
         "'unquoted_identifier', 'lbracket', 'lbrace'], got: dot near '.' (at character 8 of the expression)",
         "mappings/kapot.yaml:6:22: output.d.valuemap: unknown value map 'onbekend' (mappings/valuemaps/onbekend.yaml "
