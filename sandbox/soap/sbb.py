@@ -23,6 +23,7 @@ The register is generated deterministically from the SIS seed's catalogue (same 
 the synthetic college) and, once at the first call, completed with the companies and erkenningen
 of the project's SIS store when there is one: SBB and the synthetic college share one world, and
 what the college did not seed (B3Net's random leerbedrijven) is unknown to SBB.
+``options.register_from_sis: false`` keeps to the generated register (deterministic tests).
 ``/_sandbox/leerbedrijven`` (tests): DELETE empties the register, POST {"count": n} adds n
 companies, POST {"reset": true} restores it, POST {"end": {"code", "crebo", "leerweg", "date"}}
 ends an erkenning on that date and queues the mutation for its subscribers.
@@ -81,6 +82,8 @@ def create_app(ctx: StandinContext):
         with lock:
             if not state["loaded"]:
                 state["loaded"] = True
+                if not (ctx.settings.options or {}).get("register_from_sis", True):
+                    return companies
                 known = {c["CodeLeerbedrijf"] for c in companies}
                 companies.extend(c for c in from_sis_store(ctx.project_root) if c["CodeLeerbedrijf"] not in known)
                 companies.sort(key=lambda c: c["CodeLeerbedrijf"])

@@ -1,5 +1,5 @@
 """External systems → SIS: each interface reads from (or is called by) its stand-in and writes
-the SIS store."""
+the SIS store. SBB (8, 9), Exact (21) and Xedule (22) are in test_e2e_vendors.py."""
 
 from __future__ import annotations
 
@@ -55,39 +55,11 @@ def test_07_applications_polled_from_centraal_aanmelden(college) -> None:
     assert count(college, "application", "channel = 'centraal_aanmelden'") > 0
 
 
-def test_08_companies_from_sbb(college) -> None:
-    summary = college.run(8)
-    assert_ok(summary)
-    assert summary.delivered > 0
-    assert count(college, "company") > 0
-
-
-def test_09_qualifications_from_sbb(college) -> None:
-    summary = college.run(9)
-    assert_ok(summary)
-    assert summary.delivered > 0
-
-
 def test_10_documents_from_intergrip(college) -> None:
     college.run(7, trigger="poll")  # the dossiers belong to Centraal Aanmelden's applications
     summary = college.run(10, trigger="poll")
     assert_ok(summary)
     assert summary.delivered > 0
-
-
-def test_21_invoice_lines_from_exact(college) -> None:
-    summary = college.run(21, trigger="poll")
-    assert_ok(summary)
-    assert summary.delivered > 0
-    assert count(college, "invoice_line") == summary.delivered
-    assert college.run(21, trigger="poll").read == 0  # the watermark moved on
-
-
-def test_22_timetable_from_xedule(college) -> None:
-    summary = college.run(22)
-    assert_ok(summary)
-    assert summary.delivered > 0
-    assert count(college, "timetable_activity") > 0
 
 
 def test_23_bpv_matches_from_b3net(college) -> None:

@@ -18,10 +18,24 @@ def columns(object_type: str) -> list[str]:
     return [c.name for c in OBJECTS[object_type].__table__.columns if c.name not in STAMPS]
 
 
+def given_columns(object_type: str, table_rows: list[tuple]) -> list[str]:
+    """The columns the rows fill: all of them, or the leading ones. A column a later migration
+    added at the end (nullable or with a server default) may be left to its default, so the
+    generator need not change with every column that it has nothing to say about."""
+    every = columns(object_type)
+    width = len(table_rows[0]) if table_rows else len(every)
+    if width > len(every):
+        raise ValueError(f"{object_type}: rows have {width} values, the table {len(every)}")
+    for name in every[width:]:
+        column = OBJECTS[object_type].__table__.columns[name]
+        if not column.nullable and column.server_default is None:
+            raise ValueError(f"{object_type}: rows have {width} values, and {name} has no default")
+    return every[:width]
+
+
 def write_rows(url: str, rows: dict[str, list[tuple]], *, require_empty: bool = True) -> dict[str, int]:
     for object_type, table_rows in rows.items():
-        if table_rows and len(table_rows[0]) != len(columns(object_type)):
-            raise ValueError(f"{object_type}: rows have {len(table_rows[0])} values, the table {len(columns(object_type))}")
+        given_columns(object_type, table_rows)  # refuse a wrong width before anything is written
     engine = schema.engine(url)
     try:
         raw = engine.raw_connection()
@@ -55,7 +69,7 @@ def _sqlite(connection, rows: dict[str, list[tuple]], require_empty: bool) -> No
     try:
         connection.execute("BEGIN")
         for object_type, table_rows in rows.items():
-            cols = columns(object_type)
+            cols = given_columns(object_type, table_rows)
             statement = (
                 f'INSERT INTO "{object_type}" ({", ".join(cols)}, created_at, updated_at) '
                 f"VALUES ({', '.join('?' * len(cols))}, '{now}', '{now}')"
@@ -77,7 +91,7 @@ def _postgresql(connection, rows: dict[str, list[tuple]], require_empty: bool) -
             for object_type, table_rows in rows.items():
                 if not table_rows:
                     continue
-                cols = ", ".join(f'"{c}"' for c in columns(object_type))
+                cols = ", ".join(f'"{c}"' for c in given_columns(object_type, table_rows))
                 with cursor.copy(f'COPY "{object_type}" ({cols}) FROM STDIN') as copy:
                     for row in table_rows:
                         copy.write_row(row)

@@ -162,14 +162,6 @@ def test_eckid_answers_deterministically_without_signature(standins):
     assert fault_code(post(standins.url("kennisnet"), envelope, ep.operation("retrieveStampseudonym").soapaction)) == "Client.DK0004"
 
 
-def test_sbb_serves_the_crebo_list(standins):
-    response = client.get(standins.url("sbb").rstrip("/") + "/kwalificatiestructuur/crebo.csv")
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    lines = response.text.splitlines()
-    assert lines[0].startswith("Crebonummer;Kwalificatie;Niveau")
-    assert any(line.startswith("25998;Software developer;4;") for line in lines)
-
-
 @pytest.mark.parametrize(("system", "wsdl_path", "operation", "payload"), [
     ("duo-verzuim", "contracts/duo-verzuim/KOPPEL_DUO_Verzuimregister_V1.wsdl", "melden_verzuim",
      {"kenmerkMeldingSchool": "K1", "onderwijsontvanger": {"onderwijsnummer": "100000009"}, "brin": "25LX",

@@ -1,0 +1,170 @@
+"""The counterparts as they really are (issue 13, rows 8, 9, 10, 21, 22 and 1), end to end: what
+Koppel sends, what the stand-in refuses, and what arrives in the SIS, by value and count."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+
+
+def count(college, table: str, where: str = "1=1", **params) -> int:
+    return college.sql(f'SELECT count(*) FROM "{table}" WHERE {where}', **params)[0][0]
+
+
+def control(college, system: str) -> str:
+    url = httpx.URL(college.sandbox.url(system))
+    return f"{url.scheme}://{url.host}:{url.port}"
+
+
+def accepted(college, system: str, operation: str) -> list[dict]:
+    return [i for i in college.received(system, "accepted") if i.get("operation") == operation]
+
+
+ELIGIBLE = ("SELECT i.internship_id FROM internship i JOIN enrollment e ON e.enrollment_id = i.enrollment_id "
+            "WHERE e.leertraject IN ('BOL', 'BBL') AND i.status NOT IN ('afgerond', 'afgebroken')")
+
+
+# --- row 8: SBB White Label --------------------------------------------------------------------
+
+
+def test_08_every_agreed_internship_is_verified_with_the_licence_and_marked_recognised(college) -> None:
+    eligible = {r[0] for r in college.sql(ELIGIBLE)}
+    assert eligible, "the seeded college has internships"
+    college.run(8, trigger="poll")  # from now on
+    before = len(accepted(college, "sbb", "Verificatie"))
+    agreed = ",".join(f"'{i}'" for i in sorted(eligible))
+    college.sql(f"UPDATE internship SET agreement_date = '2026-11-30' WHERE internship_id IN ({agreed})")
+    summary = college.run(8, trigger="poll")
+    assert (summary.outcome, summary.dead) == ("ok", 0), summary
+    calls = accepted(college, "sbb", "Verificatie")[before:]
+    # one Verificatie per agreed internship, each with that internship as Kenmerk and the licence
+    # (masked in what the stand-in keeps: it is a secret); SBB refused none of them
+    assert sorted(c["body"]["request"]["Kenmerk"] for c in calls) == sorted(eligible)
+    assert {c["body"]["request"]["Licentie"] for c in calls} == {"*****"}
+    assert college.received("sbb", "refused") == []
+    recognised = college.sql("SELECT internship_id, recognition_checked_on FROM internship "
+                             "WHERE recognition_status = 'erkend'")
+    assert {r[0] for r in recognised} == eligible
+    assert {str(r[1]) for r in recognised} == {dt.date.today().isoformat()}
+    # nothing of SBB's register was copied: the company table holds what the seed put there
+    assert accepted(college, "sbb", "Zoeken") == [] and accepted(college, "sbb", "GeefDetails") == []
+    again = college.run(8, trigger="poll")  # the write-back is a change, but the same question is not asked again
+    assert (again.outcome, again.dead) == ("ok", 0)
+    assert len(accepted(college, "sbb", "Verificatie")) == before + len(calls)
+
+
+def test_08_a_b3net_match_at_a_company_sbb_does_not_know_is_a_dead_letter_saying_so(college) -> None:
+    college.run(8, trigger="poll")  # what was there is verified
+    push = httpx.post(college.sandbox.url("b3net").rsplit("/api", 1)[0] + "/_sandbox/push", json={"count": 2, "start": 70},
+                      timeout=30)
+    assert push.status_code < 300, push.text
+    assert college.run(23, trigger="webhook").outcome == "ok"
+    new = {r[0] for r in college.sql("SELECT internship_id FROM internship WHERE internship_id LIKE 'B3-%' "
+                                     "AND recognition_status IS NULL")}
+    summary = college.run(8, trigger="poll")
+    assert summary.outcome == "partial" and summary.dead >= 1, summary
+    letters = [d for d in college.engine.store.dead_letters(interface_id=8) if d["source_key"] in new]
+    assert letters and {d["source_key"] for d in letters} <= new
+    assert all("Signaalcode 101 Leerbedrijf onbekend bij SBB" in d["reason"] for d in letters), letters
+    assert count(college, "internship", "internship_id LIKE 'B3-%' AND recognition_status = 'erkend'") == 0
+
+
+def test_08_the_mutatieservice_reports_an_ended_erkenning_and_the_internship_says_so(college) -> None:
+    college.run(8, trigger="poll")
+    internship_id, code, crebo, leerweg, start = college.sql(
+        "SELECT i.internship_id, i.sbb_code, COALESCE(i.crebo, p.crebo), e.leertraject, i.start_date FROM internship i "
+        "JOIN enrollment e ON e.enrollment_id = i.enrollment_id JOIN program p ON p.program_code = e.program_code "
+        "WHERE i.recognition_status = 'erkend' ORDER BY i.internship_id LIMIT 1")[0]
+    day = (dt.date.fromisoformat(str(start)) - dt.timedelta(days=1)).isoformat()
+    ended = httpx.post(control(college, "sbb") + "/_sandbox/leerbedrijven",
+                       json={"end": {"code": code, "crebo": crebo, "leerweg": leerweg, "date": day}}, timeout=10)
+    assert ended.status_code == 200 and ended.json()["mutations"], ended.text
+    summary = college.run(8, trigger="poll")
+    assert summary.outcome == "partial", summary
+    [status] = college.sql("SELECT recognition_status FROM internship WHERE internship_id = :i", i=internship_id)[0:1]
+    assert status == ("beeindigd",)
+    letters = [d for d in college.engine.store.dead_letters(interface_id=8)
+               if "Signaalcode 103" in d["reason"]]
+    assert len(letters) == len(ended.json()["mutations"])
+    asked = [c for c in accepted(college, "sbb", "Mutaties")]
+    assert asked and asked[-1]["body"]["request"]["VanafVolgnummer"] == str(max(ended.json()["mutations"]) - 1) \
+        or asked[-1]["body"]["request"]["VanafVolgnummer"] in {"0", str(max(ended.json()["mutations"]) - 1)}
+    assert college.run(8, trigger="poll").dead == 0  # the mutation is not read twice
+
+
+def test_08_sbb_refuses_a_call_without_licence_with_signaalcode_996(college) -> None:
+    from lxml import etree
+
+    ns = "http://koppel.standin/schema/KOPPEL_SBB_Leerbedrijven_V1"
+    envelope = (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        f'xmlns:s="{ns}"><soapenv:Body><s:Zoeken><s:request><s:AantalResultatenPerPagina>25'
+        '</s:AantalResultatenPerPagina><s:Pagina>1</s:Pagina><s:LeerplaatsErkenningAanduiding>E'
+        '</s:LeerplaatsErkenningAanduiding></s:request></s:Zoeken></soapenv:Body></soapenv:Envelope>')
+    r = httpx.post(college.sandbox.url("sbb"), content=envelope, timeout=10, headers={
+        "Content-Type": "text/xml; charset=utf-8",
+        "SOAPAction": '"http://koppel.standin/contract/KOPPEL_SBB_Leerbedrijven_V1/Zoeken"'})
+    assert r.status_code == 200
+    answer = etree.fromstring(r.content)
+    assert answer.findtext(f".//{{{ns}}}Signaalcode") == "996"
+    assert answer.find(f".//{{{ns}}}Resultaten") is None
+
+
+# --- row 9: SBB lists ------------------------------------------------------------------------
+
+
+def test_09_the_xlsx_list_arrives_with_its_keuzedelen(college) -> None:
+    from runtime.sis.seed import catalogue
+    from sandbox.rest.sbb_lijsten import KEUZEDELEN
+
+    summary = college.run(9)
+    assert (summary.outcome, summary.dead) == ("ok", 0), summary
+    assert summary.read == len(catalogue.qualification_rows()) + len(KEUZEDELEN)
+    keuzedelen = college.sql("SELECT crebo, name, level FROM qualification WHERE kind = 'keuzedeel' ORDER BY crebo")
+    assert keuzedelen == sorted((code, name, level) for code, name, level in KEUZEDELEN)
+    assert count(college, "qualification", "kind = 'kwalificatie'") == len(catalogue.qualification_rows())
+    assert [i["body"]["output"] for i in college.received("sbb-lijsten", "download")][-1] == 58500
+
+
+# --- row 21: Exact ----------------------------------------------------------------------------
+
+
+def test_21_invoices_with_their_lines_linked_through_the_debtor(college) -> None:
+    summary = college.run(21, trigger="poll")
+    assert (summary.outcome, summary.dead) == ("ok", 0), summary
+    polls = [i["body"] for i in college.received("exact", "poll")]
+    invoices = [p for p in polls if p["path"] == "salesinvoice/SalesInvoices"]
+    assert invoices and all(p["expand"] == "SalesInvoiceLines" for p in invoices)
+    assert invoices[0]["filter"] == "Modified gt datetime'2000-01-01T00:00:00'"
+    assert any(p["path"] == "crm/Accounts" for p in polls)
+    assert college.received("exact", "refused") == []
+    assert summary.read == sum(p["count"] for p in invoices) == summary.delivered
+    from sandbox.rest import exact as standin
+
+    division = 123456
+    seed = standin.invoice(21, division, 0, 0)  # shape only: every stored line belongs to an invoice read
+    assert set(seed) >= {"InvoiceTo", "SalesInvoiceLines", "Modified"}
+    rows = college.sql("SELECT invoice_number, student_number, count(*) FROM invoice_line "
+                       "GROUP BY invoice_number, student_number")
+    assert len(rows) == summary.delivered
+    assert all(n.isdigit() and s.startswith("S1") and 1 <= c <= 3 for n, s, c in rows)
+    again = college.run(21, trigger="poll")
+    assert again.read == 0  # the watermark on SalesInvoices.Modified moved on
+    later = [i["body"] for i in college.received("exact", "poll") if i["body"]["path"] == "salesinvoice/SalesInvoices"]
+    assert later[-1]["filter"].startswith("Modified gt datetime'20") and later[-1]["filter"] != invoices[0]["filter"]
+
+
+# --- row 22: Xedule ---------------------------------------------------------------------------
+
+
+def test_22_the_token_comes_from_azure_ad_with_xedules_scope_and_the_key_goes_along(college) -> None:
+    summary = college.run(22)
+    assert (summary.outcome, summary.dead) == ("ok", 0), summary
+    tokens = college.received("xedule", "token")
+    assert tokens and {t["body"]["scope"] for t in tokens} == {"api://xedule-connect/.default"}
+    assert all(t["path"].endswith("/oauth2/v2.0/token") for t in tokens)
+    assert college.received("xedule", "token-refused") == []
+    [poll] = college.received("xedule", "poll")
+    assert (poll["body"]["page"], summary.delivered) == (1, summary.read) and summary.read > 0
+    assert count(college, "timetable_activity", "activity_id LIKE 'XED-%'") == summary.delivered
