@@ -55,6 +55,13 @@ class SisTarget(TargetSpecBase):
         "replace: delete what the run did not write within `replace_scope`.",
     )
     key: list[str] = Field(default_factory=list, description="Natural key fields; default: the object's own.")
+    match_on: list[list[str]] = Field(
+        default_factory=list,
+        description="Other unique fields that identify an existing row, tried in order when no row has the "
+        "record's key, e.g. [[bsn], [onderwijsnummer]]: an applicant who is already a person in the SIS. "
+        "The row found keeps its key and its values; the record only fills its empty fields, and "
+        "children in the record attach to it.",
+    )
     replace_scope: str | None = Field(None, description="With replace: the field that scopes it (e.g. date).")
     replace_children: list[str] = Field(
         default_factory=list,

@@ -39,7 +39,7 @@ from runtime import redact
 from runtime.errors import ConfigError, ContractError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 from runtime.settings import sis_url
-from runtime.sis import children, declared
+from runtime.sis import children
 from runtime.sis.models import OBJECTS, natural_key
 from runtime.sis.records import table
 from runtime.sis.values import convert, row_values
@@ -50,7 +50,6 @@ from .spec import SisTarget
 
 class SisStoreTarget(Target):
     def __init__(self, spec: SisTarget, ctx: PluginContext) -> None:
-        declared.register(ctx.project_root)  # the project's own objects/*.yaml
         if spec.object not in OBJECTS:
             raise ConfigError(f"target.object: unknown SIS object '{spec.object}'")
         self.spec = spec
@@ -185,8 +184,8 @@ class SisStoreTarget(Target):
         if any(v is None for v in key):
             missing = next(c for c, v in zip(self.key, key) if v is None)
             raise ContractError("key field missing", path=f"{path}{missing}")
-        if operation in ("upsert", "update"):
-            values, key = self._match_existing(connection, values, key)
+        if operation in ("upsert", "update") and self.spec.match_on:
+            values, key, operation = self._match_existing(connection, values, key, operation)
         reference = self._apply(connection, operation, values, key)
         if kids and operation != "delete":
             children.write_children(connection, values, kids, set(self.spec.replace_children))
@@ -223,16 +222,14 @@ class SisStoreTarget(Target):
             connection.execute(insert(self.table).values(values))
         return shown
 
-    def _match_existing(self, connection, values: dict, key: tuple) -> tuple[dict, tuple]:  # noqa: ANN001
+    def _match_existing(self, connection, values: dict, key: tuple, operation: str) -> tuple[dict, tuple, str]:  # noqa: ANN001
         """``match_on``: when no row has the record's key but one has the same value of another
         unique field (an applicant's BSN, else onderwijsnummer), the record is that row: its key
         is the row's, and only the row's empty fields are filled (the SIS's own data about a
-        person it knows wins over an application's)."""
-        if not self.spec.match_on:
-            return values, key
+        person it knows wins over an application's). A match is written as an update."""
         has_key = and_(*(self.table.c[c] == v for c, v in zip(self.key, key)))
         if connection.execute(select(self.table.c[self.key[0]]).where(has_key)).first() is not None:
-            return values, key
+            return values, key, operation
         for columns in self.spec.match_on:
             probe = [values.get(c) for c in columns]
             if any(v is None for v in probe):
@@ -241,9 +238,9 @@ class SisStoreTarget(Target):
             row = connection.execute(select(self.table).where(same)).mappings().first()
             if row is not None:
                 found = tuple(row[c] for c in self.key)
-                kept = {c: v for c, v in values.items() if row[c] is None}
-                return {**kept, **dict(zip(self.key, found))}, found
-        return values, key
+                kept = {c: v for c, v in values.items() if row[c] is None and v is not None}
+                return {**kept, **dict(zip(self.key, found))}, found, "update"
+        return values, key, operation
 
     def _delete_unwritten(self, connection, items: Sequence[Item], outcomes: list[Outcome]) -> None:  # noqa: ANN001
         scope = self.table.c[self.spec.replace_scope]
