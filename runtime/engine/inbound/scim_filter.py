@@ -55,7 +55,7 @@ def _tokenise(text: str) -> list[tuple[str, str]]:
             raise bad(f"cannot read the filter at character {pos + 1}")
         pos = m.end()
         kind = "(" if m.group(1) else ")" if m.group(2) else "str" if m.group(3) else "word"
-        tokens.append((kind, m.group(m.lastindex)))
+        tokens.append((kind, m.group(m.lastindex or 0)))
     if not tokens:
         raise bad("the filter is empty")
     return tokens

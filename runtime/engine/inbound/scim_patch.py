@@ -120,7 +120,7 @@ def _apply_path(resource_type: str, resource: dict[str, Any], op: str, path: str
             holder.pop(key, None)
     elif op == "add" and attr.multi:
         additions = value if isinstance(value, list) else [value]
-        existing = holder.get(key) if isinstance(holder.get(key), list) else []
+        existing: list[Any] = holder[key] if isinstance(holder.get(key), list) else []
         holder[key] = existing + [v for v in additions if v not in existing]
     elif op == "add" and attr.type == "complex" and isinstance(value, dict) and isinstance(holder.get(key), dict):
         holder[key].update(value)
@@ -133,7 +133,7 @@ def _apply_filtered(holder: dict[str, Any], key: str, attr: Attr, op: str, text:
     if not attr.multi:
         raise invalid_path(f"'{attr.name}' is single-valued: a value filter does not apply")
     condition = scim_filter.parse(text)
-    items = holder.get(key) if isinstance(holder.get(key), list) else []
+    items: list[Any] = holder[key] if isinstance(holder.get(key), list) else []
     chosen = [i for i, item in enumerate(items) if isinstance(item, dict) and condition.matches(item)]
     if sub is not None and find(attr.sub, sub) is None:
         raise invalid_path(f"'{sub}' is not a sub-attribute of {attr.name}")

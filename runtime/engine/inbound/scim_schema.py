@@ -154,7 +154,7 @@ def _single(attr: Attr, value: Any, where: str) -> Any:
     expected = _PY_TYPES.get(attr.type, str)
     if not isinstance(value, expected) or (attr.type != "boolean" and isinstance(value, bool)):
         raise invalid(f"{where}: must be {'an object' if attr.type == 'complex' else attr.type}")
-    if attr.type == "complex":
+    if isinstance(value, dict):  # complex, as checked above
         return _attributes(attr.sub, value, where + ".")
     if isinstance(value, str) and len(value) > 2000:
         raise invalid(f"{where}: longer than 2000 characters")
