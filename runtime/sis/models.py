@@ -58,6 +58,7 @@ GENDERS = ("M", "V", "O")
 #: what SBB's list holds (interface 9) and what SBB says of an internship's erkenning (interface 8)
 QUALIFICATION_KINDS = ("kwalificatie", "keuzedeel")
 RECOGNITION_STATUSES = ("erkend", "beeindigd", "geschorst")
+GUARDIAN_RELATIONS = ("ouder", "voogd", "anders")
 
 
 class utcnow(FunctionElement):
@@ -135,6 +136,9 @@ class Person(Stamped, Base):
     email_school: Mapped[str | None] = mapped_column(String(254), unique=True)
     account_name: Mapped[str | None] = mapped_column(String(100), unique=True)
     eck_id: Mapped[str | None] = mapped_column(String(200))
+    # which persoonsgebonden nummer the ECK-iD was derived from (since 0007): when a student known
+    # by an onderwijsnummer later gets a BSN, interface 13 calls replaceStampseudonym
+    eck_id_pgn: Mapped[str | None] = mapped_column(String(20))
     __table_args__ = (
         CheckConstraint(_in("gender", GENDERS), name="gender"),
         CheckConstraint("bsn IS NULL OR length(bsn) = 9", name="bsn_length"),
@@ -153,6 +157,24 @@ class Student(Stamped, Base):
         UniqueConstraint("person_number"),
         CheckConstraint(_in("status", ("aangemeld", "actief", "uitgeschreven")), name="status"),
     )
+
+
+class Guardian(Stamped, Base):
+    """A parent or guardian of a person (student or applicant), since 0007. The wettelijk
+    vertegenwoordiger of a minor co-signs the onderwijsovereenkomst and a BPV agreement (interface 14)."""
+
+    __tablename__ = "guardian"
+    guardian_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_number: Mapped[str] = fk("person.person_number")  # whose guardian
+    relation: Mapped[str] = mapped_column(String(20), default="ouder", server_default="ouder")
+    legal_representative: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    first_names: Mapped[str | None] = mapped_column(String(200))
+    initials: Mapped[str | None] = mapped_column(String(30))
+    tussenvoegsel: Mapped[str | None] = mapped_column(String(30))
+    last_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    __table_args__ = (CheckConstraint(_in("relation", GUARDIAN_RELATIONS), name="relation"),)
 
 
 class Staff(Stamped, Base):
@@ -607,7 +629,7 @@ class Outbox(Base):
 OBJECTS: dict[str, type[Base]] = {
     m.__tablename__: m
     for m in (
-        Person, Staff, Student, Qualification, Program, Offering, Cohort, Enrollment, EnrollmentPeriod,
+        Person, Guardian, Staff, Student, Qualification, Program, Offering, Cohort, Enrollment, EnrollmentPeriod,
         Application, Group, Membership, RoleAssignment, Company, Recognition, Internship,
         ExamCandidate, ExamAid, Result, Absence, AbsenceReport, Document, InvoiceLine, TimetableActivity,
     )

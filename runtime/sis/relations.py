@@ -34,7 +34,9 @@ RELATIONS: dict[str, dict[str, Relation]] = {
         "memberships": _many("membership", "person_number"),
         "role_assignments": _many("role_assignment", "person_number"),
         "documents": _many("document", "person_number"),
+        "guardians": _many("guardian", "person_number"),
     },
+    "guardian": {"person": _one("person", "person_number")},
     "student": {
         "person": _one("person", "person_number"),
         "mentor": _one("staff", "mentor_staff_number", "staff_number"),

@@ -133,9 +133,10 @@ def postgresql_drop(object_type: str) -> list[str]:
 
 
 def install(connection: Connection, objects: Iterable[str] | None = None) -> None:
-    """Create (or re-create) the outbox triggers of ``objects`` (default: every object table)."""
+    """Create (or re-create) the outbox triggers of ``objects`` (default: every object table that
+    exists: an early migration runs before later ones have created their tables)."""
     sqlite = connection.dialect.name == "sqlite"
-    for object_type in objects or OBJECTS:
+    for object_type in objects or existing(connection):
         if sqlite:
             columns = [r[1] for r in connection.exec_driver_sql(f'PRAGMA table_info("{object_type}")')]
             statements = sqlite_drop(object_type) + sqlite_ddl(object_type, columns)
@@ -148,6 +149,14 @@ def install(connection: Connection, objects: Iterable[str] | None = None) -> Non
 def remove(connection: Connection, objects: Iterable[str] | None = None) -> None:
     """Drop the outbox triggers (used by the benchmark to measure their cost, and downgrades)."""
     drop = sqlite_drop if connection.dialect.name == "sqlite" else postgresql_drop
-    for object_type in objects or OBJECTS:
+    for object_type in objects or existing(connection):
         for statement in drop(object_type):
             connection.exec_driver_sql(statement)
+
+
+def existing(connection: Connection) -> list[str]:
+    """The object tables that exist in the database now, in the models' order."""
+    from sqlalchemy import inspect
+
+    tables = set(inspect(connection).get_table_names())
+    return [name for name in OBJECTS if name in tables]

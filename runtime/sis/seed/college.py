@@ -14,7 +14,7 @@ import random
 import unicodedata
 import uuid
 
-from runtime.sis.seed import catalogue, dutch
+from runtime.sis.seed import catalogue, dutch, guardians
 from runtime.sis.seed.absence import absences_and_reports
 
 D = dt.date
@@ -93,6 +93,7 @@ class College:
             f"{account}@{MAIL_DOMAIN}" if account else None, account,
             f"https://ketenid.nl/201703/{self.rng.getrandbits(128):032x}" if staff or rng.random() < 0.4 else None,
         )
+        row += (_pgn_kind(row[1], row[2]) if row[-1] else None,)  # person.eck_id_pgn
         self.rows["person"].append(row)
         return {"number": number, "birth": birth, "given": given, "last": last_name, "tv": tussenvoegsel}
 
@@ -117,6 +118,7 @@ class College:
         self.groups(programs, students, staff_by_department)
         self.applicants(programs)
         self.rows["absence"], self.rows["absence_report"] = absences_and_reports(rng, students)
+        self.rows["guardian"] = guardians.rows(self.seed, self.rows["person"], self.staff_person.values())
         # No invoice lines: the SIS receives them from Exact (interface 21), it does not make them.
         return self.rows
 
@@ -168,15 +170,16 @@ class College:
         digest = hashlib.sha256(f"{self.seed}:{person_number}".encode()).hexdigest()
         waiting = new and int(digest[:6], 16) % 1000 < NEW_WITHOUT_ECK_ID_PER_MILLE
         eck_id = None if waiting else f"https://ketenid.nl/201703/{digest}"
-        self.rows["person"][-1] = self.rows["person"][-1][:-1] + (eck_id,)
+        row = self.rows["person"][-1]
+        self.rows["person"][-1] = row[:-2] + (eck_id, _pgn_kind(row[1], row[2]) if eck_id else None)
 
     def ensure_one_without_eck_id(self) -> None:
         """A college always has someone for interface 13 to ask about: the last student."""
         students = {row[1] for row in self.rows["student"]}
         rows = self.rows["person"]
         indexes = [i for i, row in enumerate(rows) if row[0] in students]
-        if indexes and all(rows[i][-1] is not None for i in indexes):
-            rows[indexes[-1]] = rows[indexes[-1]][:-1] + (None,)
+        if indexes and all(rows[i][-2] is not None for i in indexes):  # eck_id, eck_id_pgn last
+            rows[indexes[-1]] = rows[indexes[-1]][:-2] + (None, None)
 
     def earlier_enrollment(self, student: dict, programs: list[dict]) -> None:
         rng = self.rng
@@ -409,12 +412,17 @@ _AIDS = (
 
 #: insert order: referenced tables first
 _ORDER = (
-    "qualification", "program", "offering", "cohort", "company", "recognition", "person", "staff", "student",
+    "qualification", "program", "offering", "cohort", "company", "recognition", "person", "guardian", "staff", "student",
     "enrollment", "enrollment_period", "application", "group", "membership", "role_assignment", "internship",
     # reports before absence: the verzuim triggers see the seeded reports and add none of their own
     "exam_candidate", "exam_aid", "result", "absence_report", "absence", "document", "invoice_line",
     "timetable_activity",
 )
+
+
+def _pgn_kind(bsn: str | None, onderwijsnummer: str | None) -> str | None:
+    """Which number interface 13 derived an ECK-iD from: the BSN, else the onderwijsnummer."""
+    return "bsn" if bsn else "onderwijsnummer" if onderwijsnummer else None
 
 
 def _ascii(value: str) -> str:

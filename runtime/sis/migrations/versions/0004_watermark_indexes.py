@@ -9,7 +9,8 @@ Revises: 0003
 
 from alembic import op
 
-from runtime.sis.models import OBJECTS, natural_key
+from runtime.sis.models import natural_key
+from runtime.sis.triggers import existing
 
 revision = "0004"
 down_revision = "0003"
@@ -17,13 +18,14 @@ branch_labels = None
 depends_on = None
 
 
+# the object tables of this revision: later ones (guardian, 0007) create their own index
 def upgrade() -> None:
-    for name in OBJECTS:
+    for name in existing(op.get_bind()):
         op.drop_index(f"ix_{name}_updated_at", table_name=name)
         op.create_index(f"ix_{name}_watermark", name, ["updated_at", *natural_key(name)])
 
 
 def downgrade() -> None:
-    for name in OBJECTS:
+    for name in existing(op.get_bind()):
         op.drop_index(f"ix_{name}_watermark", table_name=name)
         op.create_index(f"ix_{name}_updated_at", name, ["updated_at"])
