@@ -40,6 +40,33 @@ def test_06_applications_from_the_aanmeldmodule(college) -> None:
     assert count(college, "application", "channel = 'aanmeldmodule'") == before + 3
 
 
+def test_01_and_03_a_scim_delete_closes_the_students_account_and_keeps_the_student(college) -> None:
+    iam = college.sandbox.url("iam") + "/_sandbox/push"
+    assert httpx.post(iam, json={"users": 2, "start": 12, "groups": False}, timeout=30).status_code == 200
+    assert_ok(college.run(3, trigger="webhook"))
+    number = college.sql("SELECT person_number FROM person WHERE account_name = 's100013'")[0][0]
+    students = count(college, "student", f"person_number = '{number}'")
+    assert students == 1
+    report = httpx.post(iam, json={"delete": [number]}, timeout=30).json()
+    assert [u["status"] for u in report["Users"]] == [204]
+    assert_ok(college.run(3, trigger="webhook"))
+    assert college.sql(f"SELECT account_name, email_school FROM person WHERE person_number = '{number}'") == [(None, None)]
+    assert count(college, "student", f"person_number = '{number}'") == students
+    assert count(college, "role_assignment", f"person_number = '{number}' AND source = 'iam'") == 0
+    assert httpx.post(iam, json={"delete": [number]}, timeout=30).json()["Users"][0]["status"] == 404
+
+
+def test_06_a_repeated_application_is_stored_once(college) -> None:
+    from sandbox.rest.aanmeldmodule import push_applications
+
+    sent = push_applications(college.root, count=1, start=60, koppel_url=f"http://127.0.0.1:{college.koppel_port}",
+                             repeat=3)
+    assert [s["status"] for s in sent] == [202, 200, 200], sent
+    summary = college.run(6, trigger="webhook")
+    assert_ok(summary)
+    assert summary.read == 1
+
+
 def test_06_a_forged_signature_is_refused_and_nothing_stored(college) -> None:
     from sandbox.rest.aanmeldmodule import push_applications
 
