@@ -168,3 +168,53 @@ def test_22_the_token_comes_from_azure_ad_with_xedules_scope_and_the_key_goes_al
     [poll] = college.received("xedule", "poll")
     assert (poll["body"]["page"], summary.delivered) == (1, summary.read) and summary.read > 0
     assert count(college, "timetable_activity", "activity_id LIKE 'XED-%'") == summary.delivered
+
+
+# --- row 1: roles scoped per team, opleiding or locatie --------------------------------------
+
+
+def scim_group(college, method: str, external_id: str, members: list[str]) -> httpx.Response:
+    token = (college.root / "sandbox" / "secrets" / "iam-scim-token").read_text().strip()
+    base = f"http://127.0.0.1:{college.koppel_port}/scim/v2/Groups"
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "externalId": external_id,
+            "displayName": external_id, "members": [{"value": m, "type": "User"} for m in members]}
+    url = base if method == "POST" else f"{base}/{external_id}"
+    return httpx.request(method, url, json=body, timeout=10, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+
+
+def grants(college, granted_by: str) -> list[tuple]:
+    return college.sql("SELECT person_number, role, scope FROM role_assignment WHERE granted_by = :g "
+                       "ORDER BY person_number", g=granted_by)
+
+
+def test_01_two_groups_grant_one_role_each_in_its_own_scope(college) -> None:
+    staff = [r[0] for r in college.sql("SELECT person_number FROM staff ORDER BY person_number LIMIT 3")]
+    assert len(staff) == 3
+    college.run(1, trigger="webhook")  # whatever waited
+    assert scim_group(college, "POST", "docent@team:ICT-A", staff[:2]).status_code == 201
+    assert scim_group(college, "POST", "docent@opleiding:25604-BOL", staff[1:]).status_code == 201
+    summary = college.run(1, trigger="webhook")
+    assert (summary.outcome, summary.read, summary.dead) == ("ok", 2, 0), summary
+    assert grants(college, "docent@team:ICT-A") == [(p, "docent", "team:ICT-A") for p in staff[:2]]
+    assert grants(college, "docent@opleiding:25604-BOL") == [(p, "docent", "opleiding:25604-BOL") for p in staff[1:]]
+    # the team loses a member: only what that group granted goes, the other scope stays. (Sent as a
+    # POST: Koppel's SCIM directory finds groups by role, not yet by granted_by, so a PUT to
+    # /Groups/docent@team:ICT-A is a 404 today; reported to the SCIM server's owner.)
+    replaced = scim_group(college, "POST", "docent@team:ICT-A", staff[:1])
+    assert replaced.status_code == 201, replaced.text
+    assert college.run(1, trigger="webhook").outcome == "ok"
+    assert grants(college, "docent@team:ICT-A") == [(staff[0], "docent", "team:ICT-A")]
+    assert grants(college, "docent@opleiding:25604-BOL") == [(p, "docent", "opleiding:25604-BOL") for p in staff[1:]]
+    assert college.sql("SELECT count(*) FROM role_assignment WHERE source = 'iam' AND role = 'docent' AND scope = ''") == [(0,)]
+
+
+def test_01_a_group_with_an_unknown_kind_of_scope_is_a_dead_letter(college) -> None:
+    college.run(1, trigger="webhook")
+    staff = college.sql("SELECT person_number FROM staff ORDER BY person_number LIMIT 1")[0][0]
+    assert scim_group(college, "POST", "docent@afdeling:ICT", [staff]).status_code == 201
+    summary = college.run(1, trigger="webhook")
+    assert (summary.outcome, summary.dead) == ("partial", 1), summary
+    [letter] = [d for d in college.engine.store.dead_letters(interface_id=1) if "scope" in d["reason"]]
+    assert "pattern" in letter["reason"]
+    assert grants(college, "docent@afdeling:ICT") == []
