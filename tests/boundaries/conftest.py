@@ -44,3 +44,65 @@ def db_url(request, tmp_path_factory) -> str:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+class _SisTemplates:
+    """One migrated, empty SIS store per engine per session; each test gets a fresh copy."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sqlite: Path | None = None
+        self.pg: str | None = None
+        self.created: list[str] = []
+
+    def sqlite_copy(self, target: Path) -> str:
+        import shutil
+
+        from runtime.sis import schema
+
+        if self.sqlite is None:
+            self.sqlite = self.root / "sis-template.db"
+            schema.init(f"sqlite:///{self.sqlite}")
+        shutil.copy(self.sqlite, target)
+        return f"sqlite:///{target}"
+
+    def pg_copy(self, admin) -> str:
+        from runtime.sis import schema
+
+        if self.pg is None:
+            self.pg = f"koppel_boundary_tpl_{uuid.uuid4().hex[:8]}"
+            admin.execute(f'CREATE DATABASE "{self.pg}"')
+            self.created.append(self.pg)
+            schema.init(_pg_url(self.pg))
+            schema.engine(_pg_url(self.pg)).dispose()
+        name = f"koppel_boundary_{uuid.uuid4().hex[:12]}"
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.pg}"')
+        self.created.append(name)
+        return _pg_url(name)
+
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+
+
+@pytest.fixture(scope="session")
+def _sis_templates(tmp_path_factory):
+    templates = _SisTemplates(tmp_path_factory.mktemp("sis"))
+    yield templates
+    if templates.created:
+        with pg_admin() as admin:
+            for name in reversed(templates.created):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sis_url(request, tmp_path, _sis_templates) -> str:
+    """The URL of a fresh, empty, migrated SIS store (with its outbox triggers)."""
+    if request.param == "sqlite":
+        return _sis_templates.sqlite_copy(tmp_path / "sis.db")
+    try:
+        admin = pg_admin()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({type(exc).__name__})")
+    with admin:
+        return _sis_templates.pg_copy(admin)
