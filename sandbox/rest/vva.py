@@ -4,7 +4,7 @@ The PvE VVA message format is not public; this stand-in's own contract (replace 
 vendor's when the college receives it):
 
     POST {base}/aanmeldstatussen      bearer
-    {"aanmeldId": "CA-2027-000012", "bsn": "123456782", "brinMbo": "30RR",
+    {"aanmeldId": "CA-2027-000012", "bsn": "123456782", "brinMbo": "30RR", "brinVo": "20AB",
      "opleiding": "25604", "status": "aangemeld", "statusDatum": "2026-11-28"}
     → 201 {"status": "accepted", "id": "<aanmeldId>"}
 
@@ -12,11 +12,14 @@ vendor's when the college receives it):
 SIS writes them (``aangemeld``, ``onderwijsovereenkomst_aangeboden``,
 ``leidt_niet_tot_inschrijving``, ``ingetrokken``, ``ingeschreven``); anything else is a 422.
 The applicant's BSN (passing the elfproef) or, for one without a BSN, the onderwijsnummer
-(nine digits) is required, exactly one of them (422 otherwise).
+(nine digits) is required, exactly one of them (422 otherwise). ``brinMbo`` and, when the
+applicant comes from a vo-school, ``brinVo`` (the koppelpunt routes the status to that school)
+must be BRIN codes (two digits, two capitals).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.applications import Starlette
@@ -47,6 +50,9 @@ def validate(data: Any) -> list[str]:
         errors.append("bsn: not a valid BSN (elfproef)")  # never echo the number itself
     elif "onderwijsnummer" in data and not (str(data["onderwijsnummer"]).isdigit() and len(str(data["onderwijsnummer"])) == 9):
         errors.append("onderwijsnummer: nine digits expected")
+    for field in ("brinMbo", "brinVo"):
+        if field in data and not re.fullmatch(r"[0-9]{2}[A-Z]{2}", str(data[field])):
+            errors.append(f"{field}: not a BRIN code (two digits, two capitals)")
     return errors
 
 

@@ -60,20 +60,20 @@ def test_koppel_test_passes_for_every_mapping_with_tests():
 
 def test_one_changed_expected_value_fails_with_a_readable_diff(tmp_path):
     root = scratch(tmp_path)
-    tests = root / "mappings" / "tests" / "aanmeldstatus-vva.yaml"
-    tests.write_text(tests.read_text().replace("status: Onderwijsovereenkomst aangeboden", "status: Aangemeld", 1))
-    result = koppel(root, "test", "aanmeldstatus-vva")
+    tests = root / "mappings" / "tests" / "vva-status.yaml"
+    tests.write_text(tests.read_text().replace("status: ingeschreven, statusDatum", "status: aangemeld, statusDatum", 1))
+    result = koppel(root, "test", "vva-status")
     assert result.exit_code == 1
     out = result.output
-    assert "FAIL  aanmeldstatus-vva :: aanmelding met BSN, aangeboden onderwijsovereenkomst" in out
-    assert '-  "status": "Aangemeld",' in out
-    assert '+  "status": "Onderwijsovereenkomst aangeboden",' in out
-    assert "123456782" not in out  # the BSN is never printed
-    assert "4 passed, 1 failed" in out
+    assert "FAIL  vva-status :: ingeschreven aanmelding met BSN" in out
+    assert '-  "status": "aangemeld",' in out
+    assert '+  "status": "ingeschreven",' in out
+    assert "171420044" not in out  # the BSN is never printed
+    assert "6 passed, 1 failed" in out
 
 
 def test_named_cases_and_unknown_names(tmp_path):
-    result = koppel(ROOT, "test", "aanmeldstatus-vva", "-k", "onbekende status")
+    result = koppel(ROOT, "test", "vva-status", "-k", "onbekende status")
     assert result.exit_code == 0 and "1 passed, 0 failed" in result.output
     result = CliRunner().invoke(main, ["--project", str(ROOT), "test", "bestaat-niet"])
     assert result.exit_code == 1 and "no mapping named bestaat-niet" in result.output
@@ -81,11 +81,11 @@ def test_named_cases_and_unknown_names(tmp_path):
 
 def test_a_wrong_error_expectation_says_what_differed(tmp_path):
     root = scratch(tmp_path)
-    tests = root / "mappings" / "tests" / "aanmeldstatus-vva.yaml"
-    tests.write_text(tests.read_text().replace("path: opleiding.crebo", "path: opleiding.naam"))
-    result = koppel(root, "test", "aanmeldstatus-vva")
+    tests = root / "mappings" / "tests" / "vva-status.yaml"
+    tests.write_text(tests.read_text().replace("path: brinMbo, contains: pattern", "path: opleiding, contains: pattern"))
+    result = koppel(root, "test", "vva-status")
     assert result.exit_code == 1
-    assert "expected the error at 'opleiding.naam', it was at 'opleiding.crebo'" in result.output
+    assert "expected the error at 'opleiding', it was at 'brinMbo'" in result.output
 
 
 def test_the_diff_masks_bsns():
