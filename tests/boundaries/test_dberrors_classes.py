@@ -219,3 +219,9 @@ def test_sqlite_result_codes_decide_what_is_an_outage(code, transient):
     orig = sqlite3.OperationalError("x")
     orig.sqlite_errorcode = code  # 261 is SQLITE_BUSY_RECOVERY: extended codes count by their primary
     assert dberrors.is_outage(sa.exc.OperationalError("SELECT 1", {}, orig)) is transient
+
+
+def test_a_data_error_without_a_sqlstate_is_still_named_a_data_error():
+    error = dberrors.translate(sa.exc.DataError("INSERT ...", {}, sqlite3.DataError("too big")), "the test store")
+    assert type(error) is RecordError and error.code == "data"
+    assert str(error) == "the test store: a value does not fit its column (DataError) [data]"
