@@ -42,6 +42,7 @@ from runtime.plugin import Item, Outcome, PluginContext, Target
 from . import bodies, openapi
 from .client import RestClient
 from .lookup import compile_lookup
+from .progress import StepProgress
 from .spec import RestStep, RestTarget
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class RestApiTarget(Target):
         if self.client is not None:
             self.client.close()
             self.client = None
+        if hasattr(self, "_step_progress"):
+            self._step_progress.close()
 
     def _load_validator(self) -> None:
         if self._validator_loaded or not self.spec.openapi:
@@ -178,7 +181,11 @@ class RestApiTarget(Target):
         return [Outcome(None, None if (v := reference(a)) is None else str(v), a) for a in answers]
 
     def _deliver_steps(self, item: Item) -> Outcome:
-        saved: dict[str, Any] = {}
+        # A retry or replay of this delivery resumes after its last finished call (progress.py)
+        progress = self._progress()
+        done, saved = progress.load(item.key)
+        if done >= len(self._steps):  # delivered before, its answer lost to us: never again
+            return Outcome(reference=self._reference_of(saved), response=saved)
         try:
             if self.validator is not None and self._checked_step is not None:
                 # Checked before the first call, so a bad record never leaves half a delivery.
@@ -191,6 +198,8 @@ class RestApiTarget(Target):
                 if step.file_in(item.payload)
             }
             for number, step in enumerate(self._steps, 1):
+                if number <= done:
+                    continue
                 context = _merge(item.payload, saved)
                 url = self._url(step.spec.path, context)
                 content, headers = preloaded.get(number - 1) or step.body(context, self.ctx.project_root)
@@ -199,9 +208,15 @@ class RestApiTarget(Target):
                 body = bodies.decode(response, f"{step.spec.method} {step.spec.path}")
                 for name, expression in step.save.items():
                     saved[name] = expression(body) if body is not None else None
+                progress.record(item.key, number, saved)
         except RecordError as error:
             return Outcome(error=error, response=saved or None)
         return Outcome(reference=self._reference_of(saved), response=saved)
+
+    def _progress(self) -> StepProgress:
+        if not hasattr(self, "_step_progress"):
+            self._step_progress = StepProgress(self.ctx.state_url, self.ctx.interface_id, self.ctx.system_name)
+        return self._step_progress
 
     # -- building requests -------------------------------------------------------------------
 
