@@ -52,8 +52,9 @@ def is_outage(exc: BaseException) -> bool:
     state = getattr(exc.orig, "sqlstate", None)
     if state:
         return state.startswith(_TRANSIENT_SQLSTATE)
-    if isinstance(exc.orig, sqlite3.Error):
-        return exc.orig.sqlite_errorcode & 0xFF in _TRANSIENT_SQLITE
+    code = getattr(exc.orig, "sqlite_errorcode", None)  # absent when Python's sqlite3 raised it itself
+    if code is not None:
+        return code & 0xFF in _TRANSIENT_SQLITE
     # psycopg reports a refused or dropped connection as OperationalError without a SQLSTATE
     return isinstance(exc, OperationalError)
 

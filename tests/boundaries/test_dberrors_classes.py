@@ -225,3 +225,13 @@ def test_a_data_error_without_a_sqlstate_is_still_named_a_data_error():
     error = dberrors.translate(sa.exc.DataError("INSERT ...", {}, sqlite3.DataError("too big")), "the test store")
     assert type(error) is RecordError and error.code == "data"
     assert str(error) == "the test store: a value does not fit its column (DataError) [data]"
+
+
+def test_an_error_sqlite3_raises_itself_has_no_result_code_and_is_classified_all_the_same(tmp_path):
+    connection = sqlite3.connect(tmp_path / "closed.db")
+    connection.close()
+    with pytest.raises(sqlite3.ProgrammingError) as info:
+        connection.execute("SELECT 1")
+    error = dberrors.translate(sa.exc.ProgrammingError("SELECT 1", {}, info.value), "the test store")
+    assert type(error) is ConfigError and str(error) == (
+        "the test store: the database refused the statement (ProgrammingError) [statement]")
