@@ -170,7 +170,7 @@ def test_a_tick_done_is_run_once(firing):
 
 
 def test_a_tick_claimed_by_another_daemon_is_not_run_again(firing):
-    s, fire = firing
+    _s, fire = firing
     assert fire(Answers(("skipped", "run 4@2026-05-04T06:30:00 was claimed by another daemon"))) == [
         "4@2026-05-04T06:30:00"]
 
@@ -191,7 +191,7 @@ def test_a_tick_that_keeps_failing_is_given_up_when_the_grace_is_spent(firing):
 
 
 def test_a_tick_whose_interface_is_busy_waits_and_tries_the_same_key(firing):
-    s, fire = firing
+    _s, fire = firing
     keys = fire(Answers(("skipped", "a run of this interface is already in progress"), ("ok", None)), grace=5)
     assert keys == ["4@2026-05-04T06:30:00", "4@2026-05-04T06:30:00"]  # no ~retry: it never ran
 
