@@ -235,7 +235,7 @@ def _check_webhooks(project) -> None:
 # --- purpose binding of the BSN (warnings) --------------------------------------------------
 
 #: a column or field that holds a BSN or onderwijsnummer, whatever its spelling
-BSN_LIKE = re.compile(r"(^|[_.-])(bsn|burgerservicenummer|sofi(nummer)?|onderwijsnummer|pgn)($|[_.-])", re.IGNORECASE)
+BSN_LIKE = re.compile(r"(^|[_.-])(bsn|burgerservicenummer|sofi(nummer)?|onderwijsnummer)($|[_.-])", re.IGNORECASE)
 
 
 def check_bsn_purpose(project) -> None:
@@ -258,7 +258,7 @@ def check_bsn_purpose(project) -> None:
             if isinstance(basis, dict) and basis.get("carries", "bsn") == "bsn":
                 continue
             why = ("may receive the BSN only as a hash (hPGN)" if isinstance(basis, dict)
-                   else "has no bsn_legal_basis in catalog.yaml")
+                   else "has no legal basis for the BSN (bsn_legal_basis in catalog.yaml)")
             carried = [c for c in columns if BSN_LIKE.search(c.split(".")[-1])]
             mapping = getattr(target, "mapping", None) or interface.mapping
             if mapping:
