@@ -47,9 +47,16 @@ def test_flaky_target_every_record_delivered_retries_recorded(rest_engine, http_
     assert summary.failed > 0 and state.failed_requests > 0
     assert set(state.source_keys) == {f"s{i}" for i in range(300)}
     assert set(state.source_keys.values()) == {1}
-    row = engine.store.delivery(24, "peer", "s7")
-    assert row["status"] == "delivered" and row["reference"] == row["reference"]
+    # every 503 is one failed attempt, recorded; every record was sent until it was taken once
+    assert state.failed_requests == summary.failed and state.requests == 300 + summary.failed
+    assert state.duplicates == 0
     assert sum(engine.store.delivery(24, "peer", f"s{i}")["attempts"] for i in range(300)) == 300 + summary.failed
+    # what arrived is the record, and the reference kept is the one the peer answered for it
+    for source_key in ("s0", "s7", "s299"):
+        key, item = next((k, it) for k, it in state.applied.items() if it["source_key"] == source_key)
+        assert item["payload"] == next(r.data for r in fakes.SOURCES["src"] if r.key == source_key)
+        row = engine.store.delivery(24, "peer", source_key)
+        assert row["status"] == "delivered" and row["reference"] == f"MSG-{key}"
 
 
 def test_rejected_records_are_dead_letters_and_replay_delivers_them(rest_engine, http_target):
