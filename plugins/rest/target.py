@@ -155,7 +155,7 @@ class RestApiTarget(Target):
                 for i in sendable:
                     try:
                         outcomes[i] = self._send_array([items[i]])[0]
-                    except RecordError as error:
+                    except (RecordError, TransientError) as error:  # this record's call alone
                         outcomes[i] = Outcome(error=error)
             else:
                 if everything:
@@ -295,7 +295,7 @@ class RestApiTarget(Target):
         return redact.text("\n".join(lines))
 
     def _render_call(
-        self, method: str, template: str, item: Item, step: "_CompiledStep | None", number: int = 0
+        self, method: str, template: str, item: Item, step: _CompiledStep | None, number: int = 0
     ) -> list[str]:
         url = self._url(template, item.payload, partial=True)
         if step is not None:

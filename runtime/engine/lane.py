@@ -30,7 +30,13 @@ from runtime import redact
 from runtime.engine.checkpoint import Checkpoint
 from runtime.engine.retry import Backoff, Sleeper
 from runtime.engine.state.store import BatchResult, DeadLetterRow, DeliveryRow, utcnow
-from runtime.errors import ConfigError, KoppelError, RecordError, TransientError, classify
+from runtime.errors import (
+    ConfigError,
+    KoppelError,
+    RecordError,
+    TransientError,
+    classify,
+)
 from runtime.plugin import Item, Outcome, Record, Target
 
 log = logging.getLogger("koppel.engine")
@@ -138,7 +144,7 @@ class TargetLane:
                     raise failure
             except ConfigError:
                 raise
-            except Exception as exc:  # one bad record never stops the others
+            except Exception as exc:  # noqa: BLE001 - one bad record never stops the others
                 stage = "validation" if type(exc).__name__ == "ContractError" else "mapping"
                 result.dead.append(self._dead(stage, record, None, None, exc, attempts=1))
                 counts["dead"] += 1
@@ -281,7 +287,7 @@ class TargetLane:
                 return [Outcome(error=exc)]
             # The plugin could not say which record it was: send them one by one to find it.
             return [self._write([p])[0] for p in todo]
-        except Exception as exc:  # TransientError and the unexpected: retry the whole write
+        except Exception as exc:  # noqa: BLE001 - TransientError and the unexpected: retry the whole write
             return [Outcome(error=_whole_write_error(exc, p.record.key, len(items))) for p in todo]
         if len(outcomes) != len(items):
             raise ConfigError(f"target '{self.name}' returned {len(outcomes)} outcomes for {len(items)} items")
@@ -300,7 +306,7 @@ class TargetLane:
             except ValueError:
                 return
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         self.metrics.lag(self.interface_id, (utcnow() - when).total_seconds())
 
     # -- rows ----------------------------------------------------------------------------------
@@ -319,7 +325,7 @@ class TargetLane:
         if key is None:
             try:
                 key = self.key_of(record)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a key that cannot be computed: the record key
                 key = record.key
         return DeadLetterRow(stage=stage, record=record_dict(record), reason=own_reason(record, exc),
                              error_class=classify(exc), target=self.name, idempotency_key=key,

@@ -1,0 +1,24 @@
+"""The fault suite: real plugins against real servers on 127.0.0.1 that fail at random.
+
+Hypothesis draws the fault schedules (rate, kinds, seed) and the data (records, later versions,
+refused records). CI runs a few examples per plugin, seeded so a failure repeats;
+``KOPPEL_FAULT_EXAMPLES=50`` runs more (``KOPPEL_FAULT_SEED`` changes the seed).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_TESTS = Path(__file__).resolve().parents[1]
+for folder in (_TESTS / "engine", _TESTS / "faultkit", _TESTS):
+    if str(folder) not in sys.path:
+        sys.path.insert(1, str(folder))
+
+
+@pytest.fixture
+def workdir(tmp_path_factory):
+    """A fresh folder per hypothesis example (tmp_path is one per test, shared by examples)."""
+    return lambda: tmp_path_factory.mktemp("example")

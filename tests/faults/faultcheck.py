@@ -1,0 +1,75 @@
+"""The property every fault test checks, and the source data it is checked against."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+
+from runtime.plugin import Record
+
+EXAMPLES = int(os.environ.get("KOPPEL_FAULT_EXAMPLES", "3"))
+
+FAULTS = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize="KOPPEL_FAULT_SEED" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    print_blob=True, phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking a run of
+    # several hundred records through a server takes minutes: the failing example is printed as it is
+)
+
+
+@dataclass
+class Stream:
+    """What the source holds: records in source order, some keys changed again later on."""
+
+    records: list[Record]
+    reject: set[str]
+
+    def latest(self) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for record in self.records:
+            out[record.key] = record.data
+        return out
+
+
+@st.composite
+def streams(draw, *, min_size: int = 200, max_size: int = 400) -> Stream:
+    """Several hundred records; up to a fifth of the keys change again later in the stream; a few
+    keys the target refuses (their own problem: class ``record``)."""
+    n = draw(st.integers(min_size, max_size))
+    again = draw(st.sets(st.integers(0, n - 1), max_size=n // 5))
+    keys = [f"S{100000 + i}" for i in range(n)]
+    records = [Record(key=k, data={"id": k, "version": 1, "name": f"Student {i}"}, object="student")
+               for i, k in enumerate(keys)]
+    for i in sorted(again):
+        k = keys[i]
+        records.append(Record(key=k, data={"id": k, "version": 2, "name": f"Student {i} (changed)"},
+                              object="student"))
+    reject = {keys[i] for i in draw(st.sets(st.integers(0, n - 1), max_size=3))}
+    return Stream(records, reject)
+
+
+def schedules(kinds: tuple[str, ...], *, max_rate: float = 0.5):
+    """A fault schedule: a rate of 10-50% of the requests, a non-empty subset of ``kinds``, a seed."""
+    return st.tuples(st.floats(0.1, max_rate), st.lists(st.sampled_from(kinds), min_size=1, unique=True),
+                     st.integers(0, 2**16))
+
+
+def check_outcome(stream: Stream, arrived: dict[str, dict], accepted: set[str], letters: list[dict]) -> None:
+    """Every record delivered with its latest content or a dead letter of class ``record`` that
+    names it; no record the target accepted is dead."""
+    latest = stream.latest()
+    dead = {d["source_key"]: d for d in letters}
+    for key, data in latest.items():
+        if key in stream.reject:
+            assert key in dead, f"{key} was refused but is not a dead letter"
+            continue
+        assert key not in dead, f"{key} is a dead letter ({dead[key]['error_class']}: {dead[key]['reason']})"
+        assert arrived.get(key) == data, f"{key}: the target holds {arrived.get(key)}, the source {data}"
+    for key, letter in dead.items():
+        assert letter["error_class"] == "record", letter
+        assert key in letter["reason"], f"the reason of {key}'s dead letter names another record: {letter['reason']}"
+        assert key not in accepted, f"{key} was accepted by the target yet is a dead letter"
+    assert set(dead) == stream.reject & set(latest)
