@@ -86,7 +86,7 @@ class FaultyStore:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def __enter__(self) -> FaultyStore:
+    def __enter__(self) -> Self:
         handler = type("Handler", (_StoreHandler,), {"store": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -212,7 +212,7 @@ class TcpFaultProxy:
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
 
-    def __enter__(self) -> TcpFaultProxy:
+    def __enter__(self) -> Self:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
