@@ -105,8 +105,8 @@ class ThreadServer:
 
 
 class ServerProcess:
-    """Koppel's server for the real project as its own process (tests/inbound/inbound_server.py),
-    so that its resident memory is its own."""
+    """``koppel serve`` for the real project (webhooks and realtime only, interfaces 3, 6 and 14),
+    as its own process, so that its resident memory is its own."""
 
     def __init__(self, tmp: Path, sis_url: str, state_url: str) -> None:
         self.port = free_port()
@@ -117,11 +117,11 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Self:
-        script = Path(__file__).with_name("inbound_server.py")
+        command = [sys.executable, "-m", "runtime.cli.__main__", "--project", str(ROOT), "serve", "--no-scheduler",
+                   "--only", "3,6,14", "--port", str(self.port)]
         with self.log.open("wb") as out:
-            self.process = subprocess.Popen([sys.executable, str(script), str(self.port)], cwd=ROOT, env=self.env,
-                                            stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120  # loading the project takes a while on a busy machine
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()
             try:

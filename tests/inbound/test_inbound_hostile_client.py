@@ -1,5 +1,5 @@
-"""A hostile client against Koppel's server for the project's own definitions, run as its own
-process on 127.0.0.1: every refusal has its status and an RFC 9457 problem body, nothing refused
+"""A hostile client against ``koppel serve`` for the project's own definitions (its own process,
+on 127.0.0.1): every refusal has its status and an RFC 9457 problem body, nothing refused
 is stored, the server's resident memory stays flat under oversized chunked bodies, and it
 stays up.
 
@@ -119,7 +119,9 @@ def test_declared_length_past_the_limit_is_refused_before_reading(server, key):
     headers = signed(key, b"{}")
     head = f"POST {HOOK} HTTP/1.1\r\nHost: x\r\nContent-Length: {HOSTILE_MB * 1024 * 1024}\r\n"
     sock.sendall((head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode())
-    answer = sock.recv(65536)
+    answer = b""
+    while chunk := sock.recv(65536):  # the server closes the connection after its answer
+        answer += chunk
     sock.close()
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"larger than 5000000 bytes" in answer
