@@ -188,6 +188,7 @@ class SisStoreTarget(Target):
             values, key, operation = self._match_existing(connection, values, key, operation)
         reference = self._apply(connection, operation, values, key)
         if kids and operation != "delete":
+            values = self._with_own_reference(connection, values, key, kids)
             children.write_children(connection, values, kids, set(self.spec.replace_children))
         if operation == "replace":
             self._written.setdefault(values.get(self.spec.replace_scope), set()).add(key)
@@ -221,6 +222,20 @@ class SisStoreTarget(Target):
         elif connection.execute(select(self.table.c[self.key[0]]).where(where)).first() is None:
             connection.execute(insert(self.table).values(values))
         return shown
+
+    def _with_own_reference(self, connection, values: dict, key: tuple, kids: dict) -> dict:
+        """The parent's own columns its children refer to (a person's ``person_number``) when the
+        record named the parent by another unique field (``key: [bsn]``: Intergrip knows a student
+        by BSN). Read from the row; no row is this record's error, also for an update without
+        changes of its own."""
+        wanted = [r.local[0] for r, _ in kids.values() if values.get(r.local[0]) is None]
+        if not wanted:
+            return values
+        where = and_(*(self.table.c[c] == v for c, v in zip(self.key, key)))
+        row = connection.execute(select(*(self.table.c[c] for c in wanted)).where(where)).mappings().first()
+        if row is None:
+            raise RecordError(f"no {self.spec.object} with this key", path=",".join(self.key))
+        return {**values, **dict(row)}
 
     def _match_existing(self, connection, values: dict, key: tuple, operation: str) -> tuple[dict, tuple, str]:  # noqa: ANN001
         """``match_on``: when no row has the record's key but one has the same value of another

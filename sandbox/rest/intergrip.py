@@ -2,20 +2,24 @@
 
 Intergrip's API is not public; this stand-in's own contract (bearer on every call):
 
-    GET  {base}/doorstroomdossiers?gewijzigdSinds=<ISO 8601>&page=1&pageSize=20
-         → {"items": [dossier...], "page", "pageSize", "totalItems", "next"}
+    GET  {base}/doorstroomdossiers?brin=30RR&gewijzigdSinds=<ISO 8601>&page=1&pageSize=20
+         → {"items": [dossier...], "page", "pageSize", "totalItems", "next"}; ``brin`` (the
+           receiving mbo school, whose dossiers these are) is required: without it a 400 problem,
+           another school's a 403
     GET  {base}/documenten/{documentId}       the document itself (application/pdf)
     POST {base}/aanmeldingen/{aanmeldId}/status
          {"status": "aangemeld"|"onderwijsovereenkomst_aangeboden"|"leidt_niet_tot_inschrijving"|
                     "ingetrokken"|"ingeschreven", "statusDatum": "2026-11-28", "toelichting": "..."}
          → 202 {"status": "accepted"}; another status or a missing field is a 422 problem
 
-A dossier belongs to a Centraal Aanmelden application (same ``aanmeldId`` and applicant when
-the two stand-ins share ``seed``/``interval``/``backlog``; every second application has one):
+Intergrip is an overstapsysteem of its own: it does not know Centraal Aanmelden's aanmeldId. A
+dossier names the student by BSN and the receiving school by BRIN (``brinMbo``), the sending VO
+school under ``school``; it is that of a Centraal Aanmelden applicant (same applicant when the
+two stand-ins share ``seed``/``interval``/``backlog``; every second application has one):
 
-    {"dossierId": "IG-CA-2027-000002", "aanmeldId": "CA-2027-000002", "bsn": "...",
+    {"dossierId": "IG-000002", "bsn": "...", "brinMbo": "30RR",
      "gewijzigdOp": "...Z", "school": {"brin": "20AB", "soort": "VMBO-TL"},
-     "advies": "...", "documenten": [{"documentId": "IG-CA-2027-000002-dd", "soort": "doorstroomdossier",
+     "advies": "...", "documenten": [{"documentId": "IG-000002-dd", "soort": "doorstroomdossier",
        "titel": "...", "mimeType": "application/pdf", "url": "http://.../api/documenten/IG-...-dd"},
        {..., "soort": "lob", ...}]}
 """
@@ -30,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import applications, synthetic
-from sandbox.rest.common import base_path, bearer_checker, changes_since, option, problem, receive, required_fields
+from sandbox.rest.common import admit, base_path, bearer_checker, changes_since, option, problem, receive, required_fields
 from sandbox.rest.vva import STATUSES
 from sandbox.standin import StandinContext, control_routes
 
@@ -40,12 +44,12 @@ ADVICE = ["Past goed bij de gekozen opleiding.", "Extra begeleiding bij rekenen 
 
 def dossier(application: dict[str, Any], document_url: str) -> dict[str, Any]:
     r = synthetic.rng("intergrip", application["aanmeldId"])
-    dossier_id = f"IG-{application['aanmeldId']}"
+    dossier_id = f"IG-{application['aanmeldId'].rsplit('-', 1)[1]}"
     docs = [("dd", "doorstroomdossier", "Doorstroomdossier VO-MBO"), ("lob", "lob", "LOB-portfolio")]
     return {
         "dossierId": dossier_id,
-        "aanmeldId": application["aanmeldId"],
         "bsn": application["persoon"]["bsn"],
+        "brinMbo": application["instelling"]["brin"],
         "gewijzigdOp": application["gewijzigdOp"],
         "school": application["vooropleiding"],
         "advies": r.choice(ADVICE),
@@ -74,7 +78,17 @@ def create_app(ctx: StandinContext) -> Starlette:
         return [dossier(a, url) for a in apps if int(a["aanmeldId"].rsplit("-", 1)[1]) % 2 == 0]
 
     async def list_(request: Request) -> Response:
-        return await changes_since(ctx, request, auth, "gewijzigdSinds", lambda since: dossiers(request, since))
+        refused = await admit(ctx, request, auth)  # credentials, then a queued fault
+        if refused:
+            return refused
+        brin = request.query_params.get("brin")
+        if not brin:
+            ctx.received.add("refused", {"reason": "no brin"}, path=request.url.path)
+            return problem(400, "brin is required: the BRIN of the receiving school")
+        if brin != applications.BRIN_MBO:
+            ctx.received.add("refused", {"reason": f"brin {brin}"}, path=request.url.path)
+            return problem(403, f"brin {brin}: not authorised for the dossiers of this school")
+        return await changes_since(ctx, request, lambda r: None, "gewijzigdSinds", lambda since: dossiers(request, since))
 
     async def document(request: Request) -> Response:
         denied = auth(request)
@@ -84,7 +98,8 @@ def create_app(ctx: StandinContext) -> Starlette:
         for item in dossiers(request, None):
             for doc in item["documenten"]:
                 if doc["documentId"] == doc_id:
-                    return Response(synthetic.tiny_pdf(doc["titel"]), media_type="application/pdf")
+                    ctx.received.add("document", {"documentId": doc_id}, path=request.url.path)
+                    return Response(synthetic.tiny_pdf(f"{doc['titel']} {item['dossierId']}"), media_type="application/pdf")
         return problem(404, "no such document")
 
     async def status(request: Request) -> Response:

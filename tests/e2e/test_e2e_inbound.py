@@ -1,5 +1,5 @@
 """External systems → SIS: each interface reads from (or is called by) its stand-in and writes
-the SIS store. SBB (8, 9), Exact (21) and Xedule (22) are in test_e2e_vendors.py."""
+the SIS store. SBB (8, 9), Intergrip (10), Exact (21) and Xedule (22) are in test_e2e_vendors.py."""
 
 from __future__ import annotations
 
@@ -80,13 +80,6 @@ def test_07_applications_polled_from_centraal_aanmelden(college) -> None:
     assert_ok(summary)
     assert summary.delivered > 0
     assert count(college, "application", "channel = 'centraal_aanmelden'") > 0
-
-
-def test_10_documents_from_intergrip(college) -> None:
-    college.run(7, trigger="poll")  # the dossiers belong to Centraal Aanmelden's applications
-    summary = college.run(10, trigger="poll")
-    assert_ok(summary)
-    assert summary.delivered > 0
 
 
 def test_23_bpv_matches_from_b3net(college) -> None:

@@ -218,3 +218,47 @@ def test_01_a_group_with_an_unknown_kind_of_scope_is_a_dead_letter(college) -> N
     [letter] = [d for d in college.engine.store.dead_letters(interface_id=1) if "scope" in d["reason"]]
     assert "pattern" in letter["reason"]
     assert grants(college, "docent@afdeling:ICT") == []
+
+
+# --- row 10: Intergrip --------------------------------------------------------------------------
+
+
+def test_10_dossiers_found_by_bsn_with_their_pdf_fetched_and_stored(college) -> None:
+    import hashlib
+
+    from runtime.settings import documents_dir
+
+    assert college.run(7, trigger="poll").outcome == "ok"  # the applicants (and their BSNs) are in the SIS
+    summary = college.run(10, trigger="poll")
+    assert (summary.outcome, summary.dead) == ("ok", 0), summary
+    polls = [i for i in college.received("intergrip", "poll") if i["path"].endswith("/doorstroomdossiers")]
+    assert polls and college.received("intergrip", "refused") == []
+    fetched = [i["body"]["documentId"] for i in college.received("intergrip", "document")]
+    assert len(fetched) == len(set(fetched)) == summary.read and all(d.endswith("-dd") for d in fetched)
+    rows = college.sql(
+        "SELECT d.document_id, d.kind, d.file_name, d.sha256, d.aanmeld_id, p.person_number FROM document d "
+        "JOIN person p ON p.person_number = d.person_number WHERE d.document_id LIKE 'IG-%' ORDER BY d.document_id")
+    assert len(rows) == 2 * summary.read  # the doorstroomdossier and the LOB document of each dossier
+    folder = documents_dir(college.root)
+    for document_id, kind, file_name, sha256, aanmeld_id, _person in rows:
+        assert aanmeld_id is None and file_name == f"{document_id}.pdf"
+        if kind == "doorstroomdossier":
+            data = (folder / file_name).read_bytes()
+            assert data.startswith(b"%PDF-") and hashlib.sha256(data).hexdigest() == sha256
+        else:
+            assert sha256 is None  # LOB documents are listed, not fetched (docs/vendor-notes.md)
+    # each dossier went to the person with its BSN: the same applicant Centraal Aanmelden sent
+    people = college.sql("SELECT count(DISTINCT d.person_number) FROM document d JOIN application a "
+                         "ON a.person_number = d.person_number WHERE d.document_id LIKE 'IG-%' "
+                         "AND a.channel = 'centraal_aanmelden'")
+    assert people == [(summary.read,)]
+
+
+def test_10_intergrip_refuses_a_list_without_the_receiving_brin(college) -> None:
+    token = (college.root / "sandbox" / "secrets" / "intergrip-token").read_text().strip()
+    url = college.sandbox.url("intergrip") + "/doorstroomdossiers"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(url, headers=headers, timeout=10).status_code == 400
+    assert httpx.get(url, params={"brin": "99XX"}, headers=headers, timeout=10).status_code == 403
+    listed = httpx.get(url, params={"brin": "30RR"}, headers=headers, timeout=10).json()["items"]
+    assert listed and all("aanmeldId" not in d and d["brinMbo"] == "30RR" for d in listed)

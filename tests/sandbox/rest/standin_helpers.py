@@ -117,7 +117,7 @@ def valid_request(box: Sandbox, name: str) -> dict:
     table = {
         "website": lambda: dict(method="PUT", url=f"{u}/programs/{PROGRAM_ID}", json=program(), headers=bearer("website-token")),
         "centraal-aanmelden": lambda: dict(method="GET", url=f"{u}/aanmeldingen", headers=bearer("centraal-aanmelden-token")),
-        "intergrip": lambda: dict(method="GET", url=f"{u}/doorstroomdossiers", headers=bearer("intergrip-token")),
+        "intergrip": lambda: dict(method="GET", url=f"{u}/doorstroomdossiers?brin=30RR", headers=bearer("intergrip-token")),
         "vva": lambda: dict(method="POST", url=f"{u}/aanmeldstatussen", json=vva_status(), headers=bearer("vva-token")),
         "signhost": lambda: dict(method="POST", url=f"{u}/transaction", json={"Seal": False, "Reference": "OOK-1",
                          "Signers": [{"Email": "student@example.nl"}]}, headers=signhost_headers()),

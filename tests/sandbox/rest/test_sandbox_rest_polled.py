@@ -51,15 +51,24 @@ def test_centraal_aanmelden_applications_fit_the_college(sandbox):
     assert one == application
 
 
-def test_intergrip_dossiers_belong_to_applications_and_carry_documents(sandbox):
+def test_intergrip_dossiers_name_the_student_by_bsn_and_the_school_by_brin(sandbox):
     url, headers = sandbox.url("intergrip") + "/doorstroomdossiers", bearer("intergrip-token")
-    dossiers, _ = follow(url, headers, pageSize=5)
-    assert dossiers and all(elfproef(d["bsn"]) for d in dossiers)
-    assert all(re.fullmatch(r"CA-\d{4}-\d{6}", d["aanmeldId"]) for d in dossiers)
+    dossiers, pages = follow(url, headers, pageSize=5, brin="30RR")
+    assert pages >= 2 and dossiers and all(elfproef(d["bsn"]) for d in dossiers)
+    assert all("aanmeldId" not in d and d["brinMbo"] == "30RR" for d in dossiers)  # Intergrip has no aanmeldId
+    assert all(re.fullmatch(r"IG-\d{6}", d["dossierId"]) for d in dossiers)
     kinds = {doc["soort"] for doc in dossiers[0]["documenten"]}
     assert kinds == {"doorstroomdossier", "lob"}
     pdf = client.get(dossiers[0]["documenten"][0]["url"], headers=headers)
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    assert client.get(dossiers[0]["documenten"][0]["url"]).status_code == 401  # the bearer is needed here too
+
+
+@pytest.mark.parametrize("params, status", [({}, 400), ({"brin": "99XX"}, 403)])
+def test_intergrip_refuses_a_list_without_the_colleges_brin(sandbox, params, status):
+    r = client.get(sandbox.url("intergrip") + "/doorstroomdossiers", params=params, headers=bearer("intergrip-token"))
+    assert r.status_code == status and "brin" in r.json()["title"]
+    assert [i["kind"] for i in sandbox.context("intergrip").received.items] == ["refused"]
 
 
 def test_intergrip_takes_the_five_statuses_only(sandbox):
