@@ -8,8 +8,8 @@ this process could not close because the database was down are closed as ``inter
 it answers; if it never does before the exit, a survivor closes them once their lease expired.
 
 SIGHUP (and, with ``watch=True``, any change under catalog.yaml, interfaces/ or mappings/)
-reloads the definitions (``reload``): the loops and the scheduler stop after their run in hand
-and start again on the new project; a file that became invalid keeps its last good version
+reloads the definitions (``reload``): like a drain, runs in hand record their batch and stop
+(a retry wait is cut short), then the loops and the scheduler start again on the new project; a file that became invalid keeps its last good version
 (runtime/servable.py) and is reported in the log, /readyz and ``koppel_definition_invalid``.
 """
 
@@ -53,6 +53,8 @@ class Daemon:
         self.reload_requested = threading.Event()
         self._stopping = threading.Event()
         self._watch = watch
+        # taken now, not when the watcher thread first runs: an edit right after start counts
+        self._stamp = _definition_stamp(engine.project.root) if watch else None
         self.only = only  # koppel serve --only: reloads keep to these interfaces
         self._reloader: threading.Thread | None = None
         for name, why in sorted((invalid or {}).items()):
@@ -96,13 +98,18 @@ class Daemon:
         from runtime.servable import merge_last_good
 
         engine = self.engine
+        log.info("reloading the definitions")
         fresh = load_project(engine.project.root)
         project, problems = merge_last_good(engine.project, fresh)
         if self.only is not None:
             project.interfaces = {i: x for i, x in project.interfaces.items() if i in self.only}
         for name, why in sorted(problems.items()):
             log.error("definition invalid: %s", why, extra={"file": name})
+        engine.stop()  # runs in hand record their batch; a retry wait is cut short (read again)
         self._stop_loops()
+        from runtime.engine.retry import Sleeper
+
+        engine.sleeper = Sleeper()  # the new runs' retries wait again
         engine.project = project
         # mappings are loaded again on first use, except those of a broken file (its last good version stays)
         for name in [n for n in engine._mappings if f"mappings/{n}.yaml" not in problems]:
@@ -121,7 +128,8 @@ class Daemon:
         return problems
 
     def _reload_loop(self) -> None:
-        seen = _definition_stamp(self.engine.project.root) if self._watch else None
+        seen = self._stamp
+        log.debug("watching the definitions" if self._watch else "reloading on SIGHUP")
         while not self._stopping.is_set():
             asked = self.reload_requested.wait(WATCH_EVERY)
             if self._stopping.is_set():

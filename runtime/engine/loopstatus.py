@@ -65,7 +65,7 @@ class LoopStatus:
     def owning(self) -> None:
         from runtime.engine.lease import process_id
 
-        self._set("idle", owner=True, holder=process_id(), holder_alive=True)
+        self._set(self.state if self.state == DOWN else "idle", owner=True, holder=process_id(), holder_alive=True)
 
     def standby(self, store, interface, progress: tuple[float | None, str | None] | None = None) -> None:
         """Another daemon owns the interface: note who, whether its lease is still alive, and

@@ -122,8 +122,9 @@ class RealtimeLoop(threading.Thread):
                 self.stopping.wait(self._backoff(run_failed=failed.by_peer))
             except Exception as exc:  # the database, the source or the target went away
                 self.status.failed(exc)
+                # the traceback once per streak of failures; then one line each (an outage is long)
                 log.warning("realtime loop failed (%s); retrying in %.0f s", type(exc).__name__, self._backoff(),
-                            exc_info=True, extra={"interface": self.interface.id})
+                            exc_info=self.status.failures == 1, extra={"interface": self.interface.id})
                 self._drop_ownership()
                 self.stopping.wait(self._backoff())
         self._drop_ownership()
@@ -152,7 +153,7 @@ class RealtimeLoop(threading.Thread):
         except Exception as exc:
             self._interrupted = True
             self.status.failed(exc)
-            log.warning("realtime run failed: %s", type(exc).__name__, exc_info=True,
+            log.warning("realtime run failed: %s", type(exc).__name__, exc_info=self.status.failures == 1,
                         extra={"interface": self.interface.id})
             return "broken"
         finally:

@@ -55,3 +55,103 @@ def test_sigterm_drains_in_flight_run_and_records_it(tmp_path):
     db.dispose()
     assert run.outcome == "stopped" and 0 < run.read < 100_000
     assert cursor == str(run.read) and run.delivered == run.read  # recorded up to the last batch
+
+
+def _serve(project: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "KOPPEL_STATE_URL": f"sqlite:///{project / 'state.db'}",
+           "KOPPEL_SIS_URL": f"sqlite:///{project / 'sis.db'}"}
+    log = open(project / "serve.log", "w")  # a file, not a pipe: a full pipe would block the daemon's logging
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--project", str(project), "serve", "--port", str(port),
+                             "--no-scheduler", *args], env=env, cwd=Path(__file__).parents[2],
+                            stdout=log, stderr=log, text=True)
+    proc.log_path = project / "serve.log"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _readyz(proc, base: str, until=lambda body: True, timeout: float = 40) -> dict:
+    deadline = time.monotonic() + timeout
+    body = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            body = httpx.get(f"{base}/readyz", timeout=2).json()
+            if "interfaces" in body and until(body):
+                return body
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"no such /readyz answer: {body}; exit {proc.poll()}")
+
+
+def _stop(proc) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return proc.log_path.read_text()
+
+
+def _break(path: Path) -> None:
+    path.write_text(path.read_text() + "\nnot_a_field: 1\n")
+
+
+def test_serve_runs_every_valid_interface_and_reloads_keeping_the_last_good_version(project_copy):
+    name = "interfaces/24-sis-b3net-verbintenis.yaml"
+    file = project_copy / name
+    good = file.read_text()
+    _break(file)
+    proc, base = _serve(project_copy, "--watch")
+    try:
+        # 1. started although 24 is broken: every other interface runs, 24 is reported
+        body = _readyz(proc, base)
+        assert "24" not in body["interfaces"] and {"11", "16"} <= set(body["interfaces"])
+        why = body["invalid"][name]
+        assert why.startswith(f"{name}:") and "not_a_field" in why and "last good" not in why
+        metrics = httpx.get(f"{base}/metrics").text
+        assert f'koppel_definition_invalid{{file="{name}"}} 1.0' in metrics
+        # 2. fixed: --watch reloads, 24 runs
+        file.write_text(good)
+        body = _readyz(proc, base, lambda b: "24" in b["interfaces"])
+        assert name not in body.get("invalid", {})
+        # 3. broken again: its last good version keeps running
+        _break(file)
+        body = _readyz(proc, base, lambda b: name in b.get("invalid", {}))
+        assert "24" in body["interfaces"]
+        assert body["invalid"][name].endswith("(serving the last good version of interface 24)")
+        # 4. SIGHUP reloads too
+        file.write_text(good)
+        proc.send_signal(signal.SIGHUP)
+        _readyz(proc, base, lambda b: name not in b.get("invalid", {}))
+    finally:
+        err = _stop(proc)
+    assert "definition invalid, not served" in err and proc.returncode == 0
+    assert err.count('"msg": "definitions reloaded"') >= 3
+
+
+def test_serve_strict_refuses_an_invalid_definition(project_copy):
+    _break(project_copy / "interfaces" / "24-sis-b3net-verbintenis.yaml")
+    strict = subprocess.run([sys.executable, "-m", "runtime.cli", "--project", str(project_copy), "serve", "--strict"],
+                            cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60)
+    assert strict.returncode != 0
+    assert "interfaces/24-sis-b3net-verbintenis.yaml:" in strict.stderr + strict.stdout
+
+
+def test_serve_only_runs_the_named_interfaces(project_copy, monkeypatch):
+    import types
+
+    from runtime.engine.cli import _serve_engine
+    from runtime.engine.daemon import Daemon
+
+    monkeypatch.setenv("KOPPEL_STATE_URL", f"sqlite:///{project_copy / 'state.db'}")
+    ctx = types.SimpleNamespace(obj={"project": project_copy, "environment": "sandbox", "debug": False})
+    engine, invalid = _serve_engine(ctx, ["24", "16-duo-verzuim"], strict=False)
+    try:
+        assert sorted(engine.project.interfaces) == [16, 24] and invalid == {}
+        daemon = Daemon(engine, port=_free_port(), only={16, 24})
+        assert daemon.scheduler.add_interfaces() == [] and sorted(daemon.realtime.start()) == [16, 24]
+        daemon.drain()
+    finally:
+        engine.close()
