@@ -90,6 +90,11 @@ def test_a_user_without_username_is_400_invalid_value_and_nothing_is_stored(coll
     ({"externalId": None}, "externalId: required"),
     ({"externalId": "P999999"}, "externalId: no person P999999 in the SIS"),
     ({ENTERPRISE: "KW1C"}, f"{ENTERPRISE}: must be an object"),
+    # what the SIS would refuse after a 201 (the interface's mappings and their contracts)
+    ({"userName": "Emma Jansen"}, "the SIS cannot take this resource (mapping scim-gebruiker-naar-persoon): "
+                                  "account_name: does not match the pattern"),
+    ({"emails": [{"value": "emma@", "type": "work", "primary": True}]},
+     "the SIS cannot take this resource (mapping scim-gebruiker-naar-persoon): email_school: does not match"),
 ])
 def test_a_user_with_a_wrong_value_is_400_invalid_value(college, change, detail):
     response = college.post("/Users", json=user() | change)
@@ -258,6 +263,8 @@ def test_groups_are_roles_searchable_and_patched(college):
     created = college.post("/Groups", json=group)
     assert created.status_code == 201 and created.json()["id"] == "studentassistent"
     assert college.post("/Groups", json={k: v for k, v in group.items() if k != "displayName"}).status_code == 400
+    spaced = college.post("/Groups", json=group | {"externalId": "rol met spaties"})
+    assert spaced.status_code == 400 and "mapping scim-groep-naar-rol" in error_of(spaced)["detail"]
     assert college.engine.run_interface(1, "webhook").dead == 0
     found = college.get("/Groups", params={"filter": 'externalId eq "studentassistent"'}).json()
     assert [(g["id"], [m["value"] for m in g["members"]]) for g in found["Resources"]] == [

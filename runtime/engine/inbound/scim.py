@@ -99,6 +99,7 @@ class ScimHook(Webhook):
                     return await self.search(request, resource)
                 data = clean(resource, await self.resource_body(request))
                 rid = self.resource_id(data)
+                self.trial(rid, data)
                 await self.check(resource, rid, data, creating=True)
                 await self.keep(rid, data, "upsert", resource)
                 base = self.base(request, resource)
@@ -128,6 +129,7 @@ class ScimHook(Webhook):
                 if data.get("externalId", rid) != rid:
                     raise invalid(f"externalId: '{data['externalId'][:60]}' is not the id in the path")
                 data["externalId"] = rid
+                self.trial(rid, data)
                 await self.check(resource, rid, data, creating=False)
                 await self.keep(rid, data, "patch" if request.method == "PATCH" else "upsert", resource)
                 return self.ok(200, _echo(data, rid, resource, base), SCIM_TYPE)
@@ -199,6 +201,21 @@ class ScimHook(Webhook):
             holder = await self.sis(self.directory.account_holder, data["userName"])
             if holder not in (None, rid):
                 raise uniqueness("userName: another person has this account name")
+
+    def trial(self, rid: str, data: dict[str, Any]) -> None:
+        """Map the resource as the interface's run will, with every target's mapping and contract:
+        what would become a dead letter after the 201 is a 400 now (``account_name`` with a space,
+        a role name the SIS does not allow, an e-mail address without a domain)."""
+        from runtime.errors import KoppelError
+
+        names = {getattr(t, "mapping", None) or self.interface.mapping for t in self.interface.targets}
+        for name in sorted(n for n in names if n):
+            _, error = self.engine.mapping(name).map_many([{**data, "id": rid}])[0]
+            if isinstance(error, KoppelError):
+                raise invalid(f"the SIS cannot take this resource (mapping {name}): {error}")
+            if error is not None:
+                log.error("SCIM: mapping %s failed: %s", name, type(error).__name__, extra={"interface": self.interface.id})
+                raise invalid(f"the SIS cannot take this resource (mapping {name})")
 
     async def sis(self, function, *args):
         from runtime.dberrors import database_outage
