@@ -99,6 +99,7 @@ class SoapEndpoint:
         self.bodies = Bodies(self.client, self._substitution_map())
         self._session = None
         self._signing: tuple[bytes, bytes] | None = None
+        self._trust = None  # the system's trust store (2W-be-S), loaded by open() before the first call
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -135,6 +136,8 @@ class SoapEndpoint:
         self._session = session
         if self.settings.signed:
             self._signing = self.settings.signing_material()
+            # before anything is sent: an answer that cannot be verified must not be asked for
+            self._trust = self.settings.trust_store()
 
     def _key_file(self, reference: str | None) -> str | None:
         """requests wants a key *file*: use the file of ${file:...}, else a private temp file."""
@@ -220,7 +223,7 @@ class SoapEndpoint:
         body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soapaction}"'}
         status, content, retry_after = self._post(body, headers)
-        answer = self._read_answer(op, status, content, retry_after)
+        answer = self._read_answer(op, status, content, retry_after, message_id)
         return CallResult(answer=answer, message_id=message_id, document_id=document_id)
 
     def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str | None]:
@@ -254,7 +257,8 @@ class SoapEndpoint:
             response.close()
         return response.status_code, b"".join(chunks), response.headers.get("Retry-After")
 
-    def _read_answer(self, op, status: int, content: bytes, retry_after: str | None) -> dict[str, Any]:
+    def _read_answer(self, op, status: int, content: bytes, retry_after: str | None,
+                     message_id: str | None = None) -> dict[str, Any]:
         name = self.settings.system
         if not content.strip():
             if status == 200:
@@ -280,6 +284,10 @@ class SoapEndpoint:
             raise faults.from_fault(fault.findtext("faultcode") or "", fault.findtext("faultstring") or "", system=name)
         if status != 200:
             raise faults.from_http_status(status, system=name, retry_after=retry_after)
+        if self.settings.signed:  # 2W-be-S: DUO's answer counts only when it verifies (trust.py)
+            if self._trust is None:
+                self._trust = self.settings.trust_store()
+            self._trust.check_answer(root, message_id)
         element = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
         if element is None:
             return {}

@@ -13,8 +13,9 @@ separate reference to the Timestamp, To, Action, MessageID, From and the Body; R
 SHA-256 digests, exclusive c14n. zeep's own BinarySignature signs only the Body, which DUO
 refuses (``Client.EK0031``), hence this module.
 
-``verify`` is the receiving side (the stand-ins): it checks the signature with xmlsec, using the
-certificate in the BinarySecurityToken, and checks that every required part is referenced.
+``verify`` is the receiving side (the stand-ins, and Koppel for DUO's answers, see trust.py): it
+checks the signature with xmlsec, using the certificate in the BinarySecurityToken, and checks
+that every required part is referenced.
 """
 
 from __future__ import annotations
@@ -175,8 +176,14 @@ class SignatureProblem(ValueError):
     """The message signature is missing, invalid or does not cover what the profile asks."""
 
 
-def verify(envelope: etree._Element, *, now: datetime | None = None) -> bytes:
-    """Check a 2W-be-S signature; returns the signer's certificate (DER). SignatureProblem if not."""
+def verify(envelope: etree._Element, *, now: datetime | None = None, answer: bool = False) -> bytes:
+    """Check a 2W-be-S signature; returns the signer's certificate (DER). SignatureProblem if not.
+
+    ``answer``: the message answers one of ours, so ``wsa:RelatesTo`` must be there and signed
+    too (whether it names our request is the caller's check, see trust.py). Whether the
+    certificate is one to trust is the caller's check as well: this only proves the message was
+    signed by the key of the certificate it carries.
+    """
     import xmlsec
 
     header = envelope.find(f"{{{SOAP_ENV}}}Header")
@@ -199,6 +206,8 @@ def verify(envelope: etree._Element, *, now: datetime | None = None) -> bytes:
         "Body": envelope.find(f"{{{SOAP_ENV}}}Body"),
         **{name: header.find(f"{{{WSA}}}{name}") for name in ("To", "Action", "MessageID", "From")},
     }
+    if answer:
+        targets["RelatesTo"] = header.find(f"{{{WSA}}}RelatesTo")
     referenced = {ref.get("URI", "").lstrip("#") for ref in signature.iterfind(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")}
     for name, node in targets.items():
         node_id = node.get(f"{{{WSU}}}Id") if node is not None else None

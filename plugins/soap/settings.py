@@ -7,6 +7,8 @@ address), ``oin`` (the receiver), ``tls``, ``timeout`` and ``options``:
 
     signing_key       secret reference to the PEM private key that signs (2W-be-S)
     signing_cert      path to the PEM certificate that goes into the BinarySecurityToken
+    trust_store       path to the PEM certificate(s) the service signs its answers with (2W-be-S:
+                      required; an answer not signed by one of them is refused, see trust.py)
     messageid_form    urn (default: urn:uuid:<uuid>) or bare (<uuid>)
     wsa_to            the wsa:To address to use instead of <url>?oin=<oin>
     max_response_bytes  refuse larger answers (default 10 MB)
@@ -57,6 +59,11 @@ class SoapSettings:
         if self.options.get("wsa_to"):
             return str(self.options["wsa_to"])
         return edukoppeling.with_oin(endpoint, self.receiver_oin) if self.receiver_oin else endpoint
+
+    def trust_store(self):
+        from .trust import TrustStore
+
+        return TrustStore.load(self.system, self.options.get("trust_store"), self.project_root)
 
     def signing_material(self) -> tuple[bytes, bytes]:
         key_ref = self.options.get("signing_key")

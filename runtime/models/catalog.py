@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from runtime.models.auth import InboundAuth, OutboundAuth
 from runtime.models.common import TLS, Model
@@ -91,10 +91,18 @@ class System(Model):
 
     @field_validator("environments")
     @classmethod
-    def _all_environments(cls, value: dict) -> dict:
+    def _all_environments(cls, value: dict, info: ValidationInfo) -> dict:
         missing = [e for e in ENVIRONMENTS if e not in value]
         if missing:
             raise ValueError(f"settings missing for environment(s): {', '.join(missing)}")
+        profile = str(info.data.get("profile") or "").upper()
+        if profile.endswith(("-S", "-SE")):
+            # a signed profile signs both ways: the answers are trusted only when they verify
+            # against certificates the college chose, per environment (never a default)
+            untrusted = [e for e in ENVIRONMENTS if not value[e].options.get("trust_store")]
+            if untrusted:
+                raise ValueError(f"profile {info.data['profile']} signs its answers: set options.trust_store (PEM "
+                                 f"certificate(s) they are signed with) for environment(s): {', '.join(untrusted)}")
         return value
 
 

@@ -11,7 +11,9 @@ envelope (VersionMismatch.DK0001), SOAPAction (Client.DK0003), wsa:To / Action /
 From present (DK0005 / DK0006 / DK0007 / EK0020), Action equals SOAPAction (DK0011), From
 carries a valid OIN (EK0021), To carries our OIN (EK0022), MessageID is a UUID (EK0023), the
 signature covers Timestamp, addressing and Body and verifies with the BinarySecurityToken's
-certificate (EK0031), the body validates against the contract's XSD (Client.DK0004).
+certificate (EK0031), the body validates against the contract's XSD (Client.DK0004). A signed
+stand-in signs its answers the way DUO does (Timestamp, To, Action, MessageID, RelatesTo, From,
+Body), with sandbox/secrets/duo-standin-signing.key; Koppel trusts its certificate in sandbox.
 
 Fault switch (sandbox/standin.py): "slow", "500", "429" as everywhere; "fault" answers a SOAP
 fault with the given ``code`` (default Server.DK0051); "reject" refuses the matching record the
@@ -42,6 +44,10 @@ SOAP_ENV = edukoppeling.SOAP_ENV
 OIN = re.compile(r"^[0-9A-Z]{20}$")
 UUID = re.compile(r"^(urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: what a signed stand-in signs its answers with, as DUO signs with its PKIoverheid certificate;
+#: the certificate is the sandbox environment's trust_store in catalog.yaml
+ANSWER_KEY = PROJECT_ROOT / "sandbox" / "secrets" / "duo-standin-signing.key"
+ANSWER_CERT = PROJECT_ROOT / "sandbox" / "secrets" / "duo-standin-signing.crt"
 
 
 class SoapFault(Exception):
@@ -206,6 +212,8 @@ class SoapStandin:
                 ),
             )
         etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(body_element)
+        if self.signed and self.edukoppeling:  # 2W-be-S both ways: the answer is signed as well
+            edukoppeling.sign(envelope, ANSWER_KEY.read_bytes(), ANSWER_CERT.read_bytes())
         return Response(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"), media_type="text/xml; charset=utf-8")
 
 
