@@ -72,7 +72,7 @@ class Pickup:
         if self.spec.after == "keep":
             yield from self._read_in_place(state)
             return
-        for name, _ in sorted(self.storage.list_files(self.processing)):
+        for name, _ in sorted(self._list(self.processing)):
             if state.get("file") == name and state.get("done"):
                 self.finish(name, "done")  # committed before the crash, not yet archived
                 continue
@@ -88,12 +88,19 @@ class Pickup:
                 continue  # claimed by another daemon, or withdrawn
             yield from self._read_file(name, posixpath.join(self.processing, name), 0, {})
 
+    def _list(self, folder: str) -> list[tuple[str, float]]:
+        """The folder's files; a folder that cannot be listed (a share that dropped) is transient."""
+        try:
+            return self.storage.list_files(folder)
+        except OSError as exc:  # not there as a folder (ENOTDIR, EIO, a stale mount); absent is [] already
+            raise storage_error("listing", folder, exc) from exc
+
     def _waiting(self) -> list[str]:
-        return sorted(n for n, _ in self.storage.list_files(self.directory) if fnmatch.fnmatchcase(n, self.spec.pattern))
+        return sorted(n for n, _ in self._list(self.directory) if fnmatch.fnmatchcase(n, self.spec.pattern))
 
     def _read_in_place(self, state: dict) -> Iterator[Batch]:
         mark = tuple(state.get("mark") or (0.0, ""))
-        files = sorted((m, n) for n, m in self.storage.list_files(self.directory)
+        files = sorted((m, n) for n, m in self._list(self.directory)
                        if fnmatch.fnmatchcase(n, self.spec.pattern))
         for mtime, name in files:
             if (mtime, name) <= mark and not (state.get("file") == name and not state.get("done")):

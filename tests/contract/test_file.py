@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shutil
@@ -14,6 +15,22 @@ from plugins.file import plugin
 from runtime.plugin import Item, PluginContext
 
 from .framework import SourceContract, SourceHarness, TargetContract, TargetHarness
+
+
+@contextlib.contextmanager
+def _folder_unavailable(folder: Path):
+    """The folder is not there as a folder while active, as when its share drops: a file stands
+    in its place (every operation in it fails with an OSError, ENOTDIR), then it comes back as it was."""
+    aside = folder.with_name(folder.name + ".aside")
+    if folder.exists():
+        folder.rename(aside)
+    folder.write_text("the share is not mounted")
+    try:
+        yield
+    finally:
+        folder.unlink()
+        if aside.exists():
+            aside.rename(folder)
 
 
 def _context(root: Path, batch_size: int) -> PluginContext:
@@ -50,6 +67,10 @@ class FolderSourceHarness(SourceHarness):
     def reset(self) -> None:
         shutil.rmtree(self.root / "drop", ignore_errors=True)
 
+    def transient_failure(self):
+        (self.root / "drop").mkdir(exist_ok=True)
+        return _folder_unavailable(self.root / "drop")
+
 
 class FolderTargetHarness(TargetHarness):
     def __init__(self) -> None:
@@ -83,6 +104,10 @@ class FolderTargetHarness(TargetHarness):
 
     def reset(self) -> None:
         shutil.rmtree(self.root / "out", ignore_errors=True)
+
+    def transient_failure(self):
+        (self.root / "out").mkdir(exist_ok=True)
+        return _folder_unavailable(self.root / "out")
 
 
 class TestFileSource(SourceContract):
