@@ -91,8 +91,8 @@ def test_a_user_without_username_is_400_invalid_value_and_nothing_is_stored(coll
     ({"externalId": "P999999"}, "externalId: no person P999999 in the SIS"),
     ({ENTERPRISE: "KW1C"}, f"{ENTERPRISE}: must be an object"),
     # what the SIS would refuse after a 201 (the interface's mappings and their contracts)
-    ({"userName": "Emma Jansen"}, "the SIS cannot take this resource (mapping scim-gebruiker-naar-persoon): "
-                                  "account_name: does not match the pattern"),
+    ({"userName": "Emma Jansen"}, ("the SIS cannot take this resource (mapping scim-gebruiker-naar-persoon): "
+                                  "account_name: does not match the pattern")),
     ({"emails": [{"value": "emma@", "type": "work", "primary": True}]},
      "the SIS cannot take this resource (mapping scim-gebruiker-naar-persoon): email_school: does not match"),
 ])
@@ -263,6 +263,8 @@ def test_groups_are_roles_searchable_and_patched(college):
     created = college.post("/Groups", json=group)
     assert created.status_code == 201 and created.json()["id"] == "studentassistent"
     assert college.post("/Groups", json={k: v for k, v in group.items() if k != "displayName"}).status_code == 400
+    stranger = college.post("/Groups", json=group | {"members": [{"value": "P100001"}, {"value": "P999999"}]})
+    assert stranger.status_code == 400 and error_of(stranger)["detail"] == "members: no person P999999 in the SIS"
     spaced = college.post("/Groups", json=group | {"externalId": "rol met spaties"})
     assert spaced.status_code == 400 and "mapping scim-groep-naar-rol" in error_of(spaced)["detail"]
     assert college.engine.run_interface(1, "webhook").dead == 0

@@ -183,12 +183,17 @@ class ScimHook(Webhook):
     async def check(self, resource: str, rid: str, data: dict[str, Any], *, creating: bool) -> None:
         """What the SIS would refuse later, refused now (see the module docstring)."""
         if resource == "Group":
+            members = data.get("members") or []
+            for index, member in enumerate(members):
+                if not isinstance(member.get("value"), str) or not member["value"]:
+                    raise invalid(f"members[{index}].value: required")
+            people = [m["value"] for m in members if m.get("type") in (None, "User")]
+            unknown = await self.sis(self.directory.unknown_people, people)
+            if unknown:
+                raise invalid(f"members: no person {', '.join(unknown[:5])[:200]} in the SIS")
             waiting = await self.sis(self.pending, rid) if creating else None
             if creating and (await self.sis(self.directory.group, rid, "") or (waiting and waiting[0] != "delete")):
                 raise uniqueness(f"the group {rid[:60]} exists; PUT or PATCH /Groups/{rid[:60]}")
-            for index, member in enumerate(data.get("members") or []):
-                if not isinstance(member.get("value"), str) or not member["value"]:
-                    raise invalid(f"members[{index}].value: required")
             return
         person = await self.sis(self.directory.person, rid)
         if person is None:

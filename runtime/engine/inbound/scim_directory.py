@@ -54,6 +54,14 @@ class Directory:
             row = c.execute(select(p.person_number, p.account_name).where(p.person_number == person_number)).first()
         return dict(row._mapping) if row else None
 
+    def unknown_people(self, numbers: list[str]) -> list[str]:
+        """Those of ``numbers`` that are no person in the SIS (a group's members)."""
+        p = table("person").c
+        wanted = sorted(set(numbers))
+        with self.engine.connect() as c:
+            known = {n for (n,) in c.execute(select(p.person_number).where(p.person_number.in_(wanted)))} if wanted else set()
+        return [n for n in wanted if n not in known]
+
     def account_holder(self, account_name: str) -> str | None:
         """Who holds the account name (compared as the mapping writes it: trimmed, lower case)."""
         p = table("person").c
