@@ -145,6 +145,13 @@ class SqliteSourceHarness(SourceHarness):
         with sqlite3.connect(self.path) as db:
             db.execute("DELETE FROM student")
 
+    def transient_failure(self):
+        # Said, not left to the framework's default: the source opens its connection before the
+        # fault starts, a WAL reader is never blocked by a writer, and an open connection keeps
+        # reading its file when the file is moved or replaced. The same plugin's outage cases run
+        # against PostgreSQL (TestDbPostgresSource), where the server is stopped.
+        raise Unsupported("an open SQLite file has no outage a WAL reader can see; the PostgreSQL cases cover it")
+
 
 class PgTargetHarness(TargetHarness):
     def __init__(self) -> None:

@@ -59,9 +59,31 @@ def test_plugin_modules_import_without_heavy_libraries() -> None:
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [], "heavy imports at registration time"
 
 
-def test_every_plugin_has_contract_cases() -> None:
-    missing = [name for name in _names() if not (HERE / f"test_{name}.py").exists()]
-    if missing:
-        pytest.skip(
-            "no contract cases yet for: " + ", ".join(missing) + " (add tests/contract/test_<type>.py; see README.md)"
-        )
+@pytest.mark.parametrize("name", _names())
+def test_every_plugin_has_contract_cases(name: str) -> None:
+    """A plugin without contract cases fails here, for each role it plays: a source is run through
+    SourceContract, a target through TargetContract (tests/contract/test_<type>.py; see README.md)."""
+    import importlib
+
+    from .framework import SourceContract, TargetContract
+
+    path = HERE / f"test_{name}.py"
+    assert path.exists(), f"no contract cases for plugin '{name}': add tests/contract/test_{name}.py (see README.md)"
+    module = importlib.import_module(f"{__package__}.test_{name}")  # the package pytest imported this file from
+    classes = [v for v in vars(module).values() if isinstance(v, type) and v.__name__.startswith("Test")]
+    plugin = _entry_points()[name].load()
+    contracts = {"source": SourceContract, "target": TargetContract}
+    for role in plugin.roles:
+        cases = [c.__name__ for c in classes if issubclass(c, contracts[role])]
+        assert cases, f"plugin '{name}' has a {role} but tests/contract/test_{name}.py runs no {contracts[role].__name__}"
+
+
+def test_the_check_of_contract_cases_fails_for_a_plugin_without_them(monkeypatch) -> None:
+    """The check above can fail: a registered plugin with no test file is reported by name."""
+    fake = type("EP", (), {"name": "nocases", "load": staticmethod(lambda: None)})()
+    monkeypatch.setattr(sys.modules[__name__], "_entry_points", lambda: {**_real_entry_points(), "nocases": fake})
+    with pytest.raises(AssertionError, match="no contract cases for plugin 'nocases'"):
+        test_every_plugin_has_contract_cases("nocases")
+
+
+_real_entry_points = _entry_points
