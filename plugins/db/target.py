@@ -87,9 +87,16 @@ class TableTarget(BulkWrites, Target):
             self.connection = self.engine.raw_connection()
         except sqlalchemy.exc.DBAPIError as exc:
             raise connection_error(exc, f"target {self.ctx.system_name or 'db'}") from None
-        self.dialect = dialect_for(self.engine.dialect.name, self.connection)
-        self.dialect.ensure_schema(self.schema)
-        self.connection.commit()
+        try:
+            self.dialect = dialect_for(self.engine.dialect.name, self.connection)
+            self.dialect.ensure_schema(self.schema)
+            self.connection.commit()
+        except Exception as exc:  # noqa: BLE001 - sorted below
+            if not _is_connection_problem(exc):
+                raise
+            self._drop_connection()  # lost while setting up: a transient failure, open again later
+            raise TransientError(f"target {self.ctx.system_name or 'db'}: connection lost while opening "
+                                 f"({type(exc).__name__})", code="connect") from None
         self._create_views(quiet=True)
 
     def close(self) -> None:

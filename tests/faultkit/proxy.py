@@ -209,6 +209,7 @@ class TcpFaultProxy:
         self.enabled = True
         self.injected: dict[str, int] = {}
         self.connections = 0
+        self.chunks = 0  # client chunks seen
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
 
@@ -234,6 +235,7 @@ class TcpFaultProxy:
 
     def _draw(self) -> str | None:
         with self.lock:
+            self.chunks += 1
             if not self.enabled or self.rng.random() >= self.rate:
                 return None
             kind = self.rng.choice(self.kinds)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
@@ -20,12 +19,15 @@ FAULTS = settings(
 )
 
 
-@dataclass
 class Stream:
     """What the source holds: records in source order, some keys changed again later on."""
 
-    records: list[Record]
-    reject: set[str]
+    def __init__(self, records: list[Record], reject: set[str]) -> None:
+        self.records, self.reject = records, reject
+
+    def __repr__(self) -> str:  # hypothesis prints a failing example: the shape, not 400 records
+        changed = len(self.records) - len(self.latest())
+        return f"Stream({len(self.latest())} keys, {changed} changed again, reject={sorted(self.reject)})"
 
     def latest(self) -> dict[str, dict]:
         out: dict[str, dict] = {}
@@ -73,3 +75,13 @@ def check_outcome(stream: Stream, arrived: dict[str, dict], accepted: set[str], 
         assert key in letter["reason"], f"the reason of {key}'s dead letter names another record: {letter['reason']}"
         assert key not in accepted, f"{key} was accepted by the target yet is a dead letter"
     assert set(dead) == stream.reject & set(latest)
+
+
+def run_until_done(engine, interface_id: int, runs: int = 20):
+    """Run as the daemon's ticks would: a run that could not connect at all (the target's
+    ``open``) ends as ``error``; the next one goes on from the cursor."""
+    for _ in range(runs):
+        summary = engine.run_interface(interface_id)
+        if summary.outcome != "error":
+            return summary
+    raise AssertionError(f"still failing after {runs} runs: {summary.message}")
