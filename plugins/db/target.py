@@ -91,7 +91,7 @@ class TableTarget(BulkWrites, Target):
             self.dialect = dialect_for(self.engine.dialect.name, self.connection)
             self.dialect.ensure_schema(self.schema)
             self.connection.commit()
-        except Exception as exc:  # noqa: BLE001 - sorted below
+        except Exception as exc:  # sorted below
             if not _is_connection_problem(exc):
                 raise
             self._drop_connection()  # lost while setting up: a transient failure, open again later
