@@ -79,7 +79,7 @@ class LoopStatus:
         if progress is not None:
             lag, cursor = progress
             now = time.monotonic()
-            if cursor != self._cursor or self._cursor_moved_at == 0.0:
+            if cursor != self._cursor or self._cursor_moved_at == 0.0 or not lag:  # up to date: nothing to move
                 self._cursor, self._cursor_moved_at = cursor, now
             values.update(lag_seconds=lag, stalled_seconds=now - self._cursor_moved_at)
         self._set("standby", **values)

@@ -42,7 +42,7 @@ def test_sigterm_drains_in_flight_run_and_records_it(tmp_path):
         metrics = httpx.get(f"{base}/metrics").text
         assert 'koppel_records_total{interface="22",stage="delivered"}' in metrics
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -61,10 +61,10 @@ def _serve(project: Path, *args: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "KOPPEL_STATE_URL": f"sqlite:///{project / 'state.db'}",
            "KOPPEL_SIS_URL": f"sqlite:///{project / 'sis.db'}"}
-    log = open(project / "serve.log", "w")  # a file, not a pipe: a full pipe would block the daemon's logging
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--project", str(project), "serve", "--port", str(port),
-                             "--no-scheduler", *args], env=env, cwd=Path(__file__).parents[2],
-                            stdout=log, stderr=log, text=True)
+    with open(project / "serve.log", "w") as log:  # a file, not a pipe: a full pipe blocks the daemon's logging
+        proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--project", str(project), "serve", "--port",
+                                 str(port), "--no-scheduler", *args], env=env, cwd=Path(__file__).parents[2],
+                                stdout=log, stderr=log, text=True)
     proc.log_path = project / "serve.log"
     return proc, f"http://127.0.0.1:{port}"
 
@@ -134,7 +134,7 @@ def test_serve_runs_every_valid_interface_and_reloads_keeping_the_last_good_vers
 def test_serve_strict_refuses_an_invalid_definition(project_copy):
     _break(project_copy / "interfaces" / "24-sis-b3net-verbintenis.yaml")
     strict = subprocess.run([sys.executable, "-m", "runtime.cli", "--project", str(project_copy), "serve", "--strict"],
-                            cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60)
+                            cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60, check=False)
     assert strict.returncode != 0
     assert "interfaces/24-sis-b3net-verbintenis.yaml:" in strict.stderr + strict.stdout
 

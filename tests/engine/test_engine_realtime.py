@@ -138,3 +138,56 @@ def test_koppel_validate_says_what_wakes_each_realtime_interface(project_root):
     assert wakeup_lines({"24": wakes["24"]}) == [
         "what wakes each realtime interface (changes in the outbox of):",
         "  24  enrollment; included by its source: internship, program, student"]
+
+
+def test_the_loop_survives_failing_runs_and_closes_what_they_left_running(tmp_path, monkeypatch):
+    """A run that raises (the state database went away mid-run, so its row stays ``running``)
+    does not end the loop: it backs off, closes that row as ``interrupted`` once the database
+    answers, and the next change still arrives."""
+    from sqlalchemy.exc import OperationalError
+
+    import runtime.engine.realtime as realtime_module
+    from runtime.engine.lease import holder_id
+    from runtime.sis import schema
+
+    monkeypatch.setattr(realtime_module, "DATABASE_BACKOFF", 0.1)
+    sis_url = f"sqlite:///{tmp_path / 'sis.db'}"
+    schema.init(sis_url)
+    monkeypatch.setenv("KOPPEL_SIS_URL", sis_url)
+    state = engine_http.TargetState()
+    server, url = engine_http.start_server(state)
+    source, extra = engine_outbox.sis_source_spec(sis_url, ["person"])
+    reg = fakes.registry({"httptest": engine_http.plugin(), **extra})
+    project = fakes.make_project(tmp_path, reg, [{
+        "id": 11, "type": "realtime", "objects": ["person"],
+        "trigger": {"type": "outbox", "objects": ["person"], "poll": 0.05},
+        "source": source, "targets": [{"type": "httptest", "url": url}]}])
+    engine = Engine(project, reg, state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    real, broken = engine.run_interface, []
+
+    def outage(iid, trigger="manual", **kw):
+        if len(broken) < 2:
+            broken.append(engine.store.start_run(iid, trigger, holder=holder_id()))
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+        return real(iid, trigger, **kw)
+
+    monkeypatch.setattr(engine, "run_interface", outage)
+    realtime = Realtime(engine)
+    realtime.start()
+    loop = realtime.loops[11]
+    db = create_engine(sis_url)
+    try:
+        assert _wait_for(lambda: engine.store.cursor(11, source["type"]) is not None)
+        assert _wait_for(lambda: loop.status.failures == 0 and loop.status.state in ("idle", "running"))
+        assert loop.is_alive() and len(broken) == 2
+        with db.begin() as c:
+            c.execute(text("INSERT INTO person (person_number, last_name) VALUES ('P9', 'Visser')"))
+        assert _wait_for(lambda: "P9" in state.source_keys)
+        outcomes = {r["id"]: r["outcome"] for r in engine.store.list_runs(11)}
+        assert [outcomes[i] for i in broken] == ["interrupted", "interrupted"]
+        assert "running" not in outcomes.values()
+    finally:
+        realtime.stop(timeout=10)
+        db.dispose()
+        engine.close()
+        server.shutdown()
