@@ -89,8 +89,11 @@ def _read_structured(path: Path) -> Any:
 
 # -- JSON Schema and OpenAPI ------------------------------------------------------------------
 
-def _json_schema_validator(schema: dict, registry: Any = None) -> Validator:
+def _json_schema_validator(schema: dict, registry: Any = None, document: Any = None,
+                           uri: str | None = None) -> Validator:
     import jsonschema
+
+    from runtime.mapping.fastcontract import compile_fast
 
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
@@ -99,8 +102,11 @@ def _json_schema_validator(schema: dict, registry: Any = None) -> Validator:
         raise ConfigError(f"the contract's JSON Schema is invalid: {exc.message}") from exc
     kwargs = {"registry": registry} if registry is not None else {}
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER, **kwargs)
+    fits = compile_fast(schema, document, uri, cls.FORMAT_CHECKER)
 
     def validate(record: Any) -> None:
+        if fits is not None and fits(record):
+            return  # compiled once, never more lenient than jsonschema (fastcontract.py)
         error = jsonschema.exceptions.best_match(validator.iter_errors(record))
         if error is not None:
             path, reason = describe(error)
@@ -150,7 +156,7 @@ def _openapi_validator(path: Path, name: str) -> Validator:
     uri = "urn:koppel:openapi"
     registry = Registry().with_resource(uri, Resource.from_contents(document, default_specification=DRAFT202012))
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"{uri}#/components/schemas/{name}"}
-    return _json_schema_validator(schema, registry)
+    return _json_schema_validator(schema, registry, document, uri)
 
 
 @lru_cache(maxsize=8)
