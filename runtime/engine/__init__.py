@@ -39,21 +39,24 @@ Python API (everything the CLI and ``koppel demo`` use)::
 database). The state schema is migrated with Alembic on first use (version table
 ``koppel_state_alembic_version``).
 
-Modules: pipeline (Engine, run loop, leases), lane (one target: map, validate, ledger, waves,
+Modules: pipeline (Engine, run loop), lease (leases between processes), lane (one target: map, validate, ledger, waves,
 retries), bulk (replication without mapping or ledger: rows as tuples, durable groups), writeback, callbacks (what targets post back later), retry (backoff), deadletters,
 dryrun, state/ (tables, Alembic, StateStore),
-scheduler (APScheduler 3), realtime (outbox, poll and webhook loops), server + inbound_auth
-(Starlette), daemon, metrics (Prometheus), logs (JSON, masked), cli.
+scheduler (APScheduler 3, one clock), resume (runs of dead daemons), realtime (supervised outbox,
+poll and webhook loops), loopstatus + health (what /readyz says), server + inbound_auth
+(Starlette), daemon (reloads), metrics (Prometheus), logs (JSON, masked), cli.
 
 Guarantees and how they are kept:
 - At-least-once: deliveries, lineage, dead letters, run counts and the cursor of a batch are one
   transaction, written after every record of the batch is delivered or dead-lettered. A crash
   sends the unrecorded batch again; the wire idempotency key lets the target drop the repeat.
 - No overlap, several daemons: a run holds the lease ``interface:<id>`` (row in koppel_leases,
-  60 s, renewed every 20 s; a holder on this host whose process is gone is taken over at once;
-  on PostgreSQL the lease row is read FOR UPDATE SKIP LOCKED). A scheduled tick is claimed by a
-  unique run key ``<id>@<local wall time>``. Outbox changes are read by the interface's single
-  lease holder from its own cursor, so two daemons never send the same slice.
+  ``KOPPEL_LEASE_TTL`` = 60 s, renewed every third of it by a random per-process holder id; only
+  expiry frees a lease; on PostgreSQL the lease row is read FOR UPDATE SKIP LOCKED; lease.py).
+  A scheduled tick is claimed by a unique run key ``<id>@<tick>``, the tick counted from one
+  origin in every daemon (scheduler.py); a run left ``running`` past its lease is closed or, when
+  scheduled, resumed by a survivor (resume.py). One daemon owns each outbox/poll interface
+  (``owner:interface:<id>``), the others stand by and take over at expiry (realtime.py).
 - Per-key order: within a batch, items go out in waves holding each key once; batches are
   sequential.
 
