@@ -18,7 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from inbound_helpers import ServerProcess, inbox_count, make_sis, secret, signed
+from inbound_helpers import (
+    USER,
+    ServerProcess,
+    inbox_count,
+    make_sis,
+    query,
+    secret,
+    signed,
+)
 
 HOSTILE_MB = int(os.environ.get("KOPPEL_HOSTILE_MB", "200"))
 HOOK = "/hooks/aanmeldmodule"  # interface 6, Standard Webhooks (catalog.yaml)
@@ -32,7 +40,7 @@ def server(tmp_path_factory):
     sis_url, state_url = f"sqlite:///{tmp / 'sis.db'}", f"sqlite:///{tmp / 'state.db'}"
     make_sis(sis_url)
     with ServerProcess(tmp, sis_url, state_url) as process:
-        process.state_url = state_url
+        process.state_url, process.sis_url = state_url, sis_url
         yield process
 
 
@@ -237,6 +245,34 @@ def test_within_the_tolerance_is_accepted(server, key):
 
 
 def _keys(server, interface_id: int) -> list[tuple]:
-    from inbound_helpers import query
-
     return query(server.state_url, "SELECT key FROM koppel_inbox WHERE interface_id = :i ORDER BY id", i=interface_id)
+
+
+def test_the_daemon_applies_scim_at_once_and_a_delete_never_removes_the_student(server):
+    scim = httpx.Client(base_url=server.url + "/scim/v2", timeout=10,
+                        headers={"Authorization": "Bearer " + secret("iam-scim-token"),
+                                 "Content-Type": "application/scim+json"})
+    stored = inbox_count(server.state_url, 3)
+    missing = scim.post("/Users", json={"schemas": [USER], "externalId": "P100002"})
+    assert (missing.status_code, missing.json()["scimType"], missing.json()["detail"]) == (400, "invalidValue",
+                                                                                            "userName: required")
+    assert inbox_count(server.state_url, 3) == stored
+    account = "SELECT account_name, email_school FROM person WHERE person_number = 'P100002'"
+    user = {"schemas": [USER], "externalId": "P100002", "userName": "s100002",
+            "emails": [{"value": "s100002@student.kw1c.nl", "type": "work", "primary": True}]}
+    assert scim.post("/Users", json=user).status_code == 201
+    assert _eventually(lambda: query(server.sis_url, account) == [("s100002", "s100002@student.kw1c.nl")])
+    assert scim.get("/Users", params={"filter": 'userName eq "s100002"'}).json()["totalResults"] == 1
+    assert scim.delete("/Users/P100002").status_code == 204
+    assert _eventually(lambda: query(server.sis_url, account) == [(None, None)])
+    assert query(server.sis_url, "SELECT student_number FROM student WHERE person_number = 'P100002'") == [("S100002",)]
+    scim.close()
+
+
+def _eventually(check, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
