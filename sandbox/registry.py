@@ -31,7 +31,8 @@ HTTP_STANDINS: dict[str, str] = {
     "duo-rio": "sandbox.soap.duo_rio:create_app",
 }
 
-SFTP_SYSTEMS: tuple[str, ...] = ("aanmeldmodule", "facet", "toa")
+#: Facet is not here: DUO's web application takes files from the exam office, not over SFTP
+SFTP_SYSTEMS: tuple[str, ...] = ("aanmeldmodule", "toa")
 
 DATABASE_SYSTEMS: tuple[str, ...] = ("datalaag", "mip")
 

@@ -12,6 +12,6 @@ plugin = Plugin(
     source_spec=RestSource,
     target_spec=RestTarget,
     create_source=lazy("plugins.rest.source:RestApiSource"),
-    create_target=lazy("plugins.rest.target:RestApiTarget"),
+    create_target=lazy("plugins.rest.download:create_target"),
     check=lazy("plugins.rest.check:check_spec"),
 )

@@ -42,10 +42,12 @@ def _check_source(spec: RestSource) -> list[Problem]:
 
 def _check_target(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
     problems: list[Problem] = []
-    if spec.steps and spec.path:
-        problems.append((("steps",), "give either path (one call) or steps (several calls), not both"))
-    if not spec.steps and not spec.path:
-        problems.append((("path",), "a rest target needs a path (or steps)"))
+    shapes = [name for name in ("path", "steps", "download") if getattr(spec, name)]
+    if len(shapes) > 1:
+        problems.append(((shapes[1],), "give one of path (one call), steps (several calls) or download (files), "
+                         f"not {' and '.join(shapes)}"))
+    if not shapes:
+        problems.append((("path",), "a rest target needs a path (or steps, or download)"))
     if spec.batch and spec.batch > 1 and spec.steps:
         problems.append((("batch",), "batch sends one array per call; it cannot be combined with steps"))
     if spec.batch and spec.batch > 1 and spec.body != "json":

@@ -105,6 +105,16 @@ class Attachment(Model):
     required: bool = Field(False, description="A record without a file is an error (else sent without).")
 
 
+class Download(Model):
+    """One file fetched from the API and stored in the SIS's document folder (Signhost's signed
+    PDF and receipt). Written under a temporary name and renamed, so a reader never sees half a file."""
+
+    path: str = Field(description="Path; {name} is filled from the payload, e.g. /transaction/{sign_transaction_id}/file/{file_id}.")
+    to: Expression = Field(description="JMESPath to the file name to write in ${documents} (KOPPEL_DOCUMENTS_DIR).")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Key of this file in the answer given to the write-back.")
+    content_type: str = Field("application/pdf", description="What the answer must be; anything else is refused.")
+
+
 class RestTarget(TargetSpecBase):
     """Push records to an HTTP API."""
 
@@ -112,6 +122,16 @@ class RestTarget(TargetSpecBase):
     method: Literal["POST", "PUT", "PATCH", "DELETE"] = "POST"
     path: str | None = Field(None, description="Path; {field} is filled from the payload.")
     steps: list[RestStep] | None = Field(None, description="Instead of method and path: several calls.")
+    system_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Payload fields (dotted paths) taken from the system's `options` for the environment: "
+        "path → option name, e.g. {transaction.PostbackUrl: postback_url}. The mapping's own value wins.",
+    )
+    download: list[Download] | None = Field(
+        None,
+        description="Instead of method and path: GET each file and store it in the SIS's document folder; "
+        "the write-back sees {<name>: {file_name, sha256, bytes}} per file.",
+    )
     body: Literal["json", "xml", "form"] = "json"
     batch: int | None = Field(None, ge=1, description="Send up to this many records as one JSON array.")
     openapi: str | None = Field(None, description="OpenAPI document to check requests against.")

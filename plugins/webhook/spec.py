@@ -6,15 +6,22 @@ from typing import Literal
 
 from pydantic import Field
 
-from runtime.models.common import Expression
-
 from runtime.models.auth import InboundAuth
+from runtime.models.common import Expression
 from runtime.models.interface import SpecBase
 
 
 class WebhookSource(SpecBase):
     type: Literal["webhook"]
-    path: str = Field(pattern=r"^/[A-Za-z0-9_\-/]+$", description="URL path on Koppel's server.")
+    path: str = Field(
+        pattern=r"^(/([A-Za-z0-9_\-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+/?$",
+        description="URL path on Koppel's server. A segment {name} is a path parameter: its value is added to "
+        "the stored record as field `name` (NED: /hooks/remindo/associations/{associationId}).",
+    )
+    methods: list[Literal["POST", "PUT", "PATCH"]] = Field(
+        default_factory=lambda: ["POST", "PUT"], min_length=1,
+        description="HTTP methods accepted (style json); NED's results come as PATCH.",
+    )
     auth: InboundAuth | None = Field(
         None,
         description="How a caller proves who it is. Default: the system's `inbound_auth` in catalog.yaml "

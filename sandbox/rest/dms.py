@@ -13,7 +13,10 @@ Therefore's Web API is WCF "restun": every operation is ``POST {base}/<Operation
 
 Categories (``options.categories`` may replace them): 1 Verblijfsdocumenten, 2 OOK
 (onderwijsovereenkomst), 3 Opleidingsbladen, 4 BPVO; each requires the index field
-``Studentnummer``. An index item is one of StringIndexData, IntIndexData, DateIndexData,
+``Studentnummer``. The college archives an onderwijsovereenkomst and a BPV agreement only as
+the signed file (categories in ``options.signed_categories``, default 2 and 4): a CreateDocument in
+those categories without a PDF stream is refused (the stand-in cannot check a signature; the
+tests look at the bytes it kept, ``received``). An index item is one of StringIndexData, IntIndexData, DateIndexData,
 MoneyIndexData, LogicalIndexData, SingleKeywordData with ``FieldNo`` or ``FieldName`` and
 ``DataValue``. A stream's ``FileData`` is a byte array, ``FileDataBase64JSON`` base64. Errors are
 400 ``{"ErrorCode": -2147467259, "ErrorCodeString": "...", "ErrorMessage": "..."}``.
@@ -38,6 +41,7 @@ CATEGORIES = {1: "Verblijfsdocumenten", 2: "OOK", 3: "Opleidingsbladen", 4: "BPV
 INDEX_TYPES = ("StringIndexData", "IntIndexData", "DateIndexData", "MoneyIndexData", "LogicalIndexData",
                "SingleKeywordData", "MultipleKeywordData", "TableData")
 REQUIRED_FIELD = "Studentnummer"
+SIGNED_CATEGORIES = (2, 4)
 
 
 def error(message: str, code: str = "InvalidParameter", status: int = 400) -> JSONResponse:
@@ -45,7 +49,7 @@ def error(message: str, code: str = "InvalidParameter", status: int = 400) -> JS
                         status_code=status)
 
 
-def validate(data: Any, categories: dict[int, str]) -> list[str]:
+def validate(data: Any, categories: dict[int, str], signed: tuple[int, ...] = SIGNED_CATEGORIES) -> list[str]:
     if not isinstance(data, dict):
         return ["body must be a JSON object"]
     errors = []
@@ -67,6 +71,10 @@ def validate(data: Any, categories: dict[int, str]) -> list[str]:
         names.add(value.get("FieldName"))
     if REQUIRED_FIELD not in names:
         errors.append(f"IndexDataItems: the index field '{REQUIRED_FIELD}' is required")
+    if category in signed and not any(isinstance(s, dict) and str(s.get("FileName", "")).lower().endswith(".pdf")
+                                      for s in data.get("Streams") or []):
+        errors.append(f"Streams: a document of category {categories.get(category, category)} is archived only with "
+                      "its signed PDF")
     for i, stream in enumerate(data.get("Streams") or []):
         if not isinstance(stream, dict) or not stream.get("FileName"):
             errors.append(f"Streams/{i}: FileName is required")
@@ -85,6 +93,7 @@ def create_app(ctx: StandinContext) -> Starlette:
     base = base_path(ctx)
     auth = basic_checker(ctx)
     categories = {int(k): v for k, v in option(ctx, "categories", CATEGORIES).items()}
+    signed = tuple(int(c) for c in option(ctx, "signed_categories", SIGNED_CATEGORIES))
     numbers = itertools.count(1001)
     documents: dict[int, dict[str, Any]] = {}
 
@@ -95,7 +104,7 @@ def create_app(ctx: StandinContext) -> Starlette:
         return JSONResponse({"DocNo": doc_no, "VersionNo": 1})
 
     async def create(request: Request) -> Response:
-        return await receive(ctx, request, auth=auth, kind="document", validate=lambda d: validate(d, categories),
+        return await receive(ctx, request, auth=auth, kind="document", validate=lambda d: validate(d, categories, signed),
                              reject=lambda f: error("The document was refused (sandbox fault)", "AccessDenied"),
                              invalid=lambda errors: error("; ".join(errors)), respond=respond)
 

@@ -15,19 +15,26 @@ are checked):
     PATCH {base}/associations/{associationId}   merge-patch (e.g. state canceled)
     PUT   {base}/groups/{groupId}, {base}/groups/{groupId}/members
 
-Remindo → Koppel (flow 3/5, polled): ``options.result_delay`` seconds (default 2) after an
-association is put with state ``associated``, it carries a ``result``:
+An association is refused (409 problem) when the offering it names is unknown: the session
+(zitting) comes first, as NED's flow 2 has it.
 
-    {"state": "completed", "pass": "passed"|"failed", "score": "7.1", "resultDate": "2026-11-28",
-     "consumers": [{"consumerKey": "nl-test-admin", "attendance": "present", "rawScore": 71,
-                    "maxRawScore": 100, "final": true, "testDate": "2026-11-28"}]}
+Remindo → Koppel (flow 3/5, pushed): ``options.result_delay`` seconds (default 2) after an
+association is put with state ``associated`` it carries a ``result``, and Remindo PATCHes it to
+Koppel's server: ``{options.koppel_url}/hooks/remindo/associations/{associationId}`` with
+``Authorization: Bearer <the sandbox's inbound_auth token>`` and a merge-patch body with the
+person and the offering expanded (their primaryCodes: student number, exam code):
 
-    GET {base}/results?modifiedSince=<ISO 8601>&pageNumber=1&pageSize=100
-         OOAPI page of every result, oldest change first (``modifiedSince`` exclusive):
-         {"resultId": "<associationId>", "associationId", "offeringId", "personId",
-          "studentNumber": "S100001" (the person's primaryCode when Remindo knows the person),
-          "modifiedAt": "...Z", "state", "pass", "score", "resultDate", "consumers": [...]}
-         (not part of NED: the flat feed a polling SIS needs; NED's own way is below)
+    {"associationType": "componentOfferingAssociation", "role": "student", "state": "associated",
+     "person": {"personId", "primaryCode": {"codeType": "studentNumber", "code": "S100001"}},
+     "offering": {"offeringId", "primaryCode": {"codeType": "offeringCode", "code": "NL-2F"}, "name"},
+     "result": {"state": "completed", "pass": "passed"|"failed", "score": "7.1", "resultDate": "2026-11-28",
+                "consumers": [{"consumerKey": "nl-test-admin", "attendance": "present", "rawScore": 71,
+                               "maxRawScore": 100, "final": true, "testDate": "2026-11-28"}]}}
+
+A push answered with anything but 2xx is tried again (``options.push_retries``, default 3,
+``options.push_retry_delay`` 1 s apart); each attempt is recorded as ``sent``. There is no result
+feed to poll: NED has none.
+
     GET {base}/offerings                                OOAPI page of the offerings
     GET {base}/offerings/{offeringId}/associations      OOAPI page of associations with results
     GET {base}/associations/{associationId}
@@ -42,8 +49,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -52,9 +59,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.rest import synthetic
+from sandbox.rest import synthetic, webhooks
 from sandbox.rest.common import (
-    base_path, bearer_checker, gate, ooapi_page, openapi_document, option, page_params, problem, receive,
+    base_path,
+    bearer_checker,
+    gate,
+    ooapi_page,
+    openapi_document,
+    option,
+    page_params,
+    problem,
+    receive,
 )
 from sandbox.standin import StandinContext, control_routes
 
@@ -127,9 +142,12 @@ def create_app(ctx: StandinContext) -> Starlette:
     members: dict[str, Any] = {}
     lock = threading.Lock()
     tasks: set[asyncio.Task] = set()
-    modified: dict[str, float] = {}  # associationId → when its result was set
     _seed(store, seed, str(option(ctx, "seeded_offering", SEEDED_OFFERING)))
-    modified.update({a: time.time() for a in store["associations"]})
+    koppel_url = webhooks.koppel_url(ctx)
+    inbound = getattr(ctx.settings, "inbound_auth", None)
+    push_token = ctx.secret(inbound.token) if inbound is not None and getattr(inbound, "token", None) else ""
+    push_retries = int(option(ctx, "push_retries", 3))
+    push_retry_delay = float(option(ctx, "push_retry_delay", 1.0))
 
     def validator(method: str, path: str, collection: str, item_id: str, content_type: str = "application/json"):
         def check(data: Any) -> list[str]:
@@ -147,9 +165,11 @@ def create_app(ctx: StandinContext) -> Starlette:
         await asyncio.sleep(delay)
         with lock:
             association = store["associations"].get(association_id)
-            if association and association.get("state") == "associated" and "result" not in association:
-                association["result"] = make_result(seed, association_id)
-                modified[association_id] = time.time()
+            if not (association and association.get("state") == "associated" and "result" not in association):
+                return
+            association["result"] = make_result(seed, association_id)
+            body = push_body(association)
+        await push(association_id, body)
 
     def after_store(collection: str, item_id: str) -> None:
         if collection == "associations":
@@ -161,6 +181,9 @@ def create_app(ctx: StandinContext) -> Starlette:
         collection, item_id = _collection(request), request.path_params["id"]
         existed = item_id in store[collection]
         relative = request.url.path[len(base):]
+        check = validator("put", relative, collection, item_id)
+        if collection == "associations":
+            check = with_known_offering(check)
 
         def respond(data: Any) -> Response:
             with lock:
@@ -168,8 +191,22 @@ def create_app(ctx: StandinContext) -> Starlette:
             after_store(collection, item_id)
             return JSONResponse(store[collection][item_id], status_code=200 if existed else 201)
 
-        return await receive(ctx, request, auth=auth, kind=collection[:-1],
-                             validate=validator("put", relative, collection, item_id), respond=respond, id=item_id)
+        return await receive(ctx, request, auth=auth, kind=collection[:-1], validate=check, respond=respond,
+                             invalid=refusal, id=item_id)
+
+    def with_known_offering(check):
+        def checked(data: Any) -> list[str]:
+            errors = check(data)
+            offering = _ref(data.get("offering"), "offeringId") if isinstance(data, dict) else None
+            if not errors and offering and offering not in store["offerings"]:
+                errors.append(f"offering {offering} does not exist: create the session first (PUT /offerings/{offering})")
+            return errors
+
+        return checked
+
+    def refusal(errors: list[str]) -> Response:
+        status = 409 if any("does not exist: create the session first" in e for e in errors) else 400
+        return problem(status, "request does not match the contract" if status == 400 else "unknown offering", errors)
 
     async def patch(request: Request) -> Response:
         collection, item_id = _collection(request), request.path_params["id"]
@@ -246,31 +283,39 @@ def create_app(ctx: StandinContext) -> Starlette:
             return (known.get("primaryCode") or {}).get("code")
         return SEEDED_PERSONS.get(person or "")
 
-    async def results(request: Request) -> Response:
-        early = await polled(request)
-        if early:
-            return early
-        q = request.query_params
-        try:
-            since = synthetic.parse_iso(q["modifiedSince"]) if q.get("modifiedSince") else None
-        except ValueError:
-            return problem(400, "modifiedSince must be an ISO 8601 timestamp")
-        paging = page_params(request, default_size=100)
-        if isinstance(paging, Response):
-            return paging
-        with lock:
-            rows = sorted((modified[a], a) for a, v in store["associations"].items() if "result" in v and a in modified)
-            items = [{"resultId": a, "associationId": a,
-                      "offeringId": _ref(store["associations"][a].get("offering"), "offeringId"),
-                      "personId": _ref(store["associations"][a].get("person"), "personId"),
-                      "studentNumber": student_number(_ref(store["associations"][a].get("person"), "personId")),
-                      "modifiedAt": synthetic.iso(at), **store["associations"][a]["result"]}
-                     for at, a in rows if synthetic.changed_after(at, since)]
-        ctx.received.add("poll", {"modifiedSince": q.get("modifiedSince"), "page": paging[0]}, path=request.url.path)
-        return JSONResponse(ooapi_page(items, *paging))
+    def push_body(association: dict[str, Any]) -> dict[str, Any]:
+        person = _ref(association.get("person"), "personId")
+        offering_id = _ref(association.get("offering"), "offeringId")
+        offering = store["offerings"].get(offering_id or "") or {}
+        code = student_number(person)
+        return {
+            "associationType": association.get("associationType", "componentOfferingAssociation"),
+            "role": association.get("role", "student"), "state": association.get("state"),
+            "person": {"personId": person, **({"primaryCode": {"codeType": "studentNumber", "code": code}} if code else {})},
+            "offering": {"offeringId": offering_id,
+                         **{k: offering[k] for k in ("primaryCode", "name") if k in offering}},
+            "result": association["result"],
+        }
 
-    routes = [Route(f"{base}/results", results, methods=["GET"]),
-              Route(f"{base}/offerings", list_offerings, methods=["GET"]),
+    async def push(association_id: str, body: dict[str, Any]) -> None:
+        import httpx
+
+        url = f"{koppel_url}/hooks/remindo/associations/{association_id}"
+        data = json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/merge-patch+json", "Authorization": f"Bearer {push_token}"}
+        for attempt in range(push_retries + 1):
+            try:
+                async with httpx.AsyncClient(timeout=10) as http:
+                    status: int | None = (await http.patch(url, content=data, headers=headers)).status_code
+            except httpx.HTTPError:
+                status = None
+            ctx.received.add("sent", body, what="result", url=url, status=status, id=association_id)
+            if status is not None and 200 <= status < 300:
+                return
+            if attempt < push_retries:
+                await asyncio.sleep(push_retry_delay)
+
+    routes = [Route(f"{base}/offerings", list_offerings, methods=["GET"]),
               Route(f"{base}/offerings/{{id:str}}/associations", offering_associations, methods=["GET"]),
               Route(f"{base}/groups/{{id:str}}/members", put_members, methods=["PUT"])]
     for name in ID_FIELDS:

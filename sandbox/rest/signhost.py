@@ -7,15 +7,27 @@
     PUT  /api/transaction/{id}/start             → 204; 400 without a file
     GET  /api/transaction/{id}                   → 200 Transaction; 404 unknown
     DELETE /api/transaction/{id}                 → 200; status 60 (cancelled)
-    GET  /api/transaction/{id}/file/{fileId}     the (signed) PDF
+    GET  /api/transaction/{id}/file/{fileId}     the signed PDF (403 before status 30)
+    GET  /api/file/receipt/{transactionId}       the receipt, a PDF (404 before status 30)
 
 Headers on every call: ``Application: APPKey <app key>`` and ``Authorization: APIKey <user
 token>`` (401 otherwise). Bodies are validated against the OpenAPI document (400 with an RFC
 7807 problem); without the specs only ``Seal`` and each signer's ``Email`` are required.
 
-After start the "signer" acts: after ``options.sign_delay`` seconds (default 1.0) the
-transaction goes to 30 (Signed), or to 40 (Rejected) when a signer's e-mail contains
-``+reject``. Every status change (10 on start, then 30/40, 60 on delete) is posted to Koppel:
+The college's signing policy (what its Signhost account is set up for; Signhost itself knows no
+ages): every transaction names its document in ``Context.documentKind`` and whether the student
+is a minor in ``Context.studentIsMinor``, and each signer its role in ``Context.role``. Refused
+with 400: no documentKind; an onderwijsovereenkomst of a minor without a signer of role
+``wettelijk_vertegenwoordiger``; a BPV agreement (``bpvo``) without ``student``, ``leerbedrijf``
+and ``school`` (and the representative for a minor); the student not signing first. The public
+contract has no signing-order field: signers sign in the order of ``Signers[]`` (with
+``SignRequestMode`` 2, each gets the request when the previous one signed).
+
+After start the signers act one after another, each ``options.sign_delay`` seconds (default 1.0)
+after the previous: the transaction goes to 20 (in progress) after the first of several, to 30
+(Signed) after the last, or to 40 (Rejected) when a signer's e-mail contains ``+reject``. The
+signed PDF is the uploaded one with a trailer naming the signers; the receipt is a one-page PDF.
+Every status change (10 on start, 20, then 30/40, 60 on delete) is posted to Koppel:
 to the global postback URL ``options.koppel_url`` + ``/hooks/signhost`` (with a ``Checksum``
 header) and to the transaction's own ``PostbackUrl`` when set. The body is the Transaction
 JSON plus ``Checksum`` = sha1(id || status | postback secret). A postback answered with
@@ -39,8 +51,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from runtime.sis.seed.documents import pdf_bytes
 from sandbox.rest import webhooks
-from sandbox.rest.common import same_secret, base_path, gate, openapi_document, option, option_secret
+from sandbox.rest.common import (
+    base_path,
+    gate,
+    openapi_document,
+    option,
+    option_secret,
+    same_secret,
+)
 from sandbox.standin import Fault, StandinContext, control_routes
 
 SPEC = "signhost/openapi.yaml"
@@ -48,7 +68,7 @@ MAX_FILE = 50 * 1024 * 1024
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat()
+    return dt.datetime.now(dt.UTC).astimezone().isoformat()
 
 
 def error(status: int, message: str, errors: list[str] | None = None) -> JSONResponse:
@@ -100,7 +120,7 @@ def create_app(ctx: StandinContext) -> Starlette:
         early = await gate(ctx, request, body, reject)
         if early:
             return early
-        errors = _validate_create(spec, data)
+        errors = _validate_create(spec, data) or signing_policy(data)
         if errors:
             ctx.received.add("refused", data, path=request.url.path, errors=errors)
             return error(400, "The request is invalid", errors)
@@ -223,19 +243,41 @@ def create_app(ctx: StandinContext) -> Starlette:
         _spawn(_postback(copy.deepcopy(transaction)))
 
     async def _sign_later(transaction: dict[str, Any]) -> None:
-        await asyncio.sleep(delay)
-        if transaction["Status"] != 10:
-            return
-        rejects = any("+reject" in (s.get("Email") or "") for s in transaction["Signers"])
-        now = _now()
-        for signer in transaction["Signers"]:
+        signers = transaction["Signers"]
+        for n, signer in enumerate(signers):
+            await asyncio.sleep(delay)
+            if transaction["Status"] not in (10, 20):
+                return
+            rejects = "+reject" in (signer.get("Email") or "")
+            now = _now()
             signer["Activities"] += [
                 {"Id": str(uuid.uuid4()), "Code": 103, "Activity": "Opened", "CreatedDateTime": now},
                 {"Id": str(uuid.uuid4()), "Code": 202 if rejects else 203,
                  "Activity": "Rejected" if rejects else "Signed", "CreatedDateTime": now},
             ]
             signer["RejectDateTime" if rejects else "SignedDateTime"] = now
-        _set_status(transaction, 40 if rejects else 30)
+            if rejects:
+                _set_status(transaction, 40)
+                return
+            if n == len(signers) - 1:
+                for file_id in transaction["Files"]:
+                    key = (transaction["Id"], file_id)
+                    files[key] = _signed(files[key], signers)
+                _set_status(transaction, 30)
+            elif transaction["Status"] == 10:
+                _set_status(transaction, 20)
+
+    async def receipt(request: Request) -> Response:
+        denied = auth(request)
+        if denied:
+            return denied
+        transaction = transactions.get(request.path_params["id"])
+        if transaction is None or transaction["Status"] != 30:
+            return legacy_error(404, "receipt not found.")
+        lines = [f"Transactie {transaction['Id']}", f"Referentie {transaction.get('Reference') or '-'}"]
+        lines += [f"{(s.get('Context') or {}).get('role', 'ondertekenaar')}: ondertekend {s['SignedDateTime']}"
+                  for s in transaction["Signers"]]
+        return Response(pdf_bytes("Ontvangstbewijs Signhost", "receipt", lines), media_type="application/pdf")
 
     async def _postback(transaction: dict[str, Any]) -> None:
         checksum = webhooks.signhost_checksum(transaction["Id"], transaction["Status"], secret)
@@ -260,9 +302,42 @@ def create_app(ctx: StandinContext) -> Starlette:
         Route(f"{t}/file/{{file_id:str}}", upload, methods=["PUT"]),
         Route(f"{t}/file/{{file_id:str}}", download, methods=["GET"]),
         Route(f"{t}/start", start, methods=["PUT"]),
+        Route(f"{base}/file/receipt/{{id:str}}", receipt, methods=["GET"]),
         Route(t, get, methods=["GET"]),
         Route(t, delete, methods=["DELETE"]),
     ])
+
+
+ROLES_REQUIRED = {"onderwijsovereenkomst": ["student"], "bpvo": ["student", "leerbedrijf", "school"]}
+REPRESENTATIVE = "wettelijk_vertegenwoordiger"
+
+
+def signing_policy(data: Any) -> list[str]:
+    """What the college's signing policy refuses (see the module doc); [] when the signers fit."""
+    if not isinstance(data, dict):
+        return []
+    context = data.get("Context") if isinstance(data.get("Context"), dict) else {}
+    kind = context.get("documentKind")
+    if not kind:
+        return ["Context.documentKind: every transaction names the kind of document it signs"]
+    roles = [(s.get("Context") or {}).get("role") if isinstance(s, dict) else None for s in data.get("Signers") or []]
+    required = list(ROLES_REQUIRED.get(kind, ["student"]))
+    if context.get("studentIsMinor") is True and kind in ROLES_REQUIRED:
+        required.append(REPRESENTATIVE)
+    missing = [role for role in required if role not in roles]
+    errors = [f"Signers: a {kind}{' of a minor' if REPRESENTATIVE in required else ''} must also be signed by "
+              f"the {role} (Signers[].Context.role)" for role in missing]
+    if roles and roles[0] != "student" and "student" in roles:
+        errors.append("Signers: the student signs first")
+    if len(set(roles)) != len(roles):
+        errors.append("Signers: each role signs once")
+    return errors
+
+
+def _signed(pdf: bytes, signers: list[dict[str, Any]]) -> bytes:
+    """The uploaded PDF with a trailer comment naming who signed when (a reader ignores it)."""
+    names = "; ".join(f"{(s.get('Context') or {}).get('role', '?')} {s.get('SignedDateTime')}" for s in signers)
+    return pdf + f"\n% Signhost sandbox: signed by {names}\n".encode("latin-1", "replace")
 
 
 def _validate_create(spec: Any, data: Any) -> list[str]:

@@ -1,14 +1,17 @@
-"""What Facet and TOA do with the files Koppel drops on their SFTP servers (the stand-in's behaviour).
+"""What TOA does with the files Koppel drops on its SFTP server (the stand-in's behaviour).
 
-Facet reads ``facet/kandidaten/*.csv`` (semicolon, cp1252, a header; Koppel's stand-in layout in
-``mappings/contracts/facet-kandidaat.schema.json``: kandidaatnummer, examencode, examendatum as
-dd-mm-jjjj, ...). TOA reads ``toa/import/*.json`` (a list of users with studentnummer, importlabel
-and toets {code, datum}). Some time later each system drops one QTI 2.2 ``assessmentResult`` per
-candidate in ``facet/resultaten/`` or ``toa/export/``: ``context/@sourcedId`` is the student
+TOA reads ``toa/import/*.csv`` (its CSV user import: semicolon, UTF-8, a header, one row per user
+with an ``importlabel``; Koppel's layout in ``mappings/contracts/toa-kandidaat.schema.json``:
+studentnummer, toetscode, toetsdatum, ...). Some time later it drops one QTI 2.2
+``assessmentResult`` per candidate in ``toa/export/``: ``context/@sourcedId`` is the student
 number, ``sessionIdentifier/@sourceID`` the system, ``testResult/@identifier`` the exam code and
 ``@datestamp`` the exam date, with the outcome variables SCORE (1.0 to 10.0, derived from student
 and exam so that a rerun gives the same result) and PASSED (SCORE ≥ 5.5). TOA skips users whose
-importlabel is ``deactiveren`` or ``archiveren``.
+importlabel is ``deactiveren`` or ``archiveren``; an unknown label rejects the file.
+
+Facet has no SFTP drop (DUO's web application: the exam office uploads the candidate file and
+downloads the results by hand), so it is no partner here; ``qti_result`` writes the result file
+such an export would be, for tests and the demo.
 
 A candidate file that was read moves to ``verwerkt/`` beside it; one that cannot be read (not
 cp1252, a missing column, not JSON) moves to ``afgekeurd/`` with ``<name>.reden.txt``, which is
@@ -25,7 +28,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import logging
 import os
 import pwd
@@ -37,7 +39,8 @@ log = logging.getLogger("koppel.sandbox.sftp")
 
 QTI_NS = "http://www.imsglobal.org/xsd/imsqti_result_v2p2"
 #: system → (folder with candidate files, pattern, folder for results)
-FOLDERS = {"facet": ("kandidaten", "*.csv", "resultaten"), "toa": ("import", "*.json", "export")}
+FOLDERS = {"toa": ("import", "*.csv", "export")}
+IMPORT_LABELS = ("toevoegen", "wijzigen", "deactiveren", "archiveren")
 
 
 class ResultProducer:
@@ -53,7 +56,7 @@ class ResultProducer:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> "ResultProducer":
+    def start(self) -> ResultProducer:
         self._thread = threading.Thread(target=self._loop, name="sftp-partners", daemon=True)
         self._thread.start()
         return self
@@ -96,33 +99,16 @@ class ResultProducer:
         return written
 
     def _read(self, system: str, data: bytes) -> list[tuple[str, str, dt.date]]:
-        if system == "facet":
-            rows = csv.DictReader(io.StringIO(data.decode("cp1252")), delimiter=";")
-            return [(row["kandidaatnummer"], row["examencode"], dt.datetime.strptime(row["examendatum"], "%d-%m-%Y").date())
-                    for row in rows]
-        users = json.loads(data.decode("utf-8"))
-        if isinstance(users, dict):
-            users = [users]
-        return [(u["studentnummer"], u["toets"]["code"], dt.date.fromisoformat(str(u["toets"]["datum"])[:10]))
-                for u in users if u.get("importlabel", "toevoegen") not in ("deactiveren", "archiveren")]
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8")), delimiter=";"))
+        for row in rows:
+            if row["importlabel"] not in IMPORT_LABELS:
+                raise ValueError(f"unknown importlabel {row['importlabel']!r}")
+        return [(row["studentnummer"], row["toetscode"], dt.date.fromisoformat(row["toetsdatum"][:10]))
+                for row in rows if row["importlabel"] not in ("deactiveren", "archiveren")]
 
     def _write_result(self, folder: Path, system: str, student: str, exam: str, day: dt.date) -> None:
         self._mkdir(folder)
-        digest = int(hashlib.sha256(f"{student}|{exam}".encode()).hexdigest()[:8], 16)
-        score = round(1.0 + (digest % 91) / 10, 1)  # 1.0 .. 10.0
-        stamp = f"{day.isoformat()}T10:00:00"
-        name = f"{system}-{student}-{exam}-{day:%Y%m%d}.xml".replace("/", "_")
-        body = f"""<?xml version="1.0" encoding="UTF-8"?>
-<assessmentResult xmlns="{QTI_NS}">
-  <context sourcedId={quoteattr(student)}>
-    <sessionIdentifier sourceID="{system}" identifier={quoteattr(f"{exam}-{day:%Y%m%d}")}/>
-  </context>
-  <testResult identifier={quoteattr(exam)} datestamp="{stamp}">
-    <outcomeVariable identifier="SCORE" cardinality="single" baseType="float"><value>{score}</value></outcomeVariable>
-    <outcomeVariable identifier="PASSED" cardinality="single" baseType="boolean"><value>{str(score >= 5.5).lower()}</value></outcomeVariable>
-  </testResult>
-</assessmentResult>
-"""
+        name, body = qti_result(system, student, exam, day)
         hidden = folder / f".{name}.tmp"
         hidden.write_text(body, encoding="utf-8")
         self._own(hidden)
@@ -147,3 +133,23 @@ class ResultProducer:
         """Files and folders the stand-in makes belong to the SFTP login, as on the partner's server."""
         if self.owner is not None:
             os.chown(path, *self.owner)
+
+
+def qti_result(system: str, student: str, exam: str, day: dt.date) -> tuple[str, str]:
+    """(file name, QTI 2.2 assessmentResult) of one candidate's result, the same for a rerun."""
+    digest = int(hashlib.sha256(f"{student}|{exam}".encode()).hexdigest()[:8], 16)
+    score = round(1.0 + (digest % 91) / 10, 1)  # 1.0 .. 10.0
+    stamp = f"{day.isoformat()}T10:00:00"
+    name = f"{system}-{student}-{exam}-{day:%Y%m%d}.xml".replace("/", "_")
+    body = f"""<?xml version="1.0" encoding="UTF-8"?>
+<assessmentResult xmlns="{QTI_NS}">
+  <context sourcedId={quoteattr(student)}>
+    <sessionIdentifier sourceID="{system}" identifier={quoteattr(f"{exam}-{day:%Y%m%d}")}/>
+  </context>
+  <testResult identifier={quoteattr(exam)} datestamp="{stamp}">
+    <outcomeVariable identifier="SCORE" cardinality="single" baseType="float"><value>{score}</value></outcomeVariable>
+    <outcomeVariable identifier="PASSED" cardinality="single" baseType="boolean"><value>{str(score >= 5.5).lower()}</value></outcomeVariable>
+  </testResult>
+</assessmentResult>
+"""
+    return name, body

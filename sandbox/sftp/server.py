@@ -4,10 +4,10 @@ API for the sandbox runner (``koppel sandbox up``) and the tests::
 
     from sandbox.sftp.server import start, stop
 
-    server = start(project_root)              # port 2222, systems aanmeldmodule, facet, toa
+    server = start(project_root)              # port 2222, systems aanmeldmodule, toa
     server.port, server.username              # where and as whom to log in
     server.client_key, server.known_hosts     # var/sandbox/sftp/client_key, .../known_hosts
-    server.base_dirs["facet"]                 # var/sandbox/sftp/facet (absolute Path)
+    server.base_dirs["toa"]                   # var/sandbox/sftp/toa (absolute Path)
     stop(server)                              # or server.stop(); also a context manager
 
     python -m sandbox.sftp.server [--port 2222]   # runs in the foreground until Ctrl-C
@@ -17,13 +17,13 @@ What ``start`` does, all under ``var/sandbox/sftp/`` (``KOPPEL_VAR_DIR`` moves `
   machine's ssh setup is read or changed; only ``/usr/sbin/sshd`` is needed
   (``.ci/install-sshd.sh`` installs it where missing).
 - ``client_key`` (Ed25519, no passphrase) and ``known_hosts`` with the server's host key for
-  ``[127.0.0.1]:<port>``: exactly what catalog.yaml's sandbox settings of aanmeldmodule, facet
+  ``[127.0.0.1]:<port>``: exactly what catalog.yaml's sandbox settings of aanmeldmodule
   and toa point at. Keys are made once and kept, so a restart does not invalidate them.
 - one folder per system (``options.base_dir`` in the catalog), created and owned by the login.
 - Facet and TOA behave as partners (``sandbox.sftp.partners``): candidate files Koppel uploads
   are read and answered with QTI 2.2 result files to pick up (``partners=False``: a bare server).
 - ``Subsystem sftp internal-sftp -d <project root>``: a session starts in the project root, so a
-  relative base_dir such as ``var/sandbox/sftp/facet`` means the same on both sides.
+  relative base_dir such as ``var/sandbox/sftp/toa`` means the same on both sides.
 - When the login account cannot enter the project folder (as root, with the project under a
   private folder such as pytest's ``/tmp/pytest-of-root``), the sshd's files and the systems'
   folders live in ``/tmp/koppel-sftp-<hash>/`` instead (the session starts there, with the same
@@ -58,7 +58,7 @@ from typing import ClassVar
 
 SSHD = "/usr/sbin/sshd"
 DEFAULT_PORT = 2222
-SYSTEMS = ("aanmeldmodule", "facet", "toa")
+SYSTEMS = ("aanmeldmodule", "toa")
 SANDBOX_USER = "koppel"
 
 

@@ -2,8 +2,8 @@
 
 Serves ``ping``, ``retrieveStampseudonym``, ``retrieveEckId``, the batch operations
 (``submitStampseudonymBatch``, ``submitEckIdBatch``, ``retrieveBatch``), ``replaceStampseudonym``,
-``retrieveChains`` and ``retrieveSectors`` of the real WSDL (the fallback contract has only the
-first three). Answers are deterministic: the stampseudonym is derived from the hPGN, the ECK-iD
+``retrieveChains`` and ``retrieveSectors`` of the real WSDL (the fallback contract has all but the
+last two). Answers are deterministic: the stampseudonym is derived from the hPGN, the ECK-iD
 from the stampseudonym, chain and sector, so the same student always gets the same ECK-iD.
 
 Refused the way Kennisnet does (a fault; in a batch, that entry in ``failed[]``): an hPGN that is

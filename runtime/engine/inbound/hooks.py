@@ -122,7 +122,7 @@ class Webhook:
             body, data = await self.admit(request)
             if data is None:  # Signhost's test call when the postback URL is registered
                 return self.ok(200, {"accepted": 0})
-            rows = self.rows(data)
+            rows = self.rows(with_path_params(data, request.path_params))
             stored = await self.store(rows, message_id=self.verifier.message_id(request.headers, body))
         except Refusal as refusal:
             return self.refuse(refusal, request)
@@ -145,6 +145,17 @@ class Webhook:
                 raise Refusal(400, f"record [{index}] is a JSON {_kind(record)}, not an object")
             rows.append((record_key(self.key.search(record), where(index)), record, "upsert", None))
         return rows
+
+
+def with_path_params(data: Any, params: dict[str, str]) -> Any:
+    """The body with the path's ``{name}`` values as fields (``PATCH /associations/{associationId}``):
+    a body that names another value for one of them is refused, never silently overruled."""
+    if not params or not isinstance(data, dict):
+        return data
+    for name, value in params.items():
+        if name in data and str(data[name]) != value:
+            raise Refusal(400, f"the body's {name} differs from the one in the path")
+    return {**data, **params}
 
 
 def _kind(value: Any) -> str:

@@ -1,6 +1,7 @@
 """The inbound routes of Koppel's server: every active interface's webhook sources and callbacks.
 
-Style ``json``: ``POST``/``PUT`` on the path (runtime/engine/inbound/hooks.py). Style ``scim``:
+Style ``json``: the spec's ``methods`` (default ``POST``/``PUT``) on the path, which may hold
+``{name}`` parameters (runtime/engine/inbound/hooks.py). Style ``scim``:
 ``/Users`` and ``/Groups`` under the SCIM base (the path may name the base or the collection),
 and once per base ``/ServiceProviderConfig``, ``/ResourceTypes`` and ``/Schemas``
 (runtime/engine/inbound/scim.py). Two routes on one path are a definition error (``koppel
@@ -53,7 +54,7 @@ def inbound_routes(engine, metrics, on_received: Callable[[int], None] | None) -
             continue
         served.add(spec.path)
         if spec.style != "scim":
-            routes.append(Route(spec.path, hook.json, methods=["POST", "PUT"]))
+            routes.append(Route(spec.path, hook.json, methods=list(spec.methods)))
             continue
         for resource in ([spec.resource] if spec.resource else ["User", "Group"]):
             collection = spec.path.rstrip("/")

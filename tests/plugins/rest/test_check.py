@@ -19,7 +19,7 @@ def _check(root=ROOT, **spec):
 
 
 def test_shape_problems() -> None:
-    assert _check() == [(("path",), "a rest target needs a path (or steps)")]
+    assert _check() == [(("path",), "a rest target needs a path (or steps, or download)")]
     steps = [{"method": "PUT", "path": "x"}]
     assert [loc for loc, _ in _check(path="a", steps=steps, batch=5)] == [("steps",), ("batch",)]
     assert [loc for loc, _ in _check(path="a", operation="createTransaction")] == [("operation",)]

@@ -122,7 +122,9 @@ def test_signhost_three_steps(box, tmp_path) -> None:
         }
     )
     good = {
-        "transaction": {"Seal": False, "Reference": "OOK-S100001", "Signers": [{"Email": "s100001@student.example"}]},
+        "transaction": {"Seal": False, "Reference": "OOK-S100001",
+                        "Context": {"documentKind": "onderwijsovereenkomst", "studentIsMinor": False},
+                        "Signers": [{"Email": "s100001@student.example", "Context": {"role": "student"}}]},
         "file_id": "onderwijsovereenkomst.pdf",
         "file_path": str(pdf),
     }

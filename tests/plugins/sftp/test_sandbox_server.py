@@ -1,4 +1,4 @@
-"""The SFTP stand-in with catalog.yaml's own sandbox settings for facet, toa and the aanmeldmodule."""
+"""The SFTP stand-in with catalog.yaml's own sandbox settings for toa and the aanmeldmodule."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_catalog_sandbox_settings_reach_each_system_folder(sandbox):
     root, server = sandbox
     assert server.known_hosts == root / "var/sandbox/sftp/known_hosts"
     assert server.client_key == root / "var/sandbox/sftp/client_key"
-    for system in ("aanmeldmodule", "facet", "toa"):
+    for system in ("aanmeldmodule", "toa"):
         assert server.base_dirs[system] == root / "var/sandbox/sftp" / system
         spec = SftpTarget.model_validate({"type": "sftp", "system": system, "directory": "drop",
                                           "filename": "x-{date}.json", "format": {"type": "json"}})
@@ -61,15 +61,15 @@ def test_catalog_sandbox_settings_reach_each_system_folder(sandbox):
         assert len(list((server.base_dirs[system] / "drop").glob("x-*.json"))) == 1
 
 
-def test_results_dropped_by_facet_are_picked_up(sandbox):
+def test_results_dropped_by_toa_are_picked_up(sandbox):
     root, server = sandbox
-    results = server.base_dirs["facet"] / "resultaten"
+    results = server.base_dirs["toa"] / "export"
     results.mkdir()
     shutil.chown(results, server.username) if os.geteuid() == 0 else None
     (results / "r1.xml").write_text("<results><assessmentResult><context sourcedId='S1'/></assessmentResult></results>")
-    spec = SftpSource.model_validate({"type": "sftp", "system": "facet", "directory": "resultaten",
+    spec = SftpSource.model_validate({"type": "sftp", "system": "toa", "directory": "export",
                                       "pattern": "*.xml", "format": {"type": "xml", "record": "assessmentResult"}})
-    source = SftpPickupSource(spec, catalog_context(root, "facet", server.port))
+    source = SftpPickupSource(spec, catalog_context(root, "toa", server.port))
     source.open()
     records = []
     for batch in source.read(None):

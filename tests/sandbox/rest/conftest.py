@@ -82,7 +82,7 @@ def sandbox(koppel):
     options = {name: {"koppel_url": koppel.url} for name in ("iam", "signhost", "b3net")}
     options["signhost"].update(sign_delay=0.2, postback_retries=1, postback_retry_delay=0.1)
     options["centraal-aanmelden"] = {"interval": 3600, "backlog": 45}
-    options["remindo"] = {"result_delay": 0.2}
+    options["remindo"] = {"result_delay": 0.2, "koppel_url": koppel.url, "push_retries": 1, "push_retry_delay": 0.1}
     box = Sandbox(PROJECT, names=REST, free_ports=True, include_services=False, options=options)
     box.start()
     assert not box.skipped, box.skipped

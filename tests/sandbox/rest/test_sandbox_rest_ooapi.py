@@ -1,13 +1,21 @@
 """The website (OOAPI v5 Programs and Offerings) and Remindo (NED OOAPI OKE): what interface 4
-and 25 send is checked against the real contracts; Remindo serves results to poll."""
+and 25 send is checked against the real contracts; Remindo pushes each result to Koppel (NED flow 3/5)."""
 
 from __future__ import annotations
 
-import time
-
 from standin_helpers import (
-    ASSOCIATION_ID, OFFERING_ID, PERSON_ID, PROGRAM_ID, bearer, client, ned_association, ned_offering, ned_person,
-    program, specs_present,
+    ASSOCIATION_ID,
+    OFFERING_ID,
+    PERSON_ID,
+    PROGRAM_ID,
+    bearer,
+    client,
+    ned_association,
+    ned_offering,
+    ned_person,
+    program,
+    secret,
+    specs_present,
 )
 
 from sandbox.rest.remindo import SEEDED_OFFERING
@@ -64,21 +72,52 @@ def test_a_program_offering_needs_its_dates(sandbox):
     assert client.put(url, json=offering, headers=WEB).status_code == 201
 
 
-def test_remindo_takes_persons_offerings_and_associations_and_then_has_a_result(sandbox):
+def test_remindo_takes_persons_offerings_and_associations_and_then_pushes_the_result(sandbox, koppel):
     base = sandbox.url("remindo")
     assert client.put(f"{base}/persons/{PERSON_ID}", json=ned_person(), headers=REMINDO).status_code in (200, 201)
     assert client.put(f"{base}/offerings/{OFFERING_ID}", json=ned_offering(), headers=REMINDO).status_code in (200, 201)
     r = client.put(f"{base}/associations/{ASSOCIATION_ID}", json=ned_association(), headers=REMINDO)
     assert r.status_code in (200, 201), r.text
-    deadline = time.time() + 5
-    while "result" not in (association := client.get(f"{base}/associations/{ASSOCIATION_ID}", headers=REMINDO).json()):
-        assert time.time() < deadline, "no result appeared"
-        time.sleep(0.05)
-    result = association["result"]
+    [pushed] = koppel.wait_for(lambda c: c["path"] == f"/hooks/remindo/associations/{ASSOCIATION_ID}")
+    assert pushed["method"] == "PATCH" and pushed["headers"]["content-type"] == "application/merge-patch+json"
+    assert pushed["headers"]["authorization"] == "Bearer " + secret("remindo-results-token")
+    body = pushed["json"]
+    assert body["person"] == {"personId": PERSON_ID, "primaryCode": {"codeType": "studentNumber", "code": "S100001"}}
+    assert body["offering"]["offeringId"] == OFFERING_ID and body["offering"]["primaryCode"]["code"] == "NED-2F-2026-12"
+    result = body["result"]
     assert result["state"] == "completed" and result["pass"] in ("passed", "failed")
     assert result["consumers"][0]["consumerKey"] == "nl-test-admin" and result["consumers"][0]["attendance"] == "present"
+    stored = client.get(f"{base}/associations/{ASSOCIATION_ID}", headers=REMINDO).json()
+    assert stored["result"] == result
     listed = client.get(f"{base}/offerings/{OFFERING_ID}/associations", headers=REMINDO).json()
     assert [a["associationId"] for a in listed["items"]] == [ASSOCIATION_ID]
+    assert not client.get(f"{base}/results", headers=REMINDO).is_success  # NED has no feed to poll
+
+
+def test_an_association_before_its_session_is_refused(sandbox):
+    base = sandbox.url("remindo")
+    association = {**ned_association(), "associationId": "6e2d1c9f-9b4a-4f1e-a6b3-7d8e9f0a1b2c",
+                   "offering": "8d2f7b8f-3cac-4a8b-8e9b-2f3e4d5c6b7a"}
+    r = client.put(f"{base}/associations/{association['associationId']}", json=association, headers=REMINDO)
+    assert r.status_code == 409
+    assert "create the session first (PUT /offerings/8d2f7b8f-3cac-4a8b-8e9b-2f3e4d5c6b7a)" in r.json()["detail"]
+    assert client.get(f"{base}/associations/{association['associationId']}", headers=REMINDO).status_code == 404
+
+
+def test_a_push_koppel_refuses_is_tried_again(sandbox, koppel):
+    base = sandbox.url("remindo")
+    association_id = "7f3e2d0a-0c5b-4a2f-b7c4-8e9f0a1b2c3d"
+    client.put(f"{base}/offerings/{OFFERING_ID}", json=ned_offering(), headers=REMINDO)
+    koppel.status = 503
+    try:
+        client.put(f"{base}/associations/{association_id}", json={**ned_association(), "associationId": association_id},
+                   headers=REMINDO)
+        sent = lambda: [i for i in sandbox.context("remindo").received.items
+                        if i["kind"] == "sent" and i["id"] == association_id]
+        koppel.wait_for(lambda c: len(sent()) >= 2)
+        assert [i["status"] for i in sent()] == [503, 503]  # push_retries 1: two attempts
+    finally:
+        koppel.status = 200
 
 
 def test_remindo_refuses_what_breaks_the_ned_contract(sandbox):
@@ -93,6 +132,7 @@ def test_remindo_refuses_what_breaks_the_ned_contract(sandbox):
 
 def test_remindo_cancels_an_association_by_merge_patch(sandbox):
     base = sandbox.url("remindo")
+    client.put(f"{base}/offerings/{OFFERING_ID}", json=ned_offering(), headers=REMINDO)
     client.put(f"{base}/associations/{ASSOCIATION_ID}", json=ned_association(), headers=REMINDO)
     r = client.patch(f"{base}/associations/{ASSOCIATION_ID}", json={"state": "canceled"},
                      headers={**REMINDO, "Content-Type": "application/merge-patch+json"})
@@ -100,7 +140,7 @@ def test_remindo_cancels_an_association_by_merge_patch(sandbox):
     assert r.json()["state"] == "canceled" and r.json()["person"] == PERSON_ID
 
 
-def test_remindo_already_has_results_to_poll(sandbox):
+def test_remindo_already_has_sessions_with_results(sandbox):
     base = sandbox.url("remindo")
     offerings = client.get(f"{base}/offerings", headers=REMINDO).json()["items"]
     assert SEEDED_OFFERING in [o["offeringId"] for o in offerings]
@@ -108,18 +148,6 @@ def test_remindo_already_has_results_to_poll(sandbox):
                       params={"pageSize": 2}).json()
     assert page["totalPages"] == 3 and page["hasNextPage"] and len(page["items"]) == 2
     assert all("result" in a for a in page["items"])
-
-
-def test_remindo_results_feed_pages_with_a_watermark(sandbox):
-    base = sandbox.url("remindo")
-    page = client.get(f"{base}/results", headers=REMINDO, params={"pageSize": 2}).json()
-    assert page["pageNumber"] == 1 and page["hasNextPage"]
-    everything = client.get(f"{base}/results", headers=REMINDO, params={"pageSize": 100}).json()["items"]
-    assert {"S100001", "S100005"} <= {r["studentNumber"] for r in everything}
-    stamps = [r["modifiedAt"] for r in everything]
-    assert stamps == sorted(stamps)
-    newer = client.get(f"{base}/results", headers=REMINDO, params={"modifiedSince": stamps[-1]}).json()["items"]
-    assert newer == []
 
 
 def test_ooapi_ids_must_be_uuids(sandbox):

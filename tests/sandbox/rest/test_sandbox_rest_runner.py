@@ -28,7 +28,8 @@ def test_list_shows_every_system_with_its_port_and_protocol():
     lines = {line.split()[0]: line for line in result.output.splitlines()}
     assert "http://127.0.0.1:8521/api/v1/123456" in lines["exact"] and "OData" in lines["exact"]
     assert lines["signhost"].split()[1] == "http" and "8514" in lines["signhost"]
-    assert "sftp://127.0.0.1:2222" in lines["facet"] and lines["aanmeldmodule"].split()[1] == "sftp+push"
+    assert "sftp://127.0.0.1:2222" in lines["toa"] and lines["aanmeldmodule"].split()[1] == "sftp+push"
+    assert "facet" not in lines  # DUO's web application: files moved by the exam office, no stand-in
     assert "sis" not in lines  # Koppel's own store is no stand-in
 
 

@@ -15,10 +15,21 @@ from sandbox.rest import synthetic, webhooks
 PDF = synthetic.tiny_pdf("Onderwijsovereenkomst S100001")
 
 
+ADULT_OOK = {"documentKind": "onderwijsovereenkomst", "studentIsMinor": False}
+
+
+def signer(email: str, role: str = "student", **extra) -> dict:
+    return {"Email": email, "SendSignRequest": True, "Context": {"role": role}, **extra}
+
+
+def post_transaction(box, **extra):
+    body = {"Seal": False, "Reference": "DOC900001", "SendEmailNotifications": False, "Context": ADULT_OOK,
+            "Signers": [signer("s100001@student.kw1c.nl")], **extra}
+    return client.post(box.url("signhost") + "/transaction", json=body, headers=signhost_headers())
+
+
 def create(box, **extra) -> dict:
-    body = {"Seal": False, "Reference": "DOC900001", "SendEmailNotifications": False,
-            "Signers": [{"Email": "s100001@student.kw1c.nl", "SendSignRequest": True}], **extra}
-    r = client.post(box.url("signhost") + "/transaction", json=body, headers=signhost_headers())
+    r = post_transaction(box, **extra)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -61,11 +72,56 @@ def test_signing_flow_sends_postbacks_whose_checksum_verifies(sandbox, koppel):
     got = client.get(f"{sandbox.url('signhost')}/transaction/{tid}", headers=signhost_headers()).json()
     assert got["Status"] == 30
     pdf = client.get(f"{sandbox.url('signhost')}/transaction/{tid}/file/ook.pdf", headers=signhost_headers())
-    assert pdf.content == PDF
+    assert pdf.content.startswith(PDF) and b"signed by student" in pdf.content[len(PDF):]
+    receipt = client.get(f"{sandbox.url('signhost')}/file/receipt/{tid}", headers=signhost_headers())
+    assert receipt.status_code == 200 and receipt.headers["content-type"] == "application/pdf"
+    assert receipt.content.startswith(b"%PDF-1.4") and tid.encode() in receipt.content
+
+
+@pytest.mark.parametrize("context, signers, refusal", [
+    # today's shape: one signer, no document kind
+    (None, [signer("s@x.nl")], "Context.documentKind"),
+    ({"documentKind": "onderwijsovereenkomst", "studentIsMinor": True}, [signer("s@x.nl")],
+     "onderwijsovereenkomst of a minor must also be signed by the wettelijk_vertegenwoordiger"),
+    ({"documentKind": "bpvo", "studentIsMinor": False}, [signer("s@x.nl"), signer("b@x.nl", "leerbedrijf")],
+     "bpvo must also be signed by the school"),
+    ({"documentKind": "bpvo", "studentIsMinor": True},
+     [signer("s@x.nl"), signer("b@x.nl", "leerbedrijf"), signer("c@x.nl", "school")],
+     "bpvo of a minor must also be signed by the wettelijk_vertegenwoordiger"),
+    ({"documentKind": "onderwijsovereenkomst", "studentIsMinor": True},
+     [signer("p@x.nl", "wettelijk_vertegenwoordiger"), signer("s@x.nl")], "the student signs first"),
+])
+def test_the_signing_policy_refuses_missing_signers(sandbox, context, signers, refusal):
+    r = post_transaction(sandbox, Context=context, Signers=signers) if context else \
+        client.post(sandbox.url("signhost") + "/transaction", json={"Seal": False, "Signers": signers},
+                    headers=signhost_headers())
+    assert r.status_code == 400
+    assert refusal in r.json()["detail"]
+
+
+def test_a_minors_ook_is_signed_by_both_in_order_and_only_then_signed(sandbox, koppel):
+    tid = create(sandbox, Context={"documentKind": "onderwijsovereenkomst", "studentIsMinor": True}, SignRequestMode=2,
+                 Signers=[signer("s@x.nl"), signer("ouder@x.nl", "wettelijk_vertegenwoordiger")])["Id"]
+    upload(sandbox, tid)
+    client.put(f"{sandbox.url('signhost')}/transaction/{tid}/start", headers=signhost_headers())
+    koppel.wait_for(lambda c: c["path"] == "/hooks/signhost" and c["json"]["Id"] == tid and c["json"]["Status"] == 30)
+    calls = [c["json"] for c in koppel.calls if c["path"] == "/hooks/signhost" and c["json"]["Id"] == tid]
+    assert [c["Status"] for c in calls] == [10, 20, 30]
+    in_progress, signed = calls[1], calls[2]
+    assert in_progress["Signers"][0]["SignedDateTime"] and not in_progress["Signers"][1]["SignedDateTime"]
+    first, second = (s["SignedDateTime"] for s in signed["Signers"])
+    assert first <= second
+
+
+def test_no_file_or_receipt_before_the_last_signature(sandbox):
+    tid = create(sandbox)["Id"]
+    upload(sandbox, tid)
+    assert client.get(f"{sandbox.url('signhost')}/file/receipt/{tid}", headers=signhost_headers()).status_code == 404
+    assert client.get(f"{sandbox.url('signhost')}/transaction/{tid}/file/ook.pdf", headers=signhost_headers()).status_code == 403
 
 
 def test_a_signer_who_rejects_ends_in_status_40(sandbox, koppel):
-    tid = create(sandbox, Signers=[{"Email": "s100002+reject@student.kw1c.nl"}])["Id"]
+    tid = create(sandbox, Signers=[signer("s100002+reject@student.kw1c.nl")])["Id"]
     upload(sandbox, tid)
     client.put(f"{sandbox.url('signhost')}/transaction/{tid}/start", headers=signhost_headers())
     koppel.wait_for(lambda c: c["path"] == "/hooks/signhost" and c["json"]["Id"] == tid and c["json"]["Status"] == 40)

@@ -50,18 +50,18 @@ def test_the_runner_starts_the_forced_paramiko_server_for_the_catalog_login(proj
 
     monkeypatch.setenv(pyserver.ENV_CHOICE, "paramiko")
     monkeypatch.delenv("KOPPEL_VAR_DIR", raising=False)
-    with Sandbox(project_copy, names=["facet", "toa", "aanmeldmodule"], free_ports=True).start() as box:
-        assert {box.running[n].kind for n in ("facet", "toa", "aanmeldmodule")} == {"paramiko"}
+    with Sandbox(project_copy, names=["toa", "aanmeldmodule"], free_ports=True).start() as box:
+        assert {box.running[n].kind for n in ("toa", "aanmeldmodule")} == {"paramiko"}
         assert box.sftp_server == "paramiko (KOPPEL_SANDBOX_SFTP=paramiko)"
         handle = box.running["sshd"].handle
-        assert box.url("facet") == f"sftp://koppel@127.0.0.1:{handle.port}/var/sandbox/sftp/facet"
+        assert box.url("toa") == f"sftp://koppel@127.0.0.1:{handle.port}/var/sandbox/sftp/toa"
         # the catalog's own sandbox settings (known_hosts, client_key, user koppel), on the port in use
-        env = box.catalog.systems["facet"].environments["sandbox"]
-        ctx = PluginContext(environment="sandbox", project_root=project_copy, system_name="facet",
+        env = box.catalog.systems["toa"].environments["sandbox"]
+        ctx = PluginContext(environment="sandbox", project_root=project_copy, system_name="toa",
                             system=env.model_copy(update={"port": handle.port}), interface_id=25)
         client, sftp = connect(ctx)
         try:
-            assert sorted(sftp.listdir("var/sandbox/sftp")) == ["aanmeldmodule", "facet", "toa"]
+            assert sorted(sftp.listdir("var/sandbox/sftp")) == ["aanmeldmodule", "toa"]
         finally:
             client.close()
 
@@ -75,5 +75,5 @@ def test_sandbox_list_says_which_sftp_server_would_run(project_root, monkeypatch
     result = CliRunner().invoke(main, ["--project", str(project_root), "sandbox", "list"])
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines()}
-    assert all("(server: paramiko)" in lines[n] for n in ("aanmeldmodule", "facet", "toa"))
+    assert all("(server: paramiko)" in lines[n] for n in ("aanmeldmodule", "toa"))
     assert "server:" not in lines["exact"]

@@ -109,17 +109,23 @@ def test_pick_up_by_glob_archives_after_commit_and_survives_a_crash(pysftp, fold
     assert visible(local) == ["notes.txt"]
 
 
-def test_facet_answers_an_uploaded_candidate_file_with_results_koppel_picks_up(pysftp):
-    target = upload(pysftp, "kandidaten", filename=f"kandidaten-{uuid.uuid4().hex[:6]}.csv")
+def test_toa_answers_an_uploaded_user_import_with_results_koppel_picks_up(pysftp):
+    toa = context(pysftp.root, pysftp, system_name="toa", options={"base_dir": "var/sandbox/sftp/toa"})
+    spec = {"type": "sftp", "system": "toa", "directory": "import", "format": {"type": "csv", "delimiter": ";"},
+            "filename": f"toa-kandidaten-{uuid.uuid4().hex[:6]}.csv"}
+    target = SftpUploadTarget(SftpTarget.model_validate(spec), toa)
     target.open()
     target.write([Item(key="S100001", source_key="S100001",
-                       payload={"kandidaatnummer": "S100001", "examencode": "NL-2F", "examendatum": "03-06-2026"})])
+                       payload={"importlabel": "toevoegen", "studentnummer": "S100001", "toetscode": "NL-2F",
+                                "toetsdatum": "2026-06-03"})])
     target.close()
-    results = pysftp.base_dirs["facet"] / "resultaten"
+    results = pysftp.base_dirs["toa"] / "export"
     deadline = time.monotonic() + 10
-    while not list(results.glob("facet-S100001-NL-2F-*.xml")) and time.monotonic() < deadline:
+    while not list(results.glob("toa-S100001-NL-2F-*.xml")) and time.monotonic() < deadline:
         time.sleep(0.1)
-    source = pickup(pysftp, "resultaten", pattern="facet-S100001-NL-2F-*.xml")
+    spec = {"type": "sftp", "system": "toa", "directory": "export", "pattern": "toa-S100001-NL-2F-*.xml",
+            "format": {"type": "xml", "record": "assessmentResult"}}
+    source = SftpPickupSource(SftpSource.model_validate(spec), toa)
     source.open()
     records = []
     for batch in source.read(None):
@@ -127,7 +133,7 @@ def test_facet_answers_an_uploaded_candidate_file_with_results_koppel_picks_up(p
         source.commit(batch)
     source.close()
     assert [r.data["context"]["@sourcedId"] for r in records] == ["S100001"]
-    assert visible(results / "archive") == ["facet-S100001-NL-2F-20260603.xml"]
+    assert visible(results / "archive") == ["toa-S100001-NL-2F-20260603.xml"]
 
 
 # -- logins -----------------------------------------------------------------------------------------
