@@ -156,3 +156,12 @@ def test_the_reference_for_integration_specialists_lists_every_function():
     readme = (Path(__file__).resolve().parents[2] / "mappings" / "README.md").read_text(encoding="utf-8")
     missing = [spec.usage for spec in all_functions().values() if f"`{spec.usage}`" not in readme]
     assert not missing, f"mappings/README.md does not document {missing}"
+
+
+def test_text_is_a_null_safe_to_string() -> None:
+    """to_string(null) is the string "null" in JMESPath; text(null) stays null (issue 14)."""
+    from runtime.mapping import compile_mapping
+
+    mapping = compile_mapping({"name": "t", "output": {"a": "text(n)", "b": "text(missing)", "c": "to_string(missing)",
+                                                       "d": "text(flag)", "e": "text(f)"}}, None)
+    assert mapping({"n": 12, "flag": True, "f": 2.0}) == {"a": "12", "b": None, "c": "null", "d": "true", "e": "2"}

@@ -27,6 +27,18 @@ def _stringify(value: object) -> str:
     return str(value)
 
 
+@function("text", "strings")
+def text(value):
+    """``value`` as a string, null staying null (JMESPath's ``to_string(null)`` gives the string
+    ``"null"``): ``text(`12`)`` → ``"12"``, ``text(`true`)`` → ``"true"``, ``text(`null`)`` → null. A list or
+    object is an error: write the field you mean."""
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)):
+        raise FunctionError("text(): expected a single value, not a list or an object")
+    return _stringify(value)
+
+
 @function("concat", "strings")
 def concat(*parts):
     """All parts as one string; null parts are left out. ``concat(first, ' ', last)``."""
