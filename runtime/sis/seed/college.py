@@ -259,10 +259,12 @@ class College:
         internship_id = self.next_id("BPV", 500_001)
         self.rows["internship"].append(
             (internship_id, enrollment_id, sbb_code, 1, program["crebo"], start.isoformat(), end.isoformat(),
-             None, (start - dt.timedelta(days=21)).isoformat(), rng.choice((1200, 1400, 1600)) if bbl else rng.choice((400, 480, 640, 800)),
+             None, (start - dt.timedelta(days=21)).isoformat() if status == "lopend" else None,
+             rng.choice((1200, 1400, 1600)) if bbl else rng.choice((400, 480, 640, 800)),
              status, f"{rng.choice(dutch.FIRST_NAMES_V + dutch.FIRST_NAMES_M)} {(supervisor_tv + ' ') if supervisor_tv else ''}{supervisor_last}",
              f"praktijkopleider{rng.randint(1, 999)}@example.nl")
         )
+        # a planned BPV's agreement is not signed yet: no afsluitdatum, so DUO hears of it once it is
         self.document(student["number"], enrollment_id, None, "bpvo", f"Praktijkovereenkomst {internship_id}",
                       "te_ondertekenen" if status == "gepland" else "ondertekend")
 

@@ -1,0 +1,98 @@
+"""Row 15, DUO ROD: what makes a delivery DUO would accept, through the ROD stand-in. Every change
+is plain SQL in the SIS store, as the college's own clients write it."""
+
+from __future__ import annotations
+
+
+def accepted(college, operation: str) -> list[dict]:
+    return [i for i in college.received("duo-rod") if i.get("kind") == "accepted" and i.get("operation") == operation]
+
+
+def an_enrollment(college, *, level: int) -> tuple[str, str, str]:
+    """(enrollment id, student number, person number) of an active enrollment at ``level``."""
+    return tuple(college.sql(
+        "SELECT e.enrollment_id, e.student_number, s.person_number FROM enrollment e "
+        "JOIN student s ON s.student_number = e.student_number JOIN program p ON p.program_code = e.program_code "
+        "JOIN person pe ON pe.person_number = s.person_number "
+        "WHERE e.status = 'actief' AND p.level = :level AND pe.bsn IS NOT NULL ORDER BY e.enrollment_id LIMIT 1",
+        level=level,
+    )[0])
+
+
+def test_15_a_student_without_bsn_or_onderwijsnummer_is_identified_first_and_then_reported(college) -> None:
+    college.run(15, trigger="outbox")  # from now on
+    enrollment, _student, person = an_enrollment(college, level=2)
+    college.sql("UPDATE person SET bsn = NULL, onderwijsnummer = NULL WHERE person_number = :p", p=person)
+    before = len(accepted(college, "aanleveren_inschrijving"))
+    summary = college.run(15, trigger="outbox")
+    assert summary.outcome == "ok" and summary.dead == 0, summary
+    (identified,) = [i for i in accepted(college, "aanleveren_identificatie") if i["body"]["kenmerkPersoonSchool"] == person]
+    assert {"achternaam", "geboortedatum", "geslacht", "adres"} <= set(identified["body"])
+    ((number,),) = college.sql("SELECT onderwijsnummer FROM person WHERE person_number = :p", p=person)
+    assert number is not None and number.startswith("19") and len(number) == 9
+    # the written-back number changes the person: the enrollment goes again, now with it (in
+    # the same run when its outbox reading reaches that change, else in the next)
+    summary = college.run(15, trigger="outbox")
+    assert summary.outcome == "ok" and summary.dead == 0, summary
+    sent = accepted(college, "aanleveren_inschrijving")[before:]
+    # what the stand-in keeps is masked like every personal number: the last four digits show
+    mine = [i for i in sent if i["body"]["inschrijvingvolgnummer"] and "onderwijsnummer" in i["body"]["persoon"]
+            and i["body"]["persoon"]["onderwijsnummer"].endswith(number[-4:])]
+    assert len(mine) >= 1 and "burgerservicenummer" not in mine[0]["body"]["persoon"]
+    assert len([i for i in accepted(college, "aanleveren_identificatie") if i["body"]["kenmerkPersoonSchool"] == person]) == 1
+
+
+def test_15_a_bpv_agreement_signed_outside_koppel_goes_once_its_date_is_entered(college) -> None:
+    college.run(15, trigger="outbox")
+    (internship,) = college.sql(
+        "SELECT i.internship_id FROM internship i JOIN enrollment e ON e.enrollment_id = i.enrollment_id "
+        "JOIN student s ON s.student_number = e.student_number JOIN person p ON p.person_number = s.person_number "
+        "WHERE i.agreement_date IS NULL AND p.bsn IS NOT NULL ORDER BY i.internship_id LIMIT 1"
+    )[0]
+    college.sql("UPDATE internship SET supervisor_name = 'Nieuwe Praktijkopleider' WHERE internship_id = :i", i=internship)
+    before = len(accepted(college, "aanleveren_bpv"))
+    assert college.run(15, trigger="outbox").outcome == "ok"
+    assert len(accepted(college, "aanleveren_bpv")) == before  # not signed yet: DUO does not hear of it
+    college.sql("UPDATE internship SET agreement_date = '2026-11-20' WHERE internship_id = :i", i=internship)  # the manual path
+    summary = college.run(15, trigger="outbox")
+    assert summary.outcome == "ok" and summary.dead == 0, summary
+    (bpv,) = accepted(college, "aanleveren_bpv")[before:]
+    assert bpv["body"]["afsluitdatum"] == "2026-11-20"
+
+
+def test_15_a_diploma_without_the_generic_exam_parts_its_level_needs_is_refused_and_goes_with_them(college) -> None:
+    college.run(15, trigger="outbox")
+    enrollment, student, _person = an_enrollment(college, level=4)
+    crebo = college.sql("SELECT p.crebo FROM enrollment e JOIN program p ON p.program_code = e.program_code "
+                        "WHERE e.enrollment_id = :e", e=enrollment)[0][0]
+    college.sql(
+        "INSERT INTO result (result_id, student_number, enrollment_id, kind, passed, assessed_on, crebo) "
+        "VALUES ('RD-1', :s, :e, 'diploma', true, '2027-07-09', :c)", s=student, e=enrollment, c=crebo,
+    )
+    for code, grade in (("NL", "7"), ("REK", "6")):
+        college.sql(
+            "INSERT INTO result (result_id, student_number, enrollment_id, kind, grade, passed, assessed_on, "
+            "diploma_result_id, duo_code) VALUES (:id, :s, :e, 'generiek_examen', :g, true, '2027-05-12', 'RD-1', :code)",
+            id=f"RD-1-{code}", s=student, e=enrollment, g=grade, code=code,
+        )
+    summary = college.run(15, trigger="outbox")
+    assert summary.dead >= 1, summary
+    letters = [d for d in college.engine.store.dead_letters(interface_id=15) if d["source_key"] == enrollment]
+    reasons = " | ".join(d["reason"] for d in letters)
+    assert "D041 generiek examenonderdeel EN ontbreekt bij een diploma niveau 4" in reasons
+    assert "D042 geen keuzedeel bij een diploma niveau 4" in reasons
+    # the examination office adds Engels and a keuzedeel: the diploma goes, with its parts
+    college.sql(
+        "INSERT INTO result (result_id, student_number, enrollment_id, kind, grade, passed, assessed_on, "
+        "diploma_result_id, duo_code) VALUES ('RD-1-EN', :s, :e, 'generiek_examen', '8', true, '2027-05-14', 'RD-1', 'EN'), "
+        "('RD-1-K0123', :s, :e, 'keuzedeel', 'V', true, '2027-03-01', 'RD-1', 'K0123')", s=student, e=enrollment,
+    )
+    before = len(accepted(college, "aanleveren_diploma"))
+    summary = college.run(15, trigger="outbox")
+    assert summary.outcome == "ok" and summary.dead == 0, summary
+    (diploma,) = [i for i in accepted(college, "aanleveren_diploma")[before:] if i["body"]["resultaatvolgnummer"] == "RD-1"]
+    parts = diploma["body"]["generiekExamenonderdeel"]
+    assert sorted(p["codeGeneriekExamenonderdeel"] for p in parts) == ["EN", "NL", "REK"]
+    keuzedelen = diploma["body"]["keuzedeel"]
+    keuzedelen = keuzedelen if isinstance(keuzedelen, list) else [keuzedelen]
+    assert [k["codeKeuzedeel"] for k in keuzedelen] == ["K0123"]
