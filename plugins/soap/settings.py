@@ -106,11 +106,13 @@ def from_context(ctx: PluginContext) -> SoapSettings:
 
 
 def _catalog_system(root: Path, name: str) -> dict[str, Any]:
-    import yaml
+    from runtime.yamlsource import YamlProblem, load_file
 
-    try:
-        with open(root / "catalog.yaml", encoding="utf-8") as handle:
-            catalog = yaml.safe_load(handle) or {}
-    except OSError:
+    path = root / "catalog.yaml"
+    if not path.exists():
         return {}
-    return (catalog.get("systems") or {}).get(name) or {}
+    try:  # the bounded reader: a broken catalog is validate's to report, not a hang here
+        catalog = load_file(path, "catalog.yaml").data or {}
+    except YamlProblem:
+        return {}
+    return ((catalog.get("systems") or {}) if isinstance(catalog, dict) else {}).get(name) or {}
