@@ -4,6 +4,8 @@ DELETE that closes the account and never deletes a person, student or staff memb
 
 from __future__ import annotations
 
+import contextlib
+
 import httpx
 import pytest
 from inbound_helpers import (
@@ -27,16 +29,17 @@ def project():
     return load_project(ROOT)  # problems elsewhere in the definitions do not concern these interfaces
 
 
-@pytest.fixture
-def college(project, tmp_path, monkeypatch):
+@contextlib.contextmanager
+def running_college(project, tmp, monkeypatch):
+    """Koppel's server on a fresh SIS and state; a client with the IAM's token and helpers."""
     from runtime.engine import Engine
     from runtime.engine.server import create_app
 
-    sis_url = f"sqlite:///{tmp_path / 'sis.db'}"
+    sis_url = f"sqlite:///{tmp / 'sis.db'}"
     monkeypatch.setenv("KOPPEL_SIS_URL", sis_url)
-    monkeypatch.setenv("KOPPEL_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("KOPPEL_VAR_DIR", str(tmp / "var"))
     make_sis(sis_url)
-    engine = Engine(project, environment="sandbox", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    engine = Engine(project, environment="sandbox", state_url=f"sqlite:///{tmp / 'state.db'}")
     with ThreadServer(create_app(engine)) as server:
         client = httpx.Client(base_url=server.url + SCIM, timeout=10,
                               headers={"Authorization": "Bearer " + secret("iam-scim-token"),
@@ -47,6 +50,21 @@ def college(project, tmp_path, monkeypatch):
         yield client
         client.close()
     engine.close()
+
+
+@pytest.fixture
+def college(project, tmp_path, monkeypatch):
+    with running_college(project, tmp_path, monkeypatch) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def refusing(project, tmp_path_factory):
+    """One server for the tests of calls that must be refused: they store nothing, so they can share it."""
+    monkeypatch = pytest.MonkeyPatch()
+    with running_college(project, tmp_path_factory.mktemp("refusing"), monkeypatch) as client:
+        yield client
+    monkeypatch.undo()
 
 
 def user(number: str = "P100001", account: str = "s100001", **extra) -> dict:
@@ -71,13 +89,13 @@ def provision(college, *users: dict) -> None:
     assert (summary.dead, summary.outcome) == (0, "ok"), summary
 
 
-def test_a_user_without_username_is_400_invalid_value_and_nothing_is_stored(college):
+def test_a_user_without_username_is_400_invalid_value_and_nothing_is_stored(refusing):
     broken = {k: v for k, v in user().items() if k != "userName"}
-    response = college.post("/Users", json=broken)
+    response = refusing.post("/Users", json=broken)
     assert response.status_code == 400
     assert error_of(response) | {} == {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
                                        "scimType": "invalidValue", "detail": "userName: required"}
-    assert college.inbox() == []
+    assert refusing.inbox() == []
 
 
 @pytest.mark.parametrize("change, detail", [
@@ -96,12 +114,12 @@ def test_a_user_without_username_is_400_invalid_value_and_nothing_is_stored(coll
     ({"emails": [{"value": "emma@", "type": "work", "primary": True}]},
      "the SIS cannot take this resource (mapping scim-gebruiker-naar-persoon): email_school: does not match"),
 ])
-def test_a_user_with_a_wrong_value_is_400_invalid_value(college, change, detail):
-    response = college.post("/Users", json=user() | change)
+def test_a_user_with_a_wrong_value_is_400_invalid_value(refusing, change, detail):
+    response = refusing.post("/Users", json=user() | change)
     assert response.status_code == 400, response.text
     body = error_of(response)
     assert (body["scimType"], body["detail"][:len(detail)]) == ("invalidValue", detail)
-    assert college.inbox() == []
+    assert refusing.inbox() == []
 
 
 @pytest.mark.parametrize("body, content_type, status, scim_type", [
@@ -112,21 +130,21 @@ def test_a_user_with_a_wrong_value_is_400_invalid_value(college, change, detail)
     (b'{"userName": "x"}', "text/plain", 415, None),
     (b"x" * 5_000_001, "application/scim+json", 413, None),
 ])
-def test_a_body_that_is_no_resource_is_refused_with_a_scim_error(college, body, content_type, status, scim_type):
-    response = college.post("/Users", content=body, headers={"Content-Type": content_type})
+def test_a_body_that_is_no_resource_is_refused_with_a_scim_error(refusing, body, content_type, status, scim_type):
+    response = refusing.post("/Users", content=body, headers={"Content-Type": content_type})
     assert response.status_code == status
     assert error_of(response).get("scimType") == scim_type
-    assert college.inbox() == []
+    assert refusing.inbox() == []
 
 
-def test_without_the_token_nothing_is_read_or_answered(college):
+def test_without_the_token_nothing_is_read_or_answered(refusing):
     anonymous = {"Authorization": "Bearer wrong"}
-    assert college.post("/Users", json=user(), headers=anonymous).status_code == 401
-    assert college.get("/Users", headers=anonymous).status_code == 401
-    assert college.get("/Users/P100001", headers=anonymous).status_code == 401
-    assert college.delete("/Users/P100001", headers=anonymous).status_code == 401
-    assert college.get("/ServiceProviderConfig", headers=anonymous).status_code == 401
-    assert college.inbox() == []
+    assert refusing.post("/Users", json=user(), headers=anonymous).status_code == 401
+    assert refusing.get("/Users", headers=anonymous).status_code == 401
+    assert refusing.get("/Users/P100001", headers=anonymous).status_code == 401
+    assert refusing.delete("/Users/P100001", headers=anonymous).status_code == 401
+    assert refusing.get("/ServiceProviderConfig", headers=anonymous).status_code == 401
+    assert refusing.inbox() == []
 
 
 def test_unknown_attributes_and_the_password_are_neither_stored_nor_echoed(college):
