@@ -13,9 +13,10 @@ Interface 23, B3Net → Koppel: ``POST /_sandbox/push {"count": 3, "start": 0}``
 stand-in post that many matches to ``options.koppel_url`` + ``/hooks/b3net``, each signed with
 the Standard Webhooks way (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``;
 secret ``options.webhook_secret``; sandbox/rest/webhooks.py) and carrying ``X-B3Net-Event: bpv.match`` and ``X-B3Net-Delivery: <matchId>``. To exercise
-Koppel's checks, ``"tamper": true`` signs other bytes than it sends (Koppel must refuse it) and
+Koppel's checks, ``"tamper": true`` signs other bytes than it sends (Koppel must refuse it),
 ``"repeat": 2`` delivers each match twice with the same ``webhook-id`` (Koppel must store it
-once):
+once) and ``"leerbedrijf": "onbekend"`` matches at companies SBB does not know (interface 8 must
+refuse them); otherwise the leerbedrijf is one SBB recognises for the match's crebo:
 
     {"event": "bpv.match", "matchId": "B3-000001", "studentnummer": "S100001",
      "enrollmentId": "S100001-1", "crebo": "25604",
@@ -43,19 +44,34 @@ COMPANIES = [("Zorggroep Maasland", "'s-Hertogenbosch"), ("Bakkerij Van Rooij", 
              ("Kinderopvang Het Nest", "Tilburg"), ("Autobedrijf Heesch", "Heesch")]
 
 
-def match(seed: Any, index: int) -> dict[str, Any]:
+def match(seed: Any, index: int, *, recognised: bool = True) -> dict[str, Any]:
+    """Match ``index``. B3Net offers the leerbedrijven SBB recognises (it takes them from SBB's
+    register): the company is one of the SBB stand-in's, with a crebo it has an erkenning for
+    (BOL when it has one). ``recognised=False`` makes a company SBB does not know, as a BPV office
+    might enter by hand, for the recognition check of interface 8."""
     r = synthetic.rng(seed, "b3net", index)
     student = synthetic.student_number(r.randrange(10_000))
-    company, city = r.choice(COMPANIES)
     contact = synthetic.name(r)
     year = synthetic.school_year_start() - 1
+    if recognised:
+        from sandbox.soap.sbb_register import generated
+
+        company = r.choice(generated())
+        erkenning = next((e for e in company["Erkenningen"] if e["Leerweg"] == "BOL"), company["Erkenningen"][0])
+        crebo = erkenning["Crebonummer"]
+        leerbedrijf = {"sbbCode": company["CodeLeerbedrijf"], "naam": company["Naam"],
+                       "plaats": company["Vestigingsadres"]["Plaats"]}
+    else:
+        name, city = r.choice(COMPANIES)
+        crebo = synthetic.crebo(r)
+        leerbedrijf = {"sbbCode": f"1000{r.randint(10000, 99999)}", "naam": name, "plaats": city}
     return {
         "event": "bpv.match",
         "matchId": f"B3-{index + 1:06d}",
         "studentnummer": student,
         "enrollmentId": f"{student}-1",
-        "crebo": synthetic.crebo(r),
-        "leerbedrijf": {"sbbCode": f"1000{r.randint(10000, 99999)}", "naam": company, "plaats": city},
+        "crebo": crebo,
+        "leerbedrijf": leerbedrijf,
         "startdatum": f"{year + 1}-02-01",
         "einddatum": f"{year + 1}-06-30",
         "uren": r.choice([400, 640, 800]),
@@ -96,7 +112,7 @@ def create_app(ctx: StandinContext) -> Starlette:
         url = webhooks.koppel_url(ctx) + "/hooks/b3net"
         results = []
         for index in range(int(spec.get("start", 0)), int(spec.get("start", 0)) + int(spec.get("count", 1))):
-            payload = match(seed, index)
+            payload = match(seed, index, recognised=spec.get("leerbedrijf") != "onbekend")
             body = webhooks.encode(payload)
             # "tamper": sign other bytes than those sent, as a forged call would be
             signed = body + b" " if spec.get("tamper") else body

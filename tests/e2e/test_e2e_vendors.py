@@ -56,8 +56,8 @@ def test_08_every_agreed_internship_is_verified_with_the_licence_and_marked_reco
 
 def test_08_a_b3net_match_at_a_company_sbb_does_not_know_is_a_dead_letter_saying_so(college) -> None:
     college.run(8, trigger="poll")  # what was there is verified
-    push = httpx.post(college.sandbox.url("b3net").rsplit("/api", 1)[0] + "/_sandbox/push", json={"count": 2, "start": 70},
-                      timeout=30)
+    push = httpx.post(college.sandbox.url("b3net").rsplit("/api", 1)[0] + "/_sandbox/push",
+                      json={"count": 2, "start": 70, "leerbedrijf": "onbekend"}, timeout=30)
     assert push.status_code < 300, push.text
     assert college.run(23, trigger="webhook").outcome == "ok"
     new = {r[0] for r in college.sql("SELECT internship_id FROM internship WHERE internship_id LIKE 'B3-%' "
@@ -67,7 +67,31 @@ def test_08_a_b3net_match_at_a_company_sbb_does_not_know_is_a_dead_letter_saying
     letters = [d for d in college.engine.store.dead_letters(interface_id=8) if d["source_key"] in new]
     assert letters and {d["source_key"] for d in letters} <= new
     assert all("Signaalcode 101 Leerbedrijf onbekend bij SBB" in d["reason"] for d in letters), letters
-    assert count(college, "internship", "internship_id LIKE 'B3-%' AND recognition_status = 'erkend'") == 0
+    assert count(college, "internship", f"internship_id IN ({','.join(repr(i) for i in new)}) "
+                 "AND recognition_status IS NOT NULL") == 0
+
+
+def test_08_a_b3net_match_at_a_company_sbb_recognises_is_verified(college) -> None:
+    from sandbox.rest.b3net import match
+
+    college.run(8, trigger="poll")
+    push = httpx.post(college.sandbox.url("b3net").rsplit("/api", 1)[0] + "/_sandbox/push",
+                      json={"count": 3, "start": 80}, timeout=30)
+    assert push.status_code < 300, push.text
+    assert college.run(23, trigger="webhook").outcome == "ok"
+    sent = [match(23, i) for i in range(80, 83)]
+    summary = college.run(8, trigger="poll")
+    # recognised for the match's crebo in BOL: erkend unless the student's enrollment is BBL
+    assert len(sent) == 3 and all(len(m["leerbedrijf"]["sbbCode"]) == 9 for m in sent)
+    leerwegen = dict(college.sql("SELECT i.internship_id, e.leertraject FROM internship i JOIN enrollment e "
+                                 "ON e.enrollment_id = i.enrollment_id WHERE i.internship_id IN "
+                                 f"({','.join(repr(m['matchId']) for m in sent)})"))
+    statuses = dict(college.sql("SELECT internship_id, recognition_status FROM internship WHERE internship_id IN "
+                                f"({','.join(repr(m['matchId']) for m in sent)})"))
+    assert len(leerwegen) == 3 and "BOL" in leerwegen.values()
+    assert {i: statuses[i] for i, leerweg in leerwegen.items() if leerweg == "BOL"} == \
+        {i: "erkend" for i, leerweg in leerwegen.items() if leerweg == "BOL"}
+    assert summary.dead == sum(1 for leerweg in leerwegen.values() if leerweg == "BBL"), summary
 
 
 def test_08_the_mutatieservice_reports_an_ended_erkenning_and_the_internship_says_so(college) -> None:
