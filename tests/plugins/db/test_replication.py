@@ -57,6 +57,8 @@ def test_incremental_first_load_then_only_changes(tmp_path, sis, pg_url, pg_sche
     cursor, outcomes = replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema))
     assert len(outcomes) == 250 and all(o.ok for o in outcomes)
     assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student") == [(250,)]
+    copied = rows(pg_url, f"SELECT student_number, name, credits, born::text FROM {pg_schema}.student ORDER BY 1")
+    assert copied == [tuple(r) for r in db.execute("SELECT student_number, name, credits, born FROM student ORDER BY 1")]
     types = dict(rows(pg_url, f"SELECT column_name, data_type FROM information_schema.columns "
                               f"WHERE table_schema = '{pg_schema}' AND table_name = 'student'"))
     assert types["credits"] == "bigint" and types["born"] == "date"
@@ -67,6 +69,7 @@ def test_incremental_first_load_then_only_changes(tmp_path, sis, pg_url, pg_sche
     db.commit()
     cursor2, outcomes = replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema), cursor)
     assert len(outcomes) == 2, "only the changed rows are read again"
+    assert sorted(o.ok for o in outcomes) == [True, True]
     assert rows(pg_url, f"SELECT name FROM {pg_schema}.student WHERE student_number = 'S007'") == [("Renamed",)]
     assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student") == [(251,)]
     assert replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema), cursor2)[1] == []
@@ -105,6 +108,8 @@ def test_several_tables_keep_their_positions_in_one_cursor(tmp_path, sis, pg_url
     make = lambda: TableSource(spec, context(tmp_path, dsn, name="sis"))  # noqa: E731
     cursor, outcomes = replicate(make(), target(tmp_path, pg_url, pg_schema))
     assert len(outcomes) == 251 and set(json.loads(cursor)) == {"student", "program"}
+    assert rows(pg_url, f"SELECT code FROM {pg_schema}.program") == [("P1",)]
+    assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student") == [(250,)]
     assert replicate(make(), target(tmp_path, pg_url, pg_schema), cursor)[1] == [], "nothing new: nothing read"
 
 
@@ -138,6 +143,9 @@ def test_outbox_mode_snapshots_then_applies_changes_and_deletes(tmp_path, sis, p
     assert cursor == '{"outbox": 5}'  # the last outbox row of a replicated table
     assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student WHERE student_number = 'S010'") == [(0,)]
     assert rows(pg_url, f"SELECT credits FROM {pg_schema}.student WHERE student_number = 'S011'") == [(99,)]
+    assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.student") == [(249,)]  # one deleted, none added
+    assert rows(pg_url, f"SELECT count(*) FROM pg_tables WHERE schemaname = '{pg_schema}' AND tablename = 'program'") \
+        == [(0,)], "a table that is not replicated is not created"
 
 
 def test_new_column_is_added_and_incompatible_change_follows_policy(tmp_path, sis, pg_url, pg_schema):
@@ -172,3 +180,5 @@ def test_views_are_created_for_the_iam(tmp_path, sis, pg_url, pg_schema):
     views = {"iam_students": "SELECT student_number AS id, name FROM student"}
     replicate(source(tmp_path, dsn), target(tmp_path, pg_url, pg_schema, views=views))
     assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.iam_students") == [(250,)]
+    assert rows(pg_url, f"SELECT id, name FROM {pg_schema}.iam_students WHERE id IN ('S001', 'S250') ORDER BY 1") == [
+        ("S001", "Student 1"), ("S250", "Student 250")]
