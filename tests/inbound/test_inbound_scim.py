@@ -308,3 +308,18 @@ def test_discovery_endpoints(college):
     assert sorted(r["id"] for r in types["Resources"]) == ["Group", "User"]
     schemas = college.get("/Schemas").json()
     assert sorted(s["id"] for s in schemas["Resources"]) == sorted([USER, GROUP, ENTERPRISE])
+
+
+def test_a_scoped_group_is_found_by_its_external_id(college):
+    provision(college, user("P200001", "f.elamrani"))
+    group = {"schemas": [GROUP], "externalId": "docent@team:ICT-A", "displayName": "Docenten ICT-A",
+             "members": [{"value": "P200001", "type": "User"}]}
+    assert college.post("/Groups", json=group).status_code == 201
+    assert college.engine.run_interface(1, "webhook").dead == 0
+    assert college.sql("SELECT person_number, role, scope, granted_by FROM role_assignment WHERE source = 'iam'") == [
+        ("P200001", "docent", "team:ICT-A", "docent@team:ICT-A")]
+    found = college.get("/Groups/docent@team:ICT-A")
+    assert found.status_code == 200 and [m["value"] for m in found.json()["members"]] == ["P200001"]
+    listed = college.get("/Groups", params={"filter": 'displayName eq "DOCENT@TEAM:ICT-A"'}).json()
+    assert [g["id"] for g in listed["Resources"]] == ["docent@team:ICT-A"]
+    assert college.get("/Groups", params={"filter": 'externalId eq "docent"'}).json()["totalResults"] == 0

@@ -9,8 +9,10 @@ reverse of the two mappings of interfaces 1 and 3:
   id and externalId are the person number, userName the account name, the school e-mail its
   primary work address, the name from the person's names; ``active`` is true (a closed account
   has no account name, and so is no User any more: GET answers 404 after a DELETE);
-- a Group is a role the IAM gave (``role_assignment`` with source ``iam``,
-  ``scim-groep-naar-rol``): id and externalId the role, its members the people holding it.
+- a Group is what one IAM group granted (``role_assignment`` with source ``iam``, by its
+  ``granted_by``: the group's externalId, ``scim-groep-naar-rol``): id, externalId and
+  displayName that externalId, its members the people it gave the role (an empty group has no
+  grants, and so is not found).
 
 Nothing else of the person (no BSN, no address) is shown. The SIS is read with its own small
 connection pool; an unreachable SIS is a 503 for the caller, like any outage.
@@ -94,27 +96,28 @@ class Directory:
     # -- groups --------------------------------------------------------------------------------
 
     def group(self, rid: str, base: str) -> dict[str, Any] | None:
-        found = self._groups(rid.lower(), base)
+        found = self._groups(rid, base)
         return found[0] if found else None
 
     def groups(self, flt: Filter | None, base: str) -> list[dict[str, Any]]:
-        role = None
+        name = None
         for path in ("id", "externalid", "displayname"):
             value = (flt.required_equals if flt else {}).get(path)
             if isinstance(value, str):
-                role = value.lower()
-        return [g for g in self._groups(role, base) if flt is None or flt.matches(g)]
+                name = value
+        return [g for g in self._groups(name, base) if flt is None or flt.matches(g)]
 
-    def _groups(self, role: str | None, base: str) -> list[dict[str, Any]]:
+    def _groups(self, name: str | None, base: str) -> list[dict[str, Any]]:
         r = table("role_assignment").c
-        q = select(r.role, r.person_number).where(r.source == "iam")
-        if role is not None:
-            q = q.where(r.role == role)
+        group = func.coalesce(r.granted_by, r.role)  # grants from before granted_by: the role was the group
+        q = select(group.label("name"), r.person_number).where(r.source == "iam")
+        if name is not None:
+            q = q.where(func.lower(group) == name.strip().lower())
         with self.engine.connect() as c:
-            rows = c.execute(q.order_by(r.role, r.person_number)).all()
+            rows = c.execute(q.order_by(group, r.person_number)).all()
         members: dict[str, list[str]] = {}
         for row in rows:
-            members.setdefault(row.role, []).append(row.person_number)
+            members.setdefault(row.name, []).append(row.person_number)
         return [{"schemas": [GROUP], "id": name, "externalId": name, "displayName": name,
                  "members": [{"value": n, "$ref": f"{base}/Users/{n}", "type": "User"} for n in numbers],
                  "meta": {"resourceType": "Group", "location": f"{base}/Groups/{name}"}}
