@@ -15,12 +15,26 @@ Source, called by the engine in this order::
                               its cursor stored: now is the time for side effects such as moving
                               a processed file to the archive. Must be idempotent.
     close()
+    reread(records) -> list   optional: the same records as the source holds them now (None for a
+                              record that is gone), so a replay sends the newest state of a record
+                              rather than the one stored with its dead letter
 
 Target::
 
     open()
-    write(items) -> outcomes  one Outcome per item, in order. Raise TransientError to have the
-                              whole batch retried; return Outcome(error=...) for one record.
+    write(items) -> outcomes  one Outcome per item, in order (runtime/engine/lane.py):
+                              - a target that calls its peer once per item (rest, soap, sftp and
+                                file per record) catches each call's error into that item's
+                                Outcome: its own message, about its own record; the items
+                                answered before it stay delivered, the ones after it are sent;
+                              - a target that writes the items together (an array, one database
+                                transaction: db, sis, a file per run) may raise when that write
+                                fails as a whole: a TransientError has the lane retry the whole
+                                write, a RecordError has it send the items one at a time; the
+                                lane still records an outcome per item, naming it;
+                              - ConfigError (raised) stops the run.
+                              Never report an item the peer accepted as failed: a failed one is
+                              retried (at least once), an accepted one must not become dead.
     render(item) -> str       what would go over the wire, for dry-run (secrets left out)
     close()
 

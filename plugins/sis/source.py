@@ -105,6 +105,17 @@ class SisStoreSource(Source):
         with database_outage("SIS store"):
             return sum(len(batch.records) for batch in self._read_table(cursor))
 
+    def reread(self, records: list[Record]) -> list[Record | None]:
+        """The records as the store holds them now, with their includes (for a replay in source
+        order, runtime/engine/deadletters.py); None for a record that is gone or no longer
+        matches ``where``. Each keeps the meta it was read with."""
+        if self.engine is None:
+            self.open()
+        with database_outage("SIS store"), self.engine.connect() as connection:
+            fresh = self._outbox_records(connection, {r.key: {**r.meta, "op": "update"} for r in records})
+        by_key = {r.key: r for r in fresh}
+        return [by_key.get(r.key) for r in records]
+
     # --- outbox ---------------------------------------------------------------------------
 
     def _read_outbox(self, cursor: str | None) -> Iterator[Batch]:

@@ -287,14 +287,16 @@ def _replay_scope(ctx, ids, interface) -> list[str] | None:
 @deadletters.command("replay")
 @click.argument("ids", type=int, nargs=-1)
 @_filters
+@click.option("--all", "everything", is_flag=True, help="Every open dead letter of every interface.")
 @click.option("--force", is_flag=True, help="Send even when a newer change of the record was delivered since.")
 @click.pass_context
-def dl_replay(ctx, ids, interface, since, error_class, force) -> None:
-    """Send dead letters again through the current mapping (by id, or by filter)."""
+def dl_replay(ctx, ids, interface, since, error_class, everything, force) -> None:
+    """Send dead letters again through the current mapping (by id, by filter, or --all), several
+    letters of one record as one: its newest state, in source order."""
     from runtime.engine.deadletters import DeadLetters
 
-    if not ids and not (interface or since or error_class):
-        raise click.UsageError("give dead-letter ids or a filter (--interface, --since, --error-class)")
+    if not ids and not (interface or since or error_class or everything):
+        raise click.UsageError("give dead-letter ids, a filter (--interface, --since, --error-class) or --all")
     engine = _engine(ctx, _replay_scope(ctx, ids, interface))
     try:
         results = DeadLetters(engine).replay(list(ids) or None, interface_id=_iid(engine, interface),

@@ -6,13 +6,24 @@ races a run of the same interface) and as a run of its own (trigger ``replay``),
 and the lineage show it. A letter is closed only after its delivery is recorded: a crash in
 between leaves it open, and the next replay finds the delivery in the ledger and closes it.
 
-A replay whose key was delivered since with different content is ``superseded``: sending the old
-change would undo a newer one. ``force=True`` sends it anyway.
+Source order. Several open letters of one record (the same target and idempotency key: a record
+refused as c1, then again as c2) are one replay: only the newest source state is sent, never an
+older one after a newer. Where the interface's source can re-read a record (``Source.reread``,
+runtime/plugin.py: the sis source) that state is the record as the source holds it now; else it
+is the newest letter's stored record (by the source's sequence number, else the letter's id).
+The older letters are closed as ``superseded`` once that newer content is delivered, and stay
+open when it fails again.
+
+A letter is ``superseded`` only by a delivery of newer source content: the ledger shows its key
+delivered with other content *after* the letter's last attempt (a later run read a later
+change), or a newer letter of the same record was delivered by this replay. ``force=True`` sends
+a stored letter even then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from runtime import redact
@@ -20,8 +31,10 @@ from runtime.engine.lane import Pending, error_text, payload_hash, record_from_d
 from runtime.engine.pipeline import Lease, new_counts
 from runtime.engine.state.common import aware
 from runtime.engine.state.store import BatchResult
-from runtime.errors import ConfigError, classify
+from runtime.errors import ConfigError, KoppelError, classify
 from runtime.plugin import Item, Outcome
+
+log = logging.getLogger("koppel.engine")
 
 
 @dataclass
@@ -82,30 +95,82 @@ class DeadLetters:
         run_id = self.store.start_run(iid, "replay", holder=lease.holder)
         counts = new_counts()
         lanes = {}
-        results = []
+        results: list[ReplayResult] = []
+        source = None
         try:
             from runtime.engine.callbacks import callback_lanes
 
             lanes = {lane.name: lane for lane in [*engine.create_lanes(interface), *callback_lanes(engine, interface)]}
             for lane in lanes.values():
                 lane.target.open()
-            for letter in letters:
-                results.append(self._replay_one(interface, lanes, letter, run_id, counts, force))
+            source = self._rereader(interface)
+            for group in _by_record(letters):
+                results += self._replay_record(interface, lanes, group, source, run_id, counts, force)
         finally:
             for lane in lanes.values():
                 lane.target.close()
+            if source is not None:
+                source.close()
             failed = sum(r.status == "failed" for r in results)
             self.store.finish_run(run_id, "partial" if failed else "ok",
                                   f"replayed {len(results)} dead letter(s), {failed} failed again")
             lease.release()
         return results
 
-    def _replay_one(self, interface, lanes, letter: dict, run_id: int, counts: dict, force: bool) -> ReplayResult:
+    def _rereader(self, interface):
+        """The interface's source, opened, when it can re-read records by key; else None."""
+        specs = getattr(interface, "all_sources", None) or [interface.source]
+        if len(specs) != 1:
+            return None
+        try:
+            source = self.engine.create_source(interface, specs[0])
+        except Exception:  # noqa: BLE001 - no re-read: the stored records are sent
+            return None
+        if not callable(getattr(source, "reread", None)):
+            return None
+        try:
+            source.open()
+        except KoppelError as exc:
+            log.warning("replay: the source cannot be re-read (%s); sending the stored records", error_text(exc))
+            return None
+        return source
+
+    def _replay_record(self, interface, lanes, group: list[dict], source, run_id: int, counts: dict,
+                       force: bool) -> list[ReplayResult]:
+        """The letters of one record, oldest first: replay the newest state, then close the rest."""
+        iid = interface.id
+        newest, older = group[-1], group[:-1]
+        record = record_from_dict(newest["record"])
+        reread = False
+        if source is not None and newest["stage"] != "writeback" and not newest["target"].startswith("callback:"):
+            current = source.reread([record])[0]
+            if current is None and record.operation != "delete":
+                return [ReplayResult(d["id"], iid, "failed", "the record no longer exists at the source: its "
+                                     "delete is delivered as a change of its own; discard this letter")
+                        for d in group]
+            record, reread = current or record, current is not None
+        result = self._replay_one(interface, lanes, newest, record, run_id, counts, force, reread=reread)
+        results = [result]
+        for letter in older:
+            if result.status in ("delivered", "already-delivered", "superseded"):
+                why = f"a newer change of this record was delivered (dead letter {newest['id']})"
+                self.store.resolve_dead_letter(letter["id"], "superseded", why)
+                results.append(ReplayResult(letter["id"], iid, "superseded", why))
+            elif result.status == "filtered":
+                self.store.resolve_dead_letter(letter["id"], "replayed", "the record's newest change is filtered "
+                                               "out by the current mapping")
+                results.append(ReplayResult(letter["id"], iid, "filtered"))
+            else:
+                results.append(ReplayResult(letter["id"], iid, "failed", f"kept open: the newest change of this "
+                                            f"record (dead letter {newest['id']}) failed again"))
+        return sorted(results, key=lambda r: r.id)
+
+    def _replay_one(self, interface, lanes, letter: dict, record, run_id: int, counts: dict, force: bool, *,
+                    reread: bool = False) -> ReplayResult:
         did, iid = letter["id"], interface.id
         lane = lanes.get(letter["target"])
         if lane is None:
             return ReplayResult(did, iid, "failed", f"target '{letter['target']}' is no longer in the interface")
-        record = record_from_dict(letter["record"])
         if letter["stage"] == "writeback":
             return self._replay_writeback(interface, lane, letter, record, run_id)
         batch_counts = new_counts()
@@ -123,7 +188,10 @@ class DeadLetters:
                 if row["payload_hash"] == p.hash:
                     self.store.resolve_dead_letter(did, "replayed", f"already delivered (run {row['run_id']})")
                     return ReplayResult(did, iid, "already-delivered")
-                if aware(row["delivered_at"]) and aware(row["delivered_at"]) > aware(letter["last_attempt_at"]):
+                # the source's state as read now is the newest there is; a stored record is older
+                # than a delivery made after its last attempt (a later run read a later change)
+                if not reread and aware(row["delivered_at"]) and \
+                        aware(row["delivered_at"]) > aware(letter["last_attempt_at"]):
                     self.store.resolve_dead_letter(did, "superseded", f"a newer change was delivered in run {row['run_id']}")
                     return ReplayResult(did, iid, "superseded", "a newer change of this record was delivered since")
         lane_result = lane.process([record], batch_counts, skip_unchanged=False)
@@ -161,3 +229,25 @@ class DeadLetters:
             return ReplayResult(letter["id"], interface.id, "delivered")
         self.store.retry_failed_dead_letter(letter["id"], dead[0].reason, dead[0].error_class)
         return ReplayResult(letter["id"], interface.id, "failed", dead[0].reason)
+
+
+def _by_record(letters: list[dict]) -> list[list[dict]]:
+    """Letters grouped per record (target and idempotency key), each group in source order; a
+    write-back letter is a group of its own (it redoes a write-back, not a delivery)."""
+    groups: dict[tuple, list[dict]] = {}
+    for letter in letters:
+        if letter["stage"] == "writeback":
+            key: tuple = ("writeback", letter["id"])
+        else:
+            key = (letter["target"], letter.get("idempotency_key") or letter.get("source_key"))
+        groups.setdefault(key, []).append(letter)
+    return [sorted(g, key=_source_position) for g in sorted(groups.values(), key=lambda g: min(d["id"] for d in g))]
+
+
+def _source_position(letter: dict) -> tuple:
+    """Where a letter's record stands in its source: the outbox sequence when it has one."""
+    seq = ((letter.get("record") or {}).get("meta") or {}).get("seq")
+    try:
+        return (0, int(seq), letter["id"]) if seq is not None else (1, 0, letter["id"])
+    except (TypeError, ValueError):
+        return (1, 0, letter["id"])

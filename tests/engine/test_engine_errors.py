@@ -99,6 +99,42 @@ def test_replay_of_an_old_change_does_not_undo_a_newer_one(make_engine):
     assert len(forced) == 1
 
 
+def test_replay_of_two_refused_versions_sends_only_the_newest(make_engine):
+    # s1 refused as c1, then (a later run) refused again as c2: the target must end with c2 and
+    # the letter holding c2 must not be closed by the delivery of c1
+    fakes.SOURCES["src"] = fakes.records(3)
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"s1"})
+    engine = make_engine([_iface()])
+    engine.run_interface(7)
+    fakes.SOURCES["src"].append(fakes.Record(key="s1", data={"id": "s1", "n": 1, "name": "c2"}))
+    engine.run_interface(7)
+    c1, c2 = DeadLetters(engine).list(interface_id=7)
+    assert (c1["record"]["data"]["name"], c2["record"]["data"]["name"]) == ("Student 1", "c2")
+    target.reject.clear()
+    results = DeadLetters(engine).replay(interface_id=7)
+    assert [(r.id, r.status) for r in results] == [(c1["id"], "superseded"), (c2["id"], "delivered")]
+    assert [i.payload["name"] for i in target.received if i.source_key == "s1"] == ["c2"]
+    closed = {d["id"]: d for d in engine.store.dead_letters(interface_id=7, status=None)}
+    assert closed[c1["id"]]["status"] == "superseded" and f"dead letter {c2['id']}" in closed[c1["id"]]["resolution"]
+    assert closed[c2["id"]]["status"] == "replayed"
+
+
+def test_replay_when_the_newest_version_fails_again_keeps_both_letters_open(make_engine):
+    fakes.SOURCES["src"] = fakes.records(2)
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"s1"})
+    engine = make_engine([_iface()])
+    engine.run_interface(7)
+    fakes.SOURCES["src"].append(fakes.Record(key="s1", data={"id": "s1", "n": 1, "name": "c2"}))
+    engine.run_interface(7)
+    c1, c2 = DeadLetters(engine).list(interface_id=7)
+    results = DeadLetters(engine).replay(interface_id=7)  # still refused
+    assert [(r.id, r.status) for r in results] == [(c1["id"], "failed"), (c2["id"], "failed")]
+    assert results[0].message == f"kept open: the newest change of this record (dead letter {c2['id']}) failed again"
+    assert "rejected by target" in results[1].message
+    assert len(DeadLetters(engine).list(interface_id=7)) == 2
+    assert [i for i in target.received if i.source_key == "s1"] == []  # c1 was never sent
+
+
 def test_discard_closes_without_sending(make_engine):
     fakes.SOURCES["src"] = fakes.records(3)
     target = fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"s0"})
@@ -115,3 +151,65 @@ def test_a_planned_interface_cannot_run(make_engine):
     engine = make_engine([_iface(status="planned")])
     with pytest.raises(ConfigError, match="planned"):
         engine.run_interface(7)
+
+
+def test_replay_re_reads_the_record_from_a_source_that_can(make_engine, tmp_path, monkeypatch):
+    # the sis source can re-read: a replay sends the person as the SIS holds them now, not the
+    # state stored with the letters (two refused versions, then a third change not yet read)
+    import sqlalchemy as sa
+
+    import plugins.sis
+    from runtime.sis import schema
+
+    url = f"sqlite:///{tmp_path / 'sis.db'}"
+    monkeypatch.setenv("KOPPEL_SIS_URL", url)
+    schema.init(url)
+    db = sa.create_engine(url)
+
+    def person(name: str, insert: bool = False) -> None:
+        with db.begin() as c:
+            if insert:
+                c.execute(sa.text("INSERT INTO person (person_number, last_name, gender) VALUES ('P1', :n, 'V')"),
+                          {"n": name})
+            else:
+                c.execute(sa.text("UPDATE person SET last_name = :n WHERE person_number = 'P1'"), {"n": name})
+
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"P1"})
+    reg = fakes.registry({"sis": plugins.sis.plugin})
+    engine = make_engine([_iface(objects=["person"], source={"type": "sis", "object": "person", "mode": "outbox"})],
+                         registry=reg)
+    engine.run_interface(7)  # a first run stores the outbox position
+    person("Jansen", insert=True)
+    engine.run_interface(7)
+    person("de Vries")
+    engine.run_interface(7)
+    letters = DeadLetters(engine).list(interface_id=7)
+    assert [d["record"]["data"]["last_name"] for d in letters] == ["Jansen", "de Vries"]
+    person("Bakker")  # not read by a run yet
+    target.reject.clear()
+    results = DeadLetters(engine).replay(interface_id=7)
+    assert [r.status for r in results] == ["superseded", "delivered"]
+    assert [i.payload["last_name"] for i in target.received] == ["Bakker"]
+    db.dispose()
+
+
+def test_deadletters_replay_all_replays_every_interface(make_engine, monkeypatch):
+    from click.testing import CliRunner
+
+    from runtime.engine import cli
+
+    fakes.SOURCES["src"] = fakes.records(4)
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"s1", "s3"})
+    engine = make_engine([_iface(), {**_iface(), "id": 8}])
+    monkeypatch.setattr(cli, "_engine", lambda ctx, only=None: engine)
+    monkeypatch.setattr(engine, "close", lambda: None)
+    engine.run_interface(7)
+    engine.run_interface(8)
+    target.reject.clear()
+    runner = CliRunner()
+    usage = runner.invoke(cli.deadletters, ["replay"], obj={})
+    assert usage.exit_code == 2 and "--all" in usage.output
+    replayed = runner.invoke(cli.deadletters, ["replay", "--all"], obj={})
+    assert replayed.exit_code == 0, replayed.output
+    assert replayed.output.count("delivered") == 4 and "replayed 4: 4 resolved, 0 failed again" in replayed.output
+    assert DeadLetters(engine).list() == []
