@@ -56,7 +56,7 @@ class SisStoreTarget(Target):
         self.ctx = ctx
         self.table = table(spec.object)
         self.key = list(spec.key) or list(natural_key(spec.object))
-        for name in self.key + ([spec.replace_scope] if spec.replace_scope else []) + sum(spec.match_on, []):
+        for name in self.key + ([spec.replace_scope] if spec.replace_scope else []) + [c for key in spec.match_on for c in key]:
             if name not in self.table.c:
                 raise ConfigError(f"target: '{name}' is not a field of SIS object '{spec.object}'")
         if spec.operation == "replace" and not spec.replace_scope:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from itertools import pairwise
 
 from sqlalchemy.engine import Connection
 
@@ -94,9 +95,9 @@ def check(rows: Iterable[tuple[str, str, dt.date | str, dt.date | str]]) -> list
     for first, last, label in spans:
         if last < first:
             problems.append(f"{label}: last day {last} is before the first {first}")
-    for (a1, b1, l1), (a2, _b2, l2) in zip(spans, spans[1:]):
+    for (_a1, b1, l1), (a2, b2, l2) in pairwise(spans):
         if a2 <= b1:
-            problems.append(f"{l1} and {l2} overlap ({a2} to {min(b1, _b2)})")
+            problems.append(f"{l1} and {l2} overlap ({a2} to {min(b1, b2)})")
     return problems
 
 

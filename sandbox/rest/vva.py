@@ -27,7 +27,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.rest.common import base_path, bearer_checker, problem, receive, required_fields
+from sandbox.rest.common import (
+    base_path,
+    bearer_checker,
+    problem,
+    receive,
+    required_fields,
+)
 from sandbox.standin import StandinContext, control_routes
 
 STATUSES = ("aangemeld", "onderwijsovereenkomst_aangeboden", "leidt_niet_tot_inschrijving", "ingetrokken",

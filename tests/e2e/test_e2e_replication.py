@@ -65,7 +65,9 @@ def test_a_change_in_the_sis_reaches_the_datalaag(college) -> None:
     college.run(0, trigger="outbox")
     college.sql("UPDATE person SET last_name = 'Veranderd' WHERE person_number = 'P100002'")
     college.run(0, trigger="outbox")
-    from sandbox.databases import locations  # the schema 'datalaag' is its own file on SQLite
+    from sandbox.databases import (
+        locations,  # the schema 'datalaag' is its own file on SQLite
+    )
 
     engine = sa.create_engine(f"sqlite:///{locations(college.root)['datalaag']}")
     with engine.connect() as conn:

@@ -21,7 +21,7 @@ def an_enrollment(college, *, level: int) -> tuple[str, str, str]:
 
 def test_15_a_student_without_bsn_or_onderwijsnummer_is_identified_first_and_then_reported(college) -> None:
     college.run(15, trigger="outbox")  # from now on
-    enrollment, _student, person = an_enrollment(college, level=2)
+    _enrollment, _student, person = an_enrollment(college, level=2)
     college.sql("UPDATE person SET bsn = NULL, onderwijsnummer = NULL WHERE person_number = :p", p=person)
     before = len(accepted(college, "aanleveren_inschrijving"))
     summary = college.run(15, trigger="outbox")

@@ -62,11 +62,11 @@ def test_a_pseudonymised_bsn_is_no_warning_but_the_bare_column_is(project_copy: 
 def test_a_mapping_field_named_like_a_bsn_to_a_system_that_may_only_have_the_hash(project_copy: Path) -> None:
     edit(project_copy / "mappings/eckid-aanvraag.yaml", "output:\n", "output:\n  burgerservicenummer: \"person.bsn\"\n")
     warnings = bsn_warnings(validate(project_copy)[1])
-    assert [(w["file"], w["message"]) for w in warnings] == [(
-        "interfaces/13-eckid.yaml",
+    expected = (
         "system 'kennisnet' may receive the BSN only as a hash (hPGN), yet this interface carries "
-        "eckid-aanvraag: burgerservicenummer",
-    )]
+        "eckid-aanvraag: burgerservicenummer"
+    )
+    assert [(w["file"], w["message"]) for w in warnings] == [("interfaces/13-eckid.yaml", expected)]
 
 
 def test_without_its_legal_basis_duo_verzuim_gets_a_warning(project_copy: Path) -> None:

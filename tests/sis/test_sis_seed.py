@@ -10,8 +10,8 @@ import pytest
 
 from runtime.redact import elfproef
 from runtime.sis.models import APPLICATION_STATUSES
-from runtime.sis.seed import generate
 from runtime.sis.schoolcalendar import school_day_number
+from runtime.sis.seed import generate
 from runtime.sis.seed.absence import HOLIDAYS, RULE_DAYS, RULE_HOURS, is_minor
 from runtime.sis.seed.bulk import columns
 

@@ -105,7 +105,7 @@ def downgrade() -> None:
         op.drop_column(table, column)
 
 
-def _set_check(bind, table: str, name: str, condition: str) -> None:  # noqa: ANN001
+def _set_check(bind, table: str, name: str, condition: str) -> None:
     if bind.dialect.name != "sqlite":
         op.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT {name}')
         op.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT {name} CHECK ({condition})')
@@ -122,7 +122,7 @@ def _set_check(bind, table: str, name: str, condition: str) -> None:  # noqa: AN
     bind.exec_driver_sql("PRAGMA writable_schema = OFF")
 
 
-def _day(text: str):  # noqa: ANN202
+def _day(text: str):
     import datetime as dt
 
     return dt.date.fromisoformat(text)
