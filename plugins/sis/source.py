@@ -142,6 +142,8 @@ class SisStoreSource(Source):
                     chunk = keys[start : start + self.batch_size]
                     records = self._outbox_records(connection, {k: last[k] for k in chunk})
                     done = start + self.batch_size >= len(keys)
+                    if done and start == 0:
+                        _record_cursors(records, horizon)
                     # the cursor moves with the last part only: a crash in between resends
                     yield Batch(records=records, cursor=str(horizon if done else after))
             after, stored = horizon, True
@@ -240,3 +242,15 @@ class SisStoreSource(Source):
     def _keep(self, record: dict) -> bool:
         return self._where is None or bool(self._where.search(record))
 
+
+def _record_cursors(records: list[Record], horizon: int) -> None:
+    """Give each record the outbox position that is safe once it and those before it are
+    acknowledged (Record.cursor, runtime/engine/checkpoint.py): just below the lowest sequence
+    number of the records after it, since each record stands for its key's changes up to its own
+    sequence number (and a related object's change can come later in the list with a lower one)."""
+    lowest_after = horizon + 1
+    for record in reversed(records):
+        record.cursor = str(min(horizon, lowest_after - 1))
+        seq = record.meta.get("seq")
+        if isinstance(seq, int):
+            lowest_after = min(lowest_after, seq)

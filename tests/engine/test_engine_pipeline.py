@@ -129,3 +129,117 @@ def test_scheduled_tick_is_claimed_once(make_engine):
     engine = make_engine([iface()])
     assert engine.run_interface(1, "cron", run_key="1@2026-11-28T02:00").outcome == "ok"
     assert engine.run_interface(1, "cron", run_key="1@2026-11-28T02:00").outcome == "skipped"
+
+
+class Crash(BaseException):
+    """A SIGKILL in-process: nothing after it runs, nothing is recorded by it."""
+
+
+def _crashing_target(after: int):
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour()
+    write = fakes.MemoryTarget.write
+
+    def crash_write(self, items):
+        if len(self.b.received) >= after:
+            raise Crash()
+        return write(self, items)
+
+    return target, crash_write
+
+
+def test_a_crash_mid_batch_resends_nothing_that_a_step_recorded(make_engine, monkeypatch):
+    # one batch of 200, steps of 20: the crash comes after 100 deliveries; with record cursors the
+    # cursor is at 100 and the next run sends only the other 100
+    records = fakes.records(200)
+    for i, record in enumerate(records):
+        record.cursor = str(i + 1)  # the memory source's position after this record
+    fakes.SOURCES["src"] = records
+    target, crash_write = _crashing_target(after=90)
+    monkeypatch.setattr(fakes.MemoryTarget, "write", crash_write)
+    engine = make_engine([iface(batch_size=200, commit_every=20)])
+    try:
+        engine.run_interface(1)
+    except Crash:
+        pass
+    assert len(target.received) == 100  # five steps of 20 went out before the sixth call crashed
+    assert engine.store.cursor(1, "memory") == "100"
+    [run] = engine.store.list_runs(1)
+    assert (run["read"], run["delivered"]) == (100, 100)
+    monkeypatch.undo()
+    engine.store.close_orphaned_runs(1)
+    summary = engine.run_interface(1)
+    assert (summary.read, summary.delivered, summary.skipped) == (100, 100, 0)
+    assert target.duplicates == 0 and len({i.source_key for i in target.received}) == 200
+
+
+def test_a_crash_mid_batch_without_record_cursors_skips_what_a_step_recorded(make_engine, monkeypatch):
+    # no Record.cursor: the cursor moves at the batch's end only, but the steps' ledger rows make
+    # the re-read batch skip the 100 delivered before the crash
+    fakes.SOURCES["src"] = fakes.records(200)
+    target, crash_write = _crashing_target(after=90)
+    monkeypatch.setattr(fakes.MemoryTarget, "write", crash_write)
+    engine = make_engine([iface(batch_size=200, commit_every=20)])
+    try:
+        engine.run_interface(1)
+    except Crash:
+        pass
+    assert engine.store.cursor(1, "memory") is None and len(target.received) == 100
+    assert engine.store.list_runs(1)[0]["read"] == 0  # nothing behind a stored cursor yet
+    monkeypatch.undo()
+    summary = engine.run_interface(1)
+    assert (summary.read, summary.delivered, summary.skipped) == (200, 100, 100)
+    assert target.duplicates == 0
+
+
+def test_a_step_never_stores_a_cursor_past_a_record_waiting_for_its_retry(make_engine):
+    # s5 fails transiently until its fifth attempt: steps go on recording s6.. but the cursor
+    # stays below s5 until s5 is delivered
+    records = fakes.records(40)
+    for i, record in enumerate(records):
+        record.cursor = str(i + 1)
+    fakes.SOURCES["src"] = records
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour()
+    cursors: list = []
+    engine = make_engine([iface(batch_size=40, commit_every=5,
+                                retries={"max_attempts": 10, "initial_delay": 0.02, "max_delay": 0.02})])
+    store_commit = engine.store.commit_batch
+    failures = {"s5": 4}
+
+    def commit_batch(*args, **kwargs):
+        if kwargs.get("move_cursor"):
+            cursors.append(int(kwargs["cursor"]))
+        return store_commit(*args, **kwargs)
+
+    write = fakes.MemoryTarget.write
+
+    def flaky(self, items):
+        out = write(self, [i for i in items if not (i.source_key in failures and failures[i.source_key] > 0)])
+        by_key = iter(out)
+        result = []
+        for item in items:
+            if failures.get(item.source_key, 0) > 0:
+                failures[item.source_key] -= 1
+                result.append(fakes.Outcome(error=fakes.TransientError("busy", code="503")))
+            else:
+                result.append(next(by_key))
+        return result
+
+    engine.store.commit_batch = commit_batch
+    fakes.MemoryTarget.write = flaky
+    try:
+        summary = engine.run_interface(1)
+    finally:
+        fakes.MemoryTarget.write = write
+    assert summary.delivered == 40 and summary.failed == 4
+    assert cursors and cursors[-1] == 40 and cursors == sorted(cursors)
+    assert all(c <= 5 for c in cursors[:-1] if c < 40)  # never past s5 (position 6) before it went
+    assert [i.source_key for i in target.received].index("s5") > 5  # s6.. went on meanwhile
+
+
+def test_sis_outbox_record_cursors_stop_below_the_lowest_later_change():
+    from plugins.sis.source import _record_cursors
+
+    # a related object's change (seq 4) comes after root changes 7 and 9 in the list
+    records = [Record(k, {}, meta={"seq": s}) for k, s in (("a", 7), ("b", 9), ("c", 4), ("d", 12))]
+    _record_cursors(records, horizon=15)
+    assert [r.cursor for r in records] == ["3", "3", "11", "15"]
