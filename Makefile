@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test validate clean
+.PHONY: demo test validate clean mutation mutation-smoke
 
 # A virtual environment with Koppel and its test tools, rebuilt when pyproject.toml changes.
 $(BIN)/koppel: pyproject.toml
@@ -21,6 +21,15 @@ test: $(BIN)/koppel
 
 validate: $(BIN)/koppel
 	$(BIN)/koppel validate
+
+# The mutation run (mutation/README.md): every module of mutation/modules.toml, score per module.
+# MODULES="redact lane" runs just those groups.
+mutation: $(BIN)/koppel
+	$(BIN)/python mutation/run.py $(MODULES)
+
+# A handful of mutants of one small module, under a minute: keeps the configuration from rotting (CI).
+mutation-smoke: $(BIN)/koppel
+	$(BIN)/python mutation/run.py --smoke
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
