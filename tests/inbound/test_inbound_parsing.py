@@ -215,3 +215,22 @@ def test_koppels_attribute_definitions_are_rfc_7643s(project_root):
         if urn == USER:  # §4.1.2: addresses have primary, which §8.7.1 leaves out
             expected["addresses"][4]["primary"] = ("boolean", False, False, "readWrite", {})
         assert ours(SCHEMAS[urn]) == expected, urn
+
+
+@pytest.mark.parametrize("signature", ["v1", "v1,!!!not-base64", "v2,c2lnbmF0dXJl", "v1,,", " ", "v1,AAAA v1"])
+def test_a_malformed_signature_header_is_refused_not_raised(signature):
+    from runtime.engine.inbound_auth import StandardWebhooks
+
+    verifier = StandardWebhooks("whsec_" + base64.b64encode(b"k" * 32).decode(), 300)
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time())), "webhook-signature": signature}
+    assert verifier.body_ok(headers, b"{}") is False
+    assert StandardWebhooks("whsec_" + base64.b64encode(b"k" * 32).decode(), 300).headers_ok(
+        {**headers, "webhook-timestamp": "yesterday"}) is False
+
+
+def test_a_secret_that_is_not_base64_is_a_configuration_error():
+    from runtime.engine.inbound_auth import StandardWebhooks
+    from runtime.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="the secret must be 'whsec_' followed by base64"):
+        StandardWebhooks("whsec_not base64!", 300)
