@@ -44,8 +44,8 @@ def _check_target(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
     problems: list[Problem] = []
     shapes = [name for name in ("path", "steps", "download") if getattr(spec, name)]
     if len(shapes) > 1:
-        problems.append(((shapes[1],), "give one of path (one call), steps (several calls) or download (files), "
-                         f"not {' and '.join(shapes)}"))
+        message = f"give one of path (one call), steps (several calls) or download (files), not {' and '.join(shapes)}"
+        problems.append(((shapes[1],), message))
     if not shapes:
         problems.append((("path",), "a rest target needs a path (or steps, or download)"))
     if spec.batch and spec.batch > 1 and spec.steps:

@@ -134,7 +134,7 @@ def test_a_postback_koppel_refuses_is_retried(sandbox, koppel):
     try:
         client.put(f"{sandbox.url('signhost')}/transaction/{tid}/start", headers=signhost_headers())
         koppel.wait_for(lambda c: c["path"] == "/hooks/signhost" and c["json"]["Id"] == tid)
-        sent = lambda: [i for i in sandbox.context("signhost").received.items  # noqa: E731
+        sent = lambda: [i for i in sandbox.context("signhost").received.items
                         if i["kind"] == "sent" and i["body"]["Id"] == tid and i["body"]["Status"] == 10]
         koppel.wait_for(lambda c: len(sent()) >= 2)
         assert [i["status"] for i in sent()][:2] == [500, 500]

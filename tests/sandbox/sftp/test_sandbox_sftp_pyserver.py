@@ -8,14 +8,13 @@ import time
 import uuid
 
 import pytest
+from pysftp_helpers import context, sftp_client
 
 from plugins.sftp.source import SftpPickupSource
 from plugins.sftp.spec import SftpSource, SftpTarget
 from plugins.sftp.target import SftpUploadTarget
 from runtime.errors import ConfigError
 from runtime.plugin import Item
-
-from pysftp_helpers import context, sftp_client
 
 
 @pytest.fixture()
