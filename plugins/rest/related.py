@@ -42,7 +42,7 @@ def attach(client: Any, specs: Sequence[Related], records: list[Record]) -> None
     """Add each spec's related record to every record of the batch, in place."""
     for spec in specs:
         ref = compile_lookup(spec.ref)
-        wanted = sorted({str(v) for v in (ref(r.data) for r in records) if v not in (None, "")})
+        wanted = sorted({_norm(str(v)) for v in (ref(r.data) for r in records) if v not in (None, "")})
         found: dict[str, Any] = {}
         for values in _chunks(wanted, spec.chunk):
             found.update(_fetch(client, spec, values))
