@@ -166,13 +166,17 @@ def test_21_invoices_with_their_lines_linked_through_the_debtor(college) -> None
     assert summary.read == sum(p["count"] for p in invoices) == summary.delivered
     from sandbox.rest import exact as standin
 
-    division = 123456
-    seed = standin.invoice(21, division, 0, 0)  # shape only: every stored line belongs to an invoice read
-    assert set(seed) >= {"InvoiceTo", "SalesInvoiceLines", "Modified"}
-    rows = college.sql("SELECT invoice_number, student_number, count(*) FROM invoice_line "
-                       "GROUP BY invoice_number, student_number")
-    assert len(rows) == summary.delivered
-    assert all(n.isdigit() and s.startswith("S1") and 1 <= c <= 3 for n, s, c in rows)
+    # what arrived is what Exact has: per invoice (InvoiceNumber = 26000000 + its index) its lines,
+    # amounts and items, under the student whose debtor account it is
+    stored = college.sql("SELECT invoice_number, invoice_line_id, student_number, item_code, amount, quantity "
+                         "FROM invoice_line ORDER BY invoice_number, invoice_line_id")
+    numbers = sorted({int(r[0]) for r in stored})
+    assert len(numbers) == summary.delivered
+    for number in numbers:
+        expected = standin.invoice(21, 123456, number - 26_000_000, 0.0)
+        lines = sorted((line["ID"].lower(), expected["YourRef"], line["ItemCode"], line["AmountDC"], line["Quantity"])
+                       for line in expected["SalesInvoiceLines"])
+        assert [r[1:] for r in stored if int(r[0]) == number] == lines
     again = college.run(21, trigger="poll")
     assert again.read == 0  # the watermark on SalesInvoices.Modified moved on
     later = [i["body"] for i in college.received("exact", "poll") if i["body"]["path"] == "salesinvoice/SalesInvoices"]
