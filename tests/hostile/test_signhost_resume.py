@@ -146,3 +146,49 @@ def test_with_the_stored_progress_the_same_schedule_posts_once_per_document(sign
     _scenario(signhost, documents, state_url, failing_uploads={0, 1, 2}, failing_starts=0)
     assert len(_received(signhost, "transaction")) == DOCUMENTS
     assert len(_received(signhost, "start")) == DOCUMENTS
+
+
+def test_through_the_engine_retries_and_replay_make_one_transaction_per_document(signhost, documents, tmp_path):
+    """The engine's own retries, its dead letters and `deadletters replay`, over the real target."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "engine"))
+    import engine_fakes as fakes
+
+    from plugins.rest import plugin as rest_plugin
+    from runtime.engine import Engine
+    from runtime.engine.deadletters import DeadLetters
+    from runtime.plugin import Record
+
+    standin = signhost.context("signhost")
+    standin.faults.clear()
+    standin.received.clear()
+    for n in (0, 1, 2):  # both attempts of the run fail at the upload; the replay's succeeds
+        standin.faults.add(Fault(mode="500", match=f"upload-of-DOC{n}\n", times=2))
+    standin.faults.add(Fault(mode="500", match="/start", times=2))  # and the first two starts
+    secrets = ROOT / "sandbox" / "secrets"
+    system = {"url": signhost.url("signhost"), "auth": {
+        "type": "api_key", "prefixes": {"Application": "APPKey ", "Authorization": "APIKey "},
+        "headers": {"Application": f"${{file:{secrets}/signhost-app-key}}",
+                    "Authorization": f"${{file:{secrets}/signhost-user-token}}"}}}
+    fakes.SOURCES["documents"] = [Record(key=item.source_key, data=item.payload, object="document") for item in documents]
+    registry = fakes.registry({"rest": rest_plugin})
+    interface = {"id": 14, "objects": ["document"], "source": {"type": "memory", "name": "documents"},
+                 "targets": [{"type": "rest", "system": "signhost", "steps": STEPS, "reference": "transaction_id"}],
+                 "delivery": {"retries": {"max_attempts": 2, "initial_delay": 0.001, "max_delay": 0.001}}}
+    project = fakes.make_project(tmp_path, registry, [interface], {"signhost": system})
+    engine = Engine(project, registry, "sandbox", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        summary = engine.run_interface(14)
+        assert summary.dead >= 3 and summary.delivered == DOCUMENTS - summary.dead, summary
+        results = DeadLetters(engine).replay(interface_id=14)
+        assert {r.status for r in results} == {"delivered"}, results
+        assert DeadLetters(engine).list(interface_id=14) == []
+    finally:
+        engine.close()
+        fakes.SOURCES.clear()
+    created = _received(signhost, "transaction")
+    started = _received(signhost, "start")
+    print(f"engine, run + replay: {len(created)} POST /transaction, {len(started)} starts for {DOCUMENTS} documents")
+    assert sorted(r["body"]["Reference"] for r in created) == [f"DOC{n}" for n in range(DOCUMENTS)]
+    assert sorted(r["id"] for r in started) == sorted(r["id"] for r in created)
