@@ -30,10 +30,15 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import TYPE_CHECKING, Any
 
 from runtime.engine.state.store import BatchResult
 from runtime.errors import ConfigError
 from runtime.plugin import Batch
+
+if TYPE_CHECKING:
+    from runtime.engine.lane import TargetLane
+    from runtime.engine.run import Run
 
 log = logging.getLogger("koppel.engine")
 
@@ -55,17 +60,16 @@ def bulk_possible(interface, source, lanes, writeback) -> bool:
 class BulkRead:
     """Read one source through the bulk path (see the module docstring)."""
 
-    def __init__(self, engine, interface, run_id, source, source_name, lanes, writeback, counts, lease,
-                 progress) -> None:
-        self.engine, self.interface, self.run_id = engine, interface, run_id
-        self.source, self.source_name, self.lanes, self.writeback = source, source_name, lanes, writeback
-        self.counts, self.lease, self.progress = counts, lease, progress
+    def __init__(self, run: Run, source: Any, source_name: str, lanes: list[TargetLane]) -> None:
+        self.run_state, self.engine, self.interface = run, run.engine, run.interface
+        self.source, self.source_name, self.lanes = source, source_name, lanes
+        self.lease = run.lease
         self.group: list[Batch] = []
         self.group_rows = 0
 
     def run(self) -> tuple[str, str | None]:
-        engine, iid = self.engine, self.interface.id
-        for batch in self.source.read_rows(engine.store.cursor(iid, self.source_name)):
+        engine = self.engine
+        for batch in self.source.read_rows(self.run_state.cursor(self.source_name)):
             if batch.rows is None:
                 stop = self._settle() or self._per_record(batch)
             else:
@@ -120,9 +124,8 @@ class BulkRead:
         batch_counts = dict(read=rows, mapped=rows * targets, filtered=0, skipped=0, delivered=rows * targets,
                             failed=0, dead=0)
         cursor = group[-1].cursor
-        self.engine.store.commit_batch(self.interface.id, self.run_id, BatchResult(counts=batch_counts),
-                                       source=self.source_name, cursor=cursor, move_cursor=cursor is not None)
-        self.engine._counted(self.interface.id, self.counts, batch_counts, self.progress)
+        self.run_state.record(BatchResult(counts=batch_counts), source_name=self.source_name, cursor=cursor,
+                              move_cursor=cursor is not None)
         for batch in group:
             self.source.commit(batch)
         return None
@@ -141,6 +144,5 @@ class BulkRead:
         return None
 
     def _per_record(self, batch: Batch) -> tuple[str, str] | None:
-        return self.engine._process_batch(self.interface, self.run_id, batch, self.source, self.source_name,
-                                          self.lanes, self.writeback, self.counts, self.lease, self.progress)
+        return self.engine._process_batch(self.run_state, batch, self.source, self.source_name, self.lanes)
 

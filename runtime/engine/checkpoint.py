@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 class _Tracked:
     """What one lane settled in this batch, and how much of it is already recorded."""
 
-    lane: "TargetLane"
-    result: "LaneResult"
+    lane: TargetLane
+    result: LaneResult
     acked: set[int] = field(default_factory=set)  # id() of the records this lane settled
     deliveries: int = 0  # rows of result.result.deliveries already committed
     dead: int = 0
@@ -54,7 +54,7 @@ class _Tracked:
 
 class Checkpoint:
     def __init__(self, *, batch: Batch, lanes: int, counts: dict[str, int], commit: Callable[..., Any],
-                 write_back: Callable[["TargetLane", list], list], ledger: bool, every: int,
+                 write_back: Callable[[TargetLane, list], list], ledger: bool, every: int,
                  interval: float) -> None:
         self.records = batch.records
         self.batch = batch
@@ -75,7 +75,7 @@ class Checkpoint:
 
     # -- called by the lanes -------------------------------------------------------------------
 
-    def attach(self, lane: "TargetLane", result: "LaneResult") -> None:
+    def attach(self, lane: TargetLane, result: LaneResult) -> None:
         self.tracked.append(_Tracked(lane, result))
 
     def ack(self, record: Record) -> None:

@@ -25,6 +25,7 @@ from runtime.engine.checkpoint import Checkpoint
 from runtime.engine.lane import TargetLane, error_text
 from runtime.engine.lease import LEASE_TTL, Lease  # noqa: F401 (Lease, LEASE_TTL re-exported)
 from runtime.engine.retry import Sleeper
+from runtime.engine.run import Run, new_counts  # noqa: F401 (new_counts re-exported)
 from runtime.engine.state.store import BatchResult, StateStore
 from runtime.engine.writeback import WriteBack
 from runtime.errors import ConfigError, KoppelError
@@ -54,10 +55,6 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def new_counts() -> dict[str, int]:
-    return dict(read=0, mapped=0, filtered=0, skipped=0, delivered=0, failed=0, dead=0)
 
 
 class Engine:
@@ -107,15 +104,14 @@ class Engine:
     # -- the run -------------------------------------------------------------------------------
 
     def _run(self, interface, trigger: str, run_id: int, lease: Lease, progress) -> RunSummary:
-        started = time.monotonic()
         iid = interface.id
-        counts = new_counts()
+        run = Run(self, interface, run_id, trigger, lease, WriteBack(self, interface), progress)
+        counts = run.counts
         outcome, message = "ok", None
         log.info("run started", extra={"interface": iid, "run": run_id, "trigger": trigger})
         sources: list = []
         lanes: list[TargetLane] = []
         try:
-            writeback = WriteBack(self, interface)
             if main_source_runs(interface, trigger):
                 lanes = self.create_lanes(interface)
                 for lane in lanes:
@@ -124,12 +120,11 @@ class Engine:
                     source = self.create_source(interface, spec)
                     sources.append(source)
                     source.open()
-                    outcome, message = self._read_source(interface, run_id, source, source_name, lanes, writeback,
-                                                         counts, lease, progress)
+                    outcome, message = self._read_source(run, source, source_name, lanes)
                     if outcome != "ok":
                         break
             if outcome != "stopped":  # after the deliveries, so their write-backs are in the SIS first
-                drained, why = self._drain_callbacks(interface, run_id, lanes, sources, writeback, counts, lease, progress)
+                drained, why = self._drain_callbacks(run, lanes, sources)
                 if outcome == "ok":
                     outcome, message = drained, why
         except KoppelError as exc:
@@ -149,49 +144,47 @@ class Engine:
                         log.exception("close failed")
         if outcome == "ok" and counts["dead"]:
             outcome, message = "partial", f"{counts['dead']} record(s) went to the dead letters"
+        kept_id: int | None = run_id
         if trigger in QUIET_TRIGGERS and outcome == "ok" and not any(counts.values()):
             self.store.delete_run(run_id)  # a realtime slice that found nothing: not history
-            run_id = None
+            kept_id = None
         else:
             self.store.finish_run(run_id, outcome, message)
-        summary = RunSummary(iid, trigger, outcome, run_id, duration=round(time.monotonic() - started, 3),
+        summary = RunSummary(iid, trigger, outcome, kept_id, duration=round(time.monotonic() - run.started, 3),
                              message=message, **counts)
         if self.metrics:
             self.metrics.run(iid, outcome, summary.duration)
-        log.info("run finished", extra={"interface": iid, "run": run_id, "outcome": outcome,
+        log.info("run finished", extra={"interface": iid, "run": kept_id, "outcome": outcome,
                                         **{k: v for k, v in counts.items()}, "duration": summary.duration})
         return summary
 
-    def _read_source(self, interface, run_id, source, source_name, lanes, writeback, counts, lease, progress):
+    def _read_source(self, run: Run, source, source_name: str, lanes: list[TargetLane]) -> tuple[str, str | None]:
         """Read one source from its cursor to the end; each batch acknowledged and recorded."""
         from runtime.engine.bulk import BulkRead, bulk_possible
 
-        if bulk_possible(interface, source, lanes, writeback):
-            return BulkRead(self, interface, run_id, source, source_name, lanes, writeback, counts, lease,
-                            progress).run()
-        iid = interface.id
-        cursor = self.store.cursor(iid, source_name)
+        if bulk_possible(run.interface, source, lanes, run.writeback):
+            return BulkRead(run, source, source_name, lanes).run()
+        cursor = run.cursor(source_name)
+        progress = run.progress
         if getattr(progress, "wants_total", False) and hasattr(source, "total"):
-            progress.expect(source.total(cursor))  # an interactive run shows an ETA (cli.py)
+            progress.expect(source.total(cursor))  # type: ignore[union-attr] # an interactive run shows an ETA (cli.py)
         for batch in source.read(cursor):
-            stop = self._process_batch(interface, run_id, batch, source, source_name, lanes, writeback, counts,
-                                       lease, progress)
+            stop = self._process_batch(run, batch, source, source_name, lanes)
             if stop:
                 return stop
         return "ok", None
 
-    def _process_batch(self, interface, run_id, batch, source, source_name, lanes, writeback, counts, lease,
-                       progress) -> tuple[str, str] | None:
+    def _process_batch(self, run: Run, batch, source, source_name: str,
+                       lanes: list[TargetLane]) -> tuple[str, str] | None:
         """Deliver one batch record by record, recorded in steps (checkpoint.py); (outcome, message)
         when the run must stop."""
-        iid = interface.id
-        policy = interface.delivery
+        policy = run.interface.delivery
+        writeback = run.writeback
 
         def commit(result: BatchResult, cursor: str | None, move: bool) -> None:
-            self.store.commit_batch(iid, run_id, result, source=source_name, cursor=cursor, move_cursor=move)
-            self._counted(iid, counts, result.counts, progress)
+            run.record(result, source_name=source_name, cursor=cursor, move_cursor=move)
 
-        def write_back(lane, delivered: list) -> list:
+        def write_back(lane: TargetLane, delivered: list) -> list:
             return writeback.apply(lane, delivered, batch_counts) if writeback.needed(lane) else []
 
         batch_counts = new_counts()
@@ -208,19 +201,11 @@ class Engine:
         if not complete:
             return "stopped", "stopped by a drain while retrying; the batch is read again next time"
         source.commit(batch)
-        if self.sleeper.stopping or lease.lost.is_set():
-            return "stopped", "stopped by a drain" if self.sleeper.stopping else "lease lost"
-        return None
+        return run.stop_reason()
 
-    def _counted(self, iid, counts: dict, batch_counts: dict, progress) -> None:
-        _add(counts, batch_counts)
-        if self.metrics:
-            self.metrics.batch(iid, batch_counts)
-        if progress:
-            progress(dict(counts))
-
-    def _drain_callbacks(self, interface, run_id, lanes, sources, writeback, counts, lease, progress):
+    def _drain_callbacks(self, run: Run, lanes: list[TargetLane], sources: list) -> tuple[str, str | None]:
         """Read each callback's inbox from its cursor, map, and write to the SIS (callbacks.py)."""
+        interface = run.interface
         for lane, name, callback in zip(callback_lanes(self, interface), callback_names(interface),
                                         callbacks_of(interface)):
             lanes.append(lane)
@@ -228,8 +213,7 @@ class Engine:
             source = callback_source(self, interface, name, callback)
             sources.append(source)
             source.open()
-            outcome, message = self._read_source(interface, run_id, source, name, [lane], writeback, counts, lease,
-                                                 progress)
+            outcome, message = self._read_source(run, source, name, [lane])
             if outcome != "ok":
                 return outcome, message
         return "ok", None
@@ -323,7 +307,3 @@ def _version(mapping, name: str | None) -> str | None:
     version = getattr(mapping, "version", None)
     return f"{name}@{version}" if version else name
 
-
-def _add(total: dict[str, int], part: dict[str, int]) -> None:
-    for k, v in part.items():
-        total[k] = total.get(k, 0) + v
