@@ -230,7 +230,7 @@ def test_parallel_replays_store_one_row(server, key):
     assert [k for (k,) in _keys(server, 6)].count("AM-2026-PARALLEL") == 1
 
 
-@pytest.mark.parametrize("age", [-301, 301, 3600])
+@pytest.mark.parametrize("age", [-310, 310, 3600])  # clear of the 300 s edge (timestamps are whole seconds)
 def test_a_validly_signed_call_with_a_stale_or_future_timestamp_is_refused(server, key, age):
     body = json.dumps({"aanmeldId": f"AM-2026-STALE{age}"}).encode()
     response = httpx.post(server.url + HOOK, content=body, headers=signed(key, body, timestamp=time.time() - age))
