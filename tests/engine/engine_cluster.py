@@ -118,6 +118,11 @@ class Database:
         with self.engine.connect() as c:
             return c.execute(text("SELECT cursor FROM koppel_cursors WHERE interface_id = :i"), {"i": interface_id}).scalar()
 
+    def dead_letters(self) -> list[tuple]:
+        with self.engine.connect() as c:
+            return [tuple(r) for r in c.execute(text(
+                "SELECT source_key, error_class, left(reason, 120) FROM koppel_dead_letters ORDER BY id"))]
+
     def max_seq(self) -> int:
         with self.engine.connect() as c:
             return c.execute(text("SELECT coalesce(max(seq), 0) FROM outbox")).scalar()

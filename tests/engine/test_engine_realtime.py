@@ -25,7 +25,9 @@ def _wait_for(predicate, timeout=15.0):
     return False
 
 
-def _run(tmp_path, sis_url, state_url, monkeypatch):
+def _person_interface(tmp_path, sis_url, state_url, monkeypatch, batch: bool = True):
+    """A SIS store at ``sis_url``, an HTTP test target, and an engine running interface 11: the
+    outbox of ``person`` to that target. (engine, target state, server, source spec)."""
     from runtime.sis import schema
 
     schema.init(sis_url)
@@ -33,14 +35,16 @@ def _run(tmp_path, sis_url, state_url, monkeypatch):
     state = engine_http.TargetState()
     server, url = engine_http.start_server(state)
     source, extra = engine_outbox.sis_source_spec(sis_url, ["person"])
-    import engine_http as eh
-
-    reg = fakes.registry({"httptest": eh.plugin(), **extra})
+    reg = fakes.registry({"httptest": engine_http.plugin(), **extra})
     project = fakes.make_project(tmp_path, reg, [{
         "id": 11, "type": "realtime", "objects": ["person"],
         "trigger": {"type": "outbox", "objects": ["person"], "poll": 0.05},
-        "source": source, "targets": [{"type": "httptest", "url": url, "batch": False}]}])
-    engine = Engine(project, reg, state_url=state_url)
+        "source": source, "targets": [{"type": "httptest", "url": url, "batch": batch}]}])
+    return Engine(project, reg, state_url=state_url), state, server, source
+
+
+def _run(tmp_path, sis_url, state_url, monkeypatch):
+    engine, state, server, source = _person_interface(tmp_path, sis_url, state_url, monkeypatch, batch=False)
     realtime = Realtime(engine)
     realtime.start()
     try:
@@ -148,21 +152,11 @@ def test_the_loop_survives_failing_runs_and_closes_what_they_left_running(tmp_pa
 
     import runtime.engine.realtime as realtime_module
     from runtime.engine.lease import holder_id
-    from runtime.sis import schema
 
     monkeypatch.setattr(realtime_module, "DATABASE_BACKOFF", 0.1)
     sis_url = f"sqlite:///{tmp_path / 'sis.db'}"
-    schema.init(sis_url)
-    monkeypatch.setenv("KOPPEL_SIS_URL", sis_url)
-    state = engine_http.TargetState()
-    server, url = engine_http.start_server(state)
-    source, extra = engine_outbox.sis_source_spec(sis_url, ["person"])
-    reg = fakes.registry({"httptest": engine_http.plugin(), **extra})
-    project = fakes.make_project(tmp_path, reg, [{
-        "id": 11, "type": "realtime", "objects": ["person"],
-        "trigger": {"type": "outbox", "objects": ["person"], "poll": 0.05},
-        "source": source, "targets": [{"type": "httptest", "url": url}]}])
-    engine = Engine(project, reg, state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    engine, state, server, source = _person_interface(tmp_path, sis_url, f"sqlite:///{tmp_path / 'state.db'}",
+                                                      monkeypatch)
     real, broken = engine.run_interface, []
 
     def outage(iid, trigger="manual", **kw):
