@@ -68,7 +68,7 @@ class WebhookInboxSource(Source):
 def _record(row: dict) -> Record:
     received = row["received_at"]
     if received is not None and received.tzinfo is None:
-        received = received.replace(tzinfo=dt.timezone.utc)
+        received = received.replace(tzinfo=dt.UTC)
     op = row["operation"]
     return Record(key=row["key"], data=row["body"] if isinstance(row["body"], dict) else {"body": row["body"]},
                   object=row.get("resource"), operation="delete" if op == "delete" and not row.get("resource") else "upsert",
