@@ -36,7 +36,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic, webhooks
-from sandbox.rest.common import base_path, bearer_checker, option, option_secret, problem, receive, required_fields
+from sandbox.rest.common import (
+    base_path,
+    bearer_checker,
+    option,
+    option_secret,
+    problem,
+    receive,
+    required_fields,
+)
 from sandbox.standin import StandinContext, control_routes
 
 COMPANIES = [("Zorggroep Maasland", "'s-Hertogenbosch"), ("Bakkerij Van Rooij", "Oss"),

@@ -34,7 +34,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import applications, synthetic
-from sandbox.rest.common import admit, base_path, bearer_checker, changes_since, option, problem, receive, required_fields
+from sandbox.rest.common import (
+    admit,
+    base_path,
+    bearer_checker,
+    changes_since,
+    option,
+    problem,
+    receive,
+    required_fields,
+)
 from sandbox.rest.vva import STATUSES
 from sandbox.standin import StandinContext, control_routes
 

@@ -45,7 +45,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest import synthetic
-from sandbox.rest.common import admit, base_path, form_fields, option, page_params, paged_response, problem, same_secret
+from sandbox.rest.common import (
+    admit,
+    base_path,
+    form_fields,
+    option,
+    page_params,
+    paged_response,
+    problem,
+    same_secret,
+)
 from sandbox.standin import StandinContext, control_routes
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from soap_helpers import ROOT, SBB_WSDL
 
 from plugins.soap import callfields
 from plugins.soap.source import SoapPullSource
@@ -17,7 +18,6 @@ from runtime import redact
 from runtime.errors import ConfigError, RecordError
 from runtime.plugin import Item
 from sandbox.soap.sbb import register
-from soap_helpers import ROOT, SBB_WSDL
 
 LICENCE = (ROOT / "sandbox" / "secrets" / "sbb-licentie").read_text().strip()
 

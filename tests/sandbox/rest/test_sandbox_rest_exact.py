@@ -5,9 +5,17 @@ Account, OData paging with __next, Exact's 400 for an unknown property in $filte
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import pytest
-from standin_helpers import PROJECT, client, exact_headers, exact_refresh, secret, well_inside_a_clock_minute
+from standin_helpers import (
+    PROJECT,
+    client,
+    exact_headers,
+    exact_refresh,
+    secret,
+    well_inside_a_clock_minute,
+)
 
 from sandbox.runner import Sandbox
 
@@ -94,9 +102,9 @@ def test_filter_on_modified_and_select_with_nested_fields(sandbox):
     assert set(invoices[0]["SalesInvoiceLines"]["results"][0]) == {"__metadata", "ID"}
     stamps = sorted(int(i["Modified"][6:-2]) for i in invoices)
     middle = stamps[len(stamps) // 2]
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    literal = datetime.fromtimestamp(middle / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    literal = datetime.fromtimestamp(middle / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
     newer, _ = all_pages(sandbox.url("exact") + INVOICES, headers,
                          **{"$filter": f"Modified gt datetime'{literal}'", "$select": "InvoiceID,Modified"})
     got = [int(i["Modified"][6:-2]) for i in newer]
