@@ -98,7 +98,10 @@ class DuoPeer:
             self.requests += 1
             envelope = etree.fromstring(await request.body())
             edukoppeling.verify(envelope)  # Koppel's own request is signed, as DUO demands
-            return Response(_answer(envelope, self.case), media_type="text/xml; charset=utf-8")
+            case = self.case
+            if case == "by record":  # inschrijvingvolgnummer n: the n-th case of CASES
+                case = CASES[int(envelope.findtext(f".//{{{NS}}}inschrijvingvolgnummer")) - 1]
+            return Response(_answer(envelope, case), media_type="text/xml; charset=utf-8")
 
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -199,3 +202,49 @@ def test_the_sandbox_stand_in_signs_its_answers_so_koppel_accepts_them(tmp_path)
         box.stop()
     assert outcome.ok, outcome.error
     assert outcome.reference
+
+
+CASES = ["correct", *SPOILED]
+
+
+def test_through_the_engine_only_the_correct_answer_is_delivered(peer, tmp_path):
+    """One record per case through the engine: 1 delivered, 8 dead letters, each naming its reason."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "engine"))
+    import engine_fakes as fakes
+
+    from plugins.soap import plugin as soap_plugin
+    from runtime.engine import Engine
+    from runtime.plugin import Record
+
+    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")  # duo-rod's profile and our OIN
+    env = _context(peer.url).system
+    options = {**env.options, "signing_key": f"${{file:{ROOT}/var/sandbox/pki/koppel.key}}",
+               "signing_cert": str(ROOT / "var/sandbox/pki/koppel.crt"),
+               "trust_store": str(ROOT / "sandbox/secrets/duo-standin-signing.crt")}
+    system = {"url": peer.url, "oin": env.oin, "options": options}
+    fakes.SOURCES["enrollments"] = [
+        Record(key=f"e{n}", data={**PAYLOAD, "inschrijvingvolgnummer": str(n)}, object="enrollment")
+        for n in range(1, len(CASES) + 1)]
+    registry = fakes.registry({"soap": soap_plugin})
+    interface = {"id": 15, "objects": ["enrollment"], "source": {"type": "memory", "name": "enrollments"},
+                 "targets": [{"type": "soap", "system": "duo-rod", "wsdl": str(ROOT / ROD_WSDL),
+                              "operation": "aanleveren_inschrijving", "reference": "identificatiecodeBedrijfsdocument"}]}
+    project = fakes.make_project(tmp_path, registry, [interface], {"duo-rod": system})
+    engine = Engine(project, registry, "sandbox", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    peer.case = "by record"
+    try:
+        summary = engine.run_interface(15)
+        letters = {d["source_key"]: d for d in engine.store.dead_letters(interface_id=15)}
+    finally:
+        engine.close()
+        fakes.SOURCES.clear()
+    assert (summary.read, summary.delivered, summary.dead) == (len(CASES), 1, len(SPOILED)), summary
+    assert sorted(letters) == [f"e{n}" for n in range(2, len(CASES) + 1)]
+    for n, case in enumerate(CASES[1:], start=2):
+        letter = letters[f"e{n}"]
+        assert letter["error_class"] == "record" and letter["error_code"] == "untrusted-answer", letter
+        assert SPOILED[case] in letter["reason"], (case, letter["reason"])
+        assert "111222333" not in letter["reason"]  # the BSN of the payload is in no reason
