@@ -132,8 +132,8 @@ def test_koppel_validate_says_what_wakes_each_realtime_interface(project_root):
 
     from runtime.cli import main
 
-    result = CliRunner().invoke(main, ["--project", str(project_root), "validate", "--json"])
-    wakes = json.loads(result.output)["wakes"]
+    result = CliRunner().invoke(main, ["--project", str(project_root), "validate", "--format", "json"])
+    wakes = json.loads(result.stdout)["wakes"]
     assert wakes["24"]["enrollment"] == ["trigger.objects", "source enrollment"]
     assert wakes["24"]["student"] == ["included by source enrollment"]
     assert "1" not in wakes  # a webhook interface is woken by its calls, not by the outbox
