@@ -54,6 +54,17 @@ On an exception from ``write_rows`` or ``flush`` the target must have rolled bac
 durable: the engine then sends those batches again through ``write`` (per record), which decides
 retries and dead letters as for any other interface.
 
+Capabilities. Some engine features need a plugin that can do one particular thing; the plugin
+declares it on its ``Plugin`` and the engine finds it by the capability, so ``runtime/`` names no
+plugin:
+
+- ``writeback_spec(object) -> target spec``: this plugin's target is the store that a target's
+  answer is written back into (``writeback:`` on a target, runtime/engine/writeback.py). The
+  sis plugin declares it.
+- ``inbox=True``: this plugin's source reads one channel of Koppel's durable inbox, named by
+  ``PluginContext.options["inbox_channel"]`` (``callbacks:``, runtime/engine/callbacks.py). The
+  webhook plugin declares it.
+
 Errors come from ``runtime.errors``: their class decides retry, dead letter or stop.
 """
 
@@ -232,6 +243,10 @@ class Plugin:
     check: Checker | None = None
     #: lets ``koppel validate`` check a mapping's output fields against what the target stores
     fields: FieldLister | None = None
+    #: capability: the target spec that writes into ``object`` of the store write-backs go to
+    writeback_spec: Callable[[str], BaseModel] | None = None
+    #: capability: the source reads a channel of the durable inbox (``options["inbox_channel"]``)
+    inbox: bool = False
 
     @property
     def roles(self) -> list[str]:

@@ -11,4 +11,5 @@ plugin = Plugin(
     description="Inbound HTTP calls (JSON or SCIM 2.0), authenticated and stored durably.",
     source_spec=WebhookSource,
     create_source=lazy("plugins.webhook.source:WebhookInboxSource"),
+    inbox=True,  # reads a channel of the durable inbox: callbacks (runtime/engine/callbacks.py)
 )

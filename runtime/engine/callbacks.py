@@ -38,6 +38,7 @@ How they run (decisions):
 from __future__ import annotations
 
 from runtime.engine.lane import TargetLane
+from runtime.errors import ConfigError
 
 
 def callbacks_of(interface) -> list:
@@ -72,6 +73,11 @@ def callback_lanes(engine, interface, targets: bool = True) -> list[TargetLane]:
 
 
 def callback_source(engine, interface, name: str, callback):
-    """The inbox of one callback: the webhook plugin's source, reading the callback's channel."""
+    """The inbox of one callback: a source whose plugin declares ``inbox`` (the webhook plugin),
+    reading the callback's channel."""
     plugin = engine.registry.get(callback.source.type, "source")
+    if not plugin.inbox:
+        raise ConfigError(f"callbacks: source type '{callback.source.type}' does not read Koppel's inbox "
+                          f"(a plugin declares it with Plugin.inbox; known: "
+                          f"{', '.join(p.type for p in engine.registry if p.inbox) or 'none'})")
     return plugin.create_source(callback.source, engine.context(interface, callback.source, inbox_channel=name))

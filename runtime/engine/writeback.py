@@ -1,8 +1,8 @@
 """Write part of a target's answer back into the SIS (an ECK-iD, a Signhost transaction id).
 
 A target with ``writeback: {object, mapping}`` gets, for every delivered record, the mapping run
-over ``{record, response}``; the result is upserted into the SIS object through the ``sis``
-target plugin. A failed write-back is a dead letter of stage ``writeback`` holding the source
+over ``{record, response}``; the result is upserted into the SIS object through the target of
+the plugin that declares the ``writeback_spec`` capability (runtime/plugin.py: the sis plugin). A failed write-back is a dead letter of stage ``writeback`` holding the source
 record and the response, so a replay redoes only the write-back, never the delivery itself.
 """
 
@@ -25,11 +25,9 @@ class WriteBack:
     def needed(self, lane) -> bool:
         return getattr(lane.spec, "writeback", None) is not None
 
-    def _sis_target(self, lane):
+    def _store_target(self, lane):
         if lane.name not in self._targets:
-            from plugins.sis.spec import SisTarget
-
-            spec = SisTarget(type="sis", system="sis", object=lane.spec.writeback.object)
+            spec = writeback_store(self.engine.registry).writeback_spec(lane.spec.writeback.object)
             target = self.engine.create_target(self.interface, spec)
             target.open()
             self._targets[lane.name] = target
@@ -55,7 +53,7 @@ class WriteBack:
                 sources.append((p.record, outcome.response))
         if items:
             try:
-                outcomes = self._sis_target(lane).write(items)
+                outcomes = self._store_target(lane).write(items)
             except ConfigError:
                 raise
             except Exception as exc:
@@ -71,3 +69,12 @@ class WriteBack:
                              error_class=classify(exc), target=lane.name, source_key=record.key,
                              idempotency_key=lane.key_of(record), payload={"response": response},
                              error_code=getattr(exc, "code", None))
+
+
+def writeback_store(registry):  # noqa: ANN001, ANN201 - a Registry; the Plugin it holds
+    """The one plugin whose target takes write-backs (``Plugin.writeback_spec``)."""
+    found = [p for p in registry if p.writeback_spec is not None]
+    if len(found) != 1:
+        names = ", ".join(p.type for p in found) or "none"
+        raise ConfigError(f"write-back needs exactly one plugin that declares writeback_spec; found: {names}")
+    return found[0]

@@ -31,7 +31,8 @@ def test_target_answer_is_written_back_and_a_failed_write_back_can_be_replayed(m
     from runtime.engine.deadletters import DeadLetters
 
     WRITES.clear()
-    reg = fakes.registry({"sis": Plugin("sis", "fake sis", target_spec=SisTarget, create_target=FakeSisTarget)})
+    reg = fakes.registry({"sis": Plugin("sis", "fake sis", target_spec=SisTarget, create_target=FakeSisTarget,
+                                        writeback_spec=lambda name: SisTarget(type="sis", system="sis", object=name))})
     fakes.SOURCES["src"] = fakes.records(3)
     fakes.TARGETS["tgt"] = fakes.Behaviour()
     engine = make_engine([{"id": 13, "source": {"type": "memory", "name": "src"},
@@ -53,3 +54,29 @@ def test_target_answer_is_written_back_and_a_failed_write_back_can_be_replayed(m
     assert [r.status for r in DeadLetters(engine).replay(interface_id=13)] == ["delivered"]
     assert WRITES[-1] == ("person", "s1", {"student_number": "s1", "eck_id": "https://id.school/ghi"})
     assert len(fakes.TARGETS["tgt"].received) == 3  # the delivery itself was not repeated
+
+
+def test_write_back_finds_its_store_by_capability_and_says_when_none_declares_it(make_engine):
+    # runtime/ names no plugin: the store a write-back goes to is the plugin that declares
+    # writeback_spec (runtime/plugin.py); without one the run stops and says what is missing
+    from plugins.sis.spec import SisTarget
+
+    reg = fakes.registry({"sis": Plugin("sis", "fake sis", target_spec=SisTarget, create_target=FakeSisTarget)})
+    fakes.SOURCES["src"] = fakes.records(1)
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([{"id": 13, "source": {"type": "memory", "name": "src"},
+                           "targets": [{"type": "memtarget", "name": "tgt",
+                                        "writeback": {"object": "person", "mapping": "eckid-terug"}}]}], registry=reg)
+    engine._mappings["eckid-terug"] = lambda value: {"student_number": value["record"]["id"]}
+    summary = engine.run_interface(13)
+    assert summary.outcome == "error"
+    assert summary.message == "write-back needs exactly one plugin that declares writeback_spec; found: none"
+
+
+def test_runtime_names_no_plugin():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "runtime" / "engine"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if "from plugins" in p.read_text() or "import plugins" in p.read_text()]
+    assert offenders == []
