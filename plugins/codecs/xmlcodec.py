@@ -29,11 +29,10 @@ def read_xml(fmt: XmlFormat, stream: IO[bytes], project_root: Path | None) -> It
     except safexml.XMLRefused as exc:
         raise FileFormatError(str(exc), code=exc.code) from None
     schema = load_xsd(fmt.xsd, project_root) if fmt.xsd else None
-    if schema is not None:
-        if not schema.validate(root):
-            first = schema.error_log.filter_from_errors()[0]
-            raise FileFormatError(f"the document does not match the XSD: line {first.line}: {first.message}",
-                                  code="xsd")
+    if schema is not None and not schema.validate(root):
+        first = schema.error_log.filter_from_errors()[0]
+        raise FileFormatError(f"the document does not match the XSD: line {first.line}: {first.message}",
+                              code="xsd")
     name = fmt.record
     if ":" in name:  # prefix:local with the prefix declared in namespaces
         prefix, local = name.split(":", 1)
