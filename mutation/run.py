@@ -69,6 +69,14 @@ def prepare(name: str, group: dict) -> Path:
     return work
 
 
+def read_results(name: str, group: dict) -> dict:
+    """mutant → exit code of the last run of ``name`` (None: not run yet)."""
+    meta = SCRATCH / name / "mutants" / (group["module"] + ".meta")
+    if not meta.exists():
+        raise SystemExit(f"no results for {name}: run it first (make mutation MODULES={name})")
+    return json.loads(meta.read_text())["exit_code_by_key"]
+
+
 def run_group(name: str, group: dict, mutants: list[str] | None = None) -> tuple[dict, float]:
     work = prepare(name, group)
     env = dict(os.environ)
@@ -138,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("groups", nargs="*", help="groups of mutation/modules.toml (default: all)")
     parser.add_argument("--smoke", action="store_true", help="the CI smoke: a few mutants of one module")
     parser.add_argument("--json", type=Path, help="also write the table as JSON here")
+    parser.add_argument("--report", action="store_true", help="only the table of the last run's results")
     args = parser.parse_args(argv)
     groups, smoke, equivalent = load_groups()
     unknown = [g for g in args.groups if g not in groups]
@@ -151,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         plan = [(g, None) for g in (args.groups or groups)]
     rows, timings = [], {}
     for name, mutants in plan:
-        print(f"mutating {groups[name]['module']} ...", flush=True)
-        codes, timings[name] = run_group(name, groups[name], mutants)
+        if args.report:
+            codes, timings[name] = read_results(name, groups[name]), 0.0
+        else:
+            print(f"mutating {groups[name]['module']} ...", flush=True)
+            codes, timings[name] = run_group(name, groups[name], mutants)
         rows.append(score(name, groups[name], codes, equivalent))
     report(rows, timings)
     if args.json:

@@ -66,17 +66,22 @@ def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -
 
 
 def reset_to_seconds(reset: float, now: float) -> float:
-    """A rate-limit reset value → seconds from now. Epoch ms > 1e12, epoch s > 1e9, else delta."""
-    if reset > 1e12:
+    """A rate-limit reset value → seconds from now. Epoch ms ≥ 1e12, epoch s ≥ 1e9, else delta.
+
+    (1e12 ms is September 2001, 1e9 s the same moment; a delta of 31 years is no rate limit.)"""
+    if reset >= 1e12:
         return max(0.0, reset / 1000.0 - now)
-    if reset > 1e9:
+    if reset >= 1e9:
         return max(0.0, reset - now)
     return max(0.0, reset)
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)  # "Onbekende opleiding é", not "\\u00e9"
+
+
 def error_text(response: httpx.Response) -> str:
     """The peer's own error message, short and masked: never a secret or a BSN."""
-    text = ""
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
@@ -92,17 +97,14 @@ def error_text(response: httpx.Response) -> str:
                     value = value.get("message", value)
                     if isinstance(value, dict):
                         value = value.get("value", value)
-                text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+                text = value if isinstance(value, str) else _json(value)
                 break
         else:
-            text = json.dumps(body, ensure_ascii=False, default=str)
+            text = _json(body)
     elif body is not None:
-        text = json.dumps(body, ensure_ascii=False, default=str)
+        text = body if isinstance(body, str) else _json(body)  # a JSON string: its text, unquoted
     else:
-        try:
-            text = response.text
-        except UnicodeDecodeError:
-            text = ""
+        text = response.text  # httpx decodes with errors="replace": this never raises
     text = " ".join(text.split())
     if len(text) > _MAX_TEXT:
         text = text[:_MAX_TEXT] + "…"

@@ -133,7 +133,7 @@ def test_standard_webhooks_tolerance_is_exact_in_both_directions(monkeypatch):
 
 
 def test_standard_webhooks_refuses_a_secret_that_is_not_whsec_base64(monkeypatch):
-    with pytest.raises(ConfigError, match="'whsec_' followed by base64"):
+    with pytest.raises(ConfigError, match="^standard_webhooks: the secret must be 'whsec_' followed by base64$"):
         make({"type": "standard_webhooks", "secret": REF}, monkeypatch, secret="whsec_!!!not base64")
 
 
@@ -202,3 +202,50 @@ def test_an_unknown_type_is_refused():
 
     with pytest.raises(ValueError, match="unknown inbound auth type telepathy"):
         inbound_auth.verifier(Fake(), None)
+
+
+def test_standard_webhooks_signs_bytes_not_json(monkeypatch):
+    v = make({"type": "standard_webhooks", "secret": REF}, monkeypatch, secret=WHSEC)
+    body = b"naam=Jansen&status=aangemeld"  # a form body: correctly signed, not JSON
+    assert v.body_ok(_standard(body), body)
+
+
+def test_standard_webhooks_accepts_a_timestamp_exactly_at_the_tolerance(monkeypatch):
+    v = make({"type": "standard_webhooks", "secret": REF, "tolerance": 60}, monkeypatch, secret=WHSEC)
+    monkeypatch.setattr(inbound_auth.time, "time", lambda: 1_800_000_000.0)
+    assert v.headers_ok(_standard(b"{}", when=1_800_000_000 - 60))
+    assert v.headers_ok(_standard(b"{}", when=1_800_000_000 + 60))
+    assert not v.headers_ok(_standard(b"{}", when=1_800_000_000 - 61))
+
+
+@pytest.mark.parametrize("auth, headers", [
+    ({"type": "bearer", "token": "${file:secrets/inbound}"}, lambda s: {"authorization": f"Bearer {s}"}),
+    ({"type": "api_key", "headers": {"X-Key": "${file:secrets/inbound}"}}, lambda s: {"x-key": s}),
+    ({"type": "basic", "username": "u", "password": "${file:secrets/inbound}"},
+     lambda s: {"authorization": "Basic " + base64.b64encode(f"u:{s}".encode()).decode()}),
+])
+def test_a_secret_file_is_read_from_the_project_folder(tmp_path, monkeypatch, auth, headers):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "inbound").write_text("from-the-project-file\n")
+    monkeypatch.chdir(tmp_path.parent)  # not the project folder: a relative path must not work by luck
+    v = inbound_auth.verifier(TypeAdapter(InboundAuth).validate_python(auth), tmp_path)
+    assert v.headers_ok(headers("from-the-project-file"))
+
+
+def test_signature_secrets_are_read_from_the_project_folder_too(tmp_path, monkeypatch):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "hmac").write_text("hmac-secret")
+    (tmp_path / "s" / "whsec").write_text(WHSEC)
+    (tmp_path / "s" / "signhost").write_text("signhost-secret")
+    monkeypatch.chdir(tmp_path.parent)
+    adapter = TypeAdapter(InboundAuth)
+    hm = inbound_auth.checker(adapter.validate_python({"type": "hmac", "secret": "${file:s/hmac}"}), tmp_path)
+    body = b"x"
+    assert hm({"x-signature": hmac.new(b"hmac-secret", body, hashlib.sha256).hexdigest()}, body)
+    sw = inbound_auth.checker(adapter.validate_python({"type": "standard_webhooks", "secret": "${file:s/whsec}"}),
+                              tmp_path)
+    assert sw(_standard(b"{}"), b"{}")
+    sh = inbound_auth.checker(adapter.validate_python({"type": "signhost_checksum", "secret": "${file:s/signhost}"}),
+                              tmp_path)
+    payload = {"Id": "t", "Status": 30, "Checksum": _signhost("t", 30, secret="signhost-secret")}
+    assert sh({}, json.dumps(payload).encode())

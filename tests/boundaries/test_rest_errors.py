@@ -76,8 +76,10 @@ def test_rate_limit_resets_by_size_milliseconds_seconds_or_a_delta():
     assert errors.reset_to_seconds(20, NOW) == 20.0                       # seconds from now
     assert errors.reset_to_seconds(NOW - 5, NOW) == 0.0 and errors.reset_to_seconds(-1, NOW) == 0.0
     assert errors.reset_to_seconds(NOW * 1000 - 1, NOW) == 0.0
-    assert errors.reset_to_seconds(1e9, NOW) == 1e9                       # not above 1e9: a delta
-    assert errors.reset_to_seconds(1e9 + 1, 1e9 - 10) == 11.0
+    assert errors.reset_to_seconds(1e9 - 1, NOW) == 1e9 - 1               # below 1e9: a delta
+    assert errors.reset_to_seconds(1e9, 1e9 - 10) == 10.0                 # from 1e9 on: epoch seconds
+    assert errors.reset_to_seconds(1e12 - 1, 1e12 - 31) == 30.0           # ... up to 1e12
+    assert errors.reset_to_seconds(1e12, 1e9 - 5) == 5.0                  # from 1e12 on: epoch ms
     assert errors.reset_to_seconds(1e12 + 1000, 1e9) == pytest.approx(1.0, abs=1e-3)
 
 
@@ -101,6 +103,8 @@ def test_the_reset_headers_are_read_when_there_is_no_retry_after():
     ({"error": "x"}, "x"), ({"errors": ["a", "b"]}, '["a", "b"]'),
     ({"message": "first", "detail": "second"}, "first"),
     ({"other": 1}, '{"other": 1}'), ([1, "a"], '[1, "a"]'),
+    ({"errors": ["opleiding é onbekend"]}, '["opleiding é onbekend"]'), ({"fout": "ü"}, '{"fout": "ü"}'),
+    (["Łódź"], '["Łódź"]'), ("plain string é", "plain string é"),
 ])
 def test_the_peers_message_is_taken_from_the_usual_shapes(body, text):
     assert errors.error_text(response(400, body)) == text

@@ -137,3 +137,32 @@ def test_concurrent_callers_get_distinct_slots():
     for t in threads:
         t.join()
     assert sorted(waits) == [round(0.1 * i, 6) for i in range(10)]
+
+
+def test_a_fresh_limiter_lets_the_first_call_go_at_once_even_at_clock_zero():
+    clock = Clock(start=0.0)
+    assert limiter(None, clock).wait() == 0.0
+    clock = Clock(start=0.0)
+    rl = limiter(4.0, clock)
+    assert rl.wait() == 0.0 and rl.wait() == 0.25
+
+
+def test_the_default_cap_on_a_header_wait_is_sixty_seconds():
+    clock = Clock()
+    rl = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    rl.observe(_window("0", "60.5"))
+    assert rl.wait() == 0.0
+    rl.observe(_window("0", "60"))
+    assert rl.wait() == 60.0
+
+
+def test_a_window_with_calls_left_or_unreadable_does_not_hide_the_next_one():
+    clock = Clock()
+    rl = limiter(None, clock)
+    headers = {"x-ratelimit-minutely-remaining": "5", "x-ratelimit-minutely-reset": "10",
+               "x-ratelimit-remaining": "0", "x-ratelimit-reset": "25"}
+    rl.observe(httpx.Response(200, headers=headers))
+    assert rl.wait() == 25.0  # the minutely window has calls left; the daily one is used up
+    broken = {**headers, "x-ratelimit-minutely-remaining": "?", "x-ratelimit-reset": "7"}
+    rl.observe(httpx.Response(200, headers=broken))
+    assert rl.wait() == 7.0
