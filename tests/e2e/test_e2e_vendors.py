@@ -290,3 +290,17 @@ def test_10_intergrip_refuses_a_list_without_the_receiving_brin(college) -> None
     assert httpx.get(url, params={"brin": "99XX"}, headers=headers, timeout=10).status_code == 403
     listed = httpx.get(url, params={"brin": "30RR"}, headers=headers, timeout=10).json()["items"]
     assert listed and all("aanmeldId" not in d and d["brinMbo"] == "30RR" for d in listed)
+
+
+def test_08_dry_run_shows_the_verification_with_the_licence_masked_and_sends_nothing(college) -> None:
+    from runtime.engine.dryrun import dry_run
+
+    licence = (college.root / "sandbox" / "secrets" / "sbb-licentie").read_text().strip()
+    before = len(college.received("sbb"))
+    items = dry_run(college.engine, 8, limit=2, from_start=True)
+    sent = [i for i in items if i.status == "send"]
+    assert sent, [(i.status, getattr(i, "reason", None)) for i in items]
+    text = "\n".join(i.rendered for i in sent)
+    assert "Verificatie" in text and "Kenmerk" in text and "*****" in text
+    assert licence not in text
+    assert len(college.received("sbb")) == before  # a dry-run asks SBB nothing
