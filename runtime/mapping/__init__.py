@@ -138,11 +138,12 @@ _lock = threading.Lock()
 def load_mapping(project_root: Path, name: str) -> CompiledMapping:
     """mappings/<name>.yaml compiled; recompiled only when the file's bytes (or the specs folder
     its contract comes from) change. Value maps are read when the mapping is compiled."""
-    from runtime.yamlsource import YamlProblem, load_text
+    from runtime.yamlsource import MAX_BYTES, YamlProblem, load_bytes
 
     path = (Path(project_root) / "mappings" / f"{name}.yaml").resolve()
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # a larger file is refused by load_bytes, unread
     except FileNotFoundError:
         raise ConfigError(f"mapping file mappings/{name}.yaml not found") from None
     digest = hashlib.sha256(raw).hexdigest()
@@ -156,8 +157,8 @@ def load_mapping(project_root: Path, name: str) -> CompiledMapping:
         return cached[1]
     display = f"mappings/{name}.yaml"
     try:
-        doc = load_text(raw.decode("utf-8"), display)
-    except (YamlProblem, UnicodeDecodeError) as exc:
+        doc = load_bytes(raw, display)  # the bounded reader of every definition file
+    except YamlProblem as exc:
         raise ConfigError(str(exc)) from None
     _require_valid(doc, name)
     compiled = compile_mapping(doc.data, Path(project_root), name=name, version=digest[:12])
