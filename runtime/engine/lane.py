@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import redact
+from runtime.engine import tracing
 from runtime.engine.checkpoint import Checkpoint
 from runtime.engine.retry import Backoff, Sleeper
 from runtime.engine.state.store import BatchResult, DeadLetterRow, DeliveryRow, utcnow
@@ -279,7 +280,8 @@ class TargetLane:
         """
         items = [p.item for p in todo]
         try:
-            outcomes = self.target.write(items)
+            with tracing.span("koppel.target.write", target=self.name, items=len(items)):
+                outcomes = self.target.write(items)
         except ConfigError:
             raise
         except RecordError as exc:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from runtime.engine import tracing
 from runtime.engine.callbacks import callback_lanes, callback_names, callback_source, callbacks_of, main_source_runs
 from runtime.engine.checkpoint import Checkpoint
 from runtime.engine.lane import TargetLane, error_text
@@ -90,7 +91,8 @@ class Engine:
             run_id = self.store.start_run(iid, trigger, run_key=run_key, holder=lease.holder)
             if run_id is None:
                 return RunSummary(iid, trigger, "skipped", message=f"run {run_key} was claimed by another daemon")
-            return self._run(interface, trigger, run_id, lease, progress)
+            with tracing.run_span(self.store, iid, trigger, run_id):  # off unless OTEL_* asks
+                return self._run(interface, trigger, run_id, lease, progress)
         finally:
             lease.release()
 
@@ -169,7 +171,8 @@ class Engine:
         if getattr(progress, "wants_total", False) and hasattr(source, "total"):
             progress.expect(source.total(cursor))  # type: ignore[union-attr] # an interactive run shows an ETA (cli.py)
         for batch in source.read(cursor):
-            stop = self._process_batch(run, batch, source, source_name, lanes)
+            with tracing.span("koppel.batch", records=len(batch.records)):
+                stop = self._process_batch(run, batch, source, source_name, lanes)
             if stop:
                 return stop
         return "ok", None
