@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
 
 def interface_files(project, interface) -> set[str]:
@@ -45,7 +46,7 @@ def _valuemaps_used(project, files: set[str]) -> set[str]:
             if re.search(rf"\b{re.escape(p.stem)}\b", text)}
 
 
-def servable(project) -> tuple[dict[int, object], dict[str, str]]:
+def servable(project) -> tuple[dict[int, Any], dict[str, str]]:
     """(interfaces that may run, broken file → its first problem)."""
     broken: dict[str, str] = {}
     for d in sorted(project.diagnostics):
@@ -63,7 +64,7 @@ def servable(project) -> tuple[dict[int, object], dict[str, str]]:
     return good, broken
 
 
-def merge_last_good(previous, project) -> tuple[object, dict[str, str]]:
+def merge_last_good(previous, project) -> tuple[Any, dict[str, str]]:
     """The project to serve after a reload: new good versions, and for an interface whose file
     is now invalid (but still there) the version that last loaded. Returns it and the problems,
     each saying whether a last good version is still served."""

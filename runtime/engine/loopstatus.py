@@ -74,7 +74,7 @@ class LoopStatus:
 
         name = f"owner:interface:{interface.id}"
         lease = store.leases(name).get(name)
-        values = {"failures": 0, "last_error": None, "owner": False,
+        values: dict[str, object] = {"failures": 0, "last_error": None, "owner": False,
                   "holder": process_of(lease["holder"]) if lease else None, "holder_alive": bool(lease and lease["alive"])}
         if progress is not None:
             lag, cursor = progress

@@ -30,11 +30,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from runtime.cronexpr import cron_trigger
 from runtime.engine.lease import lease_ttl
 from runtime.engine.loopstatus import LoopStatus, close_interrupted_runs
+
+if TYPE_CHECKING:
+    from runtime.engine.resume import ResumeSweep
 
 log = logging.getLogger("koppel.scheduler")
 
@@ -52,7 +56,7 @@ def interval_origin(start: dt.datetime | None = None) -> dt.datetime:
 
 
 def interval_trigger(every: float, start: dt.datetime | None = None):
-    from apscheduler.triggers.interval import IntervalTrigger
+    from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
     return IntervalTrigger(seconds=every, start_date=interval_origin(start), timezone=AMSTERDAM)
 
@@ -86,14 +90,14 @@ def _claimed(summary) -> bool:
 
 class Scheduler:
     def __init__(self, engine, timezone: str = AMSTERDAM) -> None:
-        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
         self.engine = engine
         self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults={"coalesce": True, "max_instances": 3})
         self.triggers: dict[int, object] = {}
         self.statuses: dict[int, LoopStatus] = {}
         self.stopping = threading.Event()
-        self.resumer = None
+        self.resumer: ResumeSweep | None = None
 
     def add_interfaces(self) -> list[int]:
         added = []
@@ -164,8 +168,8 @@ class Scheduler:
         from runtime.engine.resume import ResumeSweep
 
         self.scheduler.start()
-        self.resumer = ResumeSweep(self.engine, self, self.stopping)
-        self.resumer.start()
+        resumer = self.resumer = ResumeSweep(self.engine, self, self.stopping)
+        resumer.start()
 
     def shutdown(self, wait: bool = True) -> None:
         self.stopping.set()

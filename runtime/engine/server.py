@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,6 +38,7 @@ class DaemonState:
     def __init__(self) -> None:
         self.started = True
         self.draining = False
+        self.health: Any = None  # the daemon's Health (runtime/engine/health.py); else a plain one
 
 
 def create_app(engine, *, metrics=None, state: DaemonState | None = None,

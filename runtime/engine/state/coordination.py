@@ -9,7 +9,7 @@ containers and process namespaces alike.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,14 @@ from runtime.engine.state.common import aware, jsonable, utcnow
 
 class LeasesAndInbox:
     """Mixed into StateStore; uses its ``engine`` and ``dialect``."""
+
+    if TYPE_CHECKING:
+        from sqlalchemy.engine import Engine
+
+        engine: Engine
+
+        @property
+        def dialect(self) -> str: ...
 
     # -- leases --------------------------------------------------------------------------------
 
@@ -41,7 +49,7 @@ class LeasesAndInbox:
                 except IntegrityError:
                     return False
             current = row["holder"]
-            free = current == holder or aware(row["expires_at"]) < now
+            free = current == holder or _expiry(row) < now
             if not free:
                 return False
             done = c.execute(update(m.leases).where(l.name == name, l.holder == current).values(
@@ -65,8 +73,8 @@ class LeasesAndInbox:
         now = utcnow()
         with self.engine.connect() as c:
             rows = c.execute(select(m.leases).where(l.name.startswith(prefix, autoescape=True))).mappings().all()
-        return {r["name"]: {"holder": r["holder"], "expires_at": aware(r["expires_at"]),
-                            "alive": aware(r["expires_at"]) >= now} for r in rows}
+        return {r["name"]: {"holder": r["holder"], "expires_at": _expiry(r), "alive": _expiry(r) >= now}
+                for r in rows}
 
     # -- runs a process left open --------------------------------------------------------------
 
@@ -92,9 +100,11 @@ class LeasesAndInbox:
     def inbox_add(self, interface_id: int, key: str | None, body: Any, *, operation: str = "upsert",
                   resource: str | None = None) -> int:
         with self.engine.begin() as c:
-            return c.execute(m.inbox.insert().values(
+            inserted = c.execute(m.inbox.insert().values(
                 interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
-                resource=resource, body=jsonable(body))).inserted_primary_key[0]
+                resource=resource, body=jsonable(body))).inserted_primary_key
+        assert inserted is not None  # an INSERT of one row always has its key
+        return inserted[0]
 
     def inbox_add_many(self, interface_id: int, rows: list[tuple], *, received_at=None,
                        channel: str | None = None) -> None:
@@ -118,6 +128,10 @@ class LeasesAndInbox:
                                   ).order_by(t.id).limit(limit)
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(q).mappings()]
+
+
+def _expiry(row) -> dt.datetime:
+    return aware(row["expires_at"]) or dt.datetime.min.replace(tzinfo=dt.UTC)  # the column is NOT NULL
 
 
 def _channel_is(channel: str | None):
