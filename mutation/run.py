@@ -82,6 +82,7 @@ def run_group(name: str, group: dict, mutants: list[str] | None = None) -> tuple
     env = dict(os.environ)
     env.setdefault("KOPPEL_SPECS_DIR", str(ROOT.parent / "shared" / "specs"))
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["KOPPEL_MUTATION"] = "1"  # tests with random examples draw fewer (see test_compiler_oracle.py)
     mutmut = str(Path(sys.executable).parent / "mutmut")
     command = [mutmut, "run", "--max-children", str(os.cpu_count() or 2)] + list(mutants or [])
     started = time.monotonic()

@@ -256,9 +256,6 @@ class ExpressionCompiler:
             return repr(value)
         return self.ns.add("k", value)
 
-    def _field(self, node: dict, cur: str) -> str:
-        return self._step(cur, node["value"])
-
     def _subexpression(self, node: dict, cur: str) -> str:
         code = cur
         for child in node["children"]:

@@ -13,6 +13,7 @@ Records use a few field names, so that paths hit as often as they miss.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 
 import jmespath
@@ -24,6 +25,12 @@ from runtime.mapping.compiler import ExpressionCompiler, Namespace, truthy
 from runtime.mapping.functions import KoppelFunctions
 
 NAMES = ["a", "b", "c"]
+
+
+def examples(n: int) -> int:
+    """Fewer random examples inside the mutation run (mutation/run.py sets KOPPEL_MUTATION): each
+    surviving mutant runs every test, and the @example cases below are there for the boundaries."""
+    return max(25, n // 8) if os.environ.get("KOPPEL_MUTATION") else n
 OPTIONS = jmespath.Options(custom_functions=KoppelFunctions())
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([0.5, -1.0, 2.0]),
@@ -71,6 +78,7 @@ def _combine(children: st.SearchStrategy) -> st.SearchStrategy:
         .map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
         st.tuples(children, st.sampled_from(NAMES)).map(lambda t: f"({t[0]}).{t[1]}"),
         st.tuples(children, st.integers(-1, 1)).map(lambda t: f"({t[0]})[{t[1]}]"),
+        st.tuples(children, st.sampled_from(["[0:2]", "[::-1]", "[1:]", "[*]"])).map(lambda t: f"({t[0]}){t[1]}"),
         # shapes the interpreter evaluates, with compiled parts inside and around them
         st.sampled_from(NAMES).map(lambda n: f"{n}[*].a"),
         st.tuples(st.sampled_from(NAMES), children).map(lambda t: f"{t[0]}[?{t[1]}]"),
@@ -120,7 +128,7 @@ def _ours(fn, record):
         return ("error", type(exc).__name__)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions, records)
 @example("!a.b", {"a": {"b": []}})
 @example("a <= b", {"a": 1, "b": 1})
@@ -142,7 +150,7 @@ def test_the_compiled_expression_gives_what_jmespath_gives(expression, record):
     assert _same(got[1], expected[1]), (expression, record, got, expected)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions, records)
 @example("!a", {"a": ""})
 @example("a == b", {"a": None, "b": None})
@@ -155,7 +163,7 @@ def test_a_compiled_condition_is_the_truth_jmespath_gives(expression, record):
     assert _condition(expression)(record, record) is truthy(value), (expression, record, value)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(expressions, min_size=1, max_size=4, unique=True), records)
 def test_a_whole_compiled_mapping_gives_what_jmespath_gives_field_by_field(exprs, record):
     """Through compile_mapping: the hoisting of shared paths into locals and the field layout."""

@@ -1,0 +1,108 @@
+"""What the compiler makes of each shape, beyond the value (the oracle checks values): which
+paths a mapping computes once per record, which expressions need no truth test, which shapes
+become plain Python instead of an interpreter call, and where a problem is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.mapping.compiler import (
+    ExpressionCompiler,
+    ExpressionProblem,
+    Namespace,
+    is_boolean,
+    parse,
+    root_chains,
+)
+from runtime.mapping.engine import Builder, MappingContext
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("expression, chains", [
+    ("a", [("a",)]),
+    ("a.b[0].c", [("a", "b", 0, "c")]),
+    ("a[-1]", [("a", -1)]),
+    ("a.b == c && !(d.e) || length(f[0])", [("a", "b"), ("c",), ("d", "e"), ("f", 0)]),
+    ("!d.e", []),                                     # (!d).e: JMESPath binds ! tighter than .
+    ("concat(a, 'x', b.c)", [("a",), ("b", "c")]),
+    ("a < `1`", [("a",)]),
+    ("`1`", []), ("'x'", []), ("@", []),
+    ("a[*].b", []), ("a[?b]", []), ("a | b", []), ("{x: a}", []), ("[a, b]", []), ("a[0:2]", []),
+    ("sort_by(a, &b)", []),                          # an expref: evaluated per element, not from here
+    ("length(a[*].b) == c", [("c",)]),               # the projection's own paths are not this record's
+])
+def test_root_chains_are_the_plain_paths_read_from_the_record(expression, chains):
+    assert root_chains(parse(expression)) == chains
+
+
+@pytest.mark.parametrize("expression, boolean", [
+    ("!a", True), ("a == b", True), ("a != `1`", True), ("!(a && b)", True),
+    ("a < b", False), ("a <= b", False), ("a > b", False), ("a >= b", False),
+    ("a && b", False), ("a || b", False), ("a", False), ("length(a)", False), ("`true`", False),
+])
+def test_is_boolean_says_which_expressions_always_give_true_or_false(expression, boolean):
+    assert is_boolean(parse(expression)) is boolean
+
+
+def test_a_condition_tests_truth_only_where_the_value_may_not_be_a_boolean():
+    compiler = ExpressionCompiler(Namespace())
+    assert not compiler.condition("a == 'x'", "c").startswith("_truthy(")
+    assert not compiler.condition("!a", "c").startswith("_truthy(")
+    assert compiler.condition("a", "c").startswith("_truthy(")
+    assert compiler.condition("a < `2`", "c").startswith("_truthy(")
+
+
+def test_a_hoisted_path_is_read_from_its_local_variable():
+    compiler = ExpressionCompiler(Namespace())
+    hoist = {("a",): "_h0", ("a", "b"): "_h1"}
+    assert compiler.source("a.b.c", "r", hoist) == "(_t.get('c') if type(_t := _h1) is dict else None)"
+    assert "_h0" in compiler.source("a.x", "r", hoist)
+    assert "_h1" in compiler.condition("a.b", "r", hoist)
+    assert "_h" not in compiler.source("a.b.c", "r")  # without a hoist table: the path itself
+
+
+@pytest.mark.parametrize("expression", ["(a || b)[0]", "(a || b)[-1]", "length(a)[0]", "(a && b)[1][0]"])
+def test_an_index_of_a_computed_value_is_plain_python(expression):
+    assert "_sub" not in ExpressionCompiler(Namespace()).source(expression, "c")
+
+
+@pytest.mark.parametrize("expression", ["(a || b)[0:1]", "(a || b)[*]"])
+def test_a_slice_or_projection_of_a_computed_value_goes_to_the_interpreter(expression):
+    ns = Namespace()
+    code = ExpressionCompiler(ns).source(expression, "c")
+    assert "_sub" in code
+    fn = eval(f"lambda c, r: {code}", ns.names)
+    assert fn({"a": [3, 4]}, {}) == ([3] if ":" in expression else [3, 4])
+
+
+def test_a_syntax_error_says_where():
+    with pytest.raises(ExpressionProblem) as info:
+        parse("a ]")
+    assert info.value.column == 2 and str(info.value) == "invalid expression 'a ]': Unexpected token: ] near ']'"
+
+
+def test_an_unknown_value_map_fails_when_the_mapping_is_compiled_not_per_record():
+    compiler = ExpressionCompiler(Namespace(context=MappingContext(ROOT)))
+    with pytest.raises(ExpressionProblem, match="bestaat-niet"):
+        compiler.source("lookup(a, 'bestaat-niet')", "c")
+    assert "_F_lookup" in compiler.source("lookup(a, 'leertraject')", "c")
+    # without a project (a bare compiler, as in these tests) there is nothing to look it up in
+    assert "_F_lookup" in ExpressionCompiler(Namespace()).source("lookup(a, 'bestaat-niet')", "c")
+
+
+def _hoisted(output: dict, **extra) -> dict:
+    builder = Builder(MappingContext(None))
+    builder.build({"name": "h", "output": output, **extra})
+    return builder.hoist
+
+
+def test_a_mapping_computes_a_path_read_by_several_fields_once():
+    assert _hoisted({"x": "a.b.c", "y": "a.b.d", "z": "length(a.b.e)", "w": "!(a.f)"}) == {
+        ("a",): "_h0", ("a", "b"): "_h1"}
+    assert _hoisted({"x": "a.b", "y": "c"}) == {}
+    # a path read only through one longer shared path is computed inside that one
+    assert _hoisted({"x": "a.b.c", "y": "a.b.c == `1`"}) == {("a", "b", "c"): "_h0"}
+    assert _hoisted({"x": "a.b", "y": "a.c"}, where="a.d") == {("a",): "_h0"}
