@@ -155,3 +155,19 @@ def test_serve_only_runs_the_named_interfaces(project_copy, monkeypatch):
         daemon.drain()
     finally:
         engine.close()
+
+def test_a_broken_catalog_serves_nothing_and_a_reload_keeps_everything(project_copy):
+    from runtime.project import load_project
+    from runtime.servable import merge_last_good, servable
+
+    before = load_project(project_copy)
+    good, _ = servable(before)
+    assert 24 in good and 16 in good
+    catalog = project_copy / "catalog.yaml"
+    catalog.write_text(catalog.read_text() + "\nnot_a_field: 1\n")
+    broken = load_project(project_copy)
+    assert servable(broken)[0] == {}
+    previous = type(before)(**{**before.__dict__, "interfaces": good})
+    project, notes = merge_last_good(previous, broken)
+    assert project is previous  # every interface keeps its last good version
+    assert notes["catalog.yaml"].endswith("(serving the last good version of every interface)")

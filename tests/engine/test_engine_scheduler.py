@@ -154,3 +154,25 @@ def test_a_failed_tick_is_tried_again_within_its_grace(make_engine, monkeypatch)
     base = runs[-1]["run_key"]
     assert [r["run_key"] for r in reversed(runs)] == [base, f"{base}~retry2", f"{base}~retry3"]
     assert len(target.received) == 3 and s.statuses[4].failures == 0
+
+
+def test_every_daemon_computes_the_same_interval_tick_whenever_it_started():
+    """Property: for any interval and any moment, the tick is the last multiple of the interval
+    since the origin at or before now, whatever moment the trigger was built (a daemon's start):
+    a trigger timed from its own start would give ticks off the grid."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from runtime.engine.scheduler import interval_trigger
+
+    origin = dt.datetime(1970, 1, 1, tzinfo=AMS).timestamp()
+
+    @settings(max_examples=200, deadline=None)
+    @given(every=st.integers(1, 7 * 86400), offset=st.floats(0, 3 * 10**8))
+    def check(every, offset):
+        now = dt.datetime.fromtimestamp(origin + 10**8 + offset, dt.UTC)
+        tick = last_fire_time(interval_trigger(every), now, every + 60)
+        assert tick is not None and (now - tick).total_seconds() < every + 1e-6 and tick <= now
+        assert round(tick.timestamp() - origin) % every == 0
+
+    check()
