@@ -114,15 +114,17 @@ def test_identificatie_finds_the_company_by_name_and_postcode(sbb):
 
 def test_the_mutatieservice_reports_an_ended_erkenning_of_a_verified_agreement_once(sbb):
     box, _ = sbb
-    company, erkenning = register()[5], register()[5]["Erkenningen"][0]
-    request = {"CodeLeerbedrijf": company["CodeLeerbedrijf"], "Crebonummer": erkenning["Crebonummer"],
+    root = box.url("sbb").rstrip("/")
+    # a company of its own (a copy of the first's erkenningen), so no other test subscribed to it
+    [code] = client.post(root + "/_sandbox/leerbedrijven", json={"count": 1}).json()["added"]
+    company, erkenning = {**register()[0], "CodeLeerbedrijf": code}, register()[0]["Erkenningen"][0]
+    request = {"CodeLeerbedrijf": code, "Crebonummer": erkenning["Crebonummer"],
                "Leerweg": erkenning["Leerweg"], "Startdatum": "2026-09-01", "Kenmerk": "BPV-42"}
     assert value(call(sbb, "Verificatie", request), "Erkend") == "true"
-    start = int(value(call(sbb, "Mutaties", {"VanafVolgnummer": 0}), "Volgnummer") or 0)
-    root = box.url("sbb").rstrip("/")
+    numbers = [int(e.text) for e in call(sbb, "Mutaties", {"VanafVolgnummer": 0}).iter(f"{{{NS}}}Volgnummer")]
+    start = max(numbers, default=0)
     ended = client.post(root + "/_sandbox/leerbedrijven", json={"end": {
-        "code": company["CodeLeerbedrijf"], "crebo": erkenning["Crebonummer"], "leerweg": erkenning["Leerweg"],
-        "date": "2026-12-31"}})
+        "code": code, "crebo": erkenning["Crebonummer"], "leerweg": erkenning["Leerweg"], "date": "2026-12-31"}})
     assert ended.status_code == 200 and len(ended.json()["mutations"]) == 1
     answer = call(sbb, "Mutaties", {"VanafVolgnummer": start})
     mutations = answer.findall(f".//{{{NS}}}Mutatie")
