@@ -84,8 +84,51 @@ def text(value: str) -> str:
     return _NINE_DIGITS.sub(_bsn, value)
 
 
-def data(value: Any) -> Any:
-    """A deep copy of ``value`` with every string masked (numbers that are BSNs too), keys included."""
+# -- masking by field -------------------------------------------------------------------------
+#
+# In a structured value (a record, a payload, log extras) the field says more than the digits:
+# a field that holds a personal number is masked whatever its value looks like (an onderwijsnummer
+# fails the elfproef on purpose), and a field that holds a code is not mistaken for a BSN when its
+# nine digits happen to pass the elfproef (an SBB code). Free text keeps the pattern alone.
+
+#: fields (compared without case, underscores and dashes) that hold a personal number
+PERSONAL_FIELDS: set[str] = {"bsn", "burgerservicenummer", "citizenservicenumber", "onderwijsnummer", "pgn",
+                             "persoonsgebondennummer", "educationnumber"}
+#: fields whose nine digits are a code, not a personal number
+CODE_FIELDS: set[str] = {"sbbcode", "leerbedrijfid", "leerbedrijfcode", "kvknummer", "kvk", "vestigingsnummer",
+                         "crebo", "brin", "oin"}
+
+
+def field_key(name: object) -> str:
+    return str(name).lower().replace("_", "").replace("-", "")
+
+
+def register_fields(*, personal: tuple[str, ...] | list[str] = (), codes: tuple[str, ...] | list[str] = ()) -> None:
+    """More field names to mask always (``personal``, e.g. a declared SIS field) or never by pattern."""
+    with _lock:
+        PERSONAL_FIELDS.update(field_key(n) for n in personal)
+        CODE_FIELDS.difference_update(field_key(n) for n in personal)
+        CODE_FIELDS.update(field_key(n) for n in codes if field_key(n) not in PERSONAL_FIELDS)
+
+
+def _personal(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        return data(value)
+    digits = str(value)
+    return mask_bsn(digits) if len(digits) >= 4 and digits[-4:].isdigit() else MASK
+
+
+def data(value: Any, field: object = None) -> Any:
+    """A deep copy of ``value`` with every string masked (numbers that are BSNs too), keys included;
+    inside a dict by field as well (``PERSONAL_FIELDS`` always, ``CODE_FIELDS`` not by pattern)."""
+    if field is not None:
+        name = field_key(field)
+        if name in PERSONAL_FIELDS:
+            return _personal(value)
+        if name in CODE_FIELDS and isinstance(value, (str, int)) and not isinstance(value, bool):
+            return _mask_secrets(value) if isinstance(value, str) and _secret_pattern is not None else value
     if isinstance(value, str):
         return text(value)
     if isinstance(value, bool):
@@ -96,7 +139,7 @@ def data(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, dict):
-        return {data(k): data(v) for k, v in value.items()}
+        return {data(k): data(v, k) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [data(v) for v in value]
+        return [data(v, field) for v in value]
     return value

@@ -29,7 +29,8 @@ class DeclaredField(Model):
     references: str | None = Field(
         None, pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
         description="object.field this field refers to (its natural key), e.g. internship.internship_id.")
-    personal: bool = Field(False, description="Holds personal data: masked in every log line and listing.")
+    personal: bool = Field(False, description="Holds a personal number or other identifying data: masked by "
+                           "its name in every record, payload and log extra Koppel shows (runtime/redact.py).")
     description: str | None = None
 
 

@@ -87,6 +87,9 @@ def register(project_root: Path | None) -> list[ObjectDeclaration]:
                 _extend(declaration)
         for declaration in declarations:
             _relate(declaration)
+        from runtime import redact
+
+        redact.register_fields(personal=[name for d in declarations for name, f in d.fields.items() if f.personal])
         _registered[root] = declarations
         return declarations
 
