@@ -85,12 +85,12 @@ class BulkRead:
         return self._settle() or ("ok", None)
 
     def _write(self, batch: Batch) -> tuple[str, str] | None:
-        rows = len(batch.rows)
+        rows = _rows_of(batch)
         durable = batch.cursor is not None or self.group_rows + rows >= BULK_GROUP_ROWS
         try:
             for lane in self.lanes:
                 started = time.monotonic()
-                lane.target.write_rows(batch.rows, durable=durable)
+                lane.target.write_rows(batch.rows, durable=durable)  # type: ignore[attr-defined] # bulk_possible checked it
                 if self.engine.metrics:
                     self.engine.metrics.write_latency(self.interface.id, lane.name, time.monotonic() - started)
         except ConfigError:
@@ -119,7 +119,7 @@ class BulkRead:
     def _record(self) -> tuple[str, str] | None:
         """The group is durable at every target: record its counts and the last batch's cursor."""
         group, self.group, self.group_rows = self.group, [], 0
-        rows = sum(len(b.rows) for b in group)
+        rows = sum(_rows_of(b) for b in group)
         targets = len(self.lanes)
         batch_counts = dict(read=rows, mapped=rows * targets, filtered=0, skipped=0, delivered=rows * targets,
                             failed=0, dead=0)
@@ -138,6 +138,7 @@ class BulkRead:
         log.warning("bulk write failed (%s); %d batch(es) sent again record by record", error_text(exc),
                     len(batches), extra={"interface": self.interface.id})
         for batch in batches:
+            assert batch.rows is not None  # a group holds row batches only
             stop = self._per_record(Batch(batch.rows.to_records(), batch.cursor, batch.token))
             if stop:
                 return stop
@@ -146,3 +147,6 @@ class BulkRead:
     def _per_record(self, batch: Batch) -> tuple[str, str] | None:
         return self.engine._process_batch(self.run_state, batch, self.source, self.source_name, self.lanes)
 
+
+def _rows_of(batch: Batch) -> int:
+    return len(batch.rows) if batch.rows is not None else 0

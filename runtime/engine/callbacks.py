@@ -37,6 +37,8 @@ How they run (decisions):
 
 from __future__ import annotations
 
+import functools
+
 from runtime.engine.lane import TargetLane
 from runtime.errors import ConfigError
 
@@ -68,7 +70,7 @@ def callback_lanes(engine, interface, targets: bool = True) -> list[TargetLane]:
             spec=callback.target, mapping=mapping, mapping_version=_version(mapping, callback.mapping),
             key_of=lambda record: str(record.key), policy=interface.delivery, sleeper=engine.sleeper,
             metrics=engine.metrics, interface_id=interface.id,
-            ledger_lookup=lambda keys, n=name, i=interface.id: engine.store.ledger(i, n, keys)))
+            ledger_lookup=functools.partial(engine.store.ledger, interface.id, name)))
     return lanes
 
 

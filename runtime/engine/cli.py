@@ -127,8 +127,9 @@ def run(ctx: click.Context, interface: str | None, run_all: bool) -> None:
     """Run INTERFACE (number or file stem) once, now."""
     if bool(interface) == run_all:
         raise click.UsageError("name one INTERFACE or use --all")
-    engine = _engine(ctx, None if run_all else [interface])
-    refs = [i for i, f in sorted(engine.project.interfaces.items()) if f.status == "active"] if run_all else [interface]
+    engine = _engine(ctx, None if run_all or interface is None else [interface])
+    refs: list[int | str] = ([i for i, f in sorted(engine.project.interfaces.items()) if f.status == "active"]
+                             if run_all else [interface or ""])
     outcomes = set()
     try:
         for ref in refs:

@@ -22,6 +22,7 @@ a stored letter even then.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ class DeadLetters:
         self.store = engine.store
 
     def list(self, *, interface_id: int | None = None, since: dt.datetime | None = None,
-             error_class: str | None = None, status: str | None = "open", limit: int = 100) -> list[dict]:
+             error_class: str | None = None, status: str | None = "open", limit: int = 100) -> builtins.list[dict]:
         return [masked(d) for d in self.store.dead_letters(interface_id=interface_id, since=since,
                                                            error_class=error_class, status=status, limit=limit)]
 
@@ -67,25 +68,25 @@ class DeadLetters:
         letter = self.store.dead_letter(dead_id)
         return masked(letter) if letter else None
 
-    def discard(self, ids: list[int], reason: str = "discarded by an operator") -> int:
+    def discard(self, ids: builtins.list[int], reason: str = "discarded by an operator") -> int:
         n = 0
         for letter in self.store.dead_letters(ids=ids, status="open", limit=len(ids) or 1):
             self.store.resolve_dead_letter(letter["id"], "discarded", redact.text(reason))
             n += 1
         return n
 
-    def replay(self, ids: list[int] | None = None, *, interface_id: int | None = None,
+    def replay(self, ids: builtins.list[int] | None = None, *, interface_id: int | None = None,
                since: dt.datetime | None = None, error_class: str | None = None, force: bool = False,
-               limit: int = 10_000) -> list[ReplayResult]:
+               limit: int = 10_000) -> builtins.list[ReplayResult]:
         letters = self.store.dead_letters(ids=ids, interface_id=interface_id, since=since,
                                           error_class=error_class, status="open", limit=limit)
-        results: list[ReplayResult] = []
+        results: builtins.list[ReplayResult] = []
         for iid in sorted({d["interface_id"] for d in letters}):
             group = [d for d in letters if d["interface_id"] == iid]
             results += self._replay_interface(iid, group, force)
         return results
 
-    def _replay_interface(self, iid: int, letters: list[dict], force: bool) -> list[ReplayResult]:
+    def _replay_interface(self, iid: int, letters: builtins.list[dict], force: bool) -> builtins.list[ReplayResult]:
         engine = self.engine
         interface = engine.project.interface(iid)
         lease = Lease(self.store, f"interface:{iid}")
@@ -95,7 +96,7 @@ class DeadLetters:
         run_id = self.store.start_run(iid, "replay", holder=lease.holder)
         counts = new_counts()
         lanes = {}
-        results: list[ReplayResult] = []
+        results: builtins.list[ReplayResult] = []
         source = None
         try:
             from runtime.engine.callbacks import callback_lanes
@@ -135,8 +136,8 @@ class DeadLetters:
             return None
         return source
 
-    def _replay_record(self, interface, lanes, group: list[dict], source, run_id: int, counts: dict,
-                       force: bool) -> list[ReplayResult]:
+    def _replay_record(self, interface, lanes, group: builtins.list[dict], source, run_id: int, counts: dict,
+                       force: bool) -> builtins.list[ReplayResult]:
         """The letters of one record, oldest first: replay the newest state, then close the rest."""
         iid = interface.id
         newest, older = group[-1], group[:-1]
@@ -190,8 +191,8 @@ class DeadLetters:
                     return ReplayResult(did, iid, "already-delivered")
                 # the source's state as read now is the newest there is; a stored record is older
                 # than a delivery made after its last attempt (a later run read a later change)
-                if not reread and aware(row["delivered_at"]) and \
-                        aware(row["delivered_at"]) > aware(letter["last_attempt_at"]):
+                delivered_at, attempted_at = aware(row["delivered_at"]), aware(letter["last_attempt_at"])
+                if not reread and delivered_at and attempted_at and delivered_at > attempted_at:
                     self.store.resolve_dead_letter(did, "superseded", f"a newer change was delivered in run {row['run_id']}")
                     return ReplayResult(did, iid, "superseded", "a newer change of this record was delivered since")
         lane_result = lane.process([record], batch_counts, skip_unchanged=False)

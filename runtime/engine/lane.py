@@ -95,11 +95,11 @@ class LaneResult:
 
 
 class TargetLane:
-    def __init__(self, *, name: str, target: Target, spec, mapping: Callable | None, mapping_version: str | None,
+    def __init__(self, *, name: str, target: Target | None, spec, mapping: Callable | None, mapping_version: str | None,
                  key_of: Callable[[Record], str], policy, ledger_lookup: Callable[[list[str]], dict],
                  sleeper: Sleeper, metrics=None, interface_id: int = 0) -> None:
         self.name = name
-        self.target = target
+        self.target: Target = target  # type: ignore[assignment] # None only in lanes that never write (dry-run)
         self.spec = spec
         self.mapping = mapping
         self.mapping_version = mapping_version
@@ -127,7 +127,7 @@ class TargetLane:
         """(payload, None) or (None, error) per record, in order. A mapping that declares
         ``parallel`` maps the batch on every core (CompiledMapping.map_many: ECK-iD's scrypt)."""
         if self.mapping is not None and getattr(self.mapping, "parallel", False):
-            return self.mapping.map_many([r.data for r in records])
+            return self.mapping.map_many([r.data for r in records])  # type: ignore[attr-defined]
         out: list[tuple[Any, Exception | None]] = []
         for record in records:
             try:
@@ -248,6 +248,7 @@ class TargetLane:
             self._observe_lag(p.record)
             return False
         err = outcome.error
+        assert err is not None  # not ok
         if isinstance(err, ConfigError):
             raise err
         p.last_error = err
@@ -268,7 +269,7 @@ class TargetLane:
         first = min(retry, key=lambda p: p.ready_at)
         log.info("retrying %d record(s), the first in %.1fs", len(retry), first.ready_at - now,
                  extra={"interface": self.interface_id, "target": self.name, "attempt": first.attempts,
-                        "error": error_text(first.last_error)})
+                        "error": error_text(first.last_error) if first.last_error else None})
 
     def _write(self, todo: list[Pending]) -> list[Outcome]:
         """One Outcome per item (the contract of ``runtime.plugin.Target.write``).

@@ -13,6 +13,7 @@ A run of an interface never overlaps itself, across processes too: it holds the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -257,7 +258,7 @@ class Engine:
                 name=name, target=self.create_target(interface, spec) if targets else None, spec=spec,
                 mapping=mapping, mapping_version=_version(mapping, mapping_name), key_of=key_of,
                 policy=interface.delivery, sleeper=self.sleeper, metrics=self.metrics, interface_id=interface.id,
-                ledger_lookup=lambda keys, n=name, i=interface.id: self.store.ledger(i, n, keys)))
+                ledger_lookup=functools.partial(self.store.ledger, interface.id, name)))
         return lanes
 
     def mapping(self, name: str):

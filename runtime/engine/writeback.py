@@ -12,7 +12,7 @@ from typing import Any
 
 from runtime.engine.lane import Pending, error_text, record_dict
 from runtime.engine.state.store import DeadLetterRow
-from runtime.errors import ConfigError, classify
+from runtime.errors import ConfigError, KoppelError, TransientError, classify
 from runtime.plugin import Item, Outcome
 
 
@@ -56,8 +56,9 @@ class WriteBack:
                 outcomes = self._store_target(lane).write(items)
             except ConfigError:
                 raise
-            except Exception as exc:
-                outcomes = [Outcome(error=exc)] * len(items)
+            except Exception as exc:  # the store failed as a whole: every item's write-back is dead
+                error = exc if isinstance(exc, KoppelError) else TransientError(error_text(exc))
+                outcomes = [Outcome(error=error)] * len(items)
             for (record, response), outcome in zip(sources, outcomes):
                 if not outcome.ok:
                     dead.append(self._dead(lane, record, response, outcome.error))

@@ -84,7 +84,9 @@ class StateStore(LeasesAndInbox):
                    outcome="running", holder=holder, **{c: 0 for c in COUNTS})
         try:
             with self.engine.begin() as c:
-                return c.execute(m.runs.insert().values(**row)).inserted_primary_key[0]
+                key = c.execute(m.runs.insert().values(**row)).inserted_primary_key
+                assert key is not None
+                return key[0]
         except IntegrityError:
             return None
 
@@ -197,6 +199,7 @@ class StateStore(LeasesAndInbox):
 
     def _sql(self, name: str) -> str:
         mark = "?" if self.dialect == "sqlite" else "%s"
+        cols: tuple[str, ...]
         if name == "lineage":
             cols = self._LINEAGE_COLUMNS
             return f"INSERT INTO koppel_lineage ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"

@@ -24,7 +24,9 @@ def run_migrations_online() -> None:
     if connection is None:
         from sqlalchemy import create_engine
 
-        engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+        url = context.config.get_main_option("sqlalchemy.url")
+        assert url, "alembic: sqlalchemy.url is not set"
+        engine = create_engine(url)
         with engine.connect() as connection:
             _run(connection)
             connection.commit()
