@@ -2,7 +2,8 @@
 
 A realistic nested student record (20 source fields) is mapped to a 15-field target: paths
 one to three levels deep, a list index, a constant, a default, a value-map lookup and two
-library functions. The hand-written function does exactly the same work. Prints records/s for
+library functions. The hand-written function does exactly the same work in plain Python (no
+Koppel helper). The contract's cost is measured apart, in bench_contract.py. Prints records/s for
 each and the ratios to hand-written (target for the compiled mapping: at least 0.5).
 
     .venv/bin/python bench/bench_mapping.py [--records 20000] [--rounds 15]
@@ -27,7 +28,6 @@ import jmespath  # noqa: E402
 from runtime.mapping import compile_mapping  # noqa: E402
 from runtime.mapping.engine import MappingContext  # noqa: E402
 from runtime.mapping.functions import KoppelFunctions  # noqa: E402
-from runtime.mapping.functions.text import concat_ws, upper  # noqa: E402
 from runtime.mapping.valuemaps import load as load_valuemap  # noqa: E402
 
 MAPPING = {
@@ -79,6 +79,9 @@ def record(i: int) -> dict:
 
 
 def hand_written(leertraject: dict):
+    """The same work in plain Python, as a good engineer would write it: no Koppel helper (the
+    previous baseline called Koppel's concat_ws/upper, which made it ~1.4x slower than this)."""
+
     def map_student(r: dict) -> dict:
         person = r.get("person") or {}
         name = person.get("name") or {}
@@ -97,11 +100,11 @@ def hand_written(leertraject: dict):
             "achternaam": name.get("last"),
             "voornamen": name.get("first"),
             "tussenvoegsel": name.get("prefix"),
-            "naam": concat_ws(" ", name.get("first"), name.get("prefix"), name.get("last")),
+            "naam": " ".join(p for p in (name.get("first"), name.get("prefix"), name.get("last")) if p),
             "geboortedatum": person.get("birthdate"),
             "email": email if email is not None else "onbekend@kw1c.nl",
             "postcode": address.get("postcode"),
-            "woonplaats": upper(address.get("city")),
+            "woonplaats": None if address.get("city") is None else address["city"].upper(),
             "crebo": program.get("crebo"),
             "leertraject": None if leerweg is None else leertraject[leerweg],
             "cohort": first.get("cohort"),
