@@ -14,6 +14,12 @@ its reason (``/healthz`` only says the process is alive):
   expired yet, or it hangs): reported until the interface moves again or this daemon took it
   over. An owner that lags but delivers is left to report its own backlog.
 
+A scheduled interface whose last tick failed (after its retries) is shown with its error and
+counted in ``koppel_loop_consecutive_failures``, but does not fail readiness: the scheduler
+itself runs, and a nightly batch that failed at 02:00 must not take the daemon's webhooks out of
+the load balancer for the rest of the day. (The state database, which every tick needs, fails
+readiness on its own.)
+
 Interfaces whose definition is invalid (``koppel serve`` without ``--strict`` starts the others)
 are listed under ``invalid`` but do not fail readiness: the daemon serves every valid interface,
 and a load balancer that took it out would stop those too. Decision: the operator sees them in
@@ -28,6 +34,7 @@ from runtime import redact
 from runtime.engine.loopstatus import LoopStatus
 
 DEFAULT_MAX_LAG = 300.0
+SCHEDULED = ("cron", "interval")
 
 
 def max_lag() -> float:
@@ -39,6 +46,8 @@ def max_lag() -> float:
 
 def verdict(status: LoopStatus, limit: float) -> str | None:
     """Why this loop makes the daemon not ready; None when it is fine."""
+    if status.kind in SCHEDULED:
+        return None  # a failed tick is in the body and the metrics, not a reason to stop serving
     if status.down():
         return f"loop down after {status.failures} failure(s): {status.last_error or 'unknown error'}"
     lag = status.lag_seconds

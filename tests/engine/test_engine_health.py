@@ -84,3 +84,17 @@ def test_readyz_fails_when_the_state_database_does_not_answer():
 
     status, body = Health(types.SimpleNamespace(store=Down()), DaemonState()).report()
     assert status == 503 and body["state_database"] == "unreachable: ConnectionError"
+
+
+def test_a_failed_scheduled_tick_is_reported_but_does_not_fail_readiness():
+    class Store:
+        def ping(self):
+            return None
+
+    tick = LoopStatus(15, "cron")
+    tick.failed(TimeoutError("DUO did not answer"))
+    scheduler = types.SimpleNamespace(statuses={15: tick})
+    status, body = Health(types.SimpleNamespace(store=Store()), DaemonState(), scheduler=scheduler).report()
+    assert status == 200
+    assert body["interfaces"]["15"]["failures"] == 1 and body["interfaces"]["15"]["error"] == (
+        "TimeoutError: DUO did not answer")
