@@ -3,6 +3,7 @@
     GET  /healthz            the process is alive
     GET  /readyz             200 when ready; 503 with each interface's reason (runtime/engine/health.py)
     GET  /metrics            Prometheus text format
+    /ui/...                  the operator console (runtime/console/app.py): sign-in, pages, audited actions
     POST <path>              style json: one JSON object or a non-empty list of objects; stored, then 202
     <path>/Users[/id]        style scim: SCIM 2.0 (RFC 7644) GET (from the SIS), POST (201), PUT/PATCH
     <path>/Groups[/id]       (200), DELETE (204: the account closed, never a person deleted)
@@ -25,8 +26,9 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from runtime.console.app import console_app
 from runtime.engine.inbound.routes import inbound_routes
 
 log = logging.getLogger("koppel.server")
@@ -52,6 +54,7 @@ def create_app(engine, *, metrics=None, state: DaemonState | None = None,
         Route("/readyz", _ready(engine, state)),
         Route("/metrics", lambda r: PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")),
     ]
+    routes.append(Mount("/ui", app=console_app(engine, state)))  # the operator console (runtime/console/)
     routes += inbound_routes(engine, metrics, on_received)
     return Starlette(routes=routes, lifespan=lifespan)
 

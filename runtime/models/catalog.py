@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from runtime.console.settings import ConsoleEnvironment
 from runtime.models.auth import InboundAuth, OutboundAuth
 from runtime.models.common import TLS, Model
 
@@ -112,6 +113,8 @@ class Catalog(Model):
     source: str = Field(description="Where the overview comes from.")
     interfaces: list[CatalogRow]
     systems: dict[str, System]
+    console: dict[Environment, ConsoleEnvironment] | None = Field(
+        None, description="How operators sign in to the console (/ui), per environment (runtime/console/settings.py).")
 
     def row(self, interface_id: int) -> CatalogRow | None:
         return next((r for r in self.interfaces if r.id == interface_id), None)
