@@ -85,3 +85,27 @@ def run_until_done(engine, interface_id: int, runs: int = 20):
         if summary.outcome != "error":
             return summary
     raise AssertionError(f"still failing after {runs} runs: {summary.message}")
+
+
+RETRIES = {"max_attempts": 40, "initial_delay": 0.01, "max_delay": 0.05}
+
+
+def rest_engine(root, url: str, records: list, *, batch: int | None = None, retries: dict | None = None,
+                timeout: float = 0.15):
+    """An engine running interface 24 as the college has it (records → the rest plugin, one PUT
+    per record, or ``batch`` records per POST) against the HTTP API at ``url``."""
+    import engine_fakes as fakes
+
+    from plugins.rest import plugin as rest
+    from runtime.engine import Engine
+
+    fakes.SOURCES["faults"] = records
+    reg = fakes.registry({"rest": rest})
+    target = {"type": "rest", "system": "store", "method": "PUT", "path": "records/{id}", "reference": "id"}
+    if batch:
+        target = {"type": "rest", "system": "store", "method": "POST", "path": "records", "batch": batch}
+    project = fakes.make_project(root, reg, [{
+        "id": 24, "source": {"type": "memory", "name": "faults"}, "targets": [target],
+        "delivery": {"batch_size": 250, "retries": retries or RETRIES}}],
+        systems={"store": {"url": url, "timeout": timeout, "options": {"retry_after_max_wait": 0.5}}})
+    return Engine(project, reg, state_url=f"sqlite:///{root / 'state.db'}")

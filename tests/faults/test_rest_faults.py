@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import engine_fakes as fakes
-from faultcheck import FAULTS, check_outcome, schedules, streams
+from faultcheck import FAULTS, check_outcome, rest_engine, schedules, streams
 from hypothesis import given
 from hypothesis import strategies as st
 from proxy import Faults, FaultyStore
 
-from plugins.rest import plugin as rest
-from runtime.engine import Engine
 from runtime.engine.deadletters import DeadLetters
 
-RETRIES = {"max_attempts": 40, "initial_delay": 0.01, "max_delay": 0.05}
-
-
-def _engine(root, url: str, stream, *, batch: int | None = None) -> Engine:
-    fakes.SOURCES["faults"] = stream.records
-    reg = fakes.registry({"rest": rest})
-    target = {"type": "rest", "system": "store", "method": "PUT", "path": "records/{id}", "reference": "id"}
-    if batch:
-        target = {"type": "rest", "system": "store", "method": "POST", "path": "records", "batch": batch}
-    project = fakes.make_project(root, reg, [{
-        "id": 24, "source": {"type": "memory", "name": "faults"}, "targets": [target],
-        "delivery": {"batch_size": 250, "retries": RETRIES}}],
-        systems={"store": {"url": url, "timeout": 0.15, "options": {"retry_after_max_wait": 0.5}}})
-    return Engine(project, reg, state_url=f"sqlite:///{root / 'state.db'}")
-
-
 def _run(root, store: FaultyStore, stream, **kw) -> None:
-    engine = _engine(root, store.url, stream, **kw)
+    engine = rest_engine(root, store.url, stream.records, **kw)
     try:
         summary = engine.run_interface(24)
         letters = DeadLetters(engine).list(limit=10_000)
