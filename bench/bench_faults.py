@@ -73,9 +73,10 @@ def crash_duplicates(kills: int, commit_every: int, n: int = 6000) -> dict | Non
         import psycopg
     except ImportError:
         return None
+    import uuid
+
     import engine_http
     import engine_sqlrows
-    import uuid
 
     admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
     try:

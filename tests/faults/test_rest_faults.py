@@ -9,6 +9,7 @@ from proxy import Faults, FaultyStore
 
 from runtime.engine.deadletters import DeadLetters
 
+
 def _run(root, store: FaultyStore, stream, **kw) -> None:
     engine = rest_engine(root, store.url, stream.records, **kw)
     try:
