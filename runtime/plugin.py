@@ -70,6 +70,7 @@ Errors come from ``runtime.errors``: their class decides retry, dead letter or s
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -235,8 +236,8 @@ FieldLister = Callable[[BaseModel, PluginContext], "tuple[str, dict[str, Any]] |
 class Plugin:
     type: str
     description: str
-    source_spec: type[BaseModel] | None = None
-    target_spec: type[BaseModel] | None = None
+    source_spec: builtins.type[BaseModel] | None = None
+    target_spec: builtins.type[BaseModel] | None = None
     create_source: SourceFactory | None = None
     create_target: TargetFactory | None = None
     #: returns (loc inside the spec, message) pairs; loc like ("operation",)
