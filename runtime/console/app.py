@@ -91,11 +91,11 @@ class Console:
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ]
 
-    def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    def render(self, request: Request, name: str, code: int = 200, **context) -> HTMLResponse:
         context.update(request=request, root=request.scope.get("root_path", "").rstrip("/"),
                        actor=getattr(request.state, "actor", None), csrf=csrf_token(request),
                        environment=self.engine.environment)
-        return HTMLResponse(self.templates.render(name, context), status_code=status)
+        return HTMLResponse(self.templates.render(name, context), status_code=code)
 
     # -- pages ---------------------------------------------------------------------------------
 
@@ -189,8 +189,8 @@ class Console:
 
     # -- signing in ----------------------------------------------------------------------------
 
-    async def login_form(self, request: Request, error: str | None = None, status: int = 200):
-        return self.render(request, "login.html", status, error=error, next=request.query_params.get("next", ""),
+    async def login_form(self, request: Request, error: str | None = None, code: int = 200):
+        return self.render(request, "login.html", code, error=error, next=request.query_params.get("next", ""),
                            method=self.settings.sign_in.type)
 
     async def login(self, request: Request):

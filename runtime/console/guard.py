@@ -51,8 +51,12 @@ def sign_in(request: Request, actor: Actor, hours: float) -> None:
 
 
 def public(endpoint):
-    setattr(endpoint, KIND, "public")
-    return endpoint
+    @functools.wraps(endpoint)
+    async def open_to_all(request: Request):
+        return await endpoint(request)
+
+    setattr(open_to_all, KIND, "public")
+    return open_to_all
 
 
 def page(endpoint):
