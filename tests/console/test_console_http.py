@@ -1,0 +1,154 @@
+"""The console over plain HTTP (Starlette's TestClient on the app koppel serve runs): no session
+means sign-in or 401 on every route; a forged form is refused; a viewer may read, not act; an
+operator's replay and discard land in the audit trail with who and why; no page shows a BSN."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.routing import Mount, Route
+
+from runtime import redact
+from runtime.console.guard import KIND
+from tests.console.conftest import csrf_of, sign_in
+
+NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
+
+
+def console_routes(app) -> list[Route]:
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/ui")
+    return [r for r in mount.app.routes if isinstance(r, Route)]
+
+
+def concrete(path: str) -> str:
+    return "/ui" + re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_route_declares_its_kind_and_only_sign_in_is_public(console_college):
+    kinds = {(r.path, tuple(sorted(r.methods or []))): getattr(r.endpoint, KIND, None) for r in console_routes(console_college.app)}
+    assert None not in kinds.values(), kinds
+    public = sorted(path for (path, _), kind in kinds.items() if kind == "public")
+    assert public == ["/auth/callback", "/auth/oidc", "/login", "/login"]
+    actions = sorted(path for (path, methods), kind in kinds.items() if kind == "action")
+    assert actions == ["/deadletters/discard", "/deadletters/replay", "/interfaces/{iid:int}/dry-run",
+                       "/interfaces/{iid:int}/run"]
+
+
+def test_without_a_session_every_page_redirects_to_sign_in_and_every_call_gets_401(console_college, client):
+    routes = [r for r in console_routes(console_college.app) if getattr(r.endpoint, KIND) != "public"]
+    assert len(routes) == 12
+    for route in routes:
+        path = concrete(route.path)
+        if "GET" in route.methods:
+            page = client.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+            assert page.status_code == 303, path
+            assert page.headers["location"].startswith("/ui/login?next=/ui/"), path
+            api = client.get(path, headers={"accept": "application/json"}, follow_redirects=False)
+            assert (api.status_code, api.json()["error"]) == (401, "sign in first"), path
+        else:
+            posted = client.post(path, data={"reason": "x", "id": "1"}, headers={"accept": "text/html"},
+                                 follow_redirects=False)
+            assert posted.status_code == 401, path
+    assert console_college.engine.store.dead_letter(1)["status"] == "open"
+
+
+def test_wrong_password_is_refused_with_the_same_words_as_an_unknown_name(client):
+    page = client.get("/ui/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    wrong = client.post("/ui/login", data={"csrf": token, "name": "operator", "password": "nope"})
+    unknown = client.post("/ui/login", data={"csrf": token, "name": "nobody", "password": "nope"})
+    assert (wrong.status_code, unknown.status_code) == (401, 401)
+    assert "wrong name or password" in wrong.text and "wrong name or password" in unknown.text
+    assert client.get("/ui/", headers={"accept": "application/json"}).status_code == 401
+
+
+def test_sign_in_without_the_forms_token_is_refused(client):
+    response = client.post("/ui/login", data={"name": "operator", "password": "sandbox-operator-wachtwoord"})
+    assert response.status_code == 403
+    assert "sign-in form expired" in response.text
+
+
+def test_a_forged_form_without_the_csrf_token_is_refused_and_changes_nothing(console_college, client):
+    sign_in(client, "operator")
+    store = console_college.engine.store
+    runs_before = len(store.list_runs(limit=1000))
+    for path, data in [("/ui/deadletters/discard", {"id": "1", "reason": "forged"}),
+                       ("/ui/interfaces/11/run", {"reason": "forged"}),
+                       ("/ui/deadletters/replay", {"id": "1", "reason": "forged", "csrf": "guessed"})]:
+        response = client.post(path, data=data, follow_redirects=False)
+        assert response.status_code == 403, path
+        assert "CSRF token is missing or wrong" in response.text
+    cross = client.post("/ui/deadletters/discard", data={"id": "1", "reason": "x", "csrf": csrf_of(client)},
+                        headers={"origin": "http://evil.example"})
+    assert (cross.status_code, cross.text) == (403, "refused: this form was posted from another site")
+    assert store.dead_letter(1)["status"] == "open"
+    assert len(store.list_runs(limit=1000)) == runs_before
+
+
+def test_a_viewer_reads_every_page_but_is_refused_every_action(console_college, client):
+    sign_in(client, "viewer")
+    for path in ["/ui/", "/ui/interfaces/11", "/ui/deadletters", "/ui/deadletters/1", "/ui/runs/1",
+                 "/ui/lineage?q=x", "/ui/audit"]:
+        assert client.get(path).status_code == 200, path
+    assert "Run now" not in client.get("/ui/interfaces/11").text
+    token = csrf_of(client)
+    for path in ["/ui/interfaces/11/run", "/ui/interfaces/11/dry-run", "/ui/deadletters/replay",
+                 "/ui/deadletters/discard"]:
+        response = client.post(path, data={"csrf": token, "id": "1", "reason": "just looking"})
+        assert response.status_code == 403, path
+        assert response.text.startswith("refused: viewer is a viewer"), response.text
+    assert console_college.engine.store.dead_letter(1)["status"] == "open"
+
+
+def test_replay_and_discard_need_a_reason(console_college, client):
+    sign_in(client, "operator")
+    token = csrf_of(client)
+    for path in ["/ui/deadletters/replay", "/ui/deadletters/discard"]:
+        response = client.post(path, data={"csrf": token, "id": "1", "reason": "   "})
+        assert response.status_code == 200
+        assert "say why: a reason is required" in response.text
+    assert console_college.engine.store.dead_letter(1)["status"] == "open"
+
+
+def test_every_page_after_the_runs_is_free_of_any_bsn_from_the_store(console_college, client):
+    sign_in(client, "operator")
+    bsns = console_college.bsns()
+    assert len(bsns) >= 25  # the seeded college has real-looking BSNs to leak
+    letter = console_college.engine.store.dead_letter(1)
+    assert letter["record"]["data"]["person"]["bsn"] in bsns  # the stored record does carry one
+    token = csrf_of(client)
+    pages = [client.get(p).text for p in ["/ui/", "/ui/interfaces/11", "/ui/interfaces/15", "/ui/deadletters",
+                                          "/ui/deadletters?status=all", "/ui/deadletters/1", "/ui/runs/1",
+                                          f"/ui/lineage?q={console_college.refused}", "/ui/audit"]]
+    pages.append(client.post("/ui/interfaces/11/dry-run", data={"csrf": token, "limit": "5"}).text)
+    pages.append(client.post("/ui/interfaces/3/dry-run", data={"csrf": token, "limit": "5"}).text)
+    html = "\n".join(pages)
+    assert "*****" in html  # the masked BSN of the dead letter's person is shown, masked
+    leaked = [b for b in bsns if b in html]
+    assert leaked == []
+    assert [n for n in NINE_DIGITS.findall(html) if redact.elfproef(n)] == []
+
+
+@pytest.mark.parametrize("reason", ["wrong status code list, fixed in mapping 1.2; BSN 111222333 mentioned"])
+def test_replay_by_an_operator_delivers_and_is_in_the_audit_trail(console_college, client, reason):
+    from runtime.engine import audit
+
+    sign_in(client, "operator")
+    store = console_college.engine.store
+    intergrip = console_college.sandbox.context("intergrip").received
+    before = len(intergrip.items)
+    response = client.post("/ui/deadletters/replay", data={"csrf": csrf_of(client), "id": "1", "reason": reason,
+                                                          "scope": "selected"})
+    assert response.status_code == 200
+    assert "replayed 1: 1: delivered" in response.text
+    assert store.dead_letter(1)["status"] == "replayed"
+    assert len(intergrip.items) == before + 1
+    entry = audit.entries(store, action="replay")[0]
+    assert (entry["actor"], entry["role"], entry["interface_id"], entry["subject"], entry["outcome"]) == \
+        ("operator", "operator", 11, "dead letter(s) 1", "1 delivered")
+    assert entry["reason"] == "wrong status code list, fixed in mapping 1.2; BSN *****2333 mentioned"
+    trail = client.get("/ui/audit").text
+    assert "wrong status code list" in trail and "111222333" not in trail
+    lineage = client.get(f"/ui/lineage?q={console_college.refused}").text
+    assert lineage.count('class="outcome delivered"') == 1  # the replay's delivery, found by aanmeldId
