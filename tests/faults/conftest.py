@@ -22,3 +22,25 @@ for folder in (_TESTS / "engine", _TESTS / "faultkit", _TESTS):
 def workdir(tmp_path_factory):
     """A fresh folder per hypothesis example (tmp_path is one per test, shared by examples)."""
     return lambda: tmp_path_factory.mktemp("example")
+
+
+@pytest.fixture(scope="session")
+def sshd():
+    """A real OpenSSH sshd on 127.0.0.1 (sandbox/sftp/server.py), as the sftp plugin's tests use."""
+    import os
+    import shutil
+    import tempfile
+
+    from sandbox.sftp.server import SshdUnavailable, free_port, start
+
+    state = Path(tempfile.mkdtemp(prefix="koppel-faults-sftp-"))
+    os.chmod(state, 0o755)  # the login account must reach its folders
+    try:
+        server = start(_TESTS.parent, free_port(), state_dir=state, start_dir=state, systems=("facet",),
+                       partners=False)
+    except SshdUnavailable as exc:
+        shutil.rmtree(state, ignore_errors=True)
+        pytest.skip(f"no sshd for the sftp fault tests: {exc}")
+    yield server
+    server.stop()
+    shutil.rmtree(state, ignore_errors=True)
