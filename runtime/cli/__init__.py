@@ -27,6 +27,7 @@ COMMANDS = {
     "dry-run": "runtime.engine.cli:dry_run",
     "runs": "runtime.engine.cli:runs",
     "deadletters": "runtime.engine.cli:deadletters",
+    "audit": "runtime.cli.audit:audit",
     "serve": "runtime.engine.cli:serve",
     "sandbox": "sandbox.cli:sandbox",
     "demo": "sandbox.demo:demo",
