@@ -192,7 +192,8 @@ def add_to_catalog(text: str, scaffold: Scaffold, with_system: bool) -> str:
     head, sep, systems = text.partition("\nsystems:\n")
     if not sep:
         raise ValueError("catalog.yaml has no 'systems:' section")
-    out = head.rstrip("\n") + "\n" + scaffold.catalog_row() + "\nsystems:\n" + systems
-    if with_system:
-        out = out.rstrip("\n") + "\n" + scaffold.system_yaml()
-    return out
+    if with_system:  # at the end of the systems section, before the next top-level key
+        end = re.search(r"^(?=[^\s#])", systems, re.M)
+        at = end.start() if end else len(systems)
+        systems = systems[:at].rstrip("\n") + "\n" + scaffold.system_yaml() + ("\n" + systems[at:] if end else "")
+    return head.rstrip("\n") + "\n" + scaffold.catalog_row() + "\nsystems:\n" + systems
