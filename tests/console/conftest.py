@@ -27,6 +27,8 @@ class ConsoleCollege:
     app: object
     delivered: list[str]  # aanmeldIds delivered by interface 11
     refused: str  # the aanmeldId the stand-in refused (open dead letter)
+    intergrip: str = ""  # the stand-in's base URL
+    changed: set = None  # aanmeldIds changed by tests since
 
     def sql(self, statement: str, **params) -> list[tuple]:
         import sqlalchemy as sa
@@ -38,6 +40,27 @@ class ConsoleCollege:
                 return list(result) if result.returns_rows else []
         finally:
             engine.dispose()
+
+    def change(self, refuse: bool = False, status: str = "onderwijsovereenkomst_aangeboden") -> str:
+        """One more application's status changed and interface 11 run; with ``refuse`` the
+        Intergrip stand-in refuses it (HTTP 422), so it becomes an open dead letter. Its aanmeldId."""
+        import httpx
+
+        used = set(self.delivered) | {self.refused} | self.changed
+        aid, current = next(r for r in self.sql(
+            "SELECT aanmeld_id, status FROM application WHERE previous_school_brin IS NOT NULL "
+            "ORDER BY aanmeld_id") if r[0] not in used)
+        self.changed.add(aid)
+        if refuse:
+            httpx.post(f"{self.intergrip}/_sandbox/faults", json={"mode": "reject", "match": aid}).raise_for_status()
+        status = status if status != current else "ingetrokken"
+        self.sql("UPDATE application SET status = :s WHERE aanmeld_id = :a", s=status, a=aid)
+        summary = self.engine.run_interface(11, trigger="outbox")
+        assert (summary.delivered, summary.dead) == ((0, 1) if refuse else (1, 0)), summary
+        return aid
+
+    def dead_letter_of(self, aid: str) -> int:
+        return next(d["id"] for d in self.engine.store.dead_letters(interface_id=11) if d["source_key"] == aid)
 
     def bsns(self) -> set[str]:
         return {r[0] for r in self.sql("SELECT bsn FROM person WHERE bsn IS NOT NULL")}
@@ -84,6 +107,7 @@ def console_college(tmp_path_factory) -> ConsoleCollege:
         summary = engine.run_interface(11, trigger="outbox")
         assert (summary.delivered, summary.dead) == (2, 1), summary
         college.delivered, college.refused = ids[:2], ids[2]
+        college.intergrip, college.changed = intergrip, set()
         college.ports = ports
         yield college
     finally:

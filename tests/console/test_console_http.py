@@ -16,6 +16,12 @@ from tests.console.conftest import csrf_of, sign_in
 NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
 
 
+@pytest.fixture(scope="module")
+def letter(console_college) -> str:
+    """The id of an open dead letter of this module's own (the refused change of one application)."""
+    return str(console_college.dead_letter_of(console_college.change(refuse=True)))
+
+
 def console_routes(app) -> list[Route]:
     mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/ui")
     return [r for r in mount.app.routes if isinstance(r, Route)]
@@ -35,7 +41,7 @@ def test_every_route_declares_its_kind_and_only_sign_in_is_public(console_colleg
                        "/interfaces/{iid:int}/run"]
 
 
-def test_without_a_session_every_page_redirects_to_sign_in_and_every_call_gets_401(console_college, client):
+def test_without_a_session_every_page_redirects_to_sign_in_and_every_call_gets_401(console_college, client, letter):
     routes = [r for r in console_routes(console_college.app) if getattr(r.endpoint, KIND) != "public"]
     assert len(routes) == 12
     for route in routes:
@@ -47,10 +53,10 @@ def test_without_a_session_every_page_redirects_to_sign_in_and_every_call_gets_4
             api = client.get(path, headers={"accept": "application/json"}, follow_redirects=False)
             assert (api.status_code, api.json()["error"]) == (401, "sign in first"), path
         else:
-            posted = client.post(path, data={"reason": "x", "id": "1"}, headers={"accept": "text/html"},
+            posted = client.post(path, data={"reason": "x", "id": letter}, headers={"accept": "text/html"},
                                  follow_redirects=False)
             assert posted.status_code == 401, path
-    assert console_college.engine.store.dead_letter(1)["status"] == "open"
+    assert console_college.engine.store.dead_letter(int(letter))["status"] == "open"
 
 
 def test_wrong_password_is_refused_with_the_same_words_as_an_unknown_name(client):
@@ -69,57 +75,57 @@ def test_sign_in_without_the_forms_token_is_refused(client):
     assert "sign-in form expired" in response.text
 
 
-def test_a_forged_form_without_the_csrf_token_is_refused_and_changes_nothing(console_college, client):
+def test_a_forged_form_without_the_csrf_token_is_refused_and_changes_nothing(console_college, client, letter):
     sign_in(client, "operator")
     store = console_college.engine.store
     runs_before = len(store.list_runs(limit=1000))
-    for path, data in [("/ui/deadletters/discard", {"id": "1", "reason": "forged"}),
+    for path, data in [("/ui/deadletters/discard", {"id": letter, "reason": "forged"}),
                        ("/ui/interfaces/11/run", {"reason": "forged"}),
-                       ("/ui/deadletters/replay", {"id": "1", "reason": "forged", "csrf": "guessed"})]:
+                       ("/ui/deadletters/replay", {"id": letter, "reason": "forged", "csrf": "guessed"})]:
         response = client.post(path, data=data, follow_redirects=False)
         assert response.status_code == 403, path
         assert "CSRF token is missing or wrong" in response.text
-    cross = client.post("/ui/deadletters/discard", data={"id": "1", "reason": "x", "csrf": csrf_of(client)},
+    cross = client.post("/ui/deadletters/discard", data={"id": letter, "reason": "x", "csrf": csrf_of(client)},
                         headers={"origin": "http://evil.example"})
     assert (cross.status_code, cross.text) == (403, "refused: this form was posted from another site")
-    assert store.dead_letter(1)["status"] == "open"
+    assert store.dead_letter(int(letter))["status"] == "open"
     assert len(store.list_runs(limit=1000)) == runs_before
 
 
-def test_a_viewer_reads_every_page_but_is_refused_every_action(console_college, client):
+def test_a_viewer_reads_every_page_but_is_refused_every_action(console_college, client, letter):
     sign_in(client, "viewer")
-    for path in ["/ui/", "/ui/interfaces/11", "/ui/deadletters", "/ui/deadletters/1", "/ui/runs/1",
+    for path in ["/ui/", "/ui/interfaces/11", "/ui/deadletters", f"/ui/deadletters/{letter}", "/ui/runs/1",
                  "/ui/lineage?q=x", "/ui/audit"]:
         assert client.get(path).status_code == 200, path
     assert "Run now" not in client.get("/ui/interfaces/11").text
     token = csrf_of(client)
     for path in ["/ui/interfaces/11/run", "/ui/interfaces/11/dry-run", "/ui/deadletters/replay",
                  "/ui/deadletters/discard"]:
-        response = client.post(path, data={"csrf": token, "id": "1", "reason": "just looking"})
+        response = client.post(path, data={"csrf": token, "id": letter, "reason": "just looking"})
         assert response.status_code == 403, path
         assert response.text.startswith("refused: viewer is a viewer"), response.text
-    assert console_college.engine.store.dead_letter(1)["status"] == "open"
+    assert console_college.engine.store.dead_letter(int(letter))["status"] == "open"
 
 
-def test_replay_and_discard_need_a_reason(console_college, client):
+def test_replay_and_discard_need_a_reason(console_college, client, letter):
     sign_in(client, "operator")
     token = csrf_of(client)
     for path in ["/ui/deadletters/replay", "/ui/deadletters/discard"]:
-        response = client.post(path, data={"csrf": token, "id": "1", "reason": "   "})
+        response = client.post(path, data={"csrf": token, "id": letter, "reason": "   "})
         assert response.status_code == 200
         assert "say why: a reason is required" in response.text
-    assert console_college.engine.store.dead_letter(1)["status"] == "open"
+    assert console_college.engine.store.dead_letter(int(letter))["status"] == "open"
 
 
-def test_every_page_after_the_runs_is_free_of_any_bsn_from_the_store(console_college, client):
+def test_every_page_after_the_runs_is_free_of_any_bsn_from_the_store(console_college, client, letter):
     sign_in(client, "operator")
     bsns = console_college.bsns()
     assert len(bsns) >= 25  # the seeded college has real-looking BSNs to leak
-    letter = console_college.engine.store.dead_letter(1)
-    assert letter["record"]["data"]["person"]["bsn"] in bsns  # the stored record does carry one
+    stored = console_college.engine.store.dead_letter(int(letter))
+    assert stored["record"]["data"]["person"]["bsn"] in bsns  # the stored record does carry one
     token = csrf_of(client)
     pages = [client.get(p).text for p in ["/ui/", "/ui/interfaces/11", "/ui/interfaces/15", "/ui/deadletters",
-                                          "/ui/deadletters?status=all", "/ui/deadletters/1", "/ui/runs/1",
+                                          "/ui/deadletters?status=all", f"/ui/deadletters/{letter}", "/ui/runs/1",
                                           f"/ui/lineage?q={console_college.refused}", "/ui/audit"]]
     pages.append(client.post("/ui/interfaces/11/dry-run", data={"csrf": token, "limit": "5"}).text)
     pages.append(client.post("/ui/interfaces/3/dry-run", data={"csrf": token, "limit": "5"}).text)
@@ -136,17 +142,18 @@ def test_replay_by_an_operator_delivers_and_is_in_the_audit_trail(console_colleg
 
     sign_in(client, "operator")
     store = console_college.engine.store
+    letter = str(console_college.dead_letter_of(console_college.refused))  # refused when the college was set up
     intergrip = console_college.sandbox.context("intergrip").received
     before = len(intergrip.items)
-    response = client.post("/ui/deadletters/replay", data={"csrf": csrf_of(client), "id": "1", "reason": reason,
+    response = client.post("/ui/deadletters/replay", data={"csrf": csrf_of(client), "id": letter, "reason": reason,
                                                           "scope": "selected"})
     assert response.status_code == 200
-    assert "replayed 1: 1: delivered" in response.text
-    assert store.dead_letter(1)["status"] == "replayed"
+    assert f"replayed 1: {letter}: delivered" in response.text
+    assert store.dead_letter(int(letter))["status"] == "replayed"
     assert len(intergrip.items) == before + 1
     entry = audit.entries(store, action="replay")[0]
     assert (entry["actor"], entry["role"], entry["interface_id"], entry["subject"], entry["outcome"]) == \
-        ("operator", "operator", 11, "dead letter(s) 1", "1 delivered")
+        ("operator", "operator", 11, f"dead letter(s) {letter}", "1 delivered")
     assert entry["reason"] == "wrong status code list, fixed in mapping 1.2; BSN *****2333 mentioned"
     trail = client.get("/ui/audit").text
     assert "wrong status code list" in trail and "111222333" not in trail
