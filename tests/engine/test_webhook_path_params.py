@@ -51,7 +51,7 @@ def test_a_patch_is_stored_with_the_path_parameter_before_the_202(server):
     result = {"result": {"state": "completed", "pass": "passed", "score": "7.4"}}
     r = httpx.patch(running.url + PATH, json=result, headers={"Authorization": f"Bearer {token()}"})
     assert r.status_code == 202, r.text
-    [(interface, channel, key, body)] = [row for row in stored(state) if row[2] == ASSOCIATION]
+    [(interface, channel, _key, body)] = [row for row in stored(state) if row[2] == ASSOCIATION]
     assert (interface, channel) == (25, "callback:remindo-resultaten")
     assert body == {**result, "associationId": ASSOCIATION}
 

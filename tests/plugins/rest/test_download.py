@@ -91,5 +91,5 @@ def test_system_fields_fill_the_payload_per_environment(peer):
     assert filled.response["echo"]["transaction"]["PostbackUrl"] == "https://k.example/hooks"
     assert "https://k.example/hooks" in target.render(Item(key="c", source_key="c", payload={"transaction": {}}))
     missing = plugins.rest.plugin.create_target(spec, context(peer.url))
-    with pytest.raises(ConfigError, match="set options.postback_url for environment 'sandbox'"):
+    with pytest.raises(ConfigError, match=r"set options\.postback_url for environment 'sandbox'"):
         missing.write([Item(key="a", source_key="a", payload={"transaction": {}})])

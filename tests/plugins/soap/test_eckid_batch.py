@@ -78,7 +78,7 @@ def test_one_refused_entry_is_that_records_error_only(context):
 
 def test_a_batch_not_ready_in_time_is_transient(context):
     t = eckid_target(context("kennisnet", options={"batch_delay": 30}), batch={**BATCH, "max_wait": 0.2})
-    with pytest.raises(TransientError, match="not ready after 0.2s"):
+    with pytest.raises(TransientError, match=r"not ready after 0\.2s"):
         t.write(items([hpgn(1), hpgn(2)]))
     t.close()
 
@@ -96,7 +96,7 @@ def test_an_environment_without_the_option_stops_the_run(context):
     ctx = context("kennisnet")
     ctx.system = ctx.system.model_copy(update={"options": {}})
     t = eckid_target(ctx)
-    with pytest.raises(ConfigError, match="options.chain_id for environment 'sandbox'"):
+    with pytest.raises(ConfigError, match=r"options\.chain_id for environment 'sandbox'"):
         t.write(items([hpgn(1), hpgn(2)]))
     t.close()
 
