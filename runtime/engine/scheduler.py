@@ -151,7 +151,8 @@ class Scheduler:
                     return
                 if busy:  # another run holds the lease (perhaps a dead one, until it expires): wait for it
                     status.ran()
-                    if time.monotonic() + 1 > max(deadline, started + lease_ttl() + 2):
+                    # a lease renewed just before its holder died lives a TTL more: wait that out
+                    if time.monotonic() + 1 > max(deadline, started + 2 * lease_ttl() + 2):
                         log.info("tick %s skipped: %s", key, summary.message, extra={"interface": iid})
                         return
                     self.stopping.wait(1.0)

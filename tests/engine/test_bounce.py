@@ -34,8 +34,10 @@ def test_bounce_loses_nothing_runs_each_tick_once_and_takes_over_by_expiry(tmp_p
     assert report.reordered == [], {k: report.arrived[k] for k in report.reordered[:3]}
     missing = [t for t in report.ticks_expected if t not in report.ticks_ran]
     twice = {t: n for t, n in report.ticks_ran.items() if n > 1}
-    assert missing == [] and twice == {}, (missing, twice, [(r["id"], r["trigger"], r["run_key"], r["outcome"])
-                                                           for r in report.tick_runs], report.kill_times)
+    runs = " ".join(f"{r['id']}:{r['trigger']}:{r['run_key'][13:]}:{r['outcome']}:{(r['holder'] or '')[-22:-16]}"
+                    for r in report.tick_runs)
+    kills = " ".join(f"{t % 3600:.1f}:{name}" for t, name in report.kill_times)
+    assert missing == [] and twice == {}, f"missing {missing} twice {twice}\nruns {runs}\nkills {kills}"
     assert report.takeover_seconds is not None, report.log_tail
     assert report.takeover_seconds <= TTL + SWEEP + 2.0, report.takeover_seconds  # + the run itself
     assert report.survivors_not_ready, "no survivor's /readyz failed while the interface was stranded"
