@@ -259,15 +259,13 @@ class ExpressionCompiler:
     def _subexpression(self, node: dict, cur: str) -> str:
         code = cur
         for child in node["children"]:
-            code = self.node(child, code) if child["type"] == "field" else self._wrap(child, code)
+            code = self._wrap(child, code)
         return code
 
     def _wrap(self, child: dict, inner: str) -> str:
         # A non-field step reads its input more than once: bind it to a fresh name first.
         if child["type"] in ("index_expression", "literal", "current", "field"):
             return self.node(child, inner)
-        if child["type"] == "function_expression" and child["value"] == "root" and not child["children"]:
-            return self.root_var
         name = self.ns.add("c", None)
         return f"((lambda {name}: {self.node(child, name)})({inner}))"
 
@@ -368,7 +366,7 @@ _SAME_CURRENT = frozenset({"comparator", "and_expression", "or_expression", "not
 
 def root_chains(tree: dict) -> list[tuple]:
     """The plain paths an expression reads from its current value (not inside projections)."""
-    steps = chain_steps(tree) if tree["type"] in ("field", "subexpression", "index_expression") else None
+    steps = chain_steps(tree)  # None unless the tree is a plain path
     if steps is not None:
         return [steps]
     if tree["type"] not in _SAME_CURRENT:

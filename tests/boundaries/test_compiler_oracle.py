@@ -141,6 +141,12 @@ def _ours(fn, record):
 @example("a[1]", {"a": [1]})
 @example("a.b", {"a": [{"b": 1}]})
 @example("a[0][1]", {"a": [[1, 2]]})            # one node with three children: crashed the compiler
+@example("a == '2026-08-01'", {"a": "2026-08-01"})  # equal text, not the same object: == not `is`
+@example("a != '2026-08-01'", {"a": "2026-08-01"})
+@example("a == `1`", {"a": True})               # JMESPath: true is not 1 (Python says it is)
+@example("a != `0`", {"a": False})
+@example("a == `null`", {"a": None})
+@example("a.b.c", {"a": {"b": [1]}})
 @example("(a[0])[-1].b", {"a": [[{"b": 1}, {"b": 2}]]})
 @example("a[0][1]", {"a": [{"x": 1}]})
 def test_the_compiled_expression_gives_what_jmespath_gives(expression, record):

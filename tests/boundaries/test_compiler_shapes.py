@@ -106,3 +106,23 @@ def test_a_mapping_computes_a_path_read_by_several_fields_once():
     # a path read only through one longer shared path is computed inside that one
     assert _hoisted({"x": "a.b.c", "y": "a.b.c == `1`"}) == {("a", "b", "c"): "_h0"}
     assert _hoisted({"x": "a.b", "y": "a.c"}, where="a.d") == {("a",): "_h0"}
+
+
+@pytest.mark.parametrize("expression, lambdas", [
+    ("(a || b).c", 1), ("(a || b).c[0]", 1),  # one lambda binds the input of `a || b` (read twice)
+    ("@.a", 0), ("`{\"a\": 1}`.a", 0), ("a[0].b", 0),  # a field, index, literal or @ step reads once
+])
+def test_only_a_step_that_reads_its_input_twice_binds_it_first(expression, lambdas):
+    assert ExpressionCompiler(Namespace()).source(expression, "c").count("lambda") == lambdas
+
+
+def test_root_inside_a_shape_the_interpreter_evaluates_sees_the_record():
+    from runtime.mapping import compile_mapping
+
+    mapping = compile_mapping({"name": "r", "output": {
+        "wanted": "items[?x == root().want].name",
+        "plain": "root().want",
+        "after": "items[0].root().want",
+    }}, None)
+    record = {"want": 2, "items": [{"x": 1, "name": "een"}, {"x": 2, "name": "twee"}]}
+    assert mapping(record) == {"wanted": ["twee"], "plain": 2, "after": 2}

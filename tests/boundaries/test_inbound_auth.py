@@ -133,7 +133,7 @@ def test_standard_webhooks_tolerance_is_exact_in_both_directions(monkeypatch):
 
 
 def test_standard_webhooks_refuses_a_secret_that_is_not_whsec_base64(monkeypatch):
-    with pytest.raises(ConfigError, match="^standard_webhooks: the secret must be 'whsec_' followed by base64$"):
+    with pytest.raises(ConfigError, match=r"^standard_webhooks: the secret must be 'whsec_' followed by base64$"):
         make({"type": "standard_webhooks", "secret": REF}, monkeypatch, secret="whsec_!!!not base64")
 
 
