@@ -10,7 +10,7 @@ import uuid
 
 import engine_fakes as fakes
 import pytest
-from faultcheck import FAULTS, check_outcome, run_until_done, streams
+from faultcheck import FAULTS_SLOW, check_outcome, run_until_done, streams
 from hypothesis import given
 from hypothesis import strategies as st
 from proxy import TcpFaultProxy
@@ -46,7 +46,7 @@ def _newest_files(path) -> dict:
     return {k: v for k, (_, v) in newest.items()}
 
 
-@FAULTS
+@FAULTS_SLOW
 @given(stream=streams(min_size=100, max_size=150).map(lambda s: type(s)(s.records, set())),
        rate=st.floats(0.1, 0.5), seed=st.integers(0, 2**16))
 def test_resets_of_the_ssh_connection_leave_every_file_with_its_latest_content(workdir, sshd, stream, rate,
