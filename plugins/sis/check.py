@@ -18,7 +18,7 @@ def check_spec(spec: BaseModel, ctx: PluginContext) -> list[tuple[tuple, str]]:
     from runtime.sis.relations import RELATIONS, resolve
 
     try:
-        declared.register(ctx.project_root)
+        declared.register(getattr(ctx, "project_root", None))
     except ConfigError:
         pass  # the declaration's own problems are reported with their lines (runtime/objectcheck.py)
     problems: list[tuple[tuple, str]] = []
@@ -58,7 +58,7 @@ def target_fields(spec: BaseModel, ctx: PluginContext) -> tuple[str, dict[str, A
     from runtime.sis.relations import RELATIONS
 
     try:
-        declared.register(ctx.project_root)
+        declared.register(getattr(ctx, "project_root", None))
     except ConfigError:
         return None  # the declaration's own problems are reported with their lines
     object_type = getattr(spec, "object", None)
