@@ -337,8 +337,8 @@ class TargetLane:
 
 
 def _whole_write_error(exc: BaseException, key: str, n: int) -> TransientError:
-    """The failure of a write of several items as one item's own error."""
-    text = error_text(exc)
+    """The failure of a write of several items as one item's own error (the code stays a code)."""
+    text = redact.text(exc.message)[:2000] if isinstance(exc, KoppelError) else error_text(exc)
     if n > 1:
         text = f"record {key}: the write of {n} records together failed: {text}"
     return TransientError(text, code=getattr(exc, "code", None), retry_after=getattr(exc, "retry_after", None))

@@ -3,7 +3,11 @@ without need, one bad record never stops the others, order per key kept."""
 
 from __future__ import annotations
 
+import time
+
 import engine_fakes as fakes
+
+from runtime.errors import ConfigError
 from runtime.plugin import Record
 
 
@@ -243,3 +247,139 @@ def test_sis_outbox_record_cursors_stop_below_the_lowest_later_change():
     records = [Record(k, {}, meta={"seq": s}) for k, s in (("a", 7), ("b", 9), ("c", 4), ("d", 12))]
     _record_cursors(records, horizon=15)
     assert [r.cursor for r in records] == ["3", "3", "11", "15"]
+
+
+# -- the lane's contract with a target (issue 19's lane survivors) ---------------------------
+
+
+def _with_write(monkeypatch, write):
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour()
+    monkeypatch.setattr(fakes.MemoryTarget, "write", write)
+    return target
+
+
+def test_a_target_that_loses_an_outcome_stops_the_run_and_records_nothing(make_engine, monkeypatch):
+    fakes.SOURCES["src"] = fakes.records(3)
+    _with_write(monkeypatch, lambda self, items: [fakes.Outcome(reference="x") for _ in items[1:]])
+    engine = make_engine([iface()])
+    summary = engine.run_interface(1)
+    assert summary.outcome == "error" and summary.delivered == 0
+    assert summary.message == "target 'memtarget' returned 2 outcomes for 3 items"
+    assert engine.store.cursor(1, "memory") is None and engine.store.delivery(1, "memtarget", "s0") is None
+
+
+def test_a_record_error_raised_for_a_whole_write_is_isolated_one_by_one(make_engine, monkeypatch):
+    fakes.SOURCES["src"] = fakes.records(5)
+    calls: list[int] = []
+
+    def write(self, items):
+        calls.append(len(items))
+        if any(i.source_key == "s3" for i in items):
+            raise fakes.RecordError("the batch holds a record without crebo", code="422")
+        return [fakes.Outcome(reference=i.source_key) for i in items]
+
+    _with_write(monkeypatch, write)
+    engine = make_engine([iface()])
+    summary = engine.run_interface(1)
+    assert (summary.delivered, summary.dead) == (4, 1)
+    assert calls == [5, 1, 1, 1, 1, 1]  # the whole write, then one call per record
+    [letter] = engine.store.dead_letters(interface_id=1)
+    assert letter["source_key"] == "s3" and letter["error_class"] == "record"
+    assert letter["reason"] == "record s3: the batch holds a record without crebo [422]"
+
+
+def test_a_whole_write_that_keeps_failing_gives_each_record_a_reason_naming_it(make_engine, monkeypatch):
+    fakes.SOURCES["src"] = fakes.records(3)
+
+    def write(self, items):
+        raise fakes.TransientError("bulk endpoint unavailable", code="503")
+
+    _with_write(monkeypatch, write)
+    engine = make_engine([iface(retries={"max_attempts": 2, "initial_delay": 0.001, "max_delay": 0.001})])
+    summary = engine.run_interface(1)
+    assert (summary.delivered, summary.dead, summary.failed) == (0, 3, 3)
+    reasons = {d["source_key"]: d["reason"] for d in engine.store.dead_letters(interface_id=1)}
+    # each record is retried on its own clock, so its last write may have held fewer records
+    assert sorted(reasons) == ["s0", "s1", "s2"]
+    for key, reason in reasons.items():
+        assert reason.startswith(f"record {key}: ") and reason.endswith("bulk endpoint unavailable [503]"), reason
+        assert "[503] [503]" not in reason
+    assert {d["error_class"] for d in engine.store.dead_letters(interface_id=1)} == {"transient"}
+
+
+def test_a_change_back_within_one_batch_is_sent(make_engine):
+    # run 1 delivers v1; run 2 reads v2 then v1 again: the ledger seen by the second wave must be
+    # the one the first wave left (v2), or v1 is skipped as unchanged and the target keeps v2
+    fakes.SOURCES["src"] = [Record(key="s1", data={"id": "s1", "v": 1})]
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([iface()])
+    engine.run_interface(1)
+    fakes.SOURCES["src"] += [Record(key="s1", data={"id": "s1", "v": 2}), Record(key="s1", data={"id": "s1", "v": 1})]
+    summary = engine.run_interface(1)
+    assert [i.payload["v"] for i in target.received] == [1, 2, 1]
+    assert (summary.delivered, summary.skipped) == (2, 0)
+
+
+def test_a_configuration_error_in_an_outcome_stops_the_run(make_engine, monkeypatch):
+    fakes.SOURCES["src"] = fakes.records(5)
+    sent: list[str] = []
+
+    def write(self, items):
+        out = []
+        for item in items:
+            sent.append(item.source_key)
+            out.append(fakes.Outcome(error=ConfigError("credentials refused (401)")) if item.source_key == "s2"
+                       else fakes.Outcome(reference=item.source_key))
+        return out
+
+    _with_write(monkeypatch, write)
+    engine = make_engine([iface()])
+    summary = engine.run_interface(1)
+    assert summary.outcome == "error" and summary.message == "credentials refused (401)"
+    assert engine.store.cursor(1, "memory") is None
+    assert engine.run_interface(1).outcome == "error" and sent[:5] == ["s0", "s1", "s2", "s3", "s4"]
+
+
+def test_each_record_waits_its_own_retry_after_while_the_others_go_on(make_engine, monkeypatch):
+    fakes.SOURCES["src"] = fakes.records(30)
+    attempts: dict[str, list[float]] = {}
+
+    def write(self, items):
+        out = []
+        for item in items:
+            seen = attempts.setdefault(item.source_key, [])
+            seen.append(time.monotonic())
+            if item.source_key == "s1" and len(seen) == 1:
+                out.append(fakes.Outcome(error=fakes.TransientError("429", code="429", retry_after=0.4)))
+            else:
+                out.append(fakes.Outcome(reference=item.source_key))
+        return out
+
+    _with_write(monkeypatch, write)
+    engine = make_engine([iface(retries={"max_attempts": 3, "initial_delay": 0.001, "max_delay": 5})])
+    summary = engine.run_interface(1)
+    assert summary.delivered == 30 and summary.failed == 1
+    first, second = attempts["s1"]
+    assert second - first >= 0.4  # the peer's Retry-After, for this record
+    assert max(t[0] for k, t in attempts.items() if k != "s1") < second  # the others did not wait
+    assert all(len(t) == 1 for k, t in attempts.items() if k != "s1")
+
+
+def test_a_drain_during_a_retry_wait_stops_the_run_at_once(make_engine, monkeypatch):
+    import threading
+
+    fakes.SOURCES["src"] = fakes.records(10)
+
+    def write(self, items):
+        return [fakes.Outcome(error=fakes.TransientError("503", code="503", retry_after=30)) if i.source_key == "s4"
+                else fakes.Outcome(reference=i.source_key) for i in items]
+
+    _with_write(monkeypatch, write)
+    engine = make_engine([iface(retries={"max_attempts": 5, "initial_delay": 30, "max_delay": 60})])
+    threading.Timer(0.3, engine.stop).start()
+    started = time.monotonic()
+    summary = engine.run_interface(1)
+    assert time.monotonic() - started < 5
+    assert summary.outcome == "stopped" and summary.delivered == 9
+    assert engine.store.cursor(1, "memory") is None  # s4 is read again next time
+    assert engine.store.delivery(1, "memtarget", "s9")["status"] == "delivered"
