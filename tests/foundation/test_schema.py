@@ -76,5 +76,5 @@ def test_broken_catalog_is_rejected(project_root: Path, schemas: dict) -> None:
     data = yaml.safe_load((project_root / "catalog.yaml").read_text())
     del data["systems"]["exact"]["environments"]["acceptatie"]
     assert list(validator(schemas["catalog.schema.json"]).iter_errors(data)) or True  # checked by pydantic
-    data["interfaces"][0]["id"] = 31
+    data["interfaces"][0]["id"] = -1  # any number from 0 on is an interface (issue 14), a negative one not
     assert list(validator(schemas["catalog.schema.json"]).iter_errors(data))

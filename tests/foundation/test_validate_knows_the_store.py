@@ -42,9 +42,9 @@ def test_a_sis_target_field_the_store_lacks_fails_validate_at_its_line(project_c
 
 
 def test_a_where_on_a_field_the_object_lacks_fails_validate(project_copy: Path) -> None:
-    interface = project_copy / "interfaces/13-eckid.yaml"
-    _edit(interface, "where: \"person.eck_id == null\"", "where: \"persoon.eck_id == null\"")
+    interface = project_copy / "interfaces/19-sis-dms.yaml"
+    _edit(interface, "&& status == 'definitief'", "&& staus == 'definitief'")
     result = _validate(project_copy)
     assert result.returncode == 1
-    assert re.search(r"interfaces/13-eckid.yaml:\d+:\d+: source.where: 'persoon' is not a field of student or its "
-                     r"includes \(did you mean 'person'\?\)", result.stdout), result.stdout
+    assert re.search(r"interfaces/19-sis-dms.yaml:\d+:\d+: source.where: 'staus' is not a field of document or its "
+                     r"includes \(did you mean 'status'\?\)", result.stdout), result.stdout
