@@ -140,6 +140,6 @@ def test_someone_without_a_koppel_role_is_refused(acceptatie):
 
 
 def test_local_sign_in_is_not_offered_where_the_provider_signs_in(acceptatie):
-    provider, client = acceptatie(["koppel-viewer"])
+    _provider, client = acceptatie(["koppel-viewer"])
     page = client.get("/ui/login")
     assert "Sign in with the college account" in page.text and 'name="password"' not in page.text
