@@ -55,8 +55,10 @@ class Tally:
 @click.command()
 @click.option("--students", type=click.IntRange(10), default=DEFAULT_STUDENTS, show_default=True)
 @click.option("--seed", "seed_value", type=int, default=1, show_default=True)
+@click.option("--keep-serving", is_flag=True,
+              help="Keep the stand-ins and Koppel's server (with the console at /ui) up until Ctrl-C.")
 @click.pass_context
-def demo(ctx: click.Context, students: int, seed_value: int) -> None:
+def demo(ctx: click.Context, students: int, seed_value: int, keep_serving: bool) -> None:
     """Run the whole college on one machine: seed, sandbox, every interface, one table."""
     from runtime.engine import Engine
     from runtime.project import load_project
@@ -103,6 +105,19 @@ def demo(ctx: click.Context, students: int, seed_value: int) -> None:
             for iid in with_callbacks:
                 run(engine, iid, "webhook", tallies)
             step("callbacks", "postbacks from Signhost applied to the documents")
+        if keep_serving:
+            ending(project, tallies, root, log_path, serving=True)
+            wait_for_interrupt()
+    if not keep_serving:
+        ending(project, tallies, root, log_path, serving=False)
+    failed = [i for i, t in tallies.items() if project.interfaces[i].status == "active" and t.outcome != "ok"]
+    if failed:
+        ctx.exit(1)
+
+
+def ending(project, tallies: dict[int, "Tally"], root: Path, log_path: Path, *, serving: bool) -> None:
+    """The table, where to look next, and the console with a sandbox login."""
+    from sandbox.console_users import SANDBOX_LOGINS
 
     print_table(project, tallies)
     click.echo(
@@ -110,9 +125,21 @@ def demo(ctx: click.Context, students: int, seed_value: int) -> None:
         f"delivered, `koppel sis outbox --tail 20` for the latest changes, {log_path.relative_to(root)} "
         "for the log (JSON lines, personal numbers masked), var/sandbox/ for the stand-ins' files."
     )
-    failed = [i for i, t in tallies.items() if project.interfaces[i].status == "active" and t.outcome != "ok"]
-    if failed:
-        ctx.exit(1)
+    logins = ", ".join(f"{name} / {password}" for name, (_, password) in SANDBOX_LOGINS.items())
+    url = f"http://127.0.0.1:{KOPPEL_PORT}/ui/"
+    if serving:
+        click.echo(f"\nConsole: {url}  (sign in as {logins}); Ctrl-C stops the demo.")
+    else:
+        click.echo(f"\nConsole: `koppel demo --keep-serving` leaves it up at {url} (sign in as {logins}); "
+                   "`koppel serve` serves it too.")
+
+
+def wait_for_interrupt() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("stopping")
 
 
 def step(name: str, message: str) -> None:
