@@ -68,7 +68,7 @@ MAPPING = """name: bibliotheek-lener
 description: Een student als lener van de bibliotheek.
 output:
   lenerId: {expr: "student_number", required: true}
-  naam: "full_name(person.first_name, person.tussenvoegsel, person.last_name)"
+  naam: "full_name(person.given_name, person.tussenvoegsel, person.last_name)"
   categorie: {expr: "status", valuemap: lenercategorie, fallback: default, default: overig}
 contract:
   json_schema:
@@ -88,13 +88,13 @@ codes:
 """
 
 CASES = """- name: een actieve student is een lener van categorie student
-  input: {student_number: S1, status: actief, person: {first_name: Eva, tussenvoegsel: de, last_name: Vries}}
+  input: {student_number: S1, status: actief, person: {given_name: Eva, tussenvoegsel: de, last_name: Vries}}
   expect: {lenerId: S1, naam: Eva de Vries, categorie: student}
 - name: een onbekende status valt terug op overig
-  input: {student_number: S2, status: geschorst, person: {first_name: Ali, last_name: Kaya}}
+  input: {student_number: S2, status: geschorst, person: {given_name: Ali, last_name: Kaya}}
   expect: {lenerId: S2, naam: Ali Kaya, categorie: overig}
 - name: zonder studentnummer geen lener
-  input: {status: actief, person: {first_name: Eva, last_name: Vries}}
+  input: {status: actief, person: {given_name: Eva, last_name: Vries}}
   expect_error: {kind: mapping, path: lenerId}
 """
 
@@ -168,7 +168,7 @@ def test_interface_past_27_in_yaml_alone_validates_tests_and_delivers(project_co
     with sqlite3.connect(db) as c:  # a change by any SQL client, not through Koppel
         number, person = c.execute("SELECT student_number, person_number FROM student ORDER BY student_number"
                                    " LIMIT 1").fetchone()
-        c.execute("UPDATE person SET first_name = 'Ilse', tussenvoegsel = 'van', last_name = 'Dam'"
+        c.execute("UPDATE person SET given_name = 'Ilse', tussenvoegsel = 'van', last_name = 'Dam'"
                   " WHERE person_number = ?", (person,))
     ran = _koppel(project_copy, env, "run", "28")
     assert ran.returncode == 0, ran.stdout + ran.stderr
