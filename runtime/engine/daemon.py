@@ -116,13 +116,14 @@ class Daemon:
             engine._mappings.pop(name, None)
         self.scheduler = Scheduler(engine) if self.with_scheduler else None
         self.realtime = Realtime(engine) if self.with_realtime else None
-        self.health.realtime, self.health.scheduler, self.health.invalid = self.realtime, self.scheduler, problems
         fresh_app = create_app(engine, metrics=engine.metrics, state=self.state, on_received=self._wake)
         self.app.router.routes[:] = fresh_app.router.routes  # the webhooks of the new definitions
         scheduled = self.scheduler.add_interfaces() if self.scheduler else []
         if self.scheduler:
             self.scheduler.start()
         realtime = self.realtime.start() if self.realtime else []
+        # only now, with the loops running: /readyz never shows a half-made daemon
+        self.health.realtime, self.health.scheduler, self.health.invalid = self.realtime, self.scheduler, problems
         log.info("definitions reloaded", extra={"scheduled": scheduled, "realtime": realtime,
                                                 "invalid": sorted(problems)})
         return problems
