@@ -111,3 +111,29 @@ def rest_engine(root, url: str, records: list, *, batch: int | None = None, retr
         "delivery": {"batch_size": 250, "retries": retries or RETRIES}}],
         systems={"store": {"url": url, "timeout": timeout, "options": {"retry_after_max_wait": 0.5}}})
     return Engine(project, reg, state_url=f"sqlite:///{root / 'state.db'}")
+
+
+PATIENT = {"max_attempts": 60, "initial_delay": 0.01, "max_delay": 0.05}
+
+
+def deliver_through(root, plugins: dict, target: dict, stream: Stream, *, interface_id: int,
+                    systems: dict | None = None, objects: list[str] | None = None):
+    """Run ``stream`` through ``target`` (a target spec of one of ``plugins``) as an interface
+    would, run after run until one completes (see ``run_until_done``); (summary, dead letters)."""
+    import engine_fakes as fakes
+
+    from runtime.engine import Engine
+    from runtime.engine.deadletters import DeadLetters
+
+    fakes.SOURCES["faults"] = stream.records
+    reg = fakes.registry(plugins)
+    definition = {"id": interface_id, "source": {"type": "memory", "name": "faults"}, "targets": [target],
+                  "delivery": {"batch_size": 100, "retries": PATIENT}}
+    if objects:
+        definition["objects"] = objects
+    engine = Engine(fakes.make_project(root, reg, [definition], systems=systems), reg,
+                    state_url=f"sqlite:///{root / 'state.db'}")
+    try:
+        return run_until_done(engine, interface_id), DeadLetters(engine).list(limit=10_000)
+    finally:
+        engine.close()

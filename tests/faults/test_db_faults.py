@@ -3,17 +3,14 @@ PostgreSQL connections at random."""
 
 from __future__ import annotations
 
-import engine_fakes as fakes
 import pytest
-from faultcheck import FAULTS, check_outcome, run_until_done, streams
+from faultcheck import FAULTS, check_outcome, deliver_through, streams
 from hypothesis import given
 from hypothesis import strategies as st
 from pgfaults import database, proxied, url
 from sqlalchemy import create_engine, text
 
 from plugins.db import plugin as db
-from runtime.engine import Engine
-from runtime.engine.deadletters import DeadLetters
 
 pytestmark = pytest.mark.postgres
 
@@ -26,20 +23,9 @@ def test_resets_of_the_database_connection_lose_nothing_and_leave_the_latest(wor
     with database() as name, proxied(rate / 4, seed, kinds=("reset", "reset", "delay")) as proxy:
         # per packet the client sends: a write is several (BEGIN, statements, COMMIT) and a
         # connection more (startup, auth), so a quarter of the rate fails 10-50% of the writes
-        fakes.SOURCES["faults"] = stream.records
-        reg = fakes.registry({"db": db})
-        project = fakes.make_project(root, reg, [{
-            "id": 0, "source": {"type": "memory", "name": "faults"},
-            "targets": [{"type": "db", "system": "dw", "table": "student", "keys": {"student": ["id"]}}],
-            "delivery": {"batch_size": 100, "retries": {"max_attempts": 60, "initial_delay": 0.01,
-                                                        "max_delay": 0.05}}}],
-            systems={"dw": {"dsn": url(name, proxy.port)}})
-        engine = Engine(project, reg, state_url=f"sqlite:///{root / 'state.db'}")
-        try:
-            summary = run_until_done(engine, 0)
-            letters = DeadLetters(engine).list(limit=10_000)
-        finally:
-            engine.close()
+        summary, letters = deliver_through(
+            root, {"db": db}, {"type": "db", "system": "dw", "table": "student", "keys": {"student": ["id"]}},
+            stream, interface_id=0, systems={"dw": {"dsn": url(name, proxy.port)}})
         check = create_engine(url(name))
         with check.connect() as c:
             rows = c.execute(text("SELECT id, version, name FROM student")).mappings().all()
@@ -48,4 +34,3 @@ def test_resets_of_the_database_connection_lose_nothing_and_leave_the_latest(wor
     check_outcome(stream, arrived, set(arrived), letters)
     assert summary.outcome == "ok" and len(rows) == len(stream.latest())
     assert proxy.chunks > 0  # it went through the proxy
-    assert proxy.connections > proxy.injected.get("reset", 0)  # connected again after each reset

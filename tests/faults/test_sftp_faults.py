@@ -8,16 +8,13 @@ import os
 import pwd
 import uuid
 
-import engine_fakes as fakes
 import pytest
-from faultcheck import FAULTS_SLOW, check_outcome, run_until_done, streams
+from faultcheck import FAULTS_SLOW, check_outcome, deliver_through, streams
 from hypothesis import given
 from hypothesis import strategies as st
 from proxy import TcpFaultProxy
 
 from plugins.sftp import plugin as sftp
-from runtime.engine import Engine
-from runtime.engine.deadletters import DeadLetters
 
 pytestmark = pytest.mark.sshd
 
@@ -58,25 +55,12 @@ def test_resets_of_the_ssh_connection_leave_every_file_with_its_latest_content(w
     with TcpFaultProxy(("127.0.0.1", sshd.port), rate=rate / 10, kinds=("reset",), seed=seed) as proxy:
         known_hosts = root / "known_hosts"
         known_hosts.write_text(sshd.known_hosts.read_text().replace(f"]:{sshd.port} ", f"]:{proxy.port} "))
-        fakes.SOURCES["faults"] = stream.records
-        reg = fakes.registry({"sftp": sftp})
-        project = fakes.make_project(root, reg, [{
-            "id": 25, "source": {"type": "memory", "name": "faults"},
-            "targets": [{"type": "sftp", "system": "facet", "directory": name, "per": "record",
-                         "filename": "{key}.json", "format": {"type": "json"}}],
-            "delivery": {"batch_size": 100, "retries": {"max_attempts": 60, "initial_delay": 0.01,
-                                                        "max_delay": 0.05}}}],
-            systems={"facet": {
-                "host": "127.0.0.1", "port": proxy.port, "known_hosts": str(known_hosts), "timeout": 5,
-                "auth": {"type": "ssh_key", "username": sshd.username,
-                         "private_key": f"${{file:{sshd.client_key}}}"},
-                "options": {"base_dir": "facet"}}})
-        engine = Engine(project, reg, state_url=f"sqlite:///{root / 'state.db'}")
-        try:
-            summary = run_until_done(engine, 25)
-            letters = DeadLetters(engine).list(limit=10_000)
-        finally:
-            engine.close()
+        target = {"type": "sftp", "system": "facet", "directory": name, "per": "record",
+                  "filename": "{key}.json", "format": {"type": "json"}}
+        summary, letters = deliver_through(root, {"sftp": sftp}, target, stream, interface_id=25, systems={"facet": {
+            "host": "127.0.0.1", "port": proxy.port, "known_hosts": str(known_hosts), "timeout": 5,
+            "auth": {"type": "ssh_key", "username": sshd.username, "private_key": f"${{file:{sshd.client_key}}}"},
+            "options": {"base_dir": "facet"}}})
     arrived = _newest_files(path)
     assert not list(path.glob(".*")), "a half-written file was left behind"
     check_outcome(stream, arrived, set(arrived), letters)

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 
-import engine_fakes as fakes
 import pytest
-from faultcheck import FAULTS, Stream, check_outcome, run_until_done, streams
+from faultcheck import FAULTS, Stream, check_outcome, deliver_through, streams
 from hypothesis import given
 from hypothesis import strategies as st
 from pgfaults import database, proxied, sis_template, url
 from sqlalchemy import create_engine, text
 
 from plugins.sis import plugin as sis
-from runtime.engine import Engine
-from runtime.engine.deadletters import DeadLetters
 from runtime.plugin import Record
 
 pytestmark = pytest.mark.postgres
@@ -37,19 +34,8 @@ def test_resets_of_the_sis_store_connection_lose_nothing_and_leave_the_latest(wo
         previous = os.environ.get("KOPPEL_SIS_URL")
         os.environ["KOPPEL_SIS_URL"] = url(name, proxy.port)  # the sis target reads it (settings)
         try:
-            fakes.SOURCES["faults"] = stream.records
-            reg = fakes.registry({"sis": sis})
-            project = fakes.make_project(root, reg, [{
-                "id": 6, "objects": ["person"], "source": {"type": "memory", "name": "faults"},
-                "targets": [{"type": "sis", "system": "sis", "object": "person"}],
-                "delivery": {"batch_size": 100, "retries": {"max_attempts": 60, "initial_delay": 0.01,
-                                                            "max_delay": 0.05}}}])
-            engine = Engine(project, reg, state_url=f"sqlite:///{root / 'state.db'}")
-            try:
-                summary = run_until_done(engine, 6)
-                letters = DeadLetters(engine).list(limit=10_000)
-            finally:
-                engine.close()
+            summary, letters = deliver_through(root, {"sis": sis}, {"type": "sis", "system": "sis", "object": "person"},
+                                               stream, interface_id=6, objects=["person"])
         finally:
             if previous is None:
                 os.environ.pop("KOPPEL_SIS_URL", None)

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import urllib.parse
 
-import engine_fakes as fakes
 import pytest
-from faultcheck import FAULTS_SLOW, Stream, check_outcome, run_until_done, streams
+from faultcheck import FAULTS_SLOW, Stream, check_outcome, deliver_through, streams
 from hypothesis import given
 from hypothesis import strategies as st
 from proxy import TcpFaultProxy
 
 from plugins.soap import plugin as soap
-from runtime.engine import Engine
-from runtime.engine.deadletters import DeadLetters
 from runtime.plugin import Plugin, PluginContext, Record
 
 ROD_WSDL = "contracts/duo-rod/KOPPEL_DUO_MBO_ROD_Aanleveren_V1.wsdl"
@@ -82,20 +79,10 @@ def test_resets_and_stalls_of_the_soap_connection_leave_duo_with_the_latest(work
                             system=settings, options={"profile": system.profile, "sender_oin": system.sender_oin})
         real = Plugin("soap", "the soap plugin with the stand-in's context", target_spec=soap.target_spec,
                       create_target=lambda spec, _ctx: soap.create_target(spec, ctx))
-        fakes.SOURCES["faults"] = stream.records
-        reg = fakes.registry({"soap": real})
-        project = fakes.make_project(root, reg, [{
-            "id": 15, "objects": ["inschrijving"], "source": {"type": "memory", "name": "faults"},
-            "targets": [{"type": "soap", "system": "duo-rod", "wsdl": str(project_root / ROD_WSDL),
-                         "operation": "aanleveren_inschrijving"}],
-            "delivery": {"batch_size": 100, "retries": {"max_attempts": 60, "initial_delay": 0.01,
-                                                        "max_delay": 0.05}}}])
-        engine = Engine(project, reg, state_url=f"sqlite:///{root / 'state.db'}")
-        try:
-            summary = run_until_done(engine, 15)
-            letters = DeadLetters(engine).list(limit=10_000)
-        finally:
-            engine.close()
+        target = {"type": "soap", "system": "duo-rod", "wsdl": str(project_root / ROD_WSDL),
+                  "operation": "aanleveren_inschrijving"}
+        summary, letters = deliver_through(root, {"soap": real}, target, stream, interface_id=15,
+                                           objects=["inschrijving"])
     arrived: dict[str, dict] = {}
     by_key = {r.key: r.data for r in stream.records}
     for entry in standin.received.items:
