@@ -135,6 +135,13 @@ def ending(project, tallies: dict[int, "Tally"], root: Path, log_path: Path, *, 
 
 
 def wait_for_interrupt() -> None:
+    """Until Ctrl-C or SIGTERM; then the stand-ins and the server stop as after a normal demo."""
+    import signal
+
+    def interrupt(*_) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         while True:
             time.sleep(3600)
