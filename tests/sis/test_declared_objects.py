@@ -105,8 +105,7 @@ def test_declared_object_is_created_fed_from_a_cp1252_csv_and_in_the_outbox(seed
     drop.mkdir()
     _project(project_copy, drop)
     validated = _koppel(project_copy, store.url, tmp_path, "validate")
-    assert not [line for line in validated.stdout.splitlines() if "objects/" in line or "bpv-uren" in line
-                or "30-bpv" in line], validated.stdout  # TEMP-WIP
+    assert validated.returncode == 0, validated.stdout
     made = _koppel(project_copy, store.url, tmp_path, "sis", "init")
     assert made.returncode == 0, made.stderr
     assert "declared: create-table internship_hours" in made.stdout
