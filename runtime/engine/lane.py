@@ -7,9 +7,15 @@ A lane turns a batch of source records into acknowledgements for its target:
   payload hash (``delivery.skip_unchanged``);
 - items go out in *waves* that hold each idempotency key at most once, so two changes of one
   student reach the target in order even when the first needs retries;
-- a transient failure is retried with backoff (``delivery.retries``); when the attempts run out
-  the record becomes a dead letter, error class ``transient``: nothing is dropped;
-- a RecordError raised for a whole write is isolated by sending the items one at a time.
+- every item has its own outcome and its own retry clock: a transient failure of one record is
+  retried for that record alone, after its own backoff (``delivery.retries``) or the peer's
+  Retry-After, while the records that are not waiting go on; when the attempts run out the record
+  becomes a dead letter, error class ``transient``: nothing is dropped;
+- a target that writes the items together may raise (runtime/plugin.py): a RecordError is
+  isolated by sending the items one at a time, anything else fails each item of that write with a
+  reason naming it; every dead letter's reason names its own record;
+- with a ``Checkpoint`` (runtime/engine/checkpoint.py) no more than ``delivery.commit_every``
+  records are sent between two recorded steps, so a crash re-sends at most that many.
 
 On the wire, ``Item.key`` (the rest plugin's ``Idempotency-Key``) is ``<key>:<payload hash[:16]>``:
 a repeat of the same change carries the same key, a new change of the same record a new one.
