@@ -16,6 +16,7 @@ Without ``console:`` settings for the environment every path answers 404 saying 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -26,40 +27,48 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from runtime import redact
 from runtime.console import actions, views
 from runtime.console.auth import LocalAccounts, console_settings, oidc_client, role_from_claims
 from runtime.console.guard import action, csrf_token, page, public, safe_next, sign_in
 from runtime.console.rendering import Templates
 from runtime.engine import audit
 from runtime.engine.audit import Actor
-from runtime.errors import KoppelError
+from runtime.errors import ConfigError, KoppelError
 from runtime.secrets import resolve
 
 HERE = Path(__file__).parent
+log = logging.getLogger("koppel.console")
 COOKIE = "koppel_console"
 
 
 def console_app(engine, state=None) -> Starlette:
     settings = console_settings(engine.project, engine.environment)
     if settings is None:
-        return _not_configured(engine.environment)
+        return _not_configured(engine.environment, f"add console.{engine.environment} to catalog.yaml "
+                                                    "(runtime/console/settings.py)")
     root = engine.project.root
-    secret = resolve(settings.session_secret, base=root)
-    if len(secret) < 32:
-        raise KoppelError("console.session_secret: the key must be at least 32 characters")
-    sign = settings.sign_in
-    local = LocalAccounts(root / sign.users) if sign.type == "local" else None
-    oidc = oidc_client(sign, resolve(sign.client_secret, base=root)) if sign.type == "oidc" else None
+    try:  # a console that cannot start must not stop the daemon's webhooks: it says why instead
+        secret = resolve(settings.session_secret, base=root)
+        if len(secret) < 32:
+            raise ConfigError("console.session_secret: the key must be at least 32 characters")
+        sign = settings.sign_in
+        local = LocalAccounts(root / sign.users) if sign.type == "local" else None
+        oidc = oidc_client(sign, resolve(sign.client_secret, base=root)) if sign.type == "oidc" else None
+    except ConfigError as exc:
+        log.error("console not served: %s", exc)
+        return _not_configured(engine.environment, str(exc))
     ui = Console(engine, state, settings, local, oidc)
     middleware = [Middleware(SessionMiddleware, secret_key=secret, session_cookie=COOKIE, same_site="lax",
                              https_only=settings.secure_cookies, max_age=int(settings.session_hours * 3600))]
     return Starlette(routes=ui.routes(), middleware=middleware)
 
 
-def _not_configured(environment: str) -> Starlette:
+def _not_configured(environment: str, why: str) -> Starlette:
+    message = redact.text(f"the console is not available in environment '{environment}': {why}")
+
     async def missing(request: Request):
-        return PlainTextResponse(f"the console is not set up for environment '{environment}': add console.{environment} "
-                                 "to catalog.yaml (runtime/console/settings.py)", status_code=404)
+        return PlainTextResponse(message, status_code=404)
 
     return Starlette(routes=[Route("/{path:path}", public(missing), methods=["GET", "POST"])])
 

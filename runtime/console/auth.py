@@ -50,7 +50,7 @@ class LocalAccounts:
 
         self._hasher = PasswordHasher()
         self.accounts = {a.name: a for a in load_accounts(path)}
-        self._dummy = self._hasher.hash("no such user")
+        self._dummy: str | None = None  # made at the first unknown name: argon2 is slow on purpose
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
         self._clock = clock
@@ -62,6 +62,8 @@ class LocalAccounts:
         if self.locked(name):
             return None
         account = self.accounts.get(name)
+        if account is None and self._dummy is None:
+            self._dummy = self._hasher.hash("no such user")
         try:
             self._hasher.verify(account.password_hash if account else self._dummy, password)
             ok = account is not None

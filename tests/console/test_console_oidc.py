@@ -99,7 +99,9 @@ def acceptatie(tmp_path, monkeypatch):
         engine = type("E", (), {"project": load_project(tmp_path).require_valid(), "environment": "acceptatie",
                                 "store": store})()
         app = Starlette(routes=[Mount("/ui", app=console_app(engine))])
-        return provider, TestClient(app, base_url="https://testserver")
+        client = TestClient(app, base_url="https://testserver")
+        client.engine_for_test = engine
+        return provider, client
 
     yield make
 
@@ -143,3 +145,17 @@ def test_local_sign_in_is_not_offered_where_the_provider_signs_in(acceptatie):
     _provider, client = acceptatie(["koppel-viewer"])
     page = client.get("/ui/login")
     assert "Sign in with the college account" in page.text and 'name="password"' not in page.text
+
+
+def test_a_console_whose_secrets_are_missing_says_so_and_does_not_stop_the_server(acceptatie, monkeypatch):
+    _provider, client = acceptatie(["koppel-viewer"])
+    monkeypatch.delenv("KOPPEL_CONSOLE_SESSION_KEY", raising=False)
+    from starlette.testclient import TestClient
+
+    from runtime.console.app import console_app
+
+    project_engine = client.engine_for_test  # the fixture built its app with the key set: again without
+    answer = TestClient(Starlette(routes=[Mount("/ui", app=console_app(project_engine))])).get("/ui/")
+    assert answer.status_code == 404
+    assert answer.text == ("the console is not available in environment 'acceptatie': secret "
+                           "${env:KOPPEL_CONSOLE_SESSION_KEY}: environment variable KOPPEL_CONSOLE_SESSION_KEY is not set")
