@@ -43,7 +43,9 @@ def check_declared_objects(project) -> None:
             continue
         declared[declaration.object] = declaration
         docs[declaration.object] = doc
-    known = {**{name: {c.name for c in model.__table__.primary_key.columns} for name, model in builtin.items()},
+    from runtime.sis.declared import table_of
+
+    known = {**{name: {c.name for c in table_of(name).primary_key.columns} for name in builtin},
              **{d.name: set(d.key) for d in declared.values() if d.name}}
     for name, declaration in declared.items():
         doc = docs[name]
@@ -54,7 +56,7 @@ def check_declared_objects(project) -> None:
                 project.diagnostics.append(doc.diagnostic(("extends",), f"unknown SIS object "
                                                           f"'{declaration.extends}'{hint}"))
                 continue
-            columns = builtin[declaration.extends].__table__.c
+            columns = table_of(declaration.extends).c
             for field in declaration.fields:
                 if field in columns and not columns[field].info.get("declared"):
                     project.diagnostics.append(doc.diagnostic(("fields", field), f"'{declaration.extends}' has a "

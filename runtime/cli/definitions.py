@@ -50,7 +50,7 @@ def validate(ctx: click.Context, quiet: bool, as_json: bool) -> None:
         mappings = len(list((project.root / "mappings").glob("*.yaml")))
         click.secho(
             f"ok: {len(project.interfaces)} interfaces ({active} active), "
-            f"{len(project.catalog.systems)} systems, {mappings} mappings",
+            f"{len(project.catalog.systems) if project.catalog else 0} systems, {mappings} mappings",
             fg="green",
         )
         for line in wakeup_lines(_wakeups(project)):

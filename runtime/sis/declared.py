@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -107,17 +108,24 @@ def _add_object(declaration: ObjectDeclaration) -> None:
                  "created_at": Column(DateTime(timezone=True), server_default=utcnow()),
                  "updated_at": Column(DateTime(timezone=True), server_default=utcnow())}
     model = type(f"Declared_{declaration.name}", (Base,), namespace)
-    table = model.__table__
+    OBJECTS[str(declaration.name)] = model
+    table = table_of(str(declaration.name))
     Index(f"ix_{table.name}_watermark", table.c.updated_at, *table.primary_key.columns)
-    OBJECTS[declaration.name] = model
+
+
+def table_of(object_type: str) -> Table:
+    """The Core table of an object, built-in or declared (typed for the checks)."""
+    from runtime.sis.models import OBJECTS
+
+    return cast(Table, OBJECTS[object_type].__table__)
 
 
 def _extend(declaration: ObjectDeclaration) -> None:
     from runtime.sis.models import OBJECTS
 
-    if declaration.extends not in OBJECTS:
+    if declaration.extends is None or declaration.extends not in OBJECTS:
         raise ConfigError(f"objects: extends unknown SIS object '{declaration.extends}'")
-    table = OBJECTS[declaration.extends].__table__
+    table = table_of(declaration.extends)
     for name, field in declaration.fields.items():
         if name in table.c:
             if name in _declared_names(table):
@@ -176,7 +184,7 @@ def apply(url: str, project_root: Path, *, migrate: bool = False) -> list[Change
             op = Operations(MigrationContext.configure(connection))
             existing = set(inspect(connection).get_table_names())
             for declaration in declarations:
-                table = OBJECTS[declaration.object].__table__
+                table = table_of(declaration.object)
                 if declaration.name and declaration.name not in existing:
                     table.create(connection)
                     changes.append(Change(declaration.name, None, "create-table"))
@@ -198,7 +206,7 @@ def apply(url: str, project_root: Path, *, migrate: bool = False) -> list[Change
                     op.drop_table(change.object)
                     continue
                 with op.batch_alter_table(change.object) as batch:
-                    batch.drop_column(change.field)
+                    batch.drop_column(str(change.field))
             touched = sorted({c.object for c in changes if c.object in OBJECTS})
             if touched:
                 triggers.install(connection, touched)
