@@ -38,6 +38,22 @@ def in_list(values) -> str:
 # -- row 13 -----------------------------------------------------------------------------------
 
 
+class Progress:
+    """What koppel run's progress line is given: the sources' totals and the counts per batch."""
+
+    wants_total = True
+
+    def __init__(self) -> None:
+        self.totals: list[int | None] = []
+        self.seen: list[dict] = []
+
+    def expect(self, total: int | None) -> None:
+        self.totals.append(total)
+
+    def __call__(self, counts: dict) -> None:
+        self.seen.append(dict(counts))
+
+
 def test_13_new_students_through_the_batch_operations_and_a_bsn_later_replaces(college) -> None:
     from runtime.mapping.functions.ids import eckid_hpgn
 
@@ -56,9 +72,12 @@ def test_13_new_students_through_the_batch_operations_and_a_bsn_later_replaces(c
     college.sql("UPDATE person SET bsn = NULL, onderwijsnummer = :o WHERE person_number = :p", o=number, p=person)
     college.sandbox.context("kennisnet").received.clear()
 
-    summary = college.run(13)
+    progress = Progress()
+    summary = college.engine.run_interface(13, trigger="manual", progress=progress)
     assert_ok(summary)
     assert (summary.read, summary.delivered) == (len(waiting), len(waiting))
+    # the sis source said how many it would read (koppel run's ETA), before the first batch
+    assert progress.totals == [len(waiting)] and progress.seen[-1]["read"] == len(waiting)
     operations = [r["operation"] for r in accepted(college, "kennisnet")]
     assert [o for o in operations if o.startswith("submit")] == ["submitStampseudonymBatch", "submitEckIdBatch"]
     assert "retrieveStampseudonym" not in operations and "retrieveEckId" not in operations
