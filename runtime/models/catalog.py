@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from runtime.console.settings import ConsoleEnvironment
+from runtime.models.state import StateSettings
 from runtime.models.auth import InboundAuth, OutboundAuth
 from runtime.models.common import TLS, Model
 
@@ -115,6 +116,9 @@ class Catalog(Model):
     systems: dict[str, System]
     console: dict[Environment, ConsoleEnvironment] | None = Field(
         None, description="How operators sign in to the console (/ui), per environment (runtime/console/settings.py).")
+    state: StateSettings = Field(
+        default_factory=StateSettings,
+        description="Koppel's own state: data keys per environment, retention defaults (runtime/models/state.py).")
 
     def row(self, interface_id: int) -> CatalogRow | None:
         return next((r for r in self.interfaces if r.id == interface_id), None)

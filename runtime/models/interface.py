@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, create_model, field_validator, model_validator
 
 from runtime.models.common import Duration, Expression, Model
+from runtime.models.state import Retention
 
 AMSTERDAM = "Europe/Amsterdam"
 
@@ -128,6 +129,9 @@ class DeliveryPolicy(Model):
         1.0, description="... and at least this often while a batch is being delivered."
     )
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
+    retention: Retention | None = Field(
+        None, description="How long this interface's stored rows are kept; unset fields come from the "
+        "catalog's state.retention (runtime/models/state.py).")
 
 
 class WriteBack(Model):
