@@ -177,9 +177,11 @@ def test_the_loop_survives_failing_runs_and_closes_what_they_left_running(tmp_pa
         with db.begin() as c:
             c.execute(text("INSERT INTO person (person_number, last_name) VALUES ('P9', 'Visser')"))
         assert _wait_for(lambda: "P9" in state.source_keys)
-        outcomes = {r["id"]: r["outcome"] for r in engine.store.list_runs(11)}
-        assert [outcomes[i] for i in broken] == ["interrupted", "interrupted"]
-        assert "running" not in outcomes.values()
+        def outcomes():
+            return {r["id"]: r["outcome"] for r in engine.store.list_runs(11)}
+
+        assert [outcomes()[i] for i in broken] == ["interrupted", "interrupted"]
+        assert _wait_for(lambda: "running" not in outcomes().values()), outcomes()  # the run of P9 ends
     finally:
         realtime.stop(timeout=10)
         db.dispose()
