@@ -12,6 +12,13 @@ runs, over test plugins (the real sis source, an HTTP test target, a slow clock 
 
     .venv/bin/python bench/bench_bounce.py [--daemons 3] [--seconds 180] [--kill-every 10]
         [--rate 20] [--interval 15] [--ttl 15] [--no-cron]
+
+Measured with the defaults (2 shared cores, load average 11): 17 kills; 1,719 arrivals over 200
+keys, 0 lost, 0 reordered, 4 duplicates; interval ticks 13 expected, 13 ran exactly once; cron
+ticks 3 expected, 3 ran exactly once; 3 runs resumed by a survivor, 0 left running past their
+lease; takeover 17.8 s after the owner's SIGKILL (bound TTL 15 s + sweep 5 s: ratio 0.89); a
+survivor's /readyz failed while the interface was stranded. Before (issue 18): 39 interval runs
+for about 21 ticks, stranded changes waited 81 s for the killed daemon's restart.
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine"), str(ROOT / "tests" / "faultkit")]
 
-from engine_bounce import bounce
-from pgcluster import PgCluster
+from engine_bounce import bounce  # noqa: E402 (after the path setup)
+from pgcluster import PgCluster  # noqa: E402
 
 
 def main() -> None:
