@@ -24,6 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from runtime.engine.state import crypto  # the saved answers are sealed like every stored payload
+
 log = logging.getLogger(__name__)
 
 _table = sa.Table(
@@ -60,7 +62,7 @@ class StepProgress:
             return done, dict(saved)
         with self.engine.connect() as c:
             row = c.execute(sa.select(_table.c.steps_done, _table.c.saved).where(*self._match(key))).first()
-        return (row.steps_done, dict(row.saved or {})) if row else (0, {})
+        return (row.steps_done, dict(crypto.unseal(row.saved) or {})) if row else (0, {})
 
     def record(self, key: str, done: int, saved: dict[str, Any]) -> None:
         """Durable before the next call is made: a crash after this never repeats the call."""
@@ -68,7 +70,7 @@ class StepProgress:
             with self.lock:
                 self.memory[key] = (done, dict(saved))
             return
-        values = {"steps_done": done, "saved": saved, "updated_at": dt.datetime.now(dt.UTC)}
+        values = {"steps_done": done, "saved": crypto.seal(saved), "updated_at": dt.datetime.now(dt.UTC)}
         with self.engine.begin() as c:
             changed = c.execute(sa.update(_table).where(*self._match(key)).values(**values)).rowcount
             if not changed:

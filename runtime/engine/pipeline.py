@@ -28,6 +28,7 @@ from runtime.engine.lane import TargetLane, error_text
 from runtime.engine.lease import LEASE_TTL, Lease  # noqa: F401 (Lease, LEASE_TTL re-exported)
 from runtime.engine.retry import Sleeper
 from runtime.engine.run import Run, new_counts  # noqa: F401 (new_counts re-exported)
+from runtime.engine.state import crypto as state_crypto
 from runtime.engine.state.store import BatchResult, StateStore
 from runtime.engine.writeback import WriteBack
 from runtime.errors import ConfigError, KoppelError
@@ -72,6 +73,7 @@ class Engine:
         self.environment = environment
         self.state_url = state_url or (store.url if store else settings.state_url(project.root))
         self.store = store or StateStore(self.state_url)
+        state_crypto.configure_for(project, environment)  # stored payloads sealed with the catalog's keys
         self.sleeper = Sleeper()
         self.metrics = metrics
         self._mappings: dict[str, Any] = {}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from runtime.engine.state import crypto
 from runtime.engine.state import models as m
 from runtime.engine.state.common import aware, jsonable, utcnow
 
@@ -102,7 +103,7 @@ class LeasesAndInbox:
         with self.engine.begin() as c:
             inserted = c.execute(m.inbox.insert().values(
                 interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
-                resource=resource, body=jsonable(body))).inserted_primary_key
+                resource=resource, body=crypto.seal(jsonable(body)))).inserted_primary_key
         assert inserted is not None  # an INSERT of one row always has its key
         return inserted[0]
 
@@ -112,7 +113,7 @@ class LeasesAndInbox:
         ``channel``: None for the interface's webhook source, ``callback:<name>`` for a callback."""
         now = received_at or utcnow()
         with self.engine.begin() as c:
-            c.execute(m.inbox.insert(), [{"interface_id": interface_id, "received_at": now, "key": k, "body": jsonable(b),
+            c.execute(m.inbox.insert(), [{"interface_id": interface_id, "received_at": now, "key": k, "body": crypto.seal(jsonable(b)),
                                           "operation": op, "resource": res, "channel": channel}
                                          for k, b, op, res in rows])
 
@@ -126,8 +127,8 @@ class LeasesAndInbox:
         t = m.inbox.c
         q = select(m.inbox).where(t.interface_id == interface_id, _channel_is(channel), t.id > after_id
                                   ).order_by(t.id).limit(limit)
-        with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(q).mappings()]
+        with self.engine.connect() as c:  # bodies opened here: the webhook source and callbacks read them
+            return [crypto.unseal_fields(dict(r), "body") for r in c.execute(q).mappings()]
 
 
 def _expiry(row) -> dt.datetime:

@@ -16,6 +16,7 @@ from sqlalchemy import and_, create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from runtime.engine.state import crypto
 from runtime.engine.state import models as m
 from runtime.engine.state.common import holder_id, jsonable, utcnow  # noqa: F401 (re-exported)
 from runtime.engine.state.coordination import LeasesAndInbox
@@ -258,8 +259,9 @@ class StateStore(LeasesAndInbox):
 
     def _insert_dead_letter(self, c, interface_id: int, run_id: int | None, dl: DeadLetterRow, now) -> int:
         row = dict(interface_id=interface_id, run_id=run_id, target=dl.target, stage=dl.stage,
-                   idempotency_key=dl.idempotency_key, source_key=dl.source_key, record=jsonable(dl.record),
-                   payload=jsonable(dl.payload), reason=dl.reason, error_class=dl.error_class,
+                   idempotency_key=dl.idempotency_key, source_key=dl.source_key,
+                   record=crypto.seal(jsonable(dl.record)), payload=crypto.seal(jsonable(dl.payload)),
+                   reason=dl.reason, error_class=dl.error_class,
                    error_code=dl.error_code, attempts=dl.attempts, first_attempt_at=dl.first_attempt_at or now,
                    last_attempt_at=now, status="open")
         return c.execute(m.dead_letters.insert().values(**row)).inserted_primary_key[0]
@@ -288,8 +290,8 @@ class StateStore(LeasesAndInbox):
         if ids:
             conds.append(t.id.in_(list(ids)))
         q = select(m.dead_letters).where(and_(True, *conds)).order_by(t.id).limit(limit)
-        with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(q).mappings()]
+        with self.engine.connect() as c:  # record and payload opened here: replay, show and the console
+            return [crypto.unseal_fields(dict(r), "record", "payload") for r in c.execute(q).mappings()]
 
     def dead_letter(self, dead_id: int) -> dict | None:
         rows = self.dead_letters(ids=[dead_id], status=None, limit=1)
