@@ -126,3 +126,74 @@ def test_root_inside_a_shape_the_interpreter_evaluates_sees_the_record():
     }}, None)
     record = {"want": 2, "items": [{"x": 1, "name": "een"}, {"x": 2, "name": "twee"}]}
     assert mapping(record) == {"wanted": ["twee"], "plain": 2, "after": 2}
+
+
+def test_an_unknown_function_is_named_with_the_closest_known_one_even_when_nested():
+    from runtime.mapping.compiler import check_functions
+
+    for expression in ("uper(a)", "length(uperr(a))", "a == concat(uper(b), 'x')"):
+        with pytest.raises(ExpressionProblem) as info:
+            check_functions(parse(expression))
+        name = expression.split("uper")[1].split("(")[0]
+        assert str(info.value) == (f"unknown function uper{name}(); did you mean upper()? "
+                                   "see mappings/README.md for the list")
+    with pytest.raises(ExpressionProblem) as info:
+        check_functions(parse("qqqqq(a)"))
+    assert str(info.value) == "unknown function qqqqq(); see mappings/README.md for the list"
+
+
+def test_a_value_map_lookup_gets_the_mappings_context_as_first_argument():
+    ns = Namespace(context=MappingContext(ROOT))
+    code = ExpressionCompiler(ns).source("lookup(a, 'leertraject')", "c")
+    assert code.startswith("_F_lookup(_ctx, ")
+    fn = eval(f"lambda c, r: {code}", ns.names)
+    assert fn({"a": "BOL-DT"}, {}) == "BOL_DT" and fn({"a": "EXTRANEUS"}, {}) == "EX"
+
+
+def test_a_literal_second_argument_is_checked_as_a_value_map_only_for_lookup():
+    compiler = ExpressionCompiler(Namespace(context=MappingContext(ROOT)))
+    assert "_F_concat" in compiler.source("concat(a, '-')", "c")
+
+
+@pytest.mark.parametrize("expression, code", [
+    ("root()", "r"),
+    ("a[0]", "(_t[0] if type(_t := c.get('a') if type(_t := c) is dict else None) is list and len(_t) > 0 else None)"),
+    ("`1`", "1"), ("'x'", "'x'"), ("`null`", "None"),
+])
+def test_the_plainest_python_for_the_plainest_shapes(expression, code):
+    got = ExpressionCompiler(Namespace()).source(expression, "c")
+    if expression == "a[0]":
+        assert "_index(" not in got and "len(_t) > 0" in got  # a non-negative index needs no helper
+    else:
+        assert got == code
+
+
+def test_zero_argument_functions_other_than_root_are_called():
+    got = ExpressionCompiler(Namespace()).source("today()", "c")
+    assert got.startswith("_F_today(") and got != "r"
+
+
+def test_comparisons_with_null_or_text_use_python_operators_and_others_jmespath_equality():
+    compiler = ExpressionCompiler(Namespace())
+    assert compiler.source("a == `null`", "c").endswith(" is None)")
+    assert compiler.source("a != `null`", "c").endswith(" is not None)")
+    assert compiler.source("`null` == a", "c").startswith("(None is ")
+    assert " == 'x')" in compiler.source("a == 'x'", "c") and "_eq" not in compiler.source("'x' == a", "c")
+    assert compiler.source("a == `1`", "c").startswith("_eq(")
+    assert compiler.source("a != b", "c").startswith("(not _eq(")
+
+
+def test_an_expref_argument_sends_the_whole_call_to_the_interpreter():
+    ns = Namespace()
+    code = ExpressionCompiler(ns).source("sort_by(a, &b)", "c")
+    assert code.startswith("_sub") and code.endswith("(c)") and "_builtin" not in code
+
+
+def test_a_hoisted_path_is_used_from_the_root_only_and_a_given_table_wins():
+    compiler = ExpressionCompiler(Namespace())
+    assert compiler.chain(("a", "b"), "r", {("a",): "_h0"}) == "(_t.get('b') if type(_t := _h0) is dict else None)"
+    assert compiler.chain(("a",), "c", {("a",): "_h0"}) == "(_t.get('a') if type(_t := c) is dict else None)"
+    assert compiler.source("a.b[0]", "r", {("a", "b", 0): "_h3"}) == "_h3"
+    assert compiler.source("a.b[0].c", "r", {("a", "b", 0): "_h3"}) == "(_t.get('c') if type(_t := _h3) is dict else None)"
+    compiler.hoist = {("a",): "_hX"}
+    assert "_h0" in compiler.chain(("a", "b"), "r", {("a",): "_h0"})  # the table given, not the compiler's own
