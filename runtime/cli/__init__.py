@@ -28,6 +28,8 @@ COMMANDS = {
     "runs": "runtime.engine.cli:runs",
     "deadletters": "runtime.engine.cli:deadletters",
     "audit": "runtime.cli.audit:audit",
+    "state": "runtime.cli.state:state",
+    "purge": "runtime.cli.state:purge",
     "serve": "runtime.engine.cli:serve",
     "sandbox": "sandbox.cli:sandbox",
     "demo": "sandbox.demo:demo",

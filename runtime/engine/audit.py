@@ -28,8 +28,9 @@ from sqlalchemy import (
 from runtime import redact
 from runtime.engine.state.common import utcnow
 
-#: the actions an operator can take; a dry-run is recorded only when the interface carries a BSN
-ACTIONS = ("run", "dry-run", "replay", "discard")
+#: the actions an operator can take; a dry-run is recorded only when the interface carries a BSN;
+#: ``forget``: ``koppel state forget`` removed one person's stored payloads (runtime/cli/state.py)
+ACTIONS = ("run", "dry-run", "replay", "discard", "forget")
 
 _metadata = MetaData()
 audit = Table(

@@ -1,0 +1,177 @@
+"""Retention: rows past their interface's ``retention:`` are removed, in small transactions.
+
+What is purged, per interface (periods from ``delivery.retention`` over the catalog's
+``state.retention``, runtime/models/state.py):
+
+- ``delivered``: ledger rows of delivered records, by ``updated_at`` (a record unchanged for
+  longer, read again by a full or watermark source, is sent again: the target's upsert absorbs it);
+- ``lineage``: delivery history, by ``at``;
+- ``dead_open`` / ``dead_closed``: dead letters still open (by last attempt) and closed ones
+  (by when they were closed);
+- ``inbox``: webhook/SCIM/callback bodies, by ``received_at``, and only those every reader of the
+  interface has passed (the lowest numeric cursor of the interface): an unread body is never lost;
+- ``outbox`` (the SIS store's change outbox, shared): rows past the catalog's period and at or
+  below the lowest cursor of every active interface reading the outbox. An active outbox
+  interface without a cursor yet keeps the whole outbox (it is reported).
+
+Every delete takes at most ``batch`` rows (``DELETE ... WHERE id IN (SELECT ... LIMIT n)``), one
+short transaction each, so deliveries writing the same tables never wait long (bench/bench_purge.py).
+Run history (``koppel_runs``) and the audit trail are kept: they hold counts and reasons, no payload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Table, and_, func, select
+
+from runtime.engine.state import models as m
+from runtime.engine.state.common import utcnow
+from runtime.models.state import DEFAULT_RETENTION, Retention
+
+BATCH = 1000
+
+
+@dataclass
+class PurgeReport:
+    removed: dict[str, int] = field(default_factory=dict)  # "deliveries" → rows (would be) removed
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, what: str, n: int) -> None:
+        self.removed[what] = self.removed.get(what, 0) + n
+
+
+def retention_of(project, interface) -> Retention:
+    catalog = getattr(project, "catalog", None)
+    defaults = catalog.state.retention.over(DEFAULT_RETENTION) if catalog is not None else DEFAULT_RETENTION
+    own = interface.delivery.retention
+    return own.over(defaults) if own is not None else defaults
+
+
+def purge(store, project, *, dry_run: bool = False, now: dt.datetime | None = None, batch: int = BATCH,
+          sis_engine=None, pause: float = 0.0) -> PurgeReport:
+    """Remove (or with ``dry_run`` count) what is past its time; ``sis_engine``: the SIS store's
+    database for the outbox (None: the outbox is left alone). ``pause``: seconds between batches."""
+    now = now or utcnow()
+    report = PurgeReport()
+    deleter = _Deleter(store.engine, dry_run, batch, pause)
+    for iid in sorted(project.interfaces):
+        keep = retention_of(project, project.interfaces[iid])
+        d, line, dl, box = m.deliveries.c, m.lineage.c, m.dead_letters.c, m.inbox.c
+        if keep.delivered is not None:
+            report.add("deliveries", deleter.run(m.deliveries, d.id, and_(
+                d.interface_id == iid, d.status == "delivered", d.updated_at < _ago(now, keep.delivered))))
+        if keep.lineage is not None:
+            report.add("lineage", deleter.run(m.lineage, line.id, and_(
+                line.interface_id == iid, line.at < _ago(now, keep.lineage))))
+        if keep.dead_open is not None:
+            report.add("dead letters (open)", deleter.run(m.dead_letters, dl.id, and_(
+                dl.interface_id == iid, dl.status == "open", dl.last_attempt_at < _ago(now, keep.dead_open))))
+        if keep.dead_closed is not None:
+            report.add("dead letters (closed)", deleter.run(m.dead_letters, dl.id, and_(
+                dl.interface_id == iid, dl.status != "open",
+                func.coalesce(dl.resolved_at, dl.last_attempt_at) < _ago(now, keep.dead_closed))))
+        if keep.inbox is not None:
+            read_upto = _lowest_cursor(store, [iid])
+            if read_upto is not None:
+                report.add("inbox", deleter.run(m.inbox, box.id, and_(
+                    box.interface_id == iid, box.id <= read_upto, box.received_at < _ago(now, keep.inbox))))
+    if sis_engine is not None:
+        _purge_outbox(store, project, sis_engine, now, report, dry_run, batch, pause)
+    return report
+
+
+def _purge_outbox(store, project, sis_engine, now, report: PurgeReport, dry_run: bool, batch: int, pause: float) -> None:
+    from runtime.sis.models import Outbox
+
+    catalog = getattr(project, "catalog", None)
+    period = (catalog.state.retention.over(DEFAULT_RETENTION) if catalog is not None else DEFAULT_RETENTION).outbox
+    if period is None:
+        return
+    readers = outbox_readers(project)
+    if not readers:
+        report.notes.append("outbox: no active interface reads it; kept as it is")
+        return
+    upto, missing = None, []
+    for iid, source in readers:
+        cursor = store.cursor(iid, source)
+        if cursor is None or not str(cursor).isdigit():
+            missing.append(iid)
+            continue
+        upto = int(cursor) if upto is None else min(upto, int(cursor))
+    if missing or upto is None:
+        report.notes.append(f"outbox: kept whole, interface(s) {', '.join(map(str, sorted(set(missing))))} "
+                            "have not read it yet")
+        return
+    t = Outbox.__table__
+    report.add("outbox", _Deleter(sis_engine, dry_run, batch, pause).run(
+        t, t.c.seq, and_(t.c.seq <= upto, t.c.changed_at < _ago(now, period))))
+
+
+def outbox_readers(project) -> list[tuple[int, str]]:
+    """(interface id, source name) of every active interface that reads the SIS outbox."""
+    from runtime.engine.pipeline import source_names, sources_of
+
+    found = []
+    for iid, interface in sorted(project.interfaces.items()):
+        if interface.status != "active":
+            continue
+        for name, spec in zip(source_names(interface), sources_of(interface)):
+            if getattr(spec, "type", None) == "sis" and getattr(spec, "mode", None) == "outbox":
+                found.append((iid, name))
+    return found
+
+
+def _lowest_cursor(store, interface_ids: list[int]) -> int | None:
+    """The lowest numeric cursor of these interfaces: every reader has passed it."""
+    c = m.cursors.c
+    with store.engine.connect() as conn:
+        values = [r[0] for r in conn.execute(select(c.cursor).where(c.interface_id.in_(interface_ids)))]
+    numbers = [int(v) for v in values if v is not None and str(v).isdigit()]
+    return min(numbers) if numbers else None
+
+
+def _ago(now: dt.datetime, seconds: float) -> dt.datetime:
+    return now - dt.timedelta(seconds=seconds)
+
+
+@dataclass
+class _Deleter:
+    engine: object
+    dry_run: bool
+    batch: int
+    pause: float
+
+    def run(self, table: Table, key, condition) -> int:
+        """Delete the rows matching ``condition``, ``batch`` at a time; the number removed."""
+        if self.dry_run:
+            with self.engine.connect() as c:
+                return c.execute(select(func.count()).select_from(table).where(condition)).scalar_one()
+        total = 0
+        while True:
+            chosen = select(key).where(condition).limit(self.batch).scalar_subquery()
+            with self.engine.begin() as c:
+                n = c.execute(table.delete().where(key.in_(chosen))).rowcount
+            total += n
+            if n < self.batch:
+                return total
+            if self.pause:
+                time.sleep(self.pause)
+
+
+def sis_engine_for(project):
+    """The SIS store's database when it holds an outbox; else None (the outbox is left alone)."""
+    from sqlalchemy import create_engine, inspect
+
+    from runtime import settings
+
+    engine = create_engine(settings.sis_url(project.root))
+    try:
+        if inspect(engine).has_table("outbox"):
+            return engine
+    except Exception:  # noqa: BLE001 - no SIS store reachable: nothing of it to purge
+        pass
+    engine.dispose()
+    return None
