@@ -60,41 +60,45 @@ def public(endpoint):
 
 
 def page(endpoint):
-    @functools.wraps(endpoint)
-    async def guarded(request: Request):
-        actor = current_actor(request)
-        if actor is None:
-            return _unauthenticated(request)
-        request.state.actor = actor
-        return await endpoint(request)
-
-    setattr(guarded, KIND, "page")
-    return guarded
+    return _guarded(endpoint, "page")
 
 
 def action(endpoint):
+    return _guarded(endpoint, "action")
+
+
+def _guarded(endpoint, kind: str):
     @functools.wraps(endpoint)
     async def guarded(request: Request):
         actor = current_actor(request)
         if actor is None:
             return _unauthenticated(request)
-        if not _same_origin(request):
-            return PlainTextResponse("refused: this form was posted from another site", status_code=403)
-        form = await request.form()
-        sent = str(form.get("csrf") or "")
-        expected = request.session.get("csrf") or ""
-        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-            return PlainTextResponse("refused: the form's CSRF token is missing or wrong; reload the page and try again",
-                                     status_code=403)
-        if actor.role != "operator":
-            return PlainTextResponse(f"refused: {actor.name} is a viewer; running, replaying and discarding need "
-                                     "the operator role", status_code=403)
+        if kind == "action":
+            refusal = await _refuse_action(request, actor)
+            if refusal is not None:
+                return refusal
         request.state.actor = actor
-        request.state.form = form
         return await endpoint(request)
 
-    setattr(guarded, KIND, "action")
+    setattr(guarded, KIND, kind)
     return guarded
+
+
+async def _refuse_action(request: Request, actor: Actor):
+    """403 with the reason, or None when this POST may go ahead (its form kept on request.state)."""
+    if not _same_origin(request):
+        return PlainTextResponse("refused: this form was posted from another site", status_code=403)
+    form = await request.form()
+    sent = str(form.get("csrf") or "")
+    expected = request.session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        return PlainTextResponse("refused: the form's CSRF token is missing or wrong; reload the page and try again",
+                                 status_code=403)
+    if actor.role != "operator":
+        return PlainTextResponse(f"refused: {actor.name} is a viewer; running, replaying and discarding need "
+                                 "the operator role", status_code=403)
+    request.state.form = form
+    return None
 
 
 def _unauthenticated(request: Request):

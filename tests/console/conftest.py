@@ -5,14 +5,13 @@ two changes delivered, one refused by the stand-in (a dead letter of class recor
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from sandbox.console_users import SANDBOX_LOGINS
+from tests.e2e.conftest import _Server as Server  # noqa: F401 (the app on a real port, for the browser)
 from tests.e2e.conftest import copy_project, rewrite_ports
 
 STUDENTS = 30
@@ -140,25 +139,3 @@ def csrf_of(client) -> str:
     import re
 
     return re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/").text).group(1)
-
-
-class Server:
-    """The app on a real port (uvicorn, 127.0.0.1), for the browser."""
-
-    def __init__(self, app, port: int) -> None:
-        import uvicorn
-
-        self.port = port
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
