@@ -41,8 +41,9 @@ from runtime.plugin import Item, Outcome, PluginContext, Target
 from plugins.db import schema as shapes
 from plugins.db.bulkwrite import BulkWrites
 from plugins.db.dialects import Dialect, dialect_for
+from plugins.db.dsn import connection_error, create_engine, is_sqlite, resolve_dsn
+from plugins.db.dsn import quote_identifier as q
 from plugins.db.gcpause import paused_gc
-from plugins.db.dsn import connection_error, create_engine, is_sqlite, quote_identifier as q, resolve_dsn
 from plugins.db.source import REFRESH_BEGIN, REFRESH_END
 
 log = logging.getLogger("koppel.plugins.db")
@@ -386,7 +387,7 @@ def _rows(items: list[Item], state: TableState, columns: list[str]) -> list[tupl
     fields: list[str | None] = list(columns)
     if state.renames:
         back = {new: old for old, new in state.renames.items()}
-        fields = [back[c] if c in back else (None if c in state.renames else c) for c in columns]
+        fields = [back.get(c, None if c in state.renames else c) for c in columns]
     if None not in fields:
         get = itemgetter(*fields)
         try:

@@ -8,6 +8,7 @@ a kill re-sends at most one step and kills faster than one batch still move the 
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -135,7 +136,7 @@ def test_kills_faster_than_a_batch_resend_at_most_one_step_and_the_cursor_advanc
     print(f"\nfast kills: cursor after each {cursors[1:]}, repeats sent by each restart {repeats}, "
           f"repeats in all {state.duplicates}")
     assert len(state.source_keys) == FAST_N and set(state.source_keys.values()) == {1}  # 0 lost
-    assert all(b > a for a, b in zip(cursors, cursors[1:])), cursors  # every kill: progress
+    assert all(b > a for a, b in itertools.pairwise(cursors)), cursors  # every kill: progress
     # what a restart sends again is what the kill before it had not recorded: at most one step
     # (repeats[0] is the first worker's own: none; each later run re-sends the previous kill's)
     assert repeats[0] == 0
