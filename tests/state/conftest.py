@@ -1,0 +1,89 @@
+"""Fixtures of the state-at-rest tests: a project of fake plugins whose catalog names data keys,
+state databases on SQLite and on the real PostgreSQL, and a scan of every table and column."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+_ROOT = Path(__file__).resolve().parents[2]
+for path in (str(_ROOT), str(_ROOT / "tests" / "engine")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import engine_fakes as fakes  # noqa: E402
+
+from runtime.engine.state import crypto  # noqa: E402
+from runtime.engine.state.crypto import new_key_text  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_keyring_left():
+    """The keyring is per process: no test hands its keys to the next one."""
+    yield
+    crypto.configure(None)
+    fakes.SOURCES.clear()
+    fakes.TARGETS.clear()
+
+
+@pytest.fixture
+def key_files(tmp_path):
+    """Two fresh data keys in files, as the sandbox keeps them."""
+    paths = {}
+    for kid in ("k1", "k2"):
+        paths[kid] = tmp_path / f"state-key-{kid}"
+        paths[kid].write_text(new_key_text() + "\n")
+    return paths
+
+
+def with_keys(project, key_files, *ids: str):
+    """Give ``project`` a catalog whose sandbox state.keys are ``ids`` in this order."""
+    from runtime.models.catalog import Catalog
+
+    project.catalog = Catalog.model_validate({
+        "college": "test", "source": "test", "interfaces": [], "systems": {},
+        "state": {"keys": {"sandbox": [{"id": k, "key": f"${{file:{key_files[k]}}}"} for k in ids]}}})
+    return project
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    psycopg = pytest.importorskip("psycopg")
+    name = f"koppel_state_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True,
+                                connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def scan(url: str, needles: list[str]) -> list[tuple[str, str, str]]:
+    """(table, column, needle) for every needle found in any column of any table, as text."""
+    engine = create_engine(url)
+    found = []
+    try:
+        with engine.connect() as c:
+            for table in inspect(engine).get_table_names():
+                for col in inspect(engine).get_columns(table):
+                    name = col["name"]
+                    cast = f'CAST("{name}" AS TEXT)'
+                    for needle in needles:
+                        hit = c.execute(text(f'SELECT COUNT(*) FROM "{table}" WHERE {cast} LIKE :n'),
+                                        {"n": f"%{needle}%"}).scalar()
+                        if hit:
+                            found.append((table, name, needle))
+    finally:
+        engine.dispose()
+    return found
