@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import Any
 
 from runtime.diagnostics import Diagnostic, relative
 from runtime.fieldcheck import check_target_fields
-from runtime.objectcheck import check_declared_objects
 from runtime.models.interface import InterfaceBase
+from runtime.objectcheck import check_declared_objects
 from runtime.registry import Registry
 
 #: the rows of the college's own overview (seeds/): they must all be in the catalog. New interfaces
@@ -86,7 +87,7 @@ def _check_catalog_against_interfaces(project) -> None:
             )
 
 
-def _spec_parts(interface: InterfaceBase):
+def _spec_parts(interface: Any):  # the registry-built Interface model (runtime/models/interface.py)
     """(loc, spec, role) for every source and target, the callbacks' included (role
     ``callback``: the system that calls back, which the interface delivers to)."""
     if interface.source is not None:
@@ -132,7 +133,7 @@ def _check_systems(project) -> None:
                     project.diagnostics.append(doc.diagnostic(("interfaces", i, side, j), f"unknown system '{name}'"))
 
 
-def _mapping_refs(interface: InterfaceBase):
+def _mapping_refs(interface: Any):  # the registry-built Interface model
     if interface.mapping:
         yield ("mapping",), interface.mapping
     for i, target in enumerate(interface.targets):
@@ -249,7 +250,7 @@ def check_bsn_purpose(project) -> None:
         return
     for number, interface in project.interfaces.items():
         doc = project.interface_docs[number]
-        columns = _replicated_columns(interface)
+        columns = _replicated_columns(interface, project.root)
         for i, target in enumerate(interface.targets):
             system = getattr(target, "system", None)
             if system is None or not isinstance(systems.get(system), dict):
@@ -270,9 +271,11 @@ def check_bsn_purpose(project) -> None:
                 ))
 
 
-def _replicated_columns(interface) -> list[str]:
+def _replicated_columns(interface, root) -> list[str]:
     """table.column of what a replicating source (``tables``) sends, after its projections."""
-    from runtime.sis.models import OBJECTS
+    from runtime.sis import shape
+
+    objects = shape.columns(root)  # the columns without building the ORM (declared ones included)
 
     out = []
     for spec in [interface.source, *(interface.sources or [])]:
@@ -281,8 +284,8 @@ def _replicated_columns(interface) -> list[str]:
                 names = re.findall(r"\b\w+\b", table.query.split(" FROM ")[0])
             elif table.columns:
                 names = list(table.columns)
-            elif table.name in OBJECTS:
-                names = [c.name for c in OBJECTS[table.name].__table__.columns]
+            elif table.name in objects:
+                names = list(objects[table.name])
             else:
                 names = []
             renamed = getattr(table, "pseudonymise", None) or {}

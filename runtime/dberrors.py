@@ -87,7 +87,7 @@ def translate(exc: BaseException, what: str) -> KoppelError | None:
     state = getattr(exc.orig, "sqlstate", None)
     if is_outage(exc):
         return TransientError(f"{what} unavailable: {type(exc.orig).__name__}", code=state)
-    detail = _detail(exc.orig)
+    detail = _detail(exc.orig) if exc.orig is not None else ""
     if isinstance(exc, IntegrityError):
         return RecordError(f"{what}: refused by a constraint{detail}", code=state or "constraint")
     if isinstance(exc, DataError):

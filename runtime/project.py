@@ -65,14 +65,18 @@ class Project:
         return self.root / "mappings" / f"{name}.yaml"
 
 
-def load_project(root: Path, registry: Registry | None = None) -> Project:
+def load_project(root: Path, registry: Registry | None = None, only: list[str] | None = None) -> Project:
+    """The whole project, or with ``only`` (interface references: ``0``, ``13-eckid``) catalog.yaml
+    and just those interfaces' files and the mappings and value maps they use: ``koppel run 13``
+    neither reads nor checks the other interfaces (a broken one cannot stop or slow it). The
+    other interface files are still listed (``interface_paths``), so the catalog's rows resolve."""
     root = root.resolve()
     registry = registry or default_registry()
     project = Project(root)
     _load_catalog(project)
-    _load_interfaces(project, registry)
+    _load_interfaces(project, registry, only)
     check_references(project, registry)
-    _check_mapping_files(project)
+    _check_mapping_files(project, only is not None)
     project.diagnostics = _unique(project.diagnostics)
     return project
 
@@ -101,7 +105,7 @@ def _validate(doc: Located, model: type[BaseModel], project: Project) -> Any | N
             loc = err["loc"]
             if err["type"] == "union_tag_invalid":
                 loc = (*loc, "type")  # point at the wrong type, not at the object
-            project.diagnostics.append(doc.diagnostic(loc, _message(err)))
+            project.diagnostics.append(doc.diagnostic(loc, _message(dict(err))))
         return None
 
 
@@ -145,8 +149,9 @@ def _load_catalog(project: Project) -> None:
     project.catalog = _validate(doc, Catalog, project)
 
 
-def _load_interfaces(project: Project, registry: Registry) -> None:
+def _load_interfaces(project: Project, registry: Registry, only: list[str] | None = None) -> None:
     folder = project.root / "interfaces"
+    wanted = {str(ref) for ref in only} if only is not None else None
     model = interface_model(registry)
     seen: dict[int, Path] = {}
     for path in sorted(folder.glob("*.y*ml")):
@@ -165,6 +170,8 @@ def _load_interfaces(project: Project, registry: Registry) -> None:
             continue
         seen[number] = path
         project.interface_paths[number] = path  # known even when its content cannot be loaded
+        if wanted is not None and not wanted & {str(number), f"{number:02d}", path.stem}:
+            continue
         doc = _doc(project, path)
         if doc is None:
             continue
@@ -206,13 +213,22 @@ def _check_placeholders(doc: Located, project: Project) -> None:
 # -- cross-references ------------------------------------------------------------------------
 
 
-def _check_mapping_files(project: Project) -> None:
-    """The mapping engine checks the mapping files themselves (expressions, functions, tests)."""
+def _check_mapping_files(project: Project, used_only: bool = False) -> None:
+    """The mapping engine checks the mapping files themselves (expressions, functions, tests);
+    ``used_only``: just the mappings and value maps the loaded interfaces use, no tests."""
     try:
         from runtime.mapping.check import check_mappings
     except ModuleNotFoundError:
         return
-    project.diagnostics.extend(check_mappings(project))
+    if not used_only:
+        project.diagnostics.extend(check_mappings(project))
+        return
+    from runtime.servable import interface_files, valuemaps_used
+
+    files: set[str] = set()
+    for interface in project.interfaces.values():
+        files |= interface_files(project, interface)
+    project.diagnostics.extend(check_mappings(project, files | valuemaps_used(project, files)))
 
 
 def _vocabulary() -> list[str]:

@@ -152,6 +152,10 @@ class _Bounds:
     """A composer that refuses deep nesting and many aliases, pointing at the place. It is the
     pure-Python composer of PyYAML in both loaders below, so the limits hold whichever parses."""
 
+    # provided by the parser the loaders below mix this into
+    peek_event: Any
+    check_event: Any
+
     def __init__(self) -> None:
         self.depth = 0
         self.aliases = 0

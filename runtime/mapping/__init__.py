@@ -171,7 +171,7 @@ def load_mapping(project_root: Path, name: str) -> CompiledMapping:
 def _valuemap_stamps(project_root: Path, names: list[str]) -> tuple:
     """When the value maps a mapping uses were last changed: an edit recompiles the mapping."""
     folder = Path(project_root) / "mappings" / "valuemaps"
-    stamps = []
+    stamps: list[int | None] = []
     for name in names:
         try:
             stamps.append(((folder / f"{name}.yaml").stat().st_mtime_ns))

@@ -18,17 +18,23 @@ from runtime.errors import ConfigError
 from runtime.yamlsource import Located, YamlProblem, load_file
 
 
-def check_mappings(project: Any) -> list[Diagnostic]:
+def check_mappings(project: Any, files: set[str] | None = None) -> list[Diagnostic]:
+    """Every mapping, value map and test file; with ``files`` (paths relative to the project,
+    ``mappings/x.yaml``) only those, and no tests (``koppel run N`` checks what N uses)."""
     root = Path(project.root)
     folder = root / "mappings"
     diagnostics: list[Diagnostic] = []
     if not folder.is_dir():
         return diagnostics
-    for path in sorted((folder / "valuemaps").glob("*.yaml")):
+
+    def chosen(paths: list[Path]) -> list[Path]:
+        return paths if files is None else [p for p in paths if relative(p, root) in files]
+
+    for path in chosen(sorted((folder / "valuemaps").glob("*.yaml"))):
         diagnostics += check_valuemap_file(path, root)
-    for path in sorted(folder.glob("*.yaml")):
+    for path in chosen(sorted(folder.glob("*.yaml"))):
         diagnostics += check_mapping_file(path, root)
-    for path in sorted((folder / "tests").glob("*.yaml")):
+    for path in sorted((folder / "tests").glob("*.yaml")) if files is None else []:
         diagnostics += check_test_file(path, root)
     return diagnostics
 
@@ -127,6 +133,6 @@ def check_test_file(path: Path, root: Path) -> list[Diagnostic]:
     mapping = doc.data.get("mapping") if isinstance(doc.data, dict) else None
     name = mapping or path.stem
     if not (root / "mappings" / f"{name}.yaml").is_file():
-        loc = ("mapping",) if mapping else ()
-        problems.append(doc.diagnostic(loc, f"tests for mapping '{name}', but mappings/{name}.yaml does not exist"))
+        where: tuple = ("mapping",) if mapping else ()
+        problems.append(doc.diagnostic(where, f"tests for mapping '{name}', but mappings/{name}.yaml does not exist"))
     return problems

@@ -128,7 +128,7 @@ def evaluate(node: Any, cur: Any, root: Any, path: tuple) -> Any:
                 out[key] = value
         return out
     items = evaluate(ExprNode(node.each), cur, root, path)
-    out_list = []
+    out_list: list[Any] = []
     for i, item in enumerate(_as_list(items)):
         if node.where is not None and not truthy(evaluate(ExprNode(node.where), item, root, (*path, i))):
             continue
@@ -370,7 +370,8 @@ class Builder:
             self.hoist[path] = f"_h{i}"
 
     def _hoist_lines(self) -> list[str]:
-        lines, known = [], {}
+        lines: list[str] = []
+        known: dict[Any, Any] = {}
         for path, name in sorted(self.hoist.items(), key=lambda item: len(item[0])):
             lines.append(f"{name} = {self.ec.chain(path, 'r', known)}")
             known[path] = name

@@ -177,7 +177,7 @@ def _fail(result: CaseResult, detail: str) -> CaseResult:
 
 def _describe(error: Exception) -> str:
     kind = "contract" if isinstance(error, ContractError) else "mapping"
-    return redact.text(f"{kind} error at {getattr(error, 'path', '') or '(record)'}: {error.message}")
+    return redact.text(f"{kind} error at {getattr(error, 'path', '') or '(record)'}: {getattr(error, 'message', error)}")
 
 
 def same(expected: Any, actual: Any) -> bool:

@@ -100,10 +100,10 @@ def upsert(connection: Connection, object_type: str, values: dict, key: tuple) -
     if changes and connection.execute(update(t).where(where).values(changes)).rowcount:
         return
     if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(t).values(values)
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    statement = dialect_insert(t).values(values)
     statement = (
         statement.on_conflict_do_update(index_elements=list(keys_of), set_=changes)
         if changes

@@ -17,6 +17,7 @@ Conventions, the same on every table:
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -638,13 +640,13 @@ OBJECTS: dict[str, type[Base]] = {
 
 for _model in OBJECTS.values():
     # (updated_at, natural key): a watermark read pages through a table of any size by index
-    _table = _model.__table__
+    _table = cast(Table, _model.__table__)
     Index(f"ix_{_table.name}_watermark", _table.c.updated_at, *_table.primary_key.columns)
 
 
 def natural_key(object_type: str) -> tuple[str, ...]:
     """The natural key columns of an object, in the order used for the outbox ``key``."""
-    return tuple(c.name for c in OBJECTS[object_type].__table__.primary_key.columns)
+    return tuple(c.name for c in cast(Table, OBJECTS[object_type].__table__).primary_key.columns)
 
 
 def model(object_type: str) -> type[Base]:

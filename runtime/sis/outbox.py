@@ -38,6 +38,7 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, text
 
@@ -67,7 +68,7 @@ class OutboxReader:
             "sqlite"
         ) else schema.engine(self.url)
         self.is_postgresql = self._engine.dialect.name == "postgresql"
-        self._listener = None  # psycopg connection with LISTEN, PostgreSQL only
+        self._listener: Any = None  # psycopg connection with LISTEN, PostgreSQL only
         self._gaps: dict[int, int] = {}  # first missing seq → snapshot xmax when first seen
         self._last_seen = 0
         self.horizon = 0
@@ -130,7 +131,7 @@ class OutboxReader:
                             "FROM (SELECT pg_current_snapshot() AS s) AS snap"
                         )
                     ).one()
-                noted = self._gaps.setdefault(expected, xmax)
+                noted = self._gaps.setdefault(expected, int(xmax or 0))
                 if xmin < noted:  # a transaction open at first sight may still commit into it
                     return expected - 1
                 self._gaps.pop(expected, None)

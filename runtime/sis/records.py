@@ -10,8 +10,8 @@ The record shapes are documented in ``RECORDS.md``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
 
 from sqlalchemy import Boolean, Date, DateTime, Table, select, tuple_
 from sqlalchemy.engine import Connection
@@ -24,7 +24,7 @@ KEY_SEPARATOR = "|"
 
 
 def table(object_type: str) -> Table:
-    return OBJECTS[object_type].__table__
+    return cast(Table, OBJECTS[object_type].__table__)
 
 
 def jsonable(value: Any) -> Any:
@@ -63,7 +63,8 @@ class RowReader:
         t = table(object_type)
         self.names = [c.name for c in t.columns]
         sqlite = dialect == "sqlite"
-        columns, converters = [], []
+        columns: list[Any] = []
+        converters: list[Callable[[Any], str] | None] = []
         for c in t.columns:
             if isinstance(c.type, (Date, DateTime)) and sqlite:
                 columns.append(type_coerce(c, String).label(c.name))

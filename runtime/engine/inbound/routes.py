@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from starlette.routing import Route
 
@@ -31,19 +32,20 @@ def inbound_routes(engine, metrics, on_received: Callable[[int], None] | None) -
 
     active = [(iid, interface) for iid, interface in sorted(engine.project.interfaces.items())
               if interface.status == "active"]
-    hooks = [(iid, interface, spec, None) for iid, interface in active
+    hooks: list[tuple[int, Any, Any, str | None]] = [(iid, interface, spec, None) for iid, interface in active
              for spec in sources_of(interface) if spec.type == "webhook"]
     hooks += [(iid, interface, callback.source, name) for iid, interface in active
               for name, callback in zip(callback_names(interface), callbacks_of(interface))]
     routes: list[Route] = []
     served: set[str] = set()
     directory = None
-    scim_bases: dict[str, tuple[ScimHook, list[str]]] = {}
+    scim_bases: dict[str, tuple[Any, list[str]]] = {}
     for iid, interface, spec, channel in hooks:
         if spec.style != "scim" and spec.path in served:
             log.error("webhook %s of interface %s not served: the path is taken", spec.path, iid, extra={"interface": iid})
             continue
         try:
+            hook: Any  # a ScimHook serves collections and items as well
             if spec.style == "scim":
                 directory = directory or Directory(settings.sis_url(engine.project.root))
                 hook = ScimHook(engine, interface, metrics, on_received, spec, channel=channel, directory=directory)

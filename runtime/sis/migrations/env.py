@@ -39,6 +39,6 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _configure(connection)
 else:  # plain ``alembic -c ...`` use: the URL from the config
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as conn:
         _configure(conn)

@@ -147,7 +147,9 @@ def companies(rng: random.Random, count: int, programs_: list[dict], places, tak
     for program in programs_:
         by_sector.setdefault(program["sector"], []).append(program)
     sectors = sorted(by_sector)
-    rows, recognitions, recognised = [], [], {}
+    rows: list = []
+    recognitions: list = []
+    recognised: dict = {}
     for i in range(count):
         sector = sectors[i % len(sectors)]
         code = sbb_code(rng, taken)
