@@ -11,6 +11,7 @@ import json
 import click
 
 from runtime.cli.output import format_option
+from runtime.engine.audit import ACTIONS
 
 
 @click.group()
@@ -20,7 +21,7 @@ def audit() -> None:
 
 @audit.command("list")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
-@click.option("--action", type=click.Choice(["run", "dry-run", "replay", "discard"]), default=None)
+@click.option("--action", type=click.Choice(ACTIONS), default=None)
 @click.option("--actor", default=None, help="Only this person's actions.")
 @click.option("--interface", "interface_id", type=int, default=None, help="Only this interface number.")
 @format_option()
