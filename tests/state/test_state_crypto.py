@@ -75,7 +75,7 @@ def test_without_a_keyring_values_are_stored_plainly_and_a_sealed_one_is_refused
     crypto.configure(None)
     assert crypto.seal({"a": 1}) == {"a": 1}
     sealed = Keyring((("k1", K1),)).seal({"a": 1})
-    with pytest.raises(ConfigError, match="encrypted under state key k1, but catalog.yaml has no state.keys"):
+    with pytest.raises(ConfigError, match=r"encrypted under state key k1, but catalog\.yaml has no state\.keys"):
         crypto.unseal(sealed)
 
 
