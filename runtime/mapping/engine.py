@@ -97,6 +97,8 @@ class ObjectNode:
 @dataclass
 class ListNode:
     items: list
+    #: per entry, its ``when`` (None: always there); an entry whose when is false is left out
+    whens: list = field(default_factory=list)
 
 
 @dataclass
@@ -117,7 +119,9 @@ def evaluate(node: Any, cur: Any, root: Any, path: tuple) -> Any:
     if isinstance(node, ConstNode):
         return copy.deepcopy(node.value)
     if isinstance(node, ListNode):
-        return [evaluate(item, cur, root, (*path, i)) for i, item in enumerate(node.items)]
+        whens = node.whens or [None] * len(node.items)
+        return [evaluate(item, cur, root, (*path, i)) for i, (item, when) in enumerate(zip(node.items, whens))
+                if when is None or truthy(evaluate(ExprNode(when), cur, root, (*path, i)))]
     if isinstance(node, ObjectNode):
         out = {}
         for key, child, when in node.fields:
@@ -213,7 +217,13 @@ class Builder:
             return self._each(spec, cur, loc, omit_null)
         if kind == "list":
             built = [self.value(item, cur, (*loc, i), omit_null) for i, item in enumerate(spec)]
-            return "[" + ", ".join(code for code, _ in built) + "]", ListNode([node for _, node in built])
+            whens = [self.condition(item["when"], cur, (*loc, i, "when")) if _has_when(item) else None
+                     for i, item in enumerate(spec)]
+            if not any(whens):
+                return "[" + ", ".join(code for code, _ in built) + "]", ListNode([node for _, node in built])
+            # an entry with a false ``when`` is left out, as a field of an object is
+            parts = [f"*(({code},) if {when[0]} else ())" if when else code for (code, _), when in zip(built, whens)]
+            return "[" + ", ".join(parts) + "]", ListNode([node for _, node in built], [w[1] if w else None for w in whens])
         fields = spec["object"] if kind == "object" else spec
         if not isinstance(fields, dict):
             return self._fail(Problem((*loc, "object"), "object: expects a mapping of field names"))[0], ConstNode(None)
