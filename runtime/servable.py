@@ -30,7 +30,7 @@ def interface_files(project, interface) -> set[str]:
     return files
 
 
-def _valuemaps_used(project, files: set[str]) -> set[str]:
+def valuemaps_used(project, files: set[str]) -> set[str]:
     """The broken-able value map files a set of mapping files names (by the map's name in the text)."""
     folder = project.root / "mappings" / "valuemaps"
     if not folder.is_dir():
@@ -57,7 +57,7 @@ def servable(project) -> tuple[dict[int, Any], dict[str, str]]:
     good = {}
     for iid, interface in project.interfaces.items():
         files = interface_files(project, interface)
-        files |= _valuemaps_used(project, files)
+        files |= valuemaps_used(project, files)
         if not files & broken.keys():
             good[iid] = interface
     # a file whose content did not load at all still names an interface that is not served

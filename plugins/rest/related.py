@@ -21,7 +21,6 @@ from pydantic import Field
 from runtime.models.common import Expression, Model
 from runtime.plugin import Record
 
-from . import bodies, errors
 from .lookup import compile_lookup
 
 
@@ -52,6 +51,8 @@ def attach(client: Any, specs: Sequence[Related], records: list[Record]) -> None
 
 
 def _fetch(client: Any, spec: Related, values: list[str]) -> dict[str, Any]:
+    from . import bodies, errors  # httpx: imported when a run fetches, not when a spec is checked
+
     query = dict(spec.params)
     query[spec.filter_param] = spec.joiner.join(spec.filter_template.replace("{value}", v) for v in values)
     where = f"GET {spec.path}"

@@ -12,20 +12,16 @@ from runtime.plugin import PluginContext
 
 
 def check_spec(spec: BaseModel, ctx: PluginContext) -> list[tuple[tuple, str]]:
-    from runtime.errors import ConfigError
-    from runtime.sis import declared
-    from runtime.sis.models import OBJECTS
+    from runtime.sis import shape
     from runtime.sis.relations import RELATIONS, resolve
 
-    try:
-        declared.register(getattr(ctx, "project_root", None))
-    except ConfigError:
-        pass  # the declaration's own problems are reported with their lines (runtime/objectcheck.py)
+    # the columns without building the ORM; a project's declared objects included
+    objects = shape.columns(getattr(ctx, "project_root", None))
     problems: list[tuple[tuple, str]] = []
     object_type = getattr(spec, "object", None)
-    if object_type not in OBJECTS:
-        return [(("object",), f"unknown SIS object '{object_type}'; known: {', '.join(sorted(OBJECTS))}")]
-    columns = OBJECTS[object_type].__table__.c
+    if object_type not in objects:
+        return [(("object",), f"unknown SIS object '{object_type}'; known: {', '.join(sorted(objects))}")]
+    columns = objects[object_type]
     for index, include in enumerate(getattr(spec, "include", None) or []):
         try:
             resolve(object_type, include)
@@ -45,45 +41,37 @@ def check_spec(spec: BaseModel, ctx: PluginContext) -> list[tuple[tuple, str]]:
         problems.append((("replace_scope",), f"'{scope}' is not a field of {object_type}"))
     if operation == "replace" and scope is None:
         problems.append((("replace_scope",), "operation 'replace' needs replace_scope (e.g. date)"))
-    return problems + where_fields(spec)
+    return problems + where_fields(spec, objects)
 
 
 def target_fields(spec: BaseModel, ctx: PluginContext) -> tuple[str, dict[str, Any]] | None:
     """What a record written to the SIS object may hold: its columns, its many relations (lists
     of child records, each with the child's own fields) and its plural (several rows of itself)."""
-    from runtime.errors import ConfigError
-    from runtime.sis import declared
-    from runtime.sis.children import rows_field
-    from runtime.sis.models import OBJECTS
+    from runtime.sis import shape
     from runtime.sis.relations import RELATIONS
 
-    try:
-        declared.register(getattr(ctx, "project_root", None))
-    except ConfigError:
-        return None  # the declaration's own problems are reported with their lines
+    objects = shape.columns(getattr(ctx, "project_root", None))
     object_type = getattr(spec, "object", None)
-    if object_type not in OBJECTS:
+    if object_type not in objects:
         return None  # check_spec reports the unknown object
 
     def columns(name: str) -> dict[str, Any]:
-        return {c.name: None for c in OBJECTS[name].__table__.c}
+        return dict.fromkeys(objects[name])
 
     fields = columns(object_type)
     for name, relation in RELATIONS.get(object_type, {}).items():
-        if relation.many and relation.target in OBJECTS:
+        if relation.many and relation.target in objects:
             fields[name] = columns(relation.target)
-    fields[rows_field(object_type)] = columns(object_type)
+    fields[f"{object_type}s"] = columns(object_type)  # several rows of itself (children.rows_field)
     return f"SIS object '{object_type}'", fields
 
 
-def where_fields(spec: BaseModel) -> list[tuple[tuple, str]]:
+def where_fields(spec: BaseModel, objects: dict[str, tuple[str, ...]]) -> list[tuple[tuple, str]]:
     """The fields a source's ``where`` reads from the record: each must be a column of the object
     or one of its includes (a typo there would silently filter out every record)."""
-    from runtime.sis.models import OBJECTS
-
     object_type = getattr(spec, "object", None)
     where = getattr(spec, "where", None)
-    if object_type not in OBJECTS or not where:
+    if object_type not in objects or not where:
         return []
     import jmespath
 
@@ -91,7 +79,7 @@ def where_fields(spec: BaseModel) -> list[tuple[tuple, str]]:
         tree = jmespath.compile(str(where)).parsed
     except jmespath.exceptions.JMESPathError:
         return []  # the expression check reports it
-    known = {c.name for c in OBJECTS[object_type].__table__.c}
+    known = set(objects[object_type])
     known |= {include.split(".", 1)[0] for include in getattr(spec, "include", None) or []}
     known |= {"null", "true", "false"}  # written bare they are fields that are never there: null, as meant
     problems = []

@@ -38,9 +38,11 @@ class SisSource(SpecBase):
             return []
         objects = {self.object}
         if self.follow_includes and self.include:
-            from runtime.sis.related import RelatedChanges
+            # every object along every include chain (RelatedChanges.objects), from the relations
+            # alone: runtime.sis.related would build the ORM for validate's wake-up explanation
+            from runtime.sis.relations import resolve
 
-            objects.update(RelatedChanges(self.object, self.include).objects)
+            objects.update(relation.target for include in self.include for _, relation in resolve(self.object, include))
         return sorted(objects)
 
 

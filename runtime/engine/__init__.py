@@ -92,6 +92,19 @@ Decisions (where the design left a choice):
 
 from __future__ import annotations
 
-from runtime.engine.pipeline import Engine, RunSummary
+from typing import TYPE_CHECKING
 
 __all__ = ["Engine", "RunSummary"]
+
+if TYPE_CHECKING:
+    from runtime.engine.pipeline import Engine, RunSummary
+
+
+def __getattr__(name: str):
+    # ``from runtime.engine import Engine`` imports the pipeline (SQLAlchemy, the state store);
+    # importing a light submodule (realtime's wake-up explanation for validate) does not
+    if name in __all__:
+        from runtime.engine import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'runtime.engine' has no attribute {name!r}")

@@ -32,7 +32,8 @@ def _engine(ctx: click.Context, only: list[str] | None = None):
     from runtime.project import load_project
 
     configure(level="DEBUG" if ctx.obj.get("debug") else "INFO")
-    project = load_project(ctx.obj["project"])
+    # naming interfaces loads only those (and what they use); commands over all of them load all
+    project = load_project(ctx.obj["project"], only=only or None)
     problems = project.diagnostics
     if only is not None and problems:
         from runtime.servable import interface_files

@@ -60,10 +60,9 @@ def wake_reasons(interface) -> dict[str, list[str]]:
     """Each SIS object whose outbox changes wake an outbox interface → why: ``trigger.objects``,
     or ``source <object> (include <path>)`` for what a source reads or includes (a source spec
     offering ``wake_objects()``, e.g. the sis source). ``koppel validate`` prints it."""
-    from runtime.engine.pipeline import sources_of
-
     reasons: dict[str, list[str]] = {o: ["trigger.objects"] for o in interface.trigger.objects}
-    for spec in sources_of(interface):
+    # pipeline.sources_of, written out: importing the pipeline would load SQLAlchemy into validate
+    for spec in list(getattr(interface, "all_sources", None) or [interface.source]):
         extra = getattr(spec, "wake_objects", None)
         if not callable(extra):
             continue

@@ -102,9 +102,14 @@ def _json_schema_validator(schema: dict, registry: Any = None, document: Any = N
         raise ConfigError(f"the contract's JSON Schema is invalid: {exc.message}") from exc
     kwargs = {"registry": registry} if registry is not None else {}
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER, **kwargs)
-    fits = compile_fast(schema, document, uri, cls.FORMAT_CHECKER)
+    # compiled at the first record, not here: `koppel validate` loads every contract to check
+    # it and would pay seconds compiling code it never runs
+    compiled: list = []
 
     def validate(record: Any) -> None:
+        if not compiled:
+            compiled.append(compile_fast(schema, document, uri, cls.FORMAT_CHECKER))
+        fits = compiled[0]
         if fits is not None and fits(record):
             return  # compiled once, never more lenient than jsonschema (fastcontract.py)
         error = jsonschema.exceptions.best_match(validator.iter_errors(record))

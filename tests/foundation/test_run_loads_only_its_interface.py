@@ -1,0 +1,69 @@
+"""``koppel run N`` loads and checks catalog.yaml, interface N and the mappings and value maps it
+uses, nothing else: a broken file of another interface neither stops it nor is read at all."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runtime import yamlsource
+from runtime.project import load_project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    copy = tmp_path_factory.mktemp("project")
+    for name in ("catalog.yaml", "interfaces", "mappings", "contracts", "sandbox/secrets"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name)
+        elif source.exists():
+            shutil.copy(source, copy / name)
+    # break another interface, a mapping of another interface and a mapping test
+    (copy / "interfaces" / "26-toetsresultaten.yaml").write_text("id: 26\nsource: [unclosed\n", encoding="utf-8")
+    (copy / "mappings" / "eckid-vervangen.yaml").write_text("name: eckid-vervangen\noutput: {x: 'a +'}\n", encoding="utf-8")
+    return copy
+
+
+def _reads(monkeypatch, root: Path, only):
+    read: list[str] = []
+    original = yamlsource.load_file
+
+    def spy(path, display=None):
+        read.append(str(Path(path).resolve().relative_to(root.resolve())))
+        return original(path, display)
+
+    monkeypatch.setattr(yamlsource, "load_file", spy)
+    for module in ("runtime.project", "runtime.mapping.check", "runtime.crossrefs", "runtime.fieldcheck"):
+        monkeypatch.setattr(f"{module}.load_file", spy, raising=False)
+    return load_project(root, only=only), read
+
+
+def test_the_whole_project_reports_both_broken_files(project_copy):
+    files = {d.file for d in load_project(project_copy).diagnostics}
+    assert {"interfaces/26-toetsresultaten.yaml", "mappings/eckid-vervangen.yaml"} <= files
+
+
+def test_run_of_another_interface_reads_neither_broken_file(monkeypatch, project_copy):
+    project, read = _reads(monkeypatch, project_copy, ["0"])
+    assert project.diagnostics == []
+    assert sorted(project.interfaces) == [0]
+    assert "interfaces/00-sis-datalaag.yaml" in read
+    assert "catalog.yaml" in read
+    assert not [f for f in read if f.startswith("interfaces/") and f != "interfaces/00-sis-datalaag.yaml"]
+    assert not [f for f in read if f.startswith("mappings/tests/")]
+    assert "mappings/eckid-vervangen.yaml" not in read
+    # every interface file is still known by name, so catalog rows and `koppel run 26` resolve
+    assert len(project.interface_paths) == len(list((project_copy / "interfaces").glob("*.yaml")))
+
+
+def test_run_by_file_stem_loads_that_interface_and_its_mappings(monkeypatch, project_copy):
+    project, read = _reads(monkeypatch, project_copy, ["13-eckid"])
+    assert sorted(project.interfaces) == [13]
+    assert {"mappings/eckid-aanvraag.yaml", "mappings/eckid-terugschrijven.yaml"} <= set(read)
+    # 13 uses the broken mapping itself: the run is stopped with that file's diagnostic
+    assert {d.file for d in project.diagnostics} == {"mappings/eckid-vervangen.yaml"}
