@@ -111,7 +111,9 @@ class Console:
     async def overview(self, request: Request):
         rows = views.overview(self.engine, self.state)
         totals = {c: sum(r["rag"] == c for r in rows) for c in ("green", "amber", "red", "grey")}
-        return self.render(request, "overview.html", rows=rows, totals=totals)
+        systems = views.systems(self.engine.project, rows)
+        return self.render(request, "overview.html", rows=rows, totals=totals, systems=systems,
+                           mermaid=views.coloured_mermaid(self.engine.project, systems))
 
     async def interface(self, request: Request, **extra):
         iid = request.path_params["iid"]

@@ -158,3 +158,39 @@ def carries_bsn(project, interface) -> bool:
     systems = project.catalog.systems
     names = {getattr(t, "system", None) for t in getattr(interface, "targets", None) or []}
     return any(getattr(systems.get(n), "bsn_legal_basis", None) for n in names if n)
+
+
+_WORST = ("red", "amber", "green", "grey")
+
+
+def systems(project, rows: list[dict]) -> list[dict]:
+    """Every system of the catalog, coloured by the worst state of the interfaces that touch it."""
+    by_id = {r["id"]: r for r in rows}
+    found: dict[str, list[str]] = {key: [] for key in project.catalog.systems}
+    for row in project.catalog.interfaces:
+        state = by_id.get(row.id, {}).get("rag", "grey")
+        for key in {*row.source_systems, *row.target_systems}:
+            found.setdefault(key, []).append(state)
+    out = []
+    for key, states in found.items():
+        system = project.catalog.systems.get(key)
+        rag = next((c for c in _WORST if c in states), "grey")
+        out.append({"key": key, "name": system.name if system else key, "rag": rag,
+                    "interfaces": sorted(r.id for r in project.catalog.interfaces
+                                         if key in (*r.source_systems, *r.target_systems))})
+    return out
+
+
+def coloured_mermaid(project, systems_: list[dict]) -> str:
+    """The catalog's architecture picture (``koppel catalog --format mermaid``), each system
+    coloured by its state, to paste into any Mermaid viewer."""
+    from runtime.catalog_render import _node, mermaid
+
+    lines = [mermaid(project).rstrip("\n"),
+             "    classDef green fill:#d8efe0,stroke:#2e8b57", "    classDef amber fill:#fff1c7,stroke:#d99a00",
+             "    classDef red fill:#f9d6d6,stroke:#c62828", "    classDef grey fill:#eceef2,stroke:#9aa3af"]
+    for colour in _WORST:
+        members = [_node(s["key"]) for s in systems_ if s["rag"] == colour]
+        if members:
+            lines.append(f"    class {','.join(members)} {colour}")
+    return "\n".join(lines) + "\n"

@@ -159,3 +159,16 @@ def test_replay_by_an_operator_delivers_and_is_in_the_audit_trail(console_colleg
     assert "wrong status code list" in trail and "111222333" not in trail
     lineage = client.get(f"/ui/lineage?q={console_college.refused}").text
     assert lineage.count('class="outcome delivered"') == 1  # the replay's delivery, found by aanmeldId
+
+
+def test_the_overview_colours_each_system_by_the_interfaces_that_touch_it(console_college, client, letter):
+    sign_in(client, "viewer")
+    html = client.get("/ui/").text
+    states = {key: colour for colour, key in re.findall(r'<li class="system (\w+)" data-system="([\w-]+)"', html)}
+    assert len(states) == len(console_college.engine.project.catalog.systems)
+    assert (states["intergrip"], states["website"], states["crm"]) == ("amber", "green", "grey")
+    assert states["sis"] == "amber"  # the worst of every interface it takes part in
+    mermaid = re.search(r'<pre id="mermaid">(.*?)</pre>', html, re.S).group(1)
+    assert mermaid.startswith("flowchart LR")
+    amber = next(line for line in mermaid.splitlines() if line.strip().startswith("class ") and line.endswith(" amber"))
+    assert "intergrip" in amber.split()[1].split(",")
