@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_description_equals_the_models():
     builtin = {name: cols for name, cols in shape.from_models().items() if name in shape.BUILTIN}
-    assert shape.BUILTIN == builtin, "a model changed: run .venv/bin/python -m runtime.sis.shape"
+    assert builtin == shape.BUILTIN, "a model changed: run .venv/bin/python -m runtime.sis.shape"
     from runtime.sis.models import OBJECTS
 
     declared = {name for name, model in OBJECTS.items() if getattr(model, "declared", False)}
@@ -24,9 +24,9 @@ def test_the_description_equals_the_models():
 def test_validate_of_the_project_builds_no_orm_and_imports_no_database_or_http_stack():
     # what `koppel validate` does, in a fresh process: which heavy modules did it import?
     code = ("import sys; from runtime.cli import main\n"
-            "try:\n    main(['--project', %r, 'validate', '-q'], standalone_mode=False)\n"
+            f"try:\n    main(['--project', {str(ROOT)!r}, 'validate', '-q'], standalone_mode=False)\n"
             "except SystemExit:\n    pass\n"
-            "print(*[m in sys.modules for m in ('runtime.sis.models', 'sqlalchemy', 'alembic', 'httpx')])" % str(ROOT))
+            "print(*[m in sys.modules for m in ('runtime.sis.models', 'sqlalchemy', 'alembic', 'httpx')])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split()[-4:] == ["False"] * 4, out.stdout[-2000:] + out.stderr[-2000:]
 
