@@ -120,6 +120,8 @@ def test_the_code_flow_signs_in_with_the_role_from_the_id_token(acceptatie):
         back = httpx.get(start.headers["location"], follow_redirects=False).headers["location"]
         done = client.get(back.replace("https://testserver", ""), follow_redirects=False)
         assert (done.status_code, done.headers["location"]) == (303, "/ui/audit")
+        cookie = done.headers["set-cookie"].lower()
+        assert "; secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie  # outside the sandbox
         page = client.get("/ui/audit")
         assert page.status_code == 200 and "j.jansen · operator · acceptatie" in page.text
         (token_request,) = provider.token_requests
