@@ -37,12 +37,24 @@ COMMANDS = {
 }
 
 
+#: commands a plugin ships ("koppel sbb" with the soap plugin) come through this entry-point group,
+#: as the plugins themselves do, so this module names none of them; a built-in name wins
+COMMAND_GROUP = "koppel.commands"
+
+
+def commands() -> dict[str, str]:
+    """command name → "module:attribute": the built-ins and the plugins' (not imported yet)."""
+    from importlib.metadata import entry_points
+
+    return {**{ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP)}, **COMMANDS}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(commands())
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
+        target = COMMANDS.get(name) or commands().get(name)
         if target is None:
             return None
         module_name, attr = target.split(":")
