@@ -26,6 +26,7 @@ from runtime.engine.metrics import Metrics
 from runtime.engine.realtime import Realtime
 from runtime.engine.scheduler import Scheduler
 from runtime.engine.server import DaemonState, create_app
+from runtime.engine.state.retention import PurgeLoop
 
 log = logging.getLogger("koppel.daemon")
 
@@ -57,6 +58,7 @@ class Daemon:
         self._stamp = _definition_stamp(engine.project.root) if watch else None
         self.only = only  # koppel serve --only: reloads keep to these interfaces
         self._reloader: threading.Thread | None = None
+        self.purger = PurgeLoop(engine)
         for name, why in sorted((invalid or {}).items()):
             log.error("definition invalid, not served: %s", why, extra={"file": name})
 
@@ -69,6 +71,7 @@ class Daemon:
         if self.scheduler:
             self.scheduler.start()
         realtime = self.realtime.start() if self.realtime else []
+        self.purger.start()  # retention (runtime/engine/state/retention.py), KOPPEL_PURGE_EVERY
         self.state.started = True
         self._reloader = threading.Thread(target=self._reload_loop, name="reload", daemon=True)
         self._reloader.start()
@@ -86,6 +89,7 @@ class Daemon:
         self.state.draining = True
         self._stopping.set()
         self.engine.stop()
+        self.purger.stop()
         self._stop_loops()
         _close_own_runs(self.engine.store)
         log.info("drained")

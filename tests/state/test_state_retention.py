@@ -160,3 +160,22 @@ def test_deliveries_go_on_while_the_purge_runs(tmp_path, state_url):
         assert c.execute(select(func.count()).select_from(m.lineage)).scalar() == 20 * len(rounds)
         assert c.execute(select(func.count()).select_from(m.deliveries)).scalar() == 20 * len(rounds)
     engine.close()
+
+
+def test_the_daemons_purge_runs_under_a_lease_and_removes_what_is_old(tmp_path):
+    from runtime.engine.state.retention import PurgeLoop
+
+    engine = _engine(tmp_path, f"sqlite:///{tmp_path / 's.db'}")
+    store = engine.store
+    at = utcnow() - dt.timedelta(seconds=600)
+    with store.engine.begin() as c:
+        c.execute(insert(m.lineage), [{"interface_id": 7, "target": "tgt", "idempotency_key": f"k{i}",
+                                       "status": "delivered", "at": at} for i in range(5)])
+    loop = PurgeLoop(engine, every=3600)
+    assert store.acquire_lease("state:purge", "another-daemon", 60)
+    assert loop.run_once() is None  # another daemon is purging
+    store.release_lease("state:purge", "another-daemon")
+    assert loop.run_once().removed["lineage"] == 5
+    assert _ids(store, m.lineage) == []
+    assert PurgeLoop(engine, every=0).thread.is_alive() is False
+    engine.close()

@@ -51,12 +51,13 @@ def retention_of(project, interface) -> Retention:
 
 
 def purge(store, project, *, dry_run: bool = False, now: dt.datetime | None = None, batch: int = BATCH,
-          sis_engine=None, pause: float = 0.0) -> PurgeReport:
+          sis_engine=None, pause: float = 0.0, stop=None) -> PurgeReport:
     """Remove (or with ``dry_run`` count) what is past its time; ``sis_engine``: the SIS store's
-    database for the outbox (None: the outbox is left alone). ``pause``: seconds between batches."""
+    database for the outbox (None: the outbox is left alone). ``pause``: seconds between batches;
+    ``stop``: an Event that ends the purge after the batch in hand (a daemon draining)."""
     now = now or utcnow()
     report = PurgeReport()
-    deleter = _Deleter(store.engine, dry_run, batch, pause)
+    deleter = _Deleter(store.engine, dry_run, batch, pause, stop)
     for iid in sorted(project.interfaces):
         keep = retention_of(project, project.interfaces[iid])
         d, line, dl, box = m.deliveries.c, m.lineage.c, m.dead_letters.c, m.inbox.c
@@ -79,11 +80,11 @@ def purge(store, project, *, dry_run: bool = False, now: dt.datetime | None = No
                 report.add("inbox", deleter.run(m.inbox, box.id, and_(
                     box.interface_id == iid, box.id <= read_upto, box.received_at < _ago(now, keep.inbox))))
     if sis_engine is not None:
-        _purge_outbox(store, project, sis_engine, now, report, dry_run, batch, pause)
+        _purge_outbox(store, project, now, report, _Deleter(sis_engine, dry_run, batch, pause, stop))
     return report
 
 
-def _purge_outbox(store, project, sis_engine, now, report: PurgeReport, dry_run: bool, batch: int, pause: float) -> None:
+def _purge_outbox(store, project, now, report: PurgeReport, deleter: _Deleter) -> None:
     from runtime.sis.models import Outbox
 
     catalog = getattr(project, "catalog", None)
@@ -106,7 +107,7 @@ def _purge_outbox(store, project, sis_engine, now, report: PurgeReport, dry_run:
                             "have not read it yet")
         return
     t = Outbox.__table__
-    report.add("outbox", _Deleter(sis_engine, dry_run, batch, pause).run(
+    report.add("outbox", deleter.run(
         t, t.c.seq, and_(t.c.seq <= upto, t.c.changed_at < _ago(now, period))))
 
 
@@ -143,6 +144,7 @@ class _Deleter:
     dry_run: bool
     batch: int
     pause: float
+    stop: object = None  # threading.Event
 
     def run(self, table: Table, key, condition) -> int:
         """Delete the rows matching ``condition``, ``batch`` at a time; the number removed."""
@@ -155,7 +157,7 @@ class _Deleter:
             with self.engine.begin() as c:
                 n = c.execute(table.delete().where(key.in_(chosen))).rowcount
             total += n
-            if n < self.batch:
+            if n < self.batch or (self.stop is not None and self.stop.is_set()):
                 return total
             if self.pause:
                 time.sleep(self.pause)
@@ -175,3 +177,58 @@ def sis_engine_for(project):
         pass
     engine.dispose()
     return None
+
+
+class PurgeLoop:
+    """The daemon's purge: every ``KOPPEL_PURGE_EVERY`` seconds (default 3600; 0 turns it off),
+    under the lease ``state:purge`` so one daemon of several purges at a time. A purge that
+    fails is logged and tried again next time; it never stops the daemon."""
+
+    def __init__(self, engine, every: float | None = None) -> None:
+        import os
+        import threading
+
+        self.engine = engine
+        self.every = float(os.environ.get("KOPPEL_PURGE_EVERY", "3600")) if every is None else every
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="purge", daemon=True)
+        self.last: PurgeReport | None = None
+
+    def start(self) -> None:
+        if self.every > 0:
+            self.thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.run_once()
+
+    def run_once(self) -> PurgeReport | None:
+        import logging
+
+        from runtime.engine.lease import Lease
+
+        log = logging.getLogger("koppel.daemon")
+        engine = self.engine
+        lease = Lease(engine.store, "state:purge")
+        if not lease.acquire():
+            return None
+        sis = None
+        try:
+            sis = sis_engine_for(engine.project)
+            self.last = purge(engine.store, engine.project, sis_engine=sis, pause=0.01, stop=self.stopped)
+            log.info("purge done", extra={"removed": self.last.removed})
+            return self.last
+        except Exception as exc:  # noqa: BLE001 - a purge never stops the daemon: next time
+            from runtime import redact
+
+            log.warning("purge failed, tried again in %.0f s: %s", self.every, redact.text(str(exc)))
+            return None
+        finally:
+            if sis is not None:
+                sis.dispose()
+            lease.release()
