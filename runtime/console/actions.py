@@ -114,7 +114,7 @@ def _subject(ids: list[int], selection: Selection) -> str:
         return listed
     parts = [f"interface {selection.interface_id}" if selection.interface_id is not None else None,
              f"class {selection.error_class}" if selection.error_class else None,
-             f"since {selection.since:%Y-%m-%d %H:%M}" if selection.since else None]
+             f"since {selection.since:%Y-%m-%d %H:%M} UTC" if selection.since else None]
     return f"every open one matching ({', '.join(p for p in parts if p) or 'no filter'}): {listed}"
 
 

@@ -272,7 +272,11 @@ def _since(value) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(str(value))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if parsed.tzinfo is None:  # the form's datetime-local: the college's own clock, as the pages show it
+        from zoneinfo import ZoneInfo
+
+        parsed = parsed.replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
+    return parsed.astimezone(dt.UTC)  # the state stores UTC (SQLite compares the text)
 
 
 def _filters(params) -> actions.Selection:

@@ -172,3 +172,66 @@ def test_the_overview_colours_each_system_by_the_interfaces_that_touch_it(consol
     assert mermaid.startswith("flowchart LR")
     amber = next(line for line in mermaid.splitlines() if line.strip().startswith("class ") and line.endswith(" amber"))
     assert "intergrip" in amber.split()[1].split(",")
+
+
+def test_run_now_and_a_dry_run_of_a_bsn_carrying_interface_are_audited_a_plain_dry_run_is_not(console_college, client):
+    from runtime.engine import audit
+
+    sign_in(client, "operator")
+    store = console_college.engine.store
+    token = csrf_of(client)
+    ran = client.post("/ui/interfaces/11/run", data={"csrf": token, "reason": "after Intergrip's outage"},
+                      follow_redirects=False)
+    assert ran.status_code == 303
+    run_id = int(ran.headers["location"].rsplit("/", 1)[1])
+    entry = audit.entries(store, action="run")[0]
+    assert (entry["interface_id"], entry["subject"], entry["reason"]) == (11, f"run {run_id}", "after Intergrip's outage")
+    assert entry["outcome"].startswith(f"{store.run(run_id)['outcome']}: read ")
+
+    carries = console_college.engine.project.interface(15)
+    from runtime.console.views import carries_bsn
+
+    assert carries_bsn(console_college.engine.project, carries)
+    assert not carries_bsn(console_college.engine.project, console_college.engine.project.interface(11))
+    before = len(audit.entries(store, action="dry-run"))
+    shown = client.post("/ui/interfaces/11/dry-run", data={"csrf": token, "limit": "3"})
+    assert shown.status_code == 200 and 'id="dry-run"' in shown.text
+    assert len(audit.entries(store, action="dry-run")) == before
+    shown = client.post("/ui/interfaces/15/dry-run", data={"csrf": token, "limit": "3", "reason": "checking a BRON fix"})
+    assert shown.status_code == 200 and 'id="dry-run"' in shown.text, shown.text[-800:]
+    entry = audit.entries(store, action="dry-run")[0]
+    assert (entry["interface_id"], entry["subject"], entry["reason"]) == (15, "up to 3 record(s)", "checking a BRON fix")
+    assert re.fullmatch(r"\d+ item\(s\) shown", entry["outcome"])
+
+
+def test_discard_every_open_letter_matching_the_filter_leaves_the_others(console_college, client):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from runtime.engine import audit
+
+    store = console_college.engine.store
+    older = int(console_college.dead_letter_of(console_college.change(refuse=True)))
+    store.engine.dispose()
+    with store.engine.begin() as c:  # an hour older than the filter (its last attempt)
+        import sqlalchemy as sa
+
+        c.execute(sa.text("UPDATE koppel_dead_letters SET last_attempt_at = :t WHERE id = :i"),
+                  {"t": dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1), "i": older})
+    import time
+
+    time.sleep(1.1)  # every letter made before (this module's, the college's) is older than the filter
+    since = dt.datetime.now(ZoneInfo("Europe/Amsterdam"))
+    new = [console_college.dead_letter_of(console_college.change(refuse=True)) for _ in range(2)]
+    sign_in(client, "operator")
+    response = client.post("/ui/deadletters/discard", data={
+        "csrf": csrf_of(client), "scope": "matching", "interface": "11", "error_class": "record",
+        "since": since.strftime("%Y-%m-%dT%H:%M:%S"), "reason": "test applications, withdrawn"})
+    assert "discarded 2 dead letter(s)" in response.text, re.findall(r"notice[^<]*<", response.text)
+    assert [store.dead_letter(i)["status"] for i in [older, *new]] == ["open", "discarded", "discarded"]
+    assert store.dead_letter(new[0])["resolution"] == "test applications, withdrawn (operator)"
+    entry = audit.entries(store, action="discard")[0]
+    assert entry["subject"] == (f"every open one matching (interface 11, class record, since "
+                                f"{since.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC): dead letter(s) "
+                                f"{new[0]}, {new[1]}")
+    assert entry["outcome"] == "2 discarded"
