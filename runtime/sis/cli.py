@@ -5,6 +5,7 @@
                                              its documents' PDFs in KOPPEL_DOCUMENTS_DIR (var/documents)
     koppel sis outbox --tail 20 [--object student] [--follow]
     koppel sis stats                         rows per object table and the outbox position
+    koppel sis merge-person KEEP DROP        one human in two person rows: DROP's rows move to KEEP
 
 The store is KOPPEL_SIS_URL, default an SQLite file under var/ (``runtime.settings.sis_url``).
 Nothing printed here carries a BSN: outbox keys and messages go through ``runtime.redact``.
@@ -144,6 +145,27 @@ def stats(ctx: click.Context) -> None:
         click.echo(f"  {name:<20} {n:>9}")
 
 
+@sis.command("merge-person")
+@click.argument("keep")
+@click.argument("drop")
+@click.pass_context
+def merge_person(ctx: click.Context, keep: str, drop: str) -> None:
+    """Merge person DROP into person KEEP (one transaction): DROP's applications, documents,
+    memberships and other rows move to KEEP, KEEP's empty fields are filled from DROP, DROP is
+    deleted. Refused for two different BSNs or onderwijsnummers (runtime/sis/merge.py)."""
+    from runtime.sis.merge import merge
+
+    url = _url(ctx)
+    result = _guard(lambda: merge(url, keep, drop), url)
+    click.echo(f"Merged person {drop} into {keep}; {drop} is deleted.")
+    for table, n in sorted(result.moved.items()):
+        click.echo(f"  moved    {table:<20} {n:>6}")
+    for table, n in sorted(result.dropped_twins.items()):
+        click.echo(f"  twin     {table:<20} {n:>6}  (KEEP had it already)")
+    if result.filled:
+        click.echo(f"  filled from {drop}: {', '.join(result.filled)}")
+
+
 def _guard(action, url: str):  # noqa: ANN001, ANN202
     """Turn a database failure into a short message without credentials or personal data."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -154,6 +176,6 @@ def _guard(action, url: str):  # noqa: ANN001, ANN202
         return action()
     except (OperationalError, ProgrammingError) as exc:
         reason = redact.text(str(exc.orig).strip().splitlines()[0]) if exc.orig else type(exc).__name__
-        if "no such table" in reason or "does not exist" in reason and "relation" in reason:
+        if "no such table" in reason or ("does not exist" in reason and "relation" in reason):
             reason += " (run 'koppel sis init' first)"
         raise ConfigError(f"SIS store {_display(url)}: {reason}") from exc
