@@ -29,7 +29,7 @@ from runtime.engine.lease import LEASE_TTL, Lease  # noqa: F401 (Lease, LEASE_TT
 from runtime.engine.retry import Sleeper
 from runtime.engine.run import Run, new_counts  # noqa: F401 (new_counts re-exported)
 from runtime.engine.state import crypto as state_crypto
-from runtime.engine.state.store import BatchResult, StateStore
+from runtime.engine.state.store import BatchResult, LeaseLost, StateStore
 from runtime.engine.writeback import WriteBack
 from runtime.errors import ConfigError, KoppelError
 from runtime.plugin import PluginContext, Record
@@ -132,6 +132,9 @@ class Engine:
                 drained, why = self._drain_callbacks(run, lanes, sources)
                 if outcome == "ok":
                     outcome, message = drained, why
+        except LeaseLost as exc:  # its lease expired under it: the survivor that took it over records
+            outcome, message = "stopped", error_text(exc)
+            log.warning("run stopped: %s", message, extra={"interface": iid, "run": run_id})
         except KoppelError as exc:
             outcome, message = "error", error_text(exc)
             log.error("run stopped: %s", message, extra={"interface": iid, "run": run_id, "error_class": exc.error_class})
@@ -153,8 +156,8 @@ class Engine:
         if trigger in QUIET_TRIGGERS and outcome == "ok" and not any(counts.values()):
             self.store.delete_run(run_id)  # a realtime slice that found nothing: not history
             kept_id = None
-        else:
-            self.store.finish_run(run_id, outcome, message)
+        elif not self.store.finish_run(run_id, outcome, message, fence=run.fence):
+            log.warning("run not closed here: another daemon holds the interface now", extra={"interface": iid, "run": run_id})
         summary = RunSummary(iid, trigger, outcome, kept_id, duration=round(time.monotonic() - run.started, 3),
                              message=message, **counts)
         if self.metrics:

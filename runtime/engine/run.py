@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runtime.engine.state.store import COUNTS, BatchResult
+from runtime.engine.state.store import COUNTS, BatchResult, LeaseLost
 
 if TYPE_CHECKING:
     from runtime.engine.lease import Lease
@@ -54,8 +54,12 @@ class Run:
 
     def record(self, result: BatchResult, *, source_name: str, cursor: str | None, move_cursor: bool) -> None:
         """One recorded step: the state database first, then the totals (so they never run ahead)."""
-        self.engine.store.commit_batch(self.interface_id, self.id, result, source=source_name, cursor=cursor,
-                                       move_cursor=move_cursor)
+        try:
+            self.engine.store.commit_batch(self.interface_id, self.id, result, source=source_name, cursor=cursor,
+                                           move_cursor=move_cursor, fence=self.fence)
+        except LeaseLost:
+            self.lease.lost.set()  # stop_reason() ends the run; a survivor has it now
+            raise
         if move_cursor:
             self.cursors[source_name] = cursor
         self.counted(result.counts)
@@ -68,6 +72,11 @@ class Run:
             metrics.batch(self.interface_id, part)
         if self.progress:
             self.progress(dict(self.counts))
+
+    @property
+    def fence(self) -> tuple[str, str]:
+        """What every step of this run is recorded under: the interface's lease, still ours."""
+        return self.lease.name, self.lease.holder
 
     def stop_reason(self) -> tuple[str, str] | None:
         if self.engine.sleeper.stopping:

@@ -57,6 +57,17 @@ class LeasesAndInbox:
                 holder=holder, acquired_at=now, expires_at=expires))
             return done.rowcount == 1
 
+    def fenced(self, c, name: str, holder: str) -> None:
+        """Inside a caller's transaction: go on only while ``holder`` holds lease ``name``. The
+        no-op UPDATE takes the lease row's lock (the database's write lock on SQLite), so nobody
+        takes the lease over until the caller's transaction has ended."""
+        from runtime.engine.state.store import LeaseLost
+
+        l = m.leases.c
+        done = c.execute(update(m.leases).where(l.name == name, l.holder == holder).values(holder=holder))
+        if done.rowcount != 1:
+            raise LeaseLost(f"lease {name} is held by another daemon now: this run records nothing more")
+
     def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
         l = m.leases.c
         with self.engine.begin() as c:

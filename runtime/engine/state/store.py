@@ -20,8 +20,13 @@ from runtime.engine.state import crypto
 from runtime.engine.state import models as m
 from runtime.engine.state.common import holder_id, jsonable, utcnow  # noqa: F401 (re-exported)
 from runtime.engine.state.coordination import LeasesAndInbox
+from runtime.errors import TransientError
 
 COUNTS = ("read", "mapped", "filtered", "skipped", "delivered", "failed", "dead")
+
+
+class LeaseLost(TransientError):
+    """Another daemon holds the interface's lease now: this run may record nothing more."""
 
 
 @dataclass
@@ -91,9 +96,18 @@ class StateStore(LeasesAndInbox):
         except IntegrityError:
             return None
 
-    def finish_run(self, run_id: int, outcome: str, message: str | None = None) -> None:
+    def finish_run(self, run_id: int, outcome: str, message: str | None = None, *,
+                   fence: tuple[str, str] | None = None) -> bool:
+        """Close a run; with ``fence``, only while its lease is still ours (False otherwise: the
+        daemon that took the interface over has closed or resumed it and owns its story)."""
         with self.engine.begin() as c:
+            if fence is not None:
+                try:
+                    self.fenced(c, *fence)
+                except LeaseLost:
+                    return False
             c.execute(update(m.runs).where(m.runs.c.id == run_id).values(outcome=outcome, message=message, ended_at=utcnow()))
+        return True
 
     def delete_run(self, run_id: int) -> None:
         with self.engine.begin() as c:
@@ -175,11 +189,18 @@ class StateStore(LeasesAndInbox):
         return dict(row) if row else None
 
     def commit_batch(self, interface_id: int, run_id: int | None, result: BatchResult, *,
-                     source: str | None = None, cursor: str | None = None, move_cursor: bool = False) -> list[int]:
-        """Record one acknowledged batch atomically; returns the ids of new dead letters."""
+                     source: str | None = None, cursor: str | None = None, move_cursor: bool = False,
+                     fence: tuple[str, str] | None = None) -> list[int]:
+        """Record one acknowledged batch atomically; returns the ids of new dead letters.
+
+        ``fence`` (lease name, holder): record only while that lease is still ours, checked in the
+        same transaction (LeaseLost otherwise), so a run whose lease expired under it (a stalled
+        heartbeat) cannot record beside the survivor that took the interface over."""
         now = utcnow()
         dead_ids: list[int] = []
         with self.engine.begin() as c:
+            if fence is not None:
+                self.fenced(c, *fence)
             if result.deliveries:
                 self._upsert_deliveries(c, interface_id, run_id, result.deliveries, now)
             for dl in result.dead:
