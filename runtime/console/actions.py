@@ -81,7 +81,7 @@ def replay(engine, actor: Actor, selection: Selection, reason: str | None):
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    for iid in sorted({r.interface_id for r in results}) or [selection.interface_id]:
+    for iid in sorted({r.interface_id for r in results}) or [selection.interface_id]:  # type: ignore[list-item]
         ids = [r.id for r in results if r.interface_id == iid]
         _record(engine, actor, "replay", iid, _subject(ids, selection), reason,
                 ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing open matched")

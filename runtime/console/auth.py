@@ -65,11 +65,11 @@ class LocalAccounts:
         if account is None and self._dummy is None:
             self._dummy = self._hasher.hash("no such user")
         try:
-            self._hasher.verify(account.password_hash if account else self._dummy, password)
+            self._hasher.verify(account.password_hash if account else str(self._dummy), password)
             ok = account is not None
         except VerificationError:
             ok = False
-        if not ok:
+        if not ok or account is None:
             with self._lock:
                 self._failures.setdefault(name, []).append(self._clock())
             return None

@@ -37,7 +37,7 @@ def when(value) -> str:
         value = dt.datetime.fromisoformat(value)
     from zoneinfo import ZoneInfo
 
-    return aware(value).astimezone(ZoneInfo("Europe/Amsterdam")).strftime("%Y-%m-%d %H:%M:%S")
+    return aware(value).astimezone(ZoneInfo("Europe/Amsterdam")).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[union-attr]
 
 
 def seconds(value) -> str:

@@ -103,7 +103,8 @@ def rag(status: str, run: dict | None, dead: int, reasons: list[str]) -> str:
 def _duration(run: dict | None) -> float | None:
     if not run or not run.get("ended_at"):
         return None
-    return (aware(run["ended_at"]) - aware(run["started_at"])).total_seconds()
+    ended, started = aware(run["ended_at"]), aware(run["started_at"])
+    return (ended - started).total_seconds() if ended and started else None
 
 
 def interface_page(engine, iid: int) -> dict:

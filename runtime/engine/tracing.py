@@ -62,6 +62,7 @@ def configure_from_env() -> bool:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
     exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
+    exporter: Any
     if exporter_name == "console":
         exporter = ConsoleSpanExporter()
     else:
