@@ -3,7 +3,6 @@ uses, nothing else: a broken file of another interface neither stops it nor is r
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,14 @@ from runtime.project import load_project
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def project_copy(tmp_path_factory) -> Path:
-    copy = tmp_path_factory.mktemp("project")
-    for name in ("catalog.yaml", "interfaces", "mappings", "contracts", "sandbox/secrets"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name)
-        elif source.exists():
-            shutil.copy(source, copy / name)
-    # break another interface, a mapping of another interface and a mapping test
-    (copy / "interfaces" / "26-toetsresultaten.yaml").write_text("id: 26\nsource: [unclosed\n", encoding="utf-8")
-    (copy / "mappings" / "eckid-vervangen.yaml").write_text("name: eckid-vervangen\noutput: {x: 'a +'}\n", encoding="utf-8")
-    return copy
+@pytest.fixture
+def broken(project_copy) -> Path:
+    """The project (tests/conftest.py's copy) with another interface, a mapping of another
+    interface and nothing else broken."""
+    (project_copy / "interfaces" / "26-toetsresultaten.yaml").write_text("id: 26\nsource: [unclosed\n", encoding="utf-8")
+    (project_copy / "mappings" / "eckid-vervangen.yaml").write_text("name: eckid-vervangen\noutput: {x: 'a +'}\n",
+                                                                 encoding="utf-8")
+    return project_copy
 
 
 def _reads(monkeypatch, root: Path, only):
@@ -43,13 +37,13 @@ def _reads(monkeypatch, root: Path, only):
     return load_project(root, only=only), read
 
 
-def test_the_whole_project_reports_both_broken_files(project_copy):
-    files = {d.file for d in load_project(project_copy).diagnostics}
+def test_the_whole_project_reports_both_broken_files(broken):
+    files = {d.file for d in load_project(broken).diagnostics}
     assert {"interfaces/26-toetsresultaten.yaml", "mappings/eckid-vervangen.yaml"} <= files
 
 
-def test_run_of_another_interface_reads_neither_broken_file(monkeypatch, project_copy):
-    project, read = _reads(monkeypatch, project_copy, ["0"])
+def test_run_of_another_interface_reads_neither_broken_file(monkeypatch, broken):
+    project, read = _reads(monkeypatch, broken, ["0"])
     assert project.diagnostics == []
     assert sorted(project.interfaces) == [0]
     assert "interfaces/00-sis-datalaag.yaml" in read
@@ -58,11 +52,11 @@ def test_run_of_another_interface_reads_neither_broken_file(monkeypatch, project
     assert not [f for f in read if f.startswith("mappings/tests/")]
     assert "mappings/eckid-vervangen.yaml" not in read
     # every interface file is still known by name, so catalog rows and `koppel run 26` resolve
-    assert len(project.interface_paths) == len(list((project_copy / "interfaces").glob("*.yaml")))
+    assert len(project.interface_paths) == len(list((broken / "interfaces").glob("*.yaml")))
 
 
-def test_run_by_file_stem_loads_that_interface_and_its_mappings(monkeypatch, project_copy):
-    project, read = _reads(monkeypatch, project_copy, ["13-eckid"])
+def test_run_by_file_stem_loads_that_interface_and_its_mappings(monkeypatch, broken):
+    project, read = _reads(monkeypatch, broken, ["13-eckid"])
     assert sorted(project.interfaces) == [13]
     assert {"mappings/eckid-aanvraag.yaml", "mappings/eckid-terugschrijven.yaml"} <= set(read)
     # 13 uses the broken mapping itself: the run is stopped with that file's diagnostic
