@@ -5,7 +5,7 @@ Only the models live here (cheap to import); the readers and writers are in ``pl
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -50,6 +50,6 @@ class XlsxFormat(Model):
 
 
 Format = Annotated[
-    Union[CsvFormat, JsonFormat, JsonLinesFormat, XmlFormat, XlsxFormat],
+    CsvFormat | JsonFormat | JsonLinesFormat | XmlFormat | XlsxFormat,
     Field(discriminator="type"),
 ]

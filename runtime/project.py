@@ -21,7 +21,8 @@ from runtime.diagnostics import Diagnostic, relative
 from runtime.errors import DefinitionError
 from runtime.models.catalog import Catalog
 from runtime.models.interface import InterfaceBase, interface_model
-from runtime.registry import Registry, registry as default_registry
+from runtime.registry import Registry
+from runtime.registry import registry as default_registry
 from runtime.yamlsource import Located, YamlProblem, load_file
 
 INTERFACE_FILE = re.compile(r"^(\d{2,})-[a-z0-9-]+\.yaml$")  # 00-27 of the overview, 28 and on
@@ -232,8 +233,9 @@ def _check_mapping_files(project: Project, used_only: bool = False) -> None:
 
 
 def _vocabulary() -> list[str]:
-    import plugins.formats
     from runtime.models import auth, catalog, common, interface
+
+    import plugins.formats
 
     names: set[str] = set()
     for module in (auth, catalog, common, interface, plugins.formats):

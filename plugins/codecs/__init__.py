@@ -32,7 +32,6 @@ from runtime.errors import ConfigError, RecordError
 from plugins.codecs.base import FileFormatError, Writer, text_value
 from plugins.formats import CsvFormat, JsonFormat, JsonLinesFormat, XlsxFormat
 
-
 # --- reading --------------------------------------------------------------------------------
 
 

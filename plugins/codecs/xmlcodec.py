@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from runtime.errors import ConfigError, RecordError
+
 from plugins.codecs import safexml
 from plugins.codecs.base import FileFormatError, Writer, text_value
 from plugins.formats import XmlFormat
-from runtime.errors import ConfigError, RecordError
 
 
 def read_xml(fmt: XmlFormat, stream: IO[bytes], project_root: Path | None) -> Iterator[dict]:

@@ -37,13 +37,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from runtime.errors import ConfigError, KoppelError, TransientError
+from runtime.plugin import Batch, PluginContext, Record, Rows, Source
+
 from plugins.db.dsn import connection_error, create_engine, is_sqlite, resolve_dsn
 from plugins.db.dsn import quote_identifier as q
 from plugins.db.gcpause import paused_gc
 from plugins.db.pseudonym import Pseudonymiser
 from plugins.db.schema import DateText, TimestampText
-from runtime.errors import ConfigError, KoppelError, TransientError
-from runtime.plugin import Batch, PluginContext, Record, Rows, Source
 
 REFRESH_BEGIN = "refresh-begin"
 REFRESH_END = "refresh-end"

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field
 
 from runtime.models.common import Expression
+from runtime.models.interface import SpecBase, TargetSpecBase
 
 from plugins.formats import Format
-from runtime.models.interface import SpecBase, TargetSpecBase
 
 
 class FileSource(SpecBase):

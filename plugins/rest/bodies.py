@@ -18,8 +18,9 @@ from xml.etree import ElementTree as ET
 
 import httpx
 
-from plugins.codecs import safexml
 from runtime.errors import RecordError
+
+from plugins.codecs import safexml
 
 from . import errors
 

@@ -91,7 +91,7 @@ def _check_openapi(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
     if spec.schema_ref:
         name = spec.schema_ref.rsplit("/", 1)[-1]
         if not document.has_schema(name):
-            known = list(((document.data.get("components") or {}).get("schemas") or {}))
+            known = list((document.data.get("components") or {}).get("schemas") or {})
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             problems.append((("schema_ref",), f"no schema '{name}' under components/schemas in {path.name}{hint}"))

@@ -59,7 +59,7 @@ def _parse(path: Path) -> dict:
             data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except Exception as exc:  # yaml and json raise many kinds
         raise ConfigError(f"OpenAPI document {path}: does not parse ({type(exc).__name__})") from None
-    if not isinstance(data, dict) or "paths" not in data and "components" not in data:
+    if not isinstance(data, dict) or ("paths" not in data and "components" not in data):
         raise ConfigError(f"OpenAPI document {path}: not an OpenAPI document (no paths or components)")
     return data
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from plugins.formats import Format
 from runtime.models.common import Expression, Model
 from runtime.models.interface import SpecBase, TargetSpecBase
+
+from plugins.formats import Format
 
 from .related import Related
 
@@ -46,7 +47,7 @@ class CursorPaging(Model):
 
 
 Paging = Annotated[
-    Union[NextLinkPaging, LinkHeaderPaging, PagePaging, OffsetPaging, CursorPaging],
+    NextLinkPaging | LinkHeaderPaging | PagePaging | OffsetPaging | CursorPaging,
     Field(discriminator="type"),
 ]
 

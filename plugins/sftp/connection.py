@@ -9,7 +9,6 @@ or a dropped session are TransientErrors.
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,7 @@ def connect(ctx: Any):
             raise ConfigError(f"{where}: {system.host}:{port} is not in {known_hosts}; unknown host keys are "
                               f"never accepted") from None
         raise TransientError(f"{where}: SSH session failed ({exc})") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         client.close()
         raise TransientError(f"{where}: {system.host}:{port} timed out", code="timeout") from None
     except OSError as exc:

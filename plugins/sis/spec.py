@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field
 
 from runtime.models.common import Expression
-
 from runtime.models.interface import SpecBase, TargetSpecBase
 
 

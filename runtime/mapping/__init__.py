@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from runtime.errors import ConfigError, MappingError
 
@@ -97,10 +98,9 @@ class CompiledMapping:
 
 def compile_mapping(data: dict, project_root: Path | None, *, name: str | None = None, version: str = "") -> CompiledMapping:
     """Compile mapping data (already loaded from YAML). ConfigError on the first problem."""
+    from runtime.diagnostics import dotted
     from runtime.mapping import contract as contracts
     from runtime.mapping.engine import Builder, MappingContext, Problem
-
-    from runtime.diagnostics import dotted
 
     name = name or str(data.get("name", "mapping"))
     builder = Builder(MappingContext(project_root))
@@ -174,7 +174,7 @@ def _valuemap_stamps(project_root: Path, names: list[str]) -> tuple:
     stamps: list[int | None] = []
     for name in names:
         try:
-            stamps.append(((folder / f"{name}.yaml").stat().st_mtime_ns))
+            stamps.append((folder / f"{name}.yaml").stat().st_mtime_ns)
         except OSError:
             stamps.append(None)
     return tuple(stamps)

@@ -11,10 +11,11 @@ never the input value.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from runtime.diagnostics import dotted
 from runtime.errors import ConfigError, MappingError

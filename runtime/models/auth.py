@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -109,11 +109,11 @@ class MutualTlsAuth(Model):
 
 
 OutboundAuth = Annotated[
-    Union[NoAuth, BearerAuth, ApiKeyAuth, BasicAuth, OAuth2ClientCredentials, OAuth2RefreshToken, SshKeyAuth],
+    NoAuth | BearerAuth | ApiKeyAuth | BasicAuth | OAuth2ClientCredentials | OAuth2RefreshToken | SshKeyAuth,
     Field(discriminator="type"),
 ]
 
 InboundAuth = Annotated[
-    Union[StandardWebhooksAuth, HmacAuth, SignhostChecksumAuth, BearerAuth, ApiKeyAuth, BasicAuth, MutualTlsAuth, NoAuth],
+    StandardWebhooksAuth | HmacAuth | SignhostChecksumAuth | BearerAuth | ApiKeyAuth | BasicAuth | MutualTlsAuth | NoAuth,
     Field(discriminator="type"),
 ]

@@ -7,9 +7,9 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from runtime.console.settings import ConsoleEnvironment
-from runtime.models.state import StateSettings
 from runtime.models.auth import InboundAuth, OutboundAuth
 from runtime.models.common import TLS, Model
+from runtime.models.state import StateSettings
 
 Environment = Literal["sandbox", "acceptatie", "productie"]
 ENVIRONMENTS: tuple[str, ...] = ("sandbox", "acceptatie", "productie")

@@ -120,7 +120,7 @@ async def changes_since(ctx: StandinContext, request: Request, auth: Callable[[R
     return paged_response(request, items(since), *paging)
 
 
-def since_param(request: Request, name: str) -> float | None | Response:
+def since_param(request: Request, name: str) -> float | Response | None:
     """An exclusive watermark query parameter (ISO 8601) as epoch seconds, or a 400 problem."""
     from sandbox.rest import synthetic
 

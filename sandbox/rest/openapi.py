@@ -113,9 +113,7 @@ class OpenApiDocument:
                 content = ((self.doc["paths"][template][method].get("requestBody") or {}).get("content")) or {}
                 if content_type not in content:
                     return [f"{method.upper()} {template} does not accept {content_type}"]
-                pointer = "#/paths/{}/{}/requestBody/content/{}/schema".format(
-                    _pointer_escape(template), method, _pointer_escape(content_type)
-                )
+                pointer = f"#/paths/{_pointer_escape(template)}/{method}/requestBody/content/{_pointer_escape(content_type)}/schema"
                 return self.errors(pointer, instance)
         return [f"{method.upper()} {path} is not an operation of {self.path.name}"]
 

@@ -25,7 +25,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.rest.common import (
-    base_path, bearer_checker, ooapi_page, openapi_document, page_params, problem, receive, required_fields,
+    base_path,
+    bearer_checker,
+    ooapi_page,
+    openapi_document,
+    page_params,
+    problem,
+    receive,
+    required_fields,
 )
 from sandbox.standin import StandinContext, control_routes
 

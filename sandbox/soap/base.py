@@ -35,10 +35,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plugins.soap import edukoppeling, wsdl, xmlsafe
-from plugins.soap.client import xml_to_dict
 from runtime import redact
 from sandbox.standin import Fault, StandinContext, apply_common_fault, control_routes
+
+from plugins.soap import edukoppeling, wsdl, xmlsafe
+from plugins.soap.client import xml_to_dict
 
 SOAP_ENV = edukoppeling.SOAP_ENV
 OIN = re.compile(r"^[0-9A-Z]{20}$")

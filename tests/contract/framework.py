@@ -175,9 +175,8 @@ class SourceContract:
     def test_transient_failure_raises_transient_error(self, harness: SourceHarness) -> None:
         harness.seed(1)
         failure = _supported(harness.transient_failure)
-        with opened(harness.make_source()) as source, failure:
-            with pytest.raises(TransientError) as caught:
-                read_all(source, None)
+        with opened(harness.make_source()) as source, failure, pytest.raises(TransientError) as caught:
+            read_all(source, None)
         _assert_no_secret(str(caught.value), harness.secrets())
 
     def test_works_again_after_a_failure(self, harness: SourceHarness) -> None:

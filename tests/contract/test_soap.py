@@ -97,7 +97,8 @@ class SbbSourceHarness(_SoapPeer, SourceHarness):
     def make_source(self):
         spec = SoapSource(type="soap", wsdl="contracts/sbb/KOPPEL_SBB_Leerbedrijven_V1.wsdl", operation="Zoeken",
                           request={"request": {"AantalResultatenPerPagina": 5, "Pagina": 1}},
-                          records="ZoekenResult.Resultaten.Resultaat", key="CodeLeerbedrijf")
+                          records="ZoekenResult.Resultaten.Resultaat", key="CodeLeerbedrijf",
+                          system_fields={"request.Licentie": "licentie"})  # SBB's licence, as on interface 8
         return plugin.create_source(spec, self.ctx)
 
     def seed(self, count: int) -> list[str]:

@@ -14,8 +14,9 @@ Conventions every function follows, so integration specialists can rely on them:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import jmespath.functions
 from jmespath import exceptions as jexc

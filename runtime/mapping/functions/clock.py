@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Iterator
 
 _fixed: ContextVar[datetime | None] = ContextVar("koppel_mapping_now", default=None)
 

@@ -6,8 +6,7 @@ from runtime.mapping.functions import FunctionError, function
 
 #: the tussenvoegsels of Dutch and Flemish surnames, longest written first where they overlap
 TUSSENVOEGSELS = frozenset(
-    """van de der den het ten ter te in 't d' op aan bij onder uit over voor van't
-    la le du des da di del della dos el al lo""".split()
+    ["van", "de", "der", "den", "het", "ten", "ter", "te", "in", "'t", "d'", "op", "aan", "bij", "onder", "uit", "over", "voor", "van't", "la", "le", "du", "des", "da", "di", "del", "della", "dos", "el", "al", "lo"]
 )
 
 

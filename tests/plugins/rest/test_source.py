@@ -133,7 +133,7 @@ def test_xml_response(peer) -> None:
 
 def test_csv_download_sbb_crebo_list(peer) -> None:
     pytest.importorskip("plugins.codecs")
-    csv = "crebo;naam;niveau\n25180;Software developer;4\n25998;Expert IT systems;4\n".encode()
+    csv = b"crebo;naam;niveau\n25180;Software developer;4\n25998;Expert IT systems;4\n"
     peer.route("GET", "/crebo.csv")(lambda request: (200, csv, {"Content-Type": "text/csv"}))
     batches = _read(peer.url, path="crebo.csv", key="crebo", format={"type": "csv"})
     assert [(r.key, r.data["naam"]) for b in batches for r in b.records] == [
