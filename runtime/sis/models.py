@@ -540,6 +540,34 @@ class SchoolHoliday(Base):
     __table_args__ = (CheckConstraint("end_date >= start_date", name="dates"),)
 
 
+#: what a withdrawal from DUO's ROD takes back: an enrollment (ISG with its ISP), a BPV, a diploma
+WITHDRAWAL_KINDS = ("inschrijving", "bpv", "diploma")
+WITHDRAWAL_REASONS = ("verwijderd", "ten_onrechte")
+
+
+class DuoWithdrawal(Stamped, Base):
+    """A message to DUO's ROD to be taken back (since 0009): written by the store's triggers when
+    an enrollment, a signed BPV or a diploma is deleted (``verwijderd``), so that what identifies
+    the earlier message outlives the row; or entered by the administration for one registered
+    in error that stays in the SIS (``ten_onrechte``). Interface 15 sends it as DUO's
+    verwijder-message. Plain columns, no references: the withdrawal must survive its row."""
+
+    __tablename__ = "duo_withdrawal"
+    withdrawal_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    object_key: Mapped[str] = mapped_column(String(64))  # the deleted row's key (enrollment_id, ...)
+    student_number: Mapped[str] = mapped_column(String(32), index=True)
+    brin: Mapped[str] = mapped_column(String(4))
+    enrollment_volgnummer: Mapped[int] = mapped_column(Integer)  # inschrijvingvolgnummer
+    volgnummer: Mapped[str | None] = mapped_column(String(64))  # bpvVolgnummer or resultaatvolgnummer
+    reason: Mapped[str] = mapped_column(String(20), default="verwijderd", server_default="verwijderd")
+    __table_args__ = (
+        CheckConstraint(_in("kind", WITHDRAWAL_KINDS), name="kind"),
+        CheckConstraint(_in("reason", WITHDRAWAL_REASONS), name="reason"),
+        CheckConstraint("kind = 'inschrijving' OR volgnummer IS NOT NULL", name="volgnummer"),
+    )
+
+
 # --- documents, finance, timetable --------------------------------------------------------
 
 
@@ -633,7 +661,7 @@ OBJECTS: dict[str, type[Base]] = {
     for m in (
         Person, Guardian, Staff, Student, Qualification, Program, Offering, Cohort, Enrollment, EnrollmentPeriod,
         Application, Group, Membership, RoleAssignment, Company, Recognition, Internship,
-        ExamCandidate, ExamAid, Result, Absence, AbsenceReport, Document, InvoiceLine, TimetableActivity,
+        ExamCandidate, ExamAid, Result, Absence, AbsenceReport, DuoWithdrawal, Document, InvoiceLine, TimetableActivity,
     )
 }
 

@@ -113,6 +113,7 @@ RELATIONS: dict[str, dict[str, Relation]] = {
     },
     "absence": {"student": _one("student", "student_number")},
     "absence_report": {"student": _one("student", "student_number")},
+    "duo_withdrawal": {"student": _one("student", "student_number")},
     "document": {
         "person": _one("person", "person_number"),
         "student": _one("student", "student_number"),

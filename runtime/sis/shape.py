@@ -38,6 +38,7 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     'result': ('result_id', 'student_number', 'enrollment_id', 'kind', 'course_code', 'description', 'grade', 'score', 'passed', 'assessed_on', 'crebo', 'source_system', 'diploma_result_id', 'duo_code', 'created_at', 'updated_at'),
     'absence': ('absence_id', 'student_number', 'date', 'hours', 'authorised', 'reason', 'created_at', 'updated_at'),
     'absence_report': ('report_id', 'student_number', 'kind', 'start_date', 'end_date', 'hours', 'status', 'reported_at', 'duo_reference', 'created_at', 'updated_at'),
+    'duo_withdrawal': ('withdrawal_id', 'kind', 'object_key', 'student_number', 'brin', 'enrollment_volgnummer', 'volgnummer', 'reason', 'created_at', 'updated_at'),
     'document': ('document_id', 'student_number', 'enrollment_id', 'aanmeld_id', 'kind', 'title', 'status', 'signing_status', 'file_name', 'mime_type', 'sha256', 'sign_transaction_id', 'signed_at', 'dms_reference', 'person_number', 'created_at', 'updated_at'),
     'invoice_line': ('invoice_line_id', 'invoice_number', 'student_number', 'item_code', 'description', 'quantity', 'amount', 'vat_amount', 'invoice_date', 'modified_at', 'created_at', 'updated_at'),
     'timetable_activity': ('activity_id', 'date', 'starts_at', 'ends_at', 'course_code', 'description', 'kind', 'group_code', 'staff_number', 'room', 'location_code', 'created_at', 'updated_at'),
