@@ -6,7 +6,9 @@ the state can share a database with the SIS store; the Alembic history lives in 
 table ``koppel_state_alembic_version``.
 
 Timestamps are UTC. JSON columns hold the source record as it was read (not masked: a replay must
-send the real record); everything shown to a person goes through ``runtime.redact`` first.
+send the real record); everything shown to a person goes through ``runtime.redact`` first. The
+columns that can hold personal data (dead letters' record and payload, the inbox body) hold it
+sealed with the catalog's state keys (``crypto.py``); ``retention.py`` removes rows past their time.
 """
 
 from __future__ import annotations
