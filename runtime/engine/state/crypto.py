@@ -152,3 +152,21 @@ def decode_key(key_id: str, text: str) -> bytes:
 def new_key_text() -> str:
     """A fresh data key, as the key file or environment variable holds it."""
     return base64.b64encode(os.urandom(32)).decode()
+
+
+def keyring_from(catalog, environment: str, root) -> Keyring | None:
+    """The environment's keyring from catalog.yaml's ``state.keys`` (None when it lists none).
+    A key that cannot be read is a ConfigError naming its id and reference, never its value."""
+    from runtime import secrets
+
+    entries = (catalog.state.keys.get(environment) if catalog is not None else None) or []
+    if not entries:
+        return None
+    return Keyring(tuple((e.id, decode_key(e.id, secrets.resolve(e.key, base=root))) for e in entries))
+
+
+def configure_for(project, environment: str) -> Keyring | None:
+    """Set this process's keyring from the project (the engine calls this when it starts)."""
+    keyring = keyring_from(getattr(project, "catalog", None), environment, getattr(project, "root", None))
+    configure(keyring)
+    return keyring
