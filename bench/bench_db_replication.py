@@ -24,7 +24,7 @@ the start-up objects out of the garbage collector's reach (``gc.freeze()``), as 
 process could; ``koppel run`` does not, so by default neither does the bench.
 
     .venv/bin/python bench/bench_db_replication.py [--rows 1000000] [--runs 3] [--per-record]
-        [--group-rows N] [--freeze]
+        [--group-rows N] [--freeze] [--dlt-python PATH]
 
 Measured (medians of 3 interleaved runs, 1,000,000 rows, 2 shared cores; load average in brackets):
 
@@ -46,6 +46,11 @@ bounded queue of batches ahead of the COPY (0.84 against 0.83), psycopg's ``Queu
 (0.85), ``gc.freeze()`` after start-up (per-record 5.37 s against 5.35 s at 300k rows; the bulk path
 pauses the collector while it builds and writes a batch, which is what mattered). What is left
 is the work plain COPY does too: ``fetchmany`` and ``write_row`` (cProfile: 2.6 of 3.2 s).
+
+The peer users would pick, dlt (``sql_table`` from SQLite into PostgreSQL, ``replace``:
+bench/dlt_replication.py), is timed as a command too when a Python with dlt is at hand
+(``--dlt-python``; dlt is the ``bench`` extra of pyproject.toml, best in a venv of its own: it
+brings its own psycopg2 and SQLAlchemy needs).
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres); creates and drops its own database.
 """
@@ -175,8 +180,12 @@ def koppel_command(copy: Path, sqlite_path: Path, pg_url: str, state_dir: Path, 
 
     with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS datalaag CASCADE")
+    state_url = f"sqlite:///{state_dir / f'cmd_state_{run}.db'}"
+    from runtime.engine.state.store import StateStore
+
+    StateStore(state_url).close()  # migrated beforehand, as a user's state is after the first run
     env = {**os.environ, "KOPPEL_SIS_URL": f"sqlite:///{sqlite_path}",
-           "KOPPEL_STATE_URL": f"sqlite:///{state_dir / f'cmd_state_{run}.db'}", "KOPPEL_VAR_DIR": str(state_dir)}
+           "KOPPEL_STATE_URL": state_url, "KOPPEL_VAR_DIR": str(state_dir)}
     return command([str(ROOT / ".venv/bin/koppel"), "--project", str(copy), "run", str(INTERFACE)], env)
 
 
@@ -194,6 +203,23 @@ def copy_command(sqlite_path: Path, pg_url: str, run: int) -> tuple[float, int]:
     return command([sys.executable, "-c", script], dict(os.environ))
 
 
+def dlt_python(given: str | None) -> str | None:
+    """A Python with dlt: --dlt-python, else this one if it has dlt (``pip install '.[bench]'``)."""
+    if given:
+        return given
+    import importlib.util
+
+    return sys.executable if importlib.util.find_spec("dlt") else None
+
+
+def dlt_command(python: str, sqlite_path: Path, plain_url: str, tmp: Path, run: int) -> float:
+    """The peer as a command: dlt's sql_table → postgres, replace (bench/dlt_replication.py)."""
+    url = plain_url.replace("postgres@", "postgres:trust@", 1)  # dlt wants a password; trust ignores it
+    seconds, _ = command([python, str(ROOT / "bench" / "dlt_replication.py"), str(sqlite_path), url,
+                          f"dlt_{run}", str(tmp / "dlt_pipelines")], {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR"})
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -203,7 +229,9 @@ def main() -> None:
                         help="rows per durable group of the bulk path (runtime.engine.bulk.BULK_GROUP_ROWS)")
     parser.add_argument("--freeze", action="store_true",
                         help="move the start-up objects out of the garbage collector's reach first")
+    parser.add_argument("--dlt-python", help="a Python with dlt installed, for the peer (default: this one, if it has dlt)")
     args = parser.parse_args()
+    peer = dlt_python(args.dlt_python)
     if args.per_record:
         os.environ["KOPPEL_BULK"] = "0"
     import psycopg
@@ -242,7 +270,7 @@ def main() -> None:
             copy = project_copy(tmp_path, pg_url)
             small = tmp_path / "small.db"  # memory: the same command on a tenth of the rows
             make_sqlite(small, max(100, args.rows // 10))
-            plain, ours, loads, cmd_plain, cmd_ours, rss_big, rss_small = [], [], [], [], [], [], []
+            plain, ours, loads, cmd_plain, cmd_ours, rss_big, rss_small, cmd_dlt = [], [], [], [], [], [], [], []
             for run in range(args.runs):  # interleaved, so drift hits both alike
                 loads.append(os.getloadavg()[0])
                 plain.append(baseline(sqlite_path, plain_url, run))
@@ -253,12 +281,21 @@ def main() -> None:
                 cmd_ours.append(seconds)
                 rss_big.append(rss)
                 rss_small.append(koppel_command(copy, small, pg_url, tmp_path, 100 + run)[1])
+                if peer:
+                    cmd_dlt.append(dlt_command(peer, sqlite_path, plain_url, tmp_path, run))
+                    print(f"  run {run + 1}: dlt (sql_table → postgres, replace) {cmd_dlt[-1]:.2f}s")
                 print(f"  run {run + 1}: plain COPY {plain[-1]:.2f}s, koppel engine {ours[-1]:.2f}s, "
                       f"ratio {plain[-1] / ours[-1]:.2f}; as commands: COPY script {cmd_plain[-1]:.2f}s, "
                       f"`koppel run 0` {cmd_ours[-1]:.2f}s, ratio {cmd_plain[-1] / cmd_ours[-1]:.2f}; load {loads[-1]:.2f}")
             cp, ck = statistics.median(cmd_plain), statistics.median(cmd_ours)
             print(f"as a command: `koppel run {INTERFACE}` {args.rows / ck:,.0f} rows/s against a fresh-process COPY "
                   f"script {args.rows / cp:,.0f} rows/s: ratio {cp / ck:.2f} (target ≥ 0.8)")
+            if cmd_dlt:
+                cd = statistics.median(cmd_dlt)
+                print(f"the peer, dlt as a command: {args.rows / cd:,.0f} rows/s: `koppel run {INTERFACE}` is "
+                      f"{cd / ck:.2f}x its speed")
+            else:
+                print("the peer, dlt: not measured (no Python with dlt; --dlt-python PATH, or pip install '.[bench]')")
             print(f"peak RSS of `koppel run {INTERFACE}`: {statistics.median(rss_big) / 1024:.0f} MB for {args.rows:,} rows, "
                   f"{statistics.median(rss_small) / 1024:.0f} MB for {max(100, args.rows // 10):,} "
                   f"(ratio {statistics.median(rss_big) / statistics.median(rss_small):.2f}, target ≤ 1.1)")
