@@ -179,3 +179,30 @@ def test_the_daemons_purge_runs_under_a_lease_and_removes_what_is_old(tmp_path):
     assert _ids(store, m.lineage) == []
     assert PurgeLoop(engine, every=0).thread.is_alive() is False
     engine.close()
+
+
+def test_exactly_the_rows_older_than_the_period_go_whatever_the_ages(tmp_path):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    engine = _engine(tmp_path, f"sqlite:///{tmp_path / 'p.db'}")
+    store, now = engine.store, utcnow()
+
+    @settings(max_examples=40, deadline=None)
+    @given(ages=st.lists(st.integers(0, 300), min_size=1, max_size=25), batch=st.integers(1, 7))
+    def check(ages, batch):
+        with store.engine.begin() as c:
+            c.execute(m.lineage.delete())
+            c.execute(insert(m.lineage), [{"interface_id": 7, "target": "tgt", "idempotency_key": f"a{age}",
+                                           "status": "delivered", "at": now - dt.timedelta(seconds=age)}
+                                          for age in ages])
+        removed = purge(store, engine.project, now=now, batch=batch).removed["lineage"]
+        with store.engine.connect() as c:
+            left = sorted(r[0] for r in c.execute(select(m.lineage.c.idempotency_key)))
+        assert removed == sum(age > 120 for age in ages)  # lineage: 120 s; exactly 120 s old is kept
+        assert left == sorted(f"a{age}" for age in ages if age <= 120)
+
+    try:
+        check()
+    finally:
+        engine.close()
