@@ -177,6 +177,50 @@ def test_interface_past_27_in_yaml_alone_validates_tests_and_delivers(project_co
     assert received[0][1]["naam"] == "Ilse van Dam"
     assert received[0][1]["lenerId"] == number
 
+    # the daemon, trying only the new interface: the next change arrives without a koppel run
+    port = _free_port()
+    daemon = subprocess.Popen([*KOPPEL, "--project", str(project_copy), "serve", "--only", "28", "--no-scheduler",
+                               "--port", str(port)], env=env, cwd=Path(__file__).resolve().parents[2],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(lambda: _ready(port), 60, "koppel serve --only 28 did not become ready")
+        with sqlite3.connect(db) as c:
+            c.execute("UPDATE person SET last_name = 'Dijk' WHERE person_number = ?", (person,))
+        _wait(lambda: len(received) == 2, 30, "the change did not reach the library through koppel serve --only")
+        assert received[1][1]["naam"] == "Ilse van Dijk"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ready(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def _wait(condition, seconds: float, why: str) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(why)
+
 
 def test_interface_file_numbered_past_27_is_not_refused_for_its_number(project_copy: Path) -> None:
     """Without a catalog row the file is refused for that, not for its number."""
