@@ -113,7 +113,7 @@ def sbb_signal(answer: dict, *, system: str) -> RecordError | None:
         text = redact.text(str(result.get("Signaaltekst") or "no reason given"))[:300]
         if code == NO_LICENCE:
             raise ConfigError(f"{system} refused the call ({name} Signaalcode 996: {text}); "
-                              "check the Licentie in the catalog's options.call_fields", code="996")
+                              "check the Licentie in the catalog (options.licentie, the request's system_fields)", code="996")
         if code != "0":
             return RecordError(f"{system} refused the record: Signaalcode {code} {text}", code=f"signaal-{code}")
         if result.get("Erkend") in (False, "false"):

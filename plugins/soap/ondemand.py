@@ -1,7 +1,7 @@
 """One SOAP call on demand, outside any interface: for a person at a terminal (``koppel sbb``).
 
 The call goes out exactly as an interface's would: the system's settings for the chosen
-environment from catalog.yaml, its ``options.call_fields`` merged in (SBB's Licentie), the
+environment from catalog.yaml, the caller's ``system_fields`` set from them (SBB's Licentie), the
 answer read through the same safe parser and fault taxonomy. Nothing is written anywhere: no
 state store, no SIS, no cache; the answer is returned masked (``redact.data``: BSNs and
 secrets) for the caller to show. A functional refusal (SBB's Signaalcode) is a RecordError with
@@ -17,7 +17,7 @@ from runtime import redact
 from runtime.errors import ConfigError
 from runtime.plugin import PluginContext
 
-from . import callfields, faults
+from . import faults, systemfields
 from .client import SoapEndpoint
 from .settings import from_context
 
@@ -41,13 +41,15 @@ def context_for(project_root: Path, system: str, environment: str) -> PluginCont
                          options={"profile": described.profile, "sender_oin": described.sender_oin})
 
 
-def call(ctx: PluginContext, wsdl: str, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """``operation`` called once with ``payload`` (plus the system's call fields); the masked answer."""
+def call(ctx: PluginContext, wsdl: str, operation: str, payload: dict[str, Any],
+         system_fields: dict[str, str] | None = None) -> dict[str, Any]:
+    """``operation`` called once with ``payload`` and the ``system_fields`` (field path → option, as
+    on a spec) set from the catalog; the masked answer."""
     endpoint = SoapEndpoint(wsdl, from_context(ctx))
     try:
         endpoint.operation(operation)
-        options = dict(ctx.system.options) if ctx.system else {}
-        body = callfields.merged(options, payload, ctx.project_root, ctx.system_name or "soap")
+        values = systemfields.values(system_fields or {}, ctx)
+        body = systemfields.applied(payload, values, ctx.system_name or "soap")
         result = endpoint.call(operation, body)
     finally:
         endpoint.close()

@@ -8,7 +8,7 @@ needs no command: interface 8 asks it for every agreed internship.
     koppel sbb zoek --naam "Bakkerij" --postcode "1234 AB" [--huisnummer 12]   (Identificatie)
     koppel sbb details 100123456                                               (GeefDetails)
 
-The call carries the catalog's Licentie (``options.call_fields``) and goes through the soap
+The call carries the catalog's Licentie (``options.licentie``, as interface 8's ``system_fields``) and goes through the soap
 plugin as an interface's call would; the answer is shown masked (BSNs and secrets; SBB's codes
 and KvK numbers stay readable). A contact person in the details is shown as SBB returns it and
 kept nowhere. The command ships with the soap plugin and reaches ``koppel`` through the
@@ -30,6 +30,8 @@ from runtime.errors import ConfigError
 SYSTEM = "sbb"
 #: the project's own contract (SBB publishes none; see docs/vendor-notes.md)
 WSDL = "contracts/sbb/KOPPEL_SBB_Leerbedrijven_V1.wsdl"
+#: as on interface 8's source and target: the school's licence in every call
+SYSTEM_FIELDS = {"request.Licentie": "licentie"}
 _POSTCODE = re.compile(r"^\s*(\d{4})\s?([A-Za-z]{2})\s*$")
 _SBB_CODE = re.compile(r"^\d{9}$")
 
@@ -107,7 +109,7 @@ def _ask(ctx: click.Context, operation: str, request: dict[str, Any]) -> dict[st
 
     obj = ctx.find_root().obj or {}
     plugin_ctx = ondemand.context_for(obj["project"], SYSTEM, obj["environment"])
-    answer = ondemand.call(plugin_ctx, WSDL, operation, {"request": request})
+    answer = ondemand.call(plugin_ctx, WSDL, operation, {"request": request}, SYSTEM_FIELDS)
     if f"{operation}Result" not in answer:
         raise ConfigError(f"{SYSTEM}: the answer to {operation} has no {operation}Result (is the url SBB's?)")
     return answer

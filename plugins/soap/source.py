@@ -20,7 +20,7 @@ import jmespath
 from runtime.errors import ConfigError, RecordError
 from runtime.plugin import Batch, PluginContext, Record, Source
 
-from . import callfields, faults
+from . import faults, systemfields
 from .client import SoapEndpoint
 from .settings import from_context
 from .spec import SoapSource
@@ -40,6 +40,7 @@ class SoapPullSource(Source):
         self._key = jmespath.compile(spec.key)
         self._detail = {name: jmespath.compile(expr) for name, expr in spec.detail_request.items()}
         self._batch_size = max(int(ctx.options.get("batch_size", 500)), 1)
+        self._system_values: dict[str, Any] | None = None
 
     def open(self) -> None:
         if self.endpoint is not None:
@@ -58,8 +59,7 @@ class SoapPullSource(Source):
     def read(self, cursor: str | None) -> Iterator[Batch]:
         if self.endpoint is None:
             self.open()
-        settings = self.endpoint.settings
-        request = callfields.merged(settings.options, _deep_copy(self.spec.request), settings.project_root, settings.system)
+        request = self._with_system_fields(_deep_copy(self.spec.request))
         since = self.spec.since
         if since is not None:
             if not _has_field(request, since.param):
@@ -98,11 +98,15 @@ class SoapPullSource(Source):
             raise RecordError(f"{self.spec.operation}: a hit has no key at {self.spec.key!r}", code="key")
         data = dict(hit) if isinstance(hit, dict) else {"value": hit}
         if self.spec.detail_operation:
-            request = {name: expr.search(hit) for name, expr in self._detail.items()}
-            settings = self.endpoint.settings
-            request = callfields.merged(settings.options, request, settings.project_root, settings.system)
+            request = self._with_system_fields({name: expr.search(hit) for name, expr in self._detail.items()})
             data["details"] = self._call(self.spec.detail_operation, request)
         return Record(key=str(key), data=data)
+
+    def _with_system_fields(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The spec's ``system_fields`` (SBB's Licentie) set from the catalog (``systemfields``)."""
+        if self._system_values is None:
+            self._system_values = systemfields.values(self.spec.system_fields, self.ctx)
+        return systemfields.applied(request, self._system_values, self.ctx.system_name or "soap")
 
     def _call(self, operation: str, request: dict[str, Any]) -> Any:
         assert self.endpoint is not None

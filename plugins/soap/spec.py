@@ -30,6 +30,18 @@ class SoapBatch(Model):
     max_wait: Duration = Field(600.0, description="Give up on a batch after this long (transient: sent again later).")
 
 
+def system_fields_field() -> Any:
+    """One mechanism, on targets and sources, for what a request takes from the catalog per
+    environment (``plugins/soap/systemfields.py``)."""
+    return Field(
+        default_factory=dict,
+        description="Request fields taken from the system's `options` in catalog.yaml for the environment: "
+        "(dotted) field → option name, e.g. `request.Licentie: licentie` (SBB's licence in every call), "
+        "`chainId: chain_id` (ECK-iD per environment). The catalog's value wins over the payload's; secret "
+        "references are resolved and masked; a missing option stops the run and `koppel validate` reports it.",
+    )
+
+
 class SoapTarget(TargetSpecBase):
     """Call a SOAP operation once per record with the mapped payload as its body."""
 
@@ -46,11 +58,7 @@ class SoapTarget(TargetSpecBase):
         default_factory=dict,
         description="Fields added to every payload unless the mapping sets them (e.g. ECK-iD chainId, sectorId).",
     )
-    system_fields: dict[str, str] = Field(
-        default_factory=dict,
-        description="Payload fields taken from the system's `options` in catalog.yaml for the environment: "
-        "field → option name (ECK-iD chainId, sectorId differ per environment). A missing option stops the run.",
-    )
+    system_fields: dict[str, str] = system_fields_field()
     batch: SoapBatch | None = Field(
         None,
         description="Deliver a whole batch through the service's batch operations instead of one call per "
@@ -83,6 +91,7 @@ class SoapSource(SpecBase):
     service: str | None = None
     port: str | None = None
     request: dict[str, Any] = Field(default_factory=dict, description="The request body.")
+    system_fields: dict[str, str] = system_fields_field()
     records: Expression = Field(description="JMESPath to the list of records in the answer.")
     key: Expression = Field(description="JMESPath to a record's key.")
     since: SinceCursor | None = Field(

@@ -16,11 +16,11 @@ from typing import Any
 
 from lxml import etree
 
-from runtime import redact, secrets
+from runtime import redact
 from runtime.errors import ConfigError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
-from . import callfields, faults
+from . import faults, systemfields
 from .client import SoapEndpoint
 from .settings import from_context
 from .spec import SoapTarget
@@ -32,7 +32,7 @@ class SoapCallTarget(Target):
         self.ctx = ctx
         self.endpoint: SoapEndpoint | None = None
         self._reference = None
-        self._system_fields: dict[str, Any] | None = None
+        self._system_values: dict[str, Any] | None = None
         if spec.reference:
             import jmespath
 
@@ -53,26 +53,12 @@ class SoapCallTarget(Target):
         if self.endpoint is not None:
             self.endpoint.close()
 
-    def _with_call_fields(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The system's ``options.call_fields`` (SBB's Licentie) merged in (``callfields``)."""
-        options = dict(self.ctx.system.options) if self.ctx.system else {}
-        return callfields.merged(options, payload, self.ctx.project_root, self.ctx.system_name or "soap")
-
-    def base_payload(self) -> dict[str, Any]:
-        """``fixed`` and the ``system_fields`` of this environment; ConfigError when an option is missing."""
-        if self._system_fields is None:
-            options = dict(self.ctx.system.options) if self.ctx.system else {}
-            values: dict[str, Any] = {}
-            for field_name, option in self.spec.system_fields.items():
-                value = options.get(option)
-                if value in (None, ""):
-                    raise ConfigError(f"system {self.ctx.system_name}: set options.{option} for environment "
-                                      f"'{self.ctx.environment}' in catalog.yaml (the payload's {field_name})")
-                if isinstance(value, str) and value.startswith("${"):
-                    value = secrets.resolve(value, base=self.ctx.project_root)
-                values[field_name] = value
-            self._system_fields = values
-        return {**self.spec.fixed, **self._system_fields}
+    def payload_of(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``fixed`` under the mapped payload, the ``system_fields`` of this environment over it (the
+        catalog's licence or chain wins, ``systemfields``); ConfigError when an option is missing."""
+        if self._system_values is None:
+            self._system_values = systemfields.values(self.spec.system_fields, self.ctx)
+        return systemfields.applied({**self.spec.fixed, **payload}, self._system_values, self.ctx.system_name or "soap")
 
     def write(self, items: Sequence[Item]) -> list[Outcome]:
         endpoint = self._endpoint()
@@ -91,14 +77,13 @@ class SoapCallTarget(Target):
     def _write_batch(self, endpoint: SoapEndpoint, items: Sequence[Item]) -> list[Outcome]:
         from .batch import BatchRun
 
-        base = self.base_payload()
         assert self.spec.batch is not None
         good = [i for i, item in enumerate(items) if isinstance(item.payload, dict)]
         outcomes = [Outcome(error=RecordError("the mapped payload of a SOAP call must be an object", code="payload"))
                     for _ in items]
         run = BatchRun(endpoint, self.spec.batch, lambda op, payload: _fields_of(endpoint, op, payload))
         try:
-            delivered = run.deliver([items[i] for i in good], [{**base, **items[i].payload} for i in good])
+            delivered = run.deliver([items[i] for i in good], [self.payload_of(items[i].payload) for i in good])
         except (TransientError, ConfigError):
             raise
         except RecordError as exc:  # the whole batch was refused (e.g. an unknown chain)
@@ -110,7 +95,7 @@ class SoapCallTarget(Target):
     def _call(self, endpoint: SoapEndpoint, item: Item) -> Outcome:
         if not isinstance(item.payload, dict):
             raise RecordError("the mapped payload of a SOAP call must be an object", code="payload")
-        payload: dict[str, Any] = self._with_call_fields({**self.base_payload(), **item.payload})
+        payload = self.payload_of(item.payload)
         for name in self.spec.before:
             result = endpoint.call(name, _fields_of(endpoint, name, payload))
             payload.update(result.answer if isinstance(result.answer, dict) else {})
@@ -130,7 +115,7 @@ class SoapCallTarget(Target):
     def render(self, item: Item) -> str:
         """The envelope that would be sent, unsigned (signing happens at send time)."""
         endpoint = self._endpoint()
-        payload = self._with_call_fields({**self.base_payload(), **item.payload} if isinstance(item.payload, dict) else {})
+        payload = self.payload_of(item.payload if isinstance(item.payload, dict) else {})
         lines = []
         if self.spec.batch is not None:
             stages = ", ".join(stage.submit for stage in self.spec.batch.stages)

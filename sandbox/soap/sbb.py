@@ -2,7 +2,7 @@
 
 Contract: the project's own ``contracts/sbb`` (SBB publishes none), plain SOAP 1.1 without
 Edukoppeling. Every request carries the school's ``Licentie``: the value the catalog's sandbox
-settings name in ``options.call_fields.request.Licentie``. A call without it, or with another,
+settings name in ``options.licentie`` (interface 8's ``system_fields``). A call without it, or with another,
 is answered as SBB's Stagemarkt services answer it: an ordinary answer holding only
 ``Signaalcode`` 996 and ``Signaaltekst``, whatever the operation.
 
@@ -66,9 +66,9 @@ def register() -> list[dict]:
 
 
 def licence_of(ctx: StandinContext) -> str:
-    reference = ((ctx.settings.options or {}).get("call_fields") or {}).get("request", {}).get("Licentie")
+    reference = (ctx.settings.options or {}).get("licentie")
     if not reference:
-        raise SoapFault("Server.SBB0500", "the sandbox settings name no Licentie (options.call_fields)")
+        raise SoapFault("Server.SBB0500", "the sandbox settings name no Licentie (options.licentie)")
     return ctx.secret(reference)
 
 

@@ -4,22 +4,28 @@ SBB's text, and the mutatieservice is read incrementally from the last Volgnumme
 
 from __future__ import annotations
 
+import copy
+import re
+
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from soap_helpers import ROOT, SBB_WSDL
 
-from plugins.soap import callfields
+from plugins.soap import systemfields
 from plugins.soap.source import SoapPullSource
 from plugins.soap.spec import SoapSource, SoapTarget
 from plugins.soap.target import SoapCallTarget
 from runtime import redact
 from runtime.errors import ConfigError, RecordError
-from runtime.plugin import Item
+from runtime.models.catalog import SystemEnvironment
+from runtime.plugin import Item, PluginContext
 from sandbox.soap.sbb import register
 
 LICENCE = (ROOT / "sandbox" / "secrets" / "sbb-licentie").read_text().strip()
+#: as on interface 8's source and target
+LICENCE_FIELD = {"request.Licentie": "licentie"}
 
 
 def verification(company: dict, erkenning: dict, **change) -> dict:
@@ -28,7 +34,7 @@ def verification(company: dict, erkenning: dict, **change) -> dict:
 
 
 def target(ctx) -> SoapCallTarget:
-    return SoapCallTarget(SoapTarget(type="soap", wsdl=SBB_WSDL, operation="Verificatie",
+    return SoapCallTarget(SoapTarget(type="soap", wsdl=SBB_WSDL, operation="Verificatie", system_fields=LICENCE_FIELD,
                                      reference="VerificatieResult.CodeLeerbedrijf"), ctx)
 
 
@@ -36,6 +42,7 @@ def mutations(ctx) -> SoapPullSource:
     return SoapPullSource(SoapSource(
         type="soap", wsdl=SBB_WSDL, operation="Mutaties", request={"request": {"VanafVolgnummer": 0, "MaximumAantal": 2}},
         records="MutatiesResult.Mutatie", key="Volgnummer", since={"param": "VanafVolgnummer", "field": "Volgnummer"},
+        system_fields=LICENCE_FIELD,
     ), ctx)
 
 
@@ -66,17 +73,32 @@ def test_a_refused_verification_is_that_records_error_with_sbbs_text(context):
     assert str(error).startswith("sbb refused the record: Signaalcode 101 Leerbedrijf onbekend bij SBB")
 
 
-def test_without_the_licence_every_call_stops_the_run_as_a_configuration_error(context):
-    ctx = context("sbb", options={"call_fields": {}})
+def test_a_licence_sbb_does_not_know_stops_the_run_as_a_configuration_error(context, soap_sandbox):
+    ctx = context("sbb", options={"licentie": "another-schools-licence"})
     company = register()[0]
     t = target(ctx)
     with pytest.raises(ConfigError, match="Signaalcode 996"):
         t.write([Item(key="a", payload=verification(company, company["Erkenningen"][0]), source_key="a")])
     t.close()
     s = mutations(ctx)
-    with pytest.raises(ConfigError, match="check the Licentie in the catalog's options.call_fields"):
+    with pytest.raises(ConfigError, match=r"check the Licentie in the catalog \(options.licentie, the request's system_fields\)"):
         list(s.read(None))
     s.close()
+    refused = [i["body"] for i in soap_sandbox.context("sbb").received.items if i["kind"] == "refused"]
+    assert refused == [{"signaalcode": 996, "operation": "Verificatie"}, {"signaalcode": 996, "operation": "Mutaties"}]
+
+
+def test_without_the_licence_option_nothing_is_sent_and_the_error_says_what_to_set(context, soap_sandbox):
+    ctx = context("sbb", options={"licentie": None})
+    company = register()[0]
+    t = target(ctx)
+    with pytest.raises(ConfigError, match=r"system sbb: set options.licentie for environment 'sandbox' in catalog.yaml "
+                                          r"\(the request's request.Licentie\)"):
+        t.write([Item(key="a", payload=verification(company, company["Erkenningen"][0]), source_key="a")])
+    t.close()
+    with pytest.raises(ConfigError, match=re.escape("set options.licentie")):
+        list(mutations(ctx).read(None))
+    assert soap_sandbox.context("sbb").received.items == []
 
 
 def test_the_mutatieservice_is_read_from_the_last_volgnummer(context, soap_sandbox):
@@ -125,8 +147,11 @@ def test_a_since_param_the_request_does_not_have_is_a_configuration_error(contex
                                st.dictionaries(st.sampled_from(["Licentie", "Pagina", "CodeLeerbedrijf"]),
                                                st.text(max_size=5), max_size=3), max_size=2))
 def test_the_catalogs_fields_win_and_nothing_else_changes(payload):
-    merged = callfields.merged({"call_fields": {"request": {"Licentie": "${file:sandbox/secrets/sbb-licentie}"}}},
-                               payload, ROOT, "sbb")
+    ctx = PluginContext(environment="sandbox", project_root=ROOT, system_name="sbb",
+                        system=SystemEnvironment(url="http://x", options={"licentie": "${file:sandbox/secrets/sbb-licentie}"}))
+    before = copy.deepcopy(payload)
+    merged = systemfields.applied(payload, systemfields.values(LICENCE_FIELD, ctx), "sbb")
+    assert payload == before  # the mapped payload itself is not changed
     assert merged["request"]["Licentie"] == LICENCE
     assert {k: v for k, v in merged["request"].items() if k != "Licentie"} == \
         {k: v for k, v in payload.get("request", {}).items() if k != "Licentie"}
@@ -134,8 +159,9 @@ def test_the_catalogs_fields_win_and_nothing_else_changes(payload):
     assert redact.text(f"licence {LICENCE}") == "licence *****"
 
 
-def test_call_fields_that_are_not_an_object_are_a_configuration_error():
-    with pytest.raises(ConfigError, match="options.call_fields must be an object"):
-        callfields.merged({"call_fields": "Licentie"}, {}, ROOT, "sbb")
-    with pytest.raises(ConfigError, match="options.call_fields.request is an object"):
-        callfields.merged({"call_fields": {"request": {"Licentie": "x"}}}, {"request": "flat"}, ROOT, "sbb")
+def test_a_path_through_a_value_that_is_not_an_object_is_a_configuration_error():
+    with pytest.raises(ConfigError, match=re.escape("system sbb: system_fields request.Licentie: the payload's request is not an object")):
+        systemfields.applied({"request": "flat"}, {"request.Licentie": "x"}, "sbb")
+    with pytest.raises(ConfigError, match=re.escape("system_fields a.b.c: the payload's a.b is not an object")):
+        systemfields.applied({"a": {"b": 3}}, {"a.b.c": "x"}, "sbb")
+    assert systemfields.applied({}, {"a.b.c": "x", "a.d": 1}, "sbb") == {"a": {"b": {"c": "x"}, "d": 1}}

@@ -139,7 +139,8 @@ def test_a_wrong_licence_is_sbbs_996_a_configuration_error_and_never_printed(pro
     (project / "sandbox" / "secrets" / "sbb-licentie").write_text(wrong + "\n")
     result = koppel(project, "sbb", "details", register()[0]["CodeLeerbedrijf"])
     assert result.exit_code == 1
-    assert "Signaalcode 996" in result.stderr and "check the Licentie in the catalog's options.call_fields" in result.stderr
+    assert "Signaalcode 996" in result.stderr
+    assert "check the Licentie in the catalog (options.licentie, the request's system_fields)" in result.stderr
     assert wrong not in result.output
     [refused] = calls(soap_sandbox, "refused")
     assert refused["body"] == {"signaalcode": 996, "operation": "GeefDetails"}
@@ -150,3 +151,11 @@ def test_a_system_the_catalog_lacks_names_it(project):
     (project / "catalog.yaml").write_text(catalog.replace("\n  sbb:\n", "\n  sbb-old:\n"), encoding="utf-8")
     result = koppel(project, "sbb", "details", register()[0]["CodeLeerbedrijf"])
     assert result.exit_code == 1 and "koppel: catalog.yaml has no system 'sbb'" in result.stderr
+
+
+def test_an_environment_without_the_licence_option_says_what_to_set_and_sends_nothing(project, soap_sandbox, monkeypatch):
+    monkeypatch.delenv("KOPPEL_SBB_LICENTIE", raising=False)
+    result = koppel(project, "--env", "acceptatie", "sbb", "details", register()[0]["CodeLeerbedrijf"])
+    assert result.exit_code == 1
+    assert "KOPPEL_SBB_LICENTIE" in result.stderr
+    assert soap_sandbox.context("sbb").received.items == []

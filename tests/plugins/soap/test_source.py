@@ -20,6 +20,7 @@ def source(ctx, **extra) -> SoapPullSource:
         request={"request": {"AantalResultatenPerPagina": 25, "Pagina": 1, "LeerplaatsErkenningAanduiding": "E"}},
         records="ZoekenResult.Resultaten.Resultaat",
         key="CodeLeerbedrijf",
+        system_fields={"request.Licentie": "licentie"},  # SBB's licence in every call, as on interface 8
         **extra,
     )
     return SoapPullSource(spec, ctx)
