@@ -116,3 +116,27 @@ def test_a_timestamp_survives_the_copy(pg_stores):
                          .order_by(m.deliveries.c.idempotency_key)).all()
     assert rows[0][1] is not None and abs((rows[0][1] - before).total_seconds()) < 60
     assert rows[1][1] is None
+
+
+def _lookup_case(store: StateStore) -> None:
+    _write(store, [[DeliveryRow("crm", f"k{i}:a", f"h{i}", "delivered" if i % 3 else "failed", 1, f"s{i}")
+                    for i in range(1200)],
+                   [DeliveryRow("dms", "k5:a", "other", "delivered", 1, "s5")]])
+    wanted = [f"k{i}:a" for i in range(0, 1500, 7)] + ["k5:a", "k5:a", "absent"]
+    found = store.ledger(7, "crm", wanted)
+    assert found == {f"k{i}:a": (f"h{i}", "delivered" if i % 3 else "failed") for i in range(0, 1200, 7)} | {
+        "k5:a": ("h5", "delivered")}
+    assert store.ledger(7, "dms", ["k5:a", "k6:a"]) == {"k5:a": ("other", "delivered")}
+    assert store.ledger(8, "crm", ["k5:a"]) == {}
+
+
+def test_ledger_lookup_per_batch_on_sqlite(tmp_path):
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    _lookup_case(store)  # more keys than one IN of 900, repeats, other targets and interfaces
+    store.close()
+
+
+def test_ledger_lookup_per_batch_on_postgresql(pg_stores):
+    bulk, _ = pg_stores
+    _clear(bulk)
+    _lookup_case(bulk)

@@ -172,13 +172,24 @@ class StateStore(LeasesAndInbox):
         """idempotency key → (payload hash, status) of what was recorded for these keys."""
         keys = list(set(keys))
         found: dict[str, tuple[str, str]] = {}
-        d = m.deliveries.c
+        # once per batch, on the hot path: driver SQL (compiling a 900-parameter IN in SQLAlchemy
+        # cost ~0.1 s per batch of 1000); PostgreSQL takes the keys as one array
+        head = "SELECT idempotency_key, payload_hash, status FROM koppel_deliveries WHERE interface_id = "
         with self.engine.connect() as c:
+            if self.dialect == "postgresql" and c.dialect.driver == "psycopg":
+                rows = c.exec_driver_sql(f"{head}%s AND target = %s AND idempotency_key = ANY(%s)",
+                                         (interface_id, target, keys))
+                return {r[0]: (r[1], r[2]) for r in rows}
+            d = m.deliveries.c
             for i in range(0, len(keys), 900):
                 chunk = keys[i : i + 900]
-                q = select(d.idempotency_key, d.payload_hash, d.status).where(
-                    d.interface_id == interface_id, d.target == target, d.idempotency_key.in_(chunk))
-                found.update({r[0]: (r[1], r[2]) for r in c.execute(q)})
+                if self.dialect == "sqlite":
+                    sql = f"{head}? AND target = ? AND idempotency_key IN ({', '.join('?' * len(chunk))})"
+                    result = c.exec_driver_sql(sql, (interface_id, target, *chunk))
+                else:
+                    result = c.execute(select(d.idempotency_key, d.payload_hash, d.status).where(
+                        d.interface_id == interface_id, d.target == target, d.idempotency_key.in_(chunk)))
+                found.update({r[0]: (r[1], r[2]) for r in result})
         return found
 
     def delivery(self, interface_id: int, target: str, key: str) -> dict | None:
