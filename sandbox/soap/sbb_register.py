@@ -61,7 +61,22 @@ def _shape(rows: list[tuple], recognitions: list[tuple]) -> list[dict]:
         companies.append({
             "CodeLeerbedrijf": code, "Naam": name, "KvkNummer": kvk,
             "Vestigingsadres": {"Straat": street, "Huisnummer": number, "Postcode": postcode, "Plaats": city, "Land": "NL"},
+            "Contactpersoon": _contact(code, phone),
             "Telefoonnummer": phone, "Email": email, "WebsiteUrl": website, "Branche": sector,
             "Erkenningen": by_code.get(code, []),
         })
     return sorted(companies, key=lambda c: c["CodeLeerbedrijf"])
+
+
+def _contact(code: str, phone: str | None) -> dict:
+    """SBB's contact person of the leerbedrijf (detailgegevens): a synthetic person, the same for a
+    code every time; ``koppel sbb details`` shows it as SBB gives it and keeps it nowhere."""
+    from runtime.sis.seed import dutch
+
+    r = random.Random(f"sbb-contact-{code}")
+    first = r.choice(dutch.FIRST_NAMES_V + dutch.FIRST_NAMES_M)
+    tussenvoegsel, last = r.choice(dutch.LAST_NAMES)
+    full = " ".join(p for p in (first, tussenvoegsel, last) if p)
+    mailbox = "".join(c for c in f"{first}.{last}".lower() if c.isascii() and (c.isalnum() or c == "."))
+    return {"Naam": full, "Email": f"{mailbox}@leerbedrijf-{code}.example",
+            **({"Telefoonnummer": phone} if phone else {})}

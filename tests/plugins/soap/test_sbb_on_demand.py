@@ -86,6 +86,8 @@ def test_details_shows_sbbs_detailgegevens_and_every_erkenning(project, soap_san
     assert f"Naam:                 {company['Naam']}" in out
     assert f"KvkNummer:            {company['KvkNummer']}" in out
     assert f"Erkenningen ({len(company['Erkenningen'])}):" in out
+    contact = company["Contactpersoon"]  # shown as SBB gives it, in that order, and nowhere kept
+    assert f"Contactpersoon:       {contact['Naam']}, {contact['Email']}, {contact['Telefoonnummer']}" in out
     listed = [line.split()[:2] for line in out.splitlines() if line.startswith("  ")]
     assert listed == [[e["Crebonummer"], e["Leerweg"]] for e in company["Erkenningen"]]
     [call] = calls(soap_sandbox)
@@ -94,12 +96,15 @@ def test_details_shows_sbbs_detailgegevens_and_every_erkenning(project, soap_san
 
 def test_details_as_json_keeps_the_answers_shape(project):
     company = register()[0]
+    before = files_in(project)
     result = koppel(project, "sbb", "details", company["CodeLeerbedrijf"], "--format", "json")
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
     assert answer["CodeLeerbedrijf"] == company["CodeLeerbedrijf"] and answer["KvkNummer"] == company["KvkNummer"]
     assert [e["Crebonummer"] for e in answer["Erkenningen"]["Erkenning"]] == [e["Crebonummer"] for e in company["Erkenningen"]]
     assert "Signaalcode" not in answer
+    assert answer["Contactpersoon"] == company["Contactpersoon"]
+    assert files_in(project) == before
 
 
 def test_an_sbb_code_that_passes_the_elfproef_is_shown_as_the_code_it_is(project):
