@@ -162,7 +162,10 @@ class SisStoreSource(Source):
                 last[change.key] = meta
             else:
                 related.setdefault(change.object, []).append(change.key)
-                related_meta[change.object] = meta
+                # which root a related change reaches is not known per change: every root it
+                # reaches stands for the *earliest* such change (changes come in seq order), so
+                # a step's cursor (_record_cursors) never passes a related change not yet sent
+                related_meta.setdefault(change.object, meta)
         for related_type, keys in related.items():
             for key_tuple in self.related.root_keys(connection, related_type, sorted(set(keys))):
                 key = rec.KEY_SEPARATOR.join(str(v) for v in key_tuple)
