@@ -96,3 +96,50 @@ def test_15_a_diploma_without_the_generic_exam_parts_its_level_needs_is_refused_
     keuzedelen = diploma["body"]["keuzedeel"]
     keuzedelen = keuzedelen if isinstance(keuzedelen, list) else [keuzedelen]
     assert [k["codeKeuzedeel"] for k in keuzedelen] == ["K0123"]
+
+
+def _letters(college, key: str) -> list[str]:
+    return [d["reason"] for d in college.engine.store.dead_letters(interface_id=15) if d["source_key"] == key]
+
+
+def test_15_a_deleted_enrollment_and_bpv_are_taken_back_and_duo_refuses_what_it_never_had(college) -> None:
+    college.run(15, trigger="outbox")
+    enrollment, student, _person = college.sql(
+        "SELECT e.enrollment_id, e.student_number, s.person_number FROM enrollment e "
+        "JOIN student s ON s.student_number = e.student_number JOIN person p ON p.person_number = s.person_number "
+        "WHERE p.bsn IS NOT NULL AND EXISTS (SELECT 1 FROM internship i WHERE i.enrollment_id = e.enrollment_id) "
+        "AND NOT EXISTS (SELECT 1 FROM result r WHERE r.enrollment_id = e.enrollment_id AND r.kind = 'diploma') "
+        "ORDER BY e.enrollment_id LIMIT 1")[0]
+    (brin, volgnummer) = college.sql("SELECT brin, volgnummer FROM enrollment WHERE enrollment_id = :e", e=enrollment)[0]
+    internships = [row[0] for row in college.sql(
+        "SELECT internship_id FROM internship WHERE enrollment_id = :e ORDER BY internship_id", e=enrollment)]
+    # DUO receives the enrollment and its signed BPVs first
+    college.sql("UPDATE internship SET agreement_date = '2026-10-01' WHERE enrollment_id = :e", e=enrollment)
+    college.sql("UPDATE enrollment SET planned_end_date = '2029-07-31' WHERE enrollment_id = :e", e=enrollment)
+    summary = college.run(15, trigger="outbox")
+    assert summary.outcome == "ok" and summary.dead == 0, summary
+    before = {op: len(accepted(college, op)) for op in ("verwijderen_inschrijving", "verwijderen_bpv")}
+
+    # the administration deletes the enrollment (what refers to it first, as the references demand)
+    college.sql("DELETE FROM internship WHERE enrollment_id = :e", e=enrollment)
+    college.sql("DELETE FROM result WHERE enrollment_id = :e", e=enrollment)
+    for table in ("document", "application", "exam_candidate"):
+        college.sql(f"UPDATE {table} SET enrollment_id = NULL WHERE enrollment_id = :e", e=enrollment)
+    college.sql("DELETE FROM enrollment WHERE enrollment_id = :e", e=enrollment)
+    summary = college.run(15, trigger="outbox")
+    assert summary.outcome == "ok" and summary.dead == 0, summary
+    (taken_back,) = accepted(college, "verwijderen_inschrijving")[before["verwijderen_inschrijving"]:]
+    assert taken_back["body"]["brin"] == brin and taken_back["body"]["inschrijvingvolgnummer"] == str(volgnummer)
+    assert set(taken_back["body"]["persoon"]) == {"burgerservicenummer"}
+    bpvs = accepted(college, "verwijderen_bpv")[before["verwijderen_bpv"]:]
+    assert [b["body"]["inschrijvingvolgnummer"] for b in bpvs] == [str(volgnummer)] * len(internships)
+    assert all(_letters(college, i) == [] for i in internships) and _letters(college, enrollment) == []
+
+    # a second withdrawal of the same enrollment: DUO holds nothing under that key any more
+    college.sql("INSERT INTO duo_withdrawal (kind, object_key, student_number, brin, enrollment_volgnummer, reason) "
+                "VALUES ('inschrijving', :e, :s, :b, :v, 'ten_onrechte')", e=enrollment, s=student, b=brin, v=volgnummer)
+    ((withdrawal,),) = college.sql("SELECT max(withdrawal_id) FROM duo_withdrawal")
+    summary = college.run(15, trigger="outbox")
+    assert summary.dead == 1, summary
+    (reason,) = _letters(college, str(withdrawal))
+    assert f"D051 inschrijving {volgnummer} (brin {brin}) is niet aangeleverd of al verwijderd; niets verwijderd" in reason
