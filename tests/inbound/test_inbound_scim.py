@@ -46,10 +46,22 @@ def running_college(project, tmp, monkeypatch):
                                        "Content-Type": "application/scim+json"})
         client.engine, client.sis_url = engine, sis_url
         client.sql = lambda statement, **p: query(sis_url, statement, **p)
-        client.inbox = lambda: query(engine.state_url, "SELECT interface_id, key, operation, body FROM koppel_inbox ORDER BY id")
+        client.inbox = lambda: [(i, k, op, _opened(b)) for i, k, op, b in query(
+            engine.state_url, "SELECT interface_id, key, operation, body FROM koppel_inbox ORDER BY id")]
         yield client
         client.close()
     engine.close()
+
+
+def _opened(body):
+    """A stored inbox body as the readers see it: sealed at rest (runtime/engine/state/crypto.py)."""
+    import json
+
+    from runtime.engine.state import crypto
+
+    value = json.loads(body) if isinstance(body, str) else body
+    assert crypto.is_sealed(value), "an inbox body is stored in plain text"
+    return crypto.unseal(value)
 
 
 @pytest.fixture

@@ -116,3 +116,39 @@ def test_rows_written_before_encryption_still_read_and_replay(tmp_path, key_file
         assert target.received[-1].payload["bsn"] == BSNS[2]
     finally:
         engine.close()
+
+
+def test_a_webhook_call_over_http_leaves_no_bsn_at_rest(tmp_path, state_url, key_files, monkeypatch):
+    """The partner's call arrives over HTTP, is stored before the 202, then run: its body in the
+    inbox and the dead letter of the record the target refuses are both sealed."""
+    import hashlib
+    import hmac
+    import json
+
+    import plugins.webhook
+    from starlette.testclient import TestClient
+
+    from runtime.engine.server import create_app
+
+    monkeypatch.setenv("HOOK_SECRET", "s3cr3t-hook-value")
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"A2"})
+    reg = fakes.registry({"webhook": plugins.webhook.plugin})
+    project = with_keys(fakes.make_project(tmp_path, reg, [{
+        "id": 6, "type": "realtime", "trigger": {"type": "webhook"}, "targets": [{"type": "memtarget", "name": "tgt"}],
+        "source": {"type": "webhook", "path": "/hooks/aanmelding", "key": "aanmeldId",
+                   "auth": {"type": "hmac", "secret": "${env:HOOK_SECRET}", "prefix": "sha256="}},
+        "delivery": {"retries": {"max_attempts": 1, "initial_delay": 0.001, "max_delay": 0.001}}}]), key_files, "k1")
+    engine = Engine(project, reg, "sandbox", state_url=state_url)
+    try:
+        body = json.dumps([{"aanmeldId": "A1", "bsn": BSNS[0]}, {"aanmeldId": "A2", "bsn": BSNS[1]}]).encode()
+        sig = "sha256=" + hmac.new(b"s3cr3t-hook-value", body, hashlib.sha256).hexdigest()
+        answer = TestClient(create_app(engine)).post("/hooks/aanmelding", content=body, headers={"X-Signature": sig})
+        assert (answer.status_code, answer.json()) == (202, {"accepted": 2})
+        assert scan(state_url, BSNS[:2]) == []  # stored, sealed, before the 202
+        summary = engine.run_interface(6, "webhook")
+        assert (summary.read, summary.delivered, summary.dead) == (2, 1, 1)
+        assert [(i.source_key, i.payload["bsn"]) for i in target.received] == [("A1", BSNS[0])]
+        assert [d["record"]["data"]["bsn"] for d in engine.store.dead_letters(interface_id=6)] == [BSNS[1]]
+        assert scan(state_url, BSNS[:2]) == []
+    finally:
+        engine.close()

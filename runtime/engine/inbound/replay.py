@@ -24,6 +24,7 @@ import time
 from sqlalchemy import Column, Integer, PrimaryKeyConstraint, String, Table
 from sqlalchemy.exc import IntegrityError
 
+from runtime.engine.state import crypto
 from runtime.engine.state import models as m
 from runtime.engine.state.common import jsonable, utcnow
 
@@ -61,7 +62,7 @@ def store_once(store, interface_id: int, rows: list[tuple], *, message_id: str |
             if message_id is not None:
                 c.execute(inbound_ids.insert().values(interface_id=interface_id, channel=channel or "",
                                                       message_id=stored_id(message_id), received_at=now))
-            c.execute(m.inbox.insert(), [{"interface_id": interface_id, "received_at": now, "key": k, "body": jsonable(b),
+            c.execute(m.inbox.insert(), [{"interface_id": interface_id, "received_at": now, "key": k, "body": crypto.seal(jsonable(b)),
                                           "operation": op, "resource": res, "channel": channel} for k, b, op, res in rows])
     except IntegrityError:
         if message_id is None:

@@ -158,6 +158,7 @@ class ScimHook(Webhook):
         from sqlalchemy import select
 
         from runtime.engine.pipeline import source_names, sources_of
+        from runtime.engine.state import crypto
         from runtime.engine.state import models as m
 
         specs = sources_of(self.interface)
@@ -168,7 +169,8 @@ class ScimHook(Webhook):
                                                t.id > after).order_by(t.id.desc()).limit(1))
         with self.engine.store.engine.connect() as c:
             row = c.execute(q).first()
-        return (row.operation, row.body) if row is not None and isinstance(row.body, dict) else None
+        body = crypto.unseal(row.body) if row is not None else None  # stored sealed (state/crypto.py)
+        return (row.operation, body) if row is not None and isinstance(body, dict) else None
 
     async def search(self, request: Request, resource: str) -> Response:
         params = request.query_params
