@@ -62,3 +62,37 @@ def test_check_does_not_import_zeep():
         "assert 'zeep' not in sys.modules, 'zeep imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def _sbb_context(environment: str, **options) -> PluginContext:
+    from sandbox.runner import load_catalog
+
+    settings = load_catalog(ROOT).systems["sbb"].environments[environment]
+    if options:
+        settings = settings.model_copy(update={"options": {**settings.options, **options}})
+    return PluginContext(environment=environment, project_root=ROOT, system_name="sbb", system=settings)
+
+
+def _sbb_specs() -> list:
+    """Interface 8's two SBB specs as shipped: the licence is a system field of both."""
+    import yaml
+
+    interface = yaml.safe_load((ROOT / "interfaces" / "08-sbb-leerbedrijven.yaml").read_text(encoding="utf-8"))
+    source = next(s for s in interface["sources"] if s["type"] == "soap")
+    target = next(t for t in interface["targets"] if t["type"] == "soap")
+    fields = {k: v for k, v in source.items() if k != "system"}
+    return [SoapSource(**fields), SoapTarget(**{k: v for k, v in target.items() if k not in ("system", "writeback")})]
+
+
+def test_interface_8_names_the_licence_and_every_environment_of_the_catalog_sets_it():
+    specs = _sbb_specs()
+    assert [s.system_fields for s in specs] == [{"request.Licentie": "licentie"}] * 2
+    for environment in ("sandbox", "acceptatie", "productie"):
+        assert [check_spec(s, _sbb_context(environment)) for s in specs] == [[], []], environment
+
+
+def test_an_environment_without_the_licence_option_is_reported_for_source_and_target():
+    for spec in _sbb_specs():
+        assert check_spec(spec, _sbb_context("productie", licentie="")) == [
+            (("system_fields", "request.Licentie"),
+             "system sbb has no options.licentie for environment 'productie' in catalog.yaml")]
