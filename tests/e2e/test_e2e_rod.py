@@ -143,3 +143,29 @@ def test_15_a_deleted_enrollment_and_bpv_are_taken_back_and_duo_refuses_what_it_
     assert summary.dead == 1, summary
     (reason,) = _letters(college, str(withdrawal))
     assert f"D051 inschrijving {volgnummer} (brin {brin}) is niet aangeleverd of al verwijderd; niets verwijderd" in reason
+
+
+def test_15_a_diploma_deleted_after_duo_accepted_it_is_taken_back_by_its_resultaatvolgnummer(college) -> None:
+    college.run(15, trigger="outbox")
+    enrollment, student, _person = an_enrollment(college, level=2)
+    crebo, brin, volgnummer = college.sql(
+        "SELECT p.crebo, e.brin, e.volgnummer FROM enrollment e JOIN program p ON p.program_code = e.program_code "
+        "WHERE e.enrollment_id = :e", e=enrollment)[0]
+    college.sql("INSERT INTO result (result_id, student_number, enrollment_id, kind, passed, assessed_on, crebo) "
+                "VALUES ('RX-1', :s, :e, 'diploma', true, '2027-07-09', :c)", s=student, e=enrollment, c=crebo)
+    college.sql(
+        "INSERT INTO result (result_id, student_number, enrollment_id, kind, grade, passed, assessed_on, "
+        "diploma_result_id, duo_code) VALUES ('RX-1-NL', :s, :e, 'generiek_examen', '7', true, '2027-05-12', 'RX-1', 'NL'), "
+        "('RX-1-REK', :s, :e, 'generiek_examen', '6', true, '2027-05-12', 'RX-1', 'REK'), "
+        "('RX-1-K0456', :s, :e, 'keuzedeel', 'V', true, '2027-03-01', 'RX-1', 'K0456')", s=student, e=enrollment)
+    summary = college.run(15, trigger="outbox")
+    assert summary.outcome == "ok" and summary.dead == 0, summary
+    before = len(accepted(college, "verwijderen_diploma"))
+    # the examination office finds the diploma was registered on the wrong enrollment and deletes it
+    college.sql("DELETE FROM result WHERE diploma_result_id = 'RX-1'")
+    college.sql("DELETE FROM result WHERE result_id = 'RX-1'")
+    summary = college.run(15, trigger="outbox")
+    assert summary.outcome == "ok" and summary.dead == 0, summary
+    (taken_back,) = accepted(college, "verwijderen_diploma")[before:]
+    assert {k: taken_back["body"][k] for k in ("brin", "inschrijvingvolgnummer", "resultaatvolgnummer")} == {
+        "brin": brin, "inschrijvingvolgnummer": str(volgnummer), "resultaatvolgnummer": "RX-1"}
