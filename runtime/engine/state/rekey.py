@@ -15,6 +15,7 @@ retention. The SIS store itself is not touched: its retention is the college's b
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, and_, cast, not_, or_, select, update
@@ -77,9 +78,18 @@ def rekey(store, *, batch: int = 200, progress=None) -> dict[str, int]:
             done[t.name] = done.get(t.name, 0) + len(rows)
             if progress is not None and rows:
                 progress(t.name, done[t.name])
+            if len(rows) < batch and not (store.dialect == "postgresql" and _left(store, t, outdated)):
+                break  # on PostgreSQL a row another transaction held was skipped: go round again
             if len(rows) < batch:
-                break
+                time.sleep(0.05)
     return done
+
+
+def _left(store, table, outdated) -> bool:
+    """Whether an outdated row is still there (one a concurrent transaction held was skipped)."""
+    with store.engine.connect() as c:
+        key = next(iter(table.primary_key.columns))
+        return c.execute(select(key).where(outdated).limit(1)).first() is not None
 
 
 def _current(value, current: str) -> bool:
