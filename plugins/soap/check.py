@@ -56,10 +56,23 @@ def check_spec(spec, ctx: PluginContext) -> list[tuple[tuple, str]]:
 
 
 def _system_fields(spec, ctx: PluginContext) -> list[tuple[tuple, str]]:
-    """Every option a ``system_fields`` entry names is set for the environment being validated."""
-    options = dict(ctx.system.options) if ctx.system is not None else None
-    if options is None:
+    """Every option a ``system_fields`` entry names is set for the environment being checked, or,
+    when no environment's settings were given (``koppel validate``), for every environment the
+    catalog has for the system: productie's licence or chain missing is found before a run."""
+    fields = getattr(spec, "system_fields", None) or {}
+    if not fields:
+        return []
+    if ctx.system is not None:
+        per_environment = {ctx.environment: dict(ctx.system.options)}
+    elif ctx.system_name:
+        from .settings import catalog_system
+
+        environments = catalog_system(ctx.project_root, ctx.system_name).get("environments") or {}
+        per_environment = {name: dict((settings or {}).get("options") or {})
+                           for name, settings in environments.items() if isinstance(settings, dict)}
+    else:
         return []
     return [(("system_fields", name),
-             f"system {ctx.system_name} has no options.{option} for environment '{ctx.environment}' in catalog.yaml")
-            for name, option in (getattr(spec, "system_fields", None) or {}).items() if options.get(option) in (None, "")]
+             f"system {ctx.system_name} has no options.{option} for environment '{environment}' in catalog.yaml")
+            for environment, options in per_environment.items()
+            for name, option in fields.items() if options.get(option) in (None, "")]

@@ -87,7 +87,7 @@ def from_context(ctx: PluginContext) -> SoapSettings:
     profile = ctx.options.get("profile")
     sender = ctx.options.get("sender_oin")
     if ctx.system_name and (profile is None or sender is None):
-        described = _catalog_system(ctx.project_root, ctx.system_name)
+        described = catalog_system(ctx.project_root, ctx.system_name)
         profile = profile if profile is not None else described.get("profile")
         sender = sender if sender is not None else described.get("sender_oin")
     if profile and str(profile).lower().startswith("edukoppeling") and not sender:
@@ -105,7 +105,8 @@ def from_context(ctx: PluginContext) -> SoapSettings:
     )
 
 
-def _catalog_system(root: Path, name: str) -> dict[str, Any]:
+def catalog_system(root: Path, name: str) -> dict[str, Any]:
+    """The system's entry in the project's catalog.yaml as plain data ({} when absent or unreadable)."""
     from runtime.yamlsource import YamlProblem, load_file
 
     path = root / "catalog.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -96,3 +97,17 @@ def test_an_environment_without_the_licence_option_is_reported_for_source_and_ta
         assert check_spec(spec, _sbb_context("productie", licentie="")) == [
             (("system_fields", "request.Licentie"),
              "system sbb has no options.licentie for environment 'productie' in catalog.yaml")]
+
+
+def test_validate_without_an_environment_checks_every_environment_of_the_catalog(tmp_path):
+    catalog = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
+    productie = "          licentie: '${env:KOPPEL_SBB_LICENTIE}'\n  sbb-lijsten:"
+    assert catalog.count(productie) == 1
+    (tmp_path / "catalog.yaml").write_text(catalog.replace(productie, "          other: 1\n  sbb-lijsten:"), encoding="utf-8")
+    shutil.copytree(ROOT / "contracts" / "sbb", tmp_path / "contracts" / "sbb")
+    validate = PluginContext(environment="sandbox", project_root=tmp_path, system_name="sbb")  # as crossrefs gives it
+    for spec in _sbb_specs():
+        assert check_spec(spec, validate) == [
+            (("system_fields", "request.Licentie"),
+             "system sbb has no options.licentie for environment 'productie' in catalog.yaml")]
+        assert check_spec(spec, PluginContext(environment="sandbox", project_root=ROOT, system_name="sbb")) == []
