@@ -8,8 +8,8 @@ transaction:
 1. refuses two persons with different BSNs, or different onderwijsnummers: those are two humans
    for the BRP and DUO, and only the student administration can say which number is wrong;
 2. moves every row that refers to DROP (applications, documents, memberships, role assignments,
-   guardians, student and staff rows, and any declared object's reference) to KEEP. The
-   references are read from the database itself, so a table added later is moved too. A row
+   guardians, student and staff rows) to KEEP. The references are read from the database's
+   foreign keys, so a table added later with one is moved too. A row
    whose key would then equal one KEEP has already (the same group membership, the same role in
    the same scope) is KEEP's twin and is dropped. Both persons having a row where a person may
    have only one (two student rows, two staff rows) is refused, naming the table: which student
