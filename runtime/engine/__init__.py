@@ -85,7 +85,8 @@ Decisions (where the design left a choice):
   stored a call, and every 5 s); any other run reads the main source first, then drains them.
   Each callback has its own cursor, ledger lane and dead letters (see callbacks.py).
 - ``koppel run INTERFACE`` and ``dry-run`` need that interface's own files (and catalog.yaml)
-  valid; ``run --all`` and ``serve --strict`` need the whole project valid; ``serve`` runs every
+  valid, and read only those (``load_project(only=...)``: the other interface files are listed,
+  not parsed, so a broken or slow one elsewhere costs nothing); ``run --all`` and ``serve --strict`` need the whole project valid; ``serve`` runs every
   interface whose own files are valid and reports the others (runtime/servable.py).
 - Exit codes of ``koppel run``: 0 ok, 2 some dead letters, 1 error.
 """
