@@ -1,28 +1,75 @@
-"""Engine throughput and memory: records/s through the full pipeline (ledger, lineage, cursor
-commit per batch) and peak memory for a small and a ten-times-larger run.
+"""End to end through the engine: source → mapping → ledger + lineage → a SQLite table, per batch
+committed with its cursor, against the same work written plainly; and memory for a small and a
+ten-times-larger run.
 
-A generated source (records made on the fly, nothing held) feeds a target that accepts all;
-the state is SQLite in a temporary folder. Memory must stay flat: the ratio of the peak RSS
-growth of the large run to that of the small run should be near 1, not near 10.
+What it stands for: ``koppel run 0`` of a batch interface with ``delivery: {batch_size: 1000}``
+(ledger on, or ``ledger: false``) whose mapping (``mappings/bench-engine.yaml`` in a temporary
+project: 6 fields, two paths, a constant, a default, a function) feeds a target that writes each
+delivered item into a SQLite table (one ``executemany`` and commit per call). The source
+generates records on the fly. The state store is SQLite (``--state sqlite``) or a PostgreSQL
+database of the bench's own (``--state pg``). Each Koppel run is a fresh process (as a command
+is), timed from the run's start, so the figure is the engine's throughput, not its start-up (see
+bench_db_replication.py for whole commands).
 
-    .venv/bin/python bench/bench_engine.py [--small 20000] [--factor 10] [--ledger on|off]
+``delivery.commit_every`` (default 50) makes the outcomes durable in steps within a batch (a
+crash re-sends at most one step, runtime/engine/checkpoint.py): the bench runs the default and
+``commit_every: 1000`` (one step per batch), since the step commits dominate a fast target.
+
+Baselines, in the same child process shape and interleaved with Koppel's runs:
+- generate+map: the same records mapped by the same compiled mapping, nothing written (the
+  issue's reference: end to end ≥ 0.5× of it on SQLite state, ≥ 0.4× on PostgreSQL state);
+- plain pipeline: generate, map with plain Python, ``executemany`` into the SQLite table per
+  1000 records and commit, what an engineer would write without Koppel (no ledger).
+
+    .venv/bin/python bench/bench_engine.py [--records 20000] [--rounds 3] [--state sqlite|pg|both]
+        [--ledger on|off|both] [--memory]
+
+``--memory`` also runs 10x the records and prints the peak RSS growth ratio (flat ≈ 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import resource
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ADMIN = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+MAPPING = """name: bench-engine
+output:
+  id: id
+  naam: name
+  nummer: n
+  plaats: address.city
+  land: "'NL'"
+  klas: upper(group)
+"""
+BATCH = 1000
 
 
-def child(n: int, ledger: bool) -> None:
+def _record(j: int) -> dict:
+    return {"id": f"s{j}", "name": f"Student {j}", "n": j, "address": {"city": "Den Bosch"}, "group": f"ict{j % 7}"}
+
+
+def _table(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, naam TEXT, nummer INTEGER, "
+               "plaats TEXT, land TEXT, klas TEXT)")
+    return db
+
+
+def child_koppel(n: int, ledger: bool, state_url: str | None, commit_every: int) -> dict:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(1, str(ROOT / "tests" / "engine"))
     from collections.abc import Iterator
@@ -31,12 +78,21 @@ def child(n: int, ledger: bool) -> None:
     import engine_fakes
 
     from runtime.engine import Engine
-    from runtime.models.interface import SpecBase
+    from runtime.models.interface import SpecBase, TargetSpecBase
     from runtime.plugin import Batch, Outcome, Plugin, Record, Source, Target
+
+    folder = Path(tempfile.mkdtemp())
+    (folder / "mappings").mkdir()
+    (folder / "mappings" / "bench-engine.yaml").write_text(MAPPING, encoding="utf-8")
+    db = _table(folder / "target.db")
 
     class GenSpec(SpecBase):
         type: Literal["gen"]
         n: int
+
+    class TableSpec(TargetSpecBase):
+        type: Literal["sqlitetable"]
+        name: str
 
     class Gen(Source):
         def __init__(self, spec, ctx):
@@ -46,55 +102,141 @@ def child(n: int, ledger: bool) -> None:
             start = int(cursor or 0)
             for i in range(start, self.n, self.size):
                 hi = min(self.n, i + self.size)
-                yield Batch([Record(f"s{j}", {"id": f"s{j}", "name": f"Student {j}", "n": j, "city": "Den Bosch"})
-                             for j in range(i, hi)], cursor=str(hi))
+                yield Batch([Record(f"s{j}", _record(j)) for j in range(i, hi)], cursor=str(hi))
 
-    class Sink(Target):
+    class SqliteTable(Target):
+        """A real target: every item an upsert into a SQLite table, one commit per call."""
+
         def write(self, items):
+            db.executemany("INSERT OR REPLACE INTO delivered VALUES (:id, :naam, :nummer, :plaats, :land, :klas)",
+                           [i.payload for i in items])
+            db.commit()
             return [Outcome(reference=None) for _ in items]
 
     reg = engine_fakes.registry({
         "gen": Plugin("gen", "generated", source_spec=GenSpec, create_source=lambda s, c: Gen(s, c)),
-        "memtarget": Plugin("memtarget", "accepts all", target_spec=engine_fakes.MemoryTargetSpec,
-                            create_target=lambda s, c: Sink()),
+        "sqlitetable": Plugin("sqlitetable", "SQLite table", target_spec=TableSpec,
+                              create_target=lambda s, c: SqliteTable()),
     })
-    folder = Path(tempfile.mkdtemp())
     project = engine_fakes.make_project(folder, reg, [{
-        "id": 0, "source": {"type": "gen", "n": n}, "targets": [{"type": "memtarget", "name": "x"}],
-        "delivery": {"batch_size": 1000, "ledger": ledger}}])
-    engine = Engine(project, reg, state_url=f"sqlite:///{folder / 'state.db'}")
+        "id": 0, "source": {"type": "gen", "n": n}, "mapping": "bench-engine",
+        "targets": [{"type": "sqlitetable", "name": "x"}], "delivery": {"batch_size": BATCH, "ledger": ledger, "commit_every": commit_every}}])
+    engine = Engine(project, reg, state_url=state_url or f"sqlite:///{folder / 'state.db'}")
+    engine.store.list_runs(limit=1)  # migrated before the clock starts
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     summary = engine.run_interface(0)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"n": n, "delivered": summary.delivered, "seconds": seconds, "growth_kb": peak - base, "peak_kb": peak}))
+    arrived = db.execute("SELECT count(*), max(klas) FROM delivered").fetchone()
+    assert summary.delivered == n and arrived == (n, "ICT6" if n >= 7 else arrived[1]), (summary, arrived)
+    engine.close()
+    return {"seconds": seconds, "growth_kb": peak - base, "peak_kb": peak}
 
 
-def measure(n: int, ledger: bool) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(n), "--ledger", "on" if ledger else "off"],
-                         capture_output=True, text=True, check=True)
+def child_map(n: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import yaml
+
+    from runtime.mapping import compile_mapping
+
+    mapping = compile_mapping(yaml.safe_load(MAPPING), ROOT)
+    started = time.perf_counter()
+    for i in range(0, n, BATCH):
+        out = [mapping(_record(j)) for j in range(i, min(n, i + BATCH))]
+    seconds = time.perf_counter() - started
+    assert out[-1]["klas"] == f"ICT{(n - 1) % 7}", out[-1]
+    return {"seconds": seconds}
+
+
+def child_plain(n: int) -> dict:
+    db = _table(Path(tempfile.mkdtemp()) / "target.db")
+    started = time.perf_counter()
+    for i in range(0, n, BATCH):
+        rows = []
+        for j in range(i, min(n, i + BATCH)):
+            r = _record(j)
+            rows.append((r["id"], r["name"], r["n"], r["address"]["city"], "NL", r["group"].upper()))
+        db.executemany("INSERT OR REPLACE INTO delivered VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.commit()
+    seconds = time.perf_counter() - started
+    assert db.execute("SELECT count(*) FROM delivered").fetchone()[0] == n
+    return {"seconds": seconds}
+
+
+def measure(kind: str, n: int, ledger: bool = True, state_url: str | None = None, commit_every: int = 50) -> dict:
+    argv = [sys.executable, __file__, "--child", kind, "--records", str(n), "--ledger", "on" if ledger else "off",
+            "--commit-every", str(commit_every)]
+    if state_url:
+        argv += ["--state-url", state_url]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def _state(kind: str):
+    """None (the child makes a SQLite state file of its own) or a fresh PostgreSQL database."""
+    if kind == "sqlite":
+        yield None
+        return
+    import psycopg
+
+    name = f"koppel_bench_engine_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--small", type=int, default=20_000)
-    parser.add_argument("--factor", type=int, default=10)
-    parser.add_argument("--ledger", choices=["on", "off", "both"], default="both")
-    parser.add_argument("--child", type=int)
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--state", choices=["sqlite", "pg", "both"], default="both")
+    parser.add_argument("--ledger", choices=["on", "off", "both"], default="on")
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--commit-every", default="50,1000",
+                        help="delivery.commit_every values to run (50: the default, a step every 50 records)")
+    parser.add_argument("--child")
+    parser.add_argument("--state-url")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.ledger == "on")
+        every = int(args.commit_every)
+        result = {"koppel": lambda: child_koppel(args.records, args.ledger == "on", args.state_url, every),
+                  "map": lambda: child_map(args.records), "plain": lambda: child_plain(args.records)}[args.child]()
+        print(json.dumps(result))
         return
-    for ledger in ([True, False] if args.ledger == "both" else [args.ledger == "on"]):
-        small, large = measure(args.small, ledger), measure(args.small * args.factor, ledger)
-        label = "ledger on " if ledger else "ledger off"
-        for r in (small, large):
-            print(f"{label} n={r['n']:>8,}  {r['n'] / r['seconds']:>9,.0f} records/s  peak RSS {r['peak_kb'] / 1024:6.1f} MB "
-                  f"(+{r['growth_kb'] / 1024:5.1f} MB during the run)")
-        ratio = max(large["growth_kb"], 1) / max(small["growth_kb"], 1)
-        print(f"{label} memory growth ratio large/small = {ratio:.2f} (flat ≈ 1; proportional would be {args.factor})")
+    n = args.records
+    print(f"stands for: `koppel run 0` of a batch interface, {n:,} records, mapping of 6 fields, "
+          f"batches of {BATCH}, a SQLite table as target (each Koppel run a fresh process)")
+    states = ["sqlite", "pg"] if args.state == "both" else [args.state]
+    ledgers = [True, False] if args.ledger == "both" else [args.ledger == "on"]
+    for state in states:
+        for ledger, every in [(lg, int(e)) for lg in ledgers for e in args.commit_every.split(",")]:
+            ours, mapped, plain, loads = [], [], [], []
+            for _ in range(args.rounds):
+                loads.append(os.getloadavg()[0])
+                mapped.append(measure("map", n)["seconds"])
+                with _state(state) as url:  # a first run every time: a fresh state database
+                    ours.append(measure("koppel", n, ledger, url, every)["seconds"])
+                plain.append(measure("plain", n)["seconds"])
+            k, m, p = (statistics.median(x) for x in (ours, mapped, plain))
+            label = f"{state} state, ledger {'on' if ledger else 'off'}, commit_every {every}"
+            print(f"{label}: koppel {n / k:,.0f} rec/s; generate+map {n / m:,.0f} rec/s -> ratio {m / k:.2f} "
+                  f"(goal ≥ {0.5 if state == 'sqlite' else 0.4}); plain pipeline {n / p:,.0f} rec/s -> ratio {p / k:.2f}; "
+                  f"load {statistics.median(loads):.1f}")
+            if args.memory:
+                with _state(state) as url:
+                    small = measure("koppel", n, ledger, url, every)
+                with _state(state) as url:
+                    large = measure("koppel", n * 10, ledger, url, every)
+                ratio = max(large["growth_kb"], 1) / max(small["growth_kb"], 1)
+                print(f"{label}: peak RSS {small['peak_kb'] / 1024:.0f} MB at {n:,}, {large['peak_kb'] / 1024:.0f} MB at "
+                      f"{n * 10:,}; growth ratio {ratio:.2f} (flat ≈ 1; load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":
