@@ -26,24 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime import secrets
 from runtime.errors import ConfigError
-from runtime.plugin import PluginContext
 
+# reading the options is the rest plugin's system_fields' own (one reader for both plugins); only
+# applying them differs: here the catalog's value wins and missing objects are made
+from plugins.rest.fields import values
 
-def values(fields: dict[str, str], ctx: PluginContext) -> dict[str, Any]:
-    """field path → the option's value for this environment, secret references resolved."""
-    options = dict(ctx.system.options) if ctx.system is not None else {}
-    out: dict[str, Any] = {}
-    for path, option in fields.items():
-        value = options.get(option)
-        if value in (None, ""):
-            raise ConfigError(f"system {ctx.system_name}: set options.{option} for environment '{ctx.environment}' "
-                              f"in catalog.yaml (the request's {path})")
-        if isinstance(value, str) and secrets.is_reference(value):
-            value = secrets.resolve(value, base=ctx.project_root)
-        out[path] = value
-    return out
+__all__ = ["applied", "values"]
 
 
 def applied(payload: dict[str, Any], fields: dict[str, Any], system: str) -> dict[str, Any]:

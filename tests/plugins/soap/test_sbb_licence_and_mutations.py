@@ -93,7 +93,7 @@ def test_without_the_licence_option_nothing_is_sent_and_the_error_says_what_to_s
     company = register()[0]
     t = target(ctx)
     with pytest.raises(ConfigError, match=r"system sbb: set options.licentie for environment 'sandbox' in catalog.yaml "
-                                          r"\(the request's request.Licentie\)"):
+                                          r"\(the payload's request.Licentie\)"):
         t.write([Item(key="a", payload=verification(company, company["Erkenningen"][0]), source_key="a")])
     t.close()
     with pytest.raises(ConfigError, match=re.escape("set options.licentie")):
