@@ -72,7 +72,7 @@ def test_postgresql_takes_the_copy_path(pg_stores):
     assert len(_rows(bulk)[0]) == 50
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_batches)
 def test_copy_and_upsert_leave_the_rows_executemany_leaves(pg_stores, batches):
     bulk, plain = pg_stores
