@@ -37,6 +37,11 @@ Measured (medians of 3 interleaved runs, 1,000,000 rows, 2 shared cores; load av
 | bulk, groups of 100,000 rows (the default) | 362 k | 414 k | 0.87 (1.5) |
 | the same, ``--freeze`` | 336 k | 412 k | 0.81 (2.5) |
 | the same at 300,000 rows | 319 k | 370 k | 0.86 (1.7) |
+| as commands (fresh processes), before ``koppel run N`` loaded only N, 50,000 rows | | | 0.08 (10) |
+| as commands, after (libyaml, only interface 0 loaded, no Alembic import), 300,000 rows | 31.4 k | 38.8 k | 0.81 (12.5) |
+| as commands, after, 1,000,000 rows (one run; dlt: 3.1 k rows/s) | 59.1 k | 58.6 k | 1.01 (14) |
+
+Peak RSS of the command: 116 MB at 1,000,000 rows and at 100,000 (ratio 1.00, load 14).
 
 A group of 100,000 such rows holds about 44 MB until it is durable (kept for a replay); groups of
 25,000 gave 0.82 (separate runs within the hour, load 2.5; 100,000 gave 0.92 at load 1.7).
