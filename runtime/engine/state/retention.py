@@ -14,9 +14,9 @@ What is purged, per interface (periods from ``delivery.retention`` over the cata
   below the lowest cursor of every active interface reading the outbox. An active outbox
   interface without a cursor yet keeps the whole outbox (it is reported).
 
-Every delete takes at most ``batch`` rows (the next ids in key order, then ``DELETE ... WHERE id
-IN (...)``), one short transaction each, so deliveries writing the same tables never wait long
-(bench/bench_purge.py).
+Every delete looks at the next ``batch`` rows in primary key order and removes those past their
+time (``DELETE ... WHERE id > a AND id <= b AND ...``), one short transaction each, so deliveries
+writing the same tables never wait long (bench/bench_purge.py).
 Run history (``koppel_runs``) and the audit trail are kept: they hold counts and reasons, no payload.
 """
 
@@ -60,6 +60,8 @@ def purge(store, project, *, dry_run: bool = False, now: dt.datetime | None = No
     report = PurgeReport()
     deleter = _Deleter(store.engine, dry_run, batch, pause, stop)
     for iid in sorted(project.interfaces):
+        if stop is not None and stop.is_set():
+            return report
         keep = retention_of(project, project.interfaces[iid])
         d, line, dl, box = m.deliveries.c, m.lineage.c, m.dead_letters.c, m.inbox.c
         if keep.delivered is not None:
@@ -80,7 +82,7 @@ def purge(store, project, *, dry_run: bool = False, now: dt.datetime | None = No
             if read_upto is not None:
                 report.add("inbox", deleter.run(m.inbox, box.id, and_(
                     box.interface_id == iid, box.id <= read_upto, box.received_at < _ago(now, keep.inbox))))
-    if sis_engine is not None:
+    if sis_engine is not None and not (stop is not None and stop.is_set()):
         _purge_outbox(store, project, now, report, _Deleter(sis_engine, dry_run, batch, pause, stop))
     return report
 
@@ -154,19 +156,23 @@ class _Deleter:
                 return c.execute(select(func.count()).select_from(table).where(condition)).scalar_one()
         total, last = 0, None
         while True:
-            # walk the primary key forward (keyset): each batch reads on from where the last one
-            # stopped, so a purge of n rows costs O(n), not a scan of the table per batch
-            q = select(key).where(condition).order_by(key).limit(self.batch)
+            # walk the primary key forward in windows of ``batch`` rows and delete the matching
+            # ones within each: every transaction touches at most ``batch`` rows and is planned on
+            # the primary key alone (a filter on interface or status let PostgreSQL scan the whole
+            # interface per batch, bench/bench_purge.py)
+            window = select(key.label("k")).order_by(key).limit(self.batch)
             if last is not None:
-                q = q.where(key > last)
+                window = window.where(key > last)
+            window = window.subquery()
             with self.engine.begin() as c:
-                ids = c.execute(q).scalars().all()
-                if ids:
-                    c.execute(table.delete().where(key.in_(ids)))
-            total += len(ids)
-            if len(ids) < self.batch or (self.stop is not None and self.stop.is_set()):
+                high = c.execute(select(func.max(window.c.k))).scalar()
+                if high is None:
+                    return total
+                in_window = key <= high if last is None else and_(key > last, key <= high)
+                total += c.execute(table.delete().where(in_window, condition)).rowcount
+            last = high
+            if self.stop is not None and self.stop.is_set():
                 return total
-            last = ids[-1]
             if self.pause:
                 time.sleep(self.pause)
 
