@@ -23,10 +23,13 @@ Run history (``koppel_runs``) and the audit trail are kept: they hold counts and
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Table, and_, func, select
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Engine
 
 from runtime.engine.state import models as m
 from runtime.engine.state.common import utcnow
@@ -143,13 +146,13 @@ def _ago(now: dt.datetime, seconds: float) -> dt.datetime:
 
 @dataclass
 class _Deleter:
-    engine: object
+    engine: Engine
     dry_run: bool
     batch: int
     pause: float
-    stop: object = None  # threading.Event
+    stop: threading.Event | None = None
 
-    def run(self, table: Table, key, condition) -> int:
+    def run(self, table: Any, key, condition) -> int:
         """Delete the rows matching ``condition``, ``batch`` at a time; the number removed."""
         if self.dry_run:
             with self.engine.connect() as c:
@@ -160,10 +163,10 @@ class _Deleter:
             # ones within each: every transaction touches at most ``batch`` rows and is planned on
             # the primary key alone (a filter on interface or status let PostgreSQL scan the whole
             # interface per batch, bench/bench_purge.py)
-            window = select(key.label("k")).order_by(key).limit(self.batch)
+            rows = select(key.label("k")).order_by(key).limit(self.batch)
             if last is not None:
-                window = window.where(key > last)
-            window = window.subquery()
+                rows = rows.where(key > last)
+            window = rows.subquery()
             with self.engine.begin() as c:
                 high = c.execute(select(func.max(window.c.k))).scalar()
                 if high is None:
@@ -200,7 +203,6 @@ class PurgeLoop:
 
     def __init__(self, engine, every: float | None = None) -> None:
         import os
-        import threading
 
         self.engine = engine
         self.every = float(os.environ.get("KOPPEL_PURGE_EVERY", "3600")) if every is None else every
