@@ -15,14 +15,13 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_mapping import MAPPING, record  # noqa: E402
+from bench_mapping import MAPPING, measure, record  # noqa: E402
 
 from runtime.mapping import compile_mapping  # noqa: E402
 from runtime.mapping import contract as contracts  # noqa: E402
@@ -48,13 +47,6 @@ CONTRACT = {"json_schema": {
         "locatie": {"type": ["string", "null"]},
     },
 }}
-
-
-def measure(fn, records: list[dict]) -> float:
-    start = time.perf_counter()
-    for r in records:
-        fn(r)
-    return len(records) / (time.perf_counter() - start)
 
 
 def main() -> None:
