@@ -126,6 +126,9 @@ def main() -> None:
               f"{'; stopped when the window ended' if still_running else ''} {result['notes'] or ''}")
         print(f"p99 during the purge / p99 of the idle store = {during / idle:.2f} (claim: <= 2); "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        if os.getloadavg()[0] > (os.cpu_count() or 1):
+            print("NOTE: the machine was busier than its cores; the two windows saw different loads and the "
+                  "ratio says more about them than about the purge. Run it again on a quiet machine.")
     finally:
         for name in names:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
