@@ -117,3 +117,45 @@ def test_two_students_are_refused_naming_the_table_and_a_wrong_number_is_clear(s
     assert missing.exit_code != 0 and "no person 'P-NOPE' in the SIS store" in missing.output
     same = _koppel(seeded, monkeypatch, "merge-person", first, first)
     assert same.exit_code != 0 and "KEEP and DROP are the same person" in same.output
+
+
+GROUPS = 6
+ROLES = ("student", "mentor")
+
+
+def test_any_memberships_and_roles_end_as_their_union_on_keep(store) -> None:
+    """Whatever memberships and role assignments KEEP and DROP hold, KEEP ends with their union
+    (KEEP's own row where both have one), DROP with nothing, in one transaction each."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    for g in range(GROUPS):
+        store.sql("INSERT INTO \"group\" (group_code, name, kind) VALUES (?, ?, 'lesgroep')", (f"G{g}", f"Groep {g}"))
+    sides = st.dictionaries(st.integers(0, GROUPS - 1), st.sampled_from(ROLES), max_size=GROUPS)
+    roles = st.sets(st.sampled_from(["docent", "mentor", "examinator", "bpv-coordinator"]), max_size=4)
+    counter = iter(range(10_000))
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(keep_groups=sides, drop_groups=sides, keep_roles=roles, drop_roles=roles)
+    def check(keep_groups, drop_groups, keep_roles, drop_roles) -> None:
+        n = next(counter)
+        keep, drop = f"K-{n}", f"D-{n}"
+        for person, groups, granted in ((keep, keep_groups, keep_roles), (drop, drop_groups, drop_roles)):
+            store.sql("INSERT INTO person (person_number, last_name) VALUES (?, 'Test')", (person,))
+            for g, role in groups.items():
+                store.sql("INSERT INTO membership (group_code, person_number, role) VALUES (?, ?, ?)",
+                          (f"G{g}", person, role))
+            for role in granted:
+                store.sql("INSERT INTO role_assignment (person_number, role, scope) VALUES (?, ?, '')", (person, role))
+        result = merge(store.url, keep, drop)
+        expected = {f"G{g}": role for g, role in {**drop_groups, **keep_groups}.items()}  # KEEP's role wins
+        assert dict(store.sql("SELECT group_code, role FROM membership WHERE person_number = ?", (keep,))) == expected
+        assert {r for (r,) in store.sql("SELECT role FROM role_assignment WHERE person_number = ?", (keep,))} == (
+            keep_roles | drop_roles)
+        assert store.sql("SELECT count(*) FROM membership WHERE person_number = ?", (drop,)) == [(0,)]
+        assert store.sql("SELECT count(*) FROM person WHERE person_number = ?", (drop,)) == [(0,)]
+        twins = len(set(keep_groups) & set(drop_groups))
+        assert result.dropped_twins.get("membership", 0) == twins
+        assert result.moved.get("membership", 0) == len(drop_groups) - twins
+
+    check()
