@@ -72,8 +72,7 @@ def references(connection: Connection) -> list[Reference]:
                 continue
             (column,) = foreign["constrained_columns"]
             primary = inspector.get_pk_constraint(table).get("constrained_columns") or []
-            uniques = [u["column_names"] for u in inspector.get_unique_constraints(table)]
-            uniques += [i["column_names"] for i in inspector.get_indexes(table) if i.get("unique")]
+            uniques = _unique_columns(inspector, table)
             found.append(Reference(
                 table, column, unique_alone=[column] in uniques or primary == [column],
                 twin_columns=tuple(c for c in primary if c != column) if column in primary else (),
@@ -138,10 +137,14 @@ def merge_persons(connection: Connection, keep_number: str, drop_number: str) ->
 
 
 def _is_unique(connection: Connection, column: str) -> bool:
-    inspector = inspect(connection)
-    uniques = [u["column_names"] for u in inspector.get_unique_constraints(PERSON)]
-    uniques += [i["column_names"] for i in inspector.get_indexes(PERSON) if i.get("unique")]
-    return [column] in uniques
+    return [column] in _unique_columns(inspect(connection), PERSON)
+
+
+def _unique_columns(inspector, table: str) -> list[list]:  # noqa: ANN001
+    """The column lists of the table's unique constraints and unique indexes (SQLite shows a
+    column's ``unique=True`` as either, depending on how the table was made)."""
+    found: list[list] = [list(u["column_names"]) for u in inspector.get_unique_constraints(table)]
+    return found + [list(i["column_names"]) for i in inspector.get_indexes(table) if i.get("unique")]
 
 
 def merge(url: str, keep_number: str, drop_number: str) -> MergeResult:
