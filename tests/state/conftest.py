@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
 
 _ROOT = Path(__file__).resolve().parents[2]
 for path in (str(_ROOT), str(_ROOT / "tests" / "engine")):
@@ -41,16 +40,6 @@ def key_files(tmp_path):
     return paths
 
 
-def with_keys(project, key_files, *ids: str):
-    """Give ``project`` a catalog whose sandbox state.keys are ``ids`` in this order."""
-    from runtime.models.catalog import Catalog
-
-    project.catalog = Catalog.model_validate({
-        "college": "test", "source": "test", "interfaces": [], "systems": {},
-        "state": {"keys": {"sandbox": [{"id": k, "key": f"${{file:{key_files[k]}}}"} for k in ids]}}})
-    return project
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def state_url(request, tmp_path):
     if request.param == "sqlite":
@@ -67,23 +56,3 @@ def state_url(request, tmp_path):
     yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.close()
-
-
-def scan(url: str, needles: list[str]) -> list[tuple[str, str, str]]:
-    """(table, column, needle) for every needle found in any column of any table, as text."""
-    engine = create_engine(url)
-    found = []
-    try:
-        with engine.connect() as c:
-            for table in inspect(engine).get_table_names():
-                for col in inspect(engine).get_columns(table):
-                    name = col["name"]
-                    cast = f'CAST("{name}" AS TEXT)'
-                    for needle in needles:
-                        hit = c.execute(text(f'SELECT COUNT(*) FROM "{table}" WHERE {cast} LIKE :n'),
-                                        {"n": f"%{needle}%"}).scalar()
-                        if hit:
-                            found.append((table, name, needle))
-    finally:
-        engine.dispose()
-    return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import engine_fakes as fakes
 import pytest
-from conftest import scan, with_keys
+from state_helpers import scan, with_keys
 
 from runtime.engine import Engine
 from runtime.engine.deadletters import DeadLetters

@@ -8,7 +8,7 @@ import json
 
 import engine_fakes as fakes
 from click.testing import CliRunner
-from conftest import with_keys
+from state_helpers import with_keys
 
 from runtime.cli import main
 from runtime.engine import Engine, audit

@@ -7,7 +7,7 @@ import threading
 
 import engine_fakes as fakes
 import pytest
-from conftest import scan, with_keys
+from state_helpers import scan, with_keys
 from sqlalchemy import create_engine, text
 
 from runtime.engine import Engine
