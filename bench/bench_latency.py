@@ -31,7 +31,7 @@ PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def run(sis_url: str, state_url: str, rate: float, seconds: float, poll: float) -> list[float]:

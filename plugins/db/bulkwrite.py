@@ -140,7 +140,7 @@ def _reorder(rows: Rows, state: "TableState", columns: list[str]) -> list[tuple]
     fields: list[str | None] = list(columns)
     if state.renames:
         back = {new: old for old, new in state.renames.items()}
-        fields = [back[c] if c in back else (None if c in state.renames else c) for c in columns]
+        fields = [back.get(c, None if c in state.renames else c) for c in columns]
     if fields == rows.columns:
         return rows.data
     at = {c: i for i, c in enumerate(rows.columns)}

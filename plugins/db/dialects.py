@@ -168,11 +168,11 @@ class PostgresDialect(Dialect):
         self.execute(f"CREATE UNLOGGED TABLE {qstage} (LIKE {qtable} INCLUDING DEFAULTS)")
 
     def insert(self, qtable: str, columns: list[str], rows: list[tuple]) -> None:
-        with self.connection.cursor() as cursor:
-            with cursor.copy(f"COPY {qtable} ({', '.join(q(c) for c in columns)}) FROM STDIN") as copy:
-                write = copy.write_row
-                for row in rows:
-                    write(row)
+        with self.connection.cursor() as cursor, \
+                cursor.copy(f"COPY {qtable} ({', '.join(q(c) for c in columns)}) FROM STDIN") as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
 
     def upsert(self, qtable: str, columns: list[str], keys: list[str], rows: list[tuple]) -> None:
         stage = q("_koppel_upsert")

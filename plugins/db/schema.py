@@ -142,11 +142,11 @@ def kind_from_declared(declared: str) -> str:
         return "int"
     if t in ("double precision", "real", "float", "double") or t.startswith("float"):
         return "float"
-    if t.startswith("numeric") or t.startswith("decimal"):
+    if t.startswith(("numeric", "decimal")):
         return "numeric"
     if "with time zone" in t and t.startswith("timestamp"):
         return "timestamptz"
-    if t.startswith("timestamp") or t.startswith("datetime"):
+    if t.startswith(("timestamp", "datetime")):
         return "timestamp" if "without" in t else "timestamptz"
     if t == "date":
         return "date"

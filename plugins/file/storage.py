@@ -115,7 +115,7 @@ class LocalStorage:
 
 def spooled_copy(reader: IO[bytes]) -> IO[bytes]:
     """A seekable local copy of a stream (kept in memory up to 8 MB, then on disk)."""
-    copy = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    copy = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - handed to the caller open
     shutil.copyfileobj(reader, copy, 1024 * 1024)
     copy.seek(0)
     return copy

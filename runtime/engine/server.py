@@ -26,7 +26,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from runtime.console.app import console_app
 from runtime.engine.inbound.routes import inbound_routes
@@ -49,7 +49,7 @@ def create_app(engine, *, metrics=None, state: DaemonState | None = None,
 
     metrics = metrics or engine.metrics or Metrics(engine.store)
     state = state or DaemonState()
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", lambda r: JSONResponse({"status": "ok"})),
         Route("/readyz", _ready(engine, state)),
         Route("/metrics", lambda r: PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")),

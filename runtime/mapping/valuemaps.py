@@ -42,7 +42,7 @@ class ValueMap:
     @classmethod
     def from_data(cls, name: str, data: dict) -> "ValueMap":
         codes = {code_key(k): v for k, v in (data.get("codes") or {}).items()}
-        default = data["default"] if "default" in data else MISSING
+        default = data.get("default", MISSING)
         return cls(name, codes, default, data.get("description"))
 
     def lookup(self, value: Any, fallback: str | None = None, default: Any = MISSING) -> Any:

@@ -105,7 +105,7 @@ def eckid_hpgn(pgn, salt=None):
     configured one; leave it out in mappings. Costs about 128 MiB and a fraction of a second each."""
     if pgn is None or pgn == "":
         return None
-    if isinstance(pgn, bool) or isinstance(pgn, (list, dict)):
+    if isinstance(pgn, (bool, list, dict)):
         raise FunctionError("eckid_hpgn(): the PGN must be a string or a number")
     text = f"{pgn:09d}" if isinstance(pgn, int) else str(pgn).strip()
     if salt is None:

@@ -84,7 +84,7 @@ class College:
             while account in self.accounts:
                 account += str(rng.randint(0, 9))
             self.accounts.add(account)
-        row = (
+        row: tuple = (
             number, bsn, onderwijsnummer, first_names, given, dutch.initials(first_names), tussenvoegsel or None,
             last_name, birth.isoformat(), gender, rng.choice(streets), str(rng.randint(1, 180)),
             rng.choice((None, None, None, None, "A", "bis", "2")), dutch.postal_code(rng, prefix), city,

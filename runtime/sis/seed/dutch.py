@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import random
 
-FIRST_NAMES_M = (
-    "Daan Sem Lucas Levi Finn Milan Noah Jesse Bram Luuk Thijs Lars Ruben Tim Thomas Max Sven Stijn "
-    "Julian Jayden Mohammed Adam Youssef Ayoub Mees Gijs Jens Niels Rick Kevin Dylan Tygo Owen Hugo "
-    "Boaz Sami Jorn Koen Wout Joris Mika Teun Ilias Rayan Kaan Emre Jort Siem Floris Olivier"
-).split()
-FIRST_NAMES_V = (
-    "Emma Julia Mila Tess Sophie Zoë Sara Nora Eva Anna Lotte Fleur Lisa Noa Sanne Femke Isa Roos "
-    "Lieke Iris Yara Evi Amira Fatima Hiba Esra Elif Nina Maud Jasmijn Lynn Lina Noor Saar Lara Elin "
-    "Naomi Kim Demi Amber Romy Vera Puck Hanna Indy Rosalie Merel Selin Ilse Chaimae"
-).split()
-FIRST_NAMES_O = "Sam Robin Kai Charlie Alex Noa Jip Bo Lou Quinn".split()
+FIRST_NAMES_M = ["Daan", "Sem", "Lucas", "Levi", "Finn", "Milan", "Noah", "Jesse", "Bram", "Luuk", "Thijs", "Lars", "Ruben", "Tim", "Thomas", "Max", "Sven", "Stijn", "Julian", "Jayden", "Mohammed", "Adam", "Youssef", "Ayoub", "Mees", "Gijs", "Jens", "Niels", "Rick", "Kevin", "Dylan", "Tygo", "Owen", "Hugo", "Boaz", "Sami", "Jorn", "Koen", "Wout", "Joris", "Mika", "Teun", "Ilias", "Rayan", "Kaan", "Emre", "Jort", "Siem", "Floris", "Olivier"]
+FIRST_NAMES_V = ["Emma", "Julia", "Mila", "Tess", "Sophie", "Zoë", "Sara", "Nora", "Eva", "Anna", "Lotte", "Fleur", "Lisa", "Noa", "Sanne", "Femke", "Isa", "Roos", "Lieke", "Iris", "Yara", "Evi", "Amira", "Fatima", "Hiba", "Esra", "Elif", "Nina", "Maud", "Jasmijn", "Lynn", "Lina", "Noor", "Saar", "Lara", "Elin", "Naomi", "Kim", "Demi", "Amber", "Romy", "Vera", "Puck", "Hanna", "Indy", "Rosalie", "Merel", "Selin", "Ilse", "Chaimae"]
+FIRST_NAMES_O = ["Sam", "Robin", "Kai", "Charlie", "Alex", "Noa", "Jip", "Bo", "Lou", "Quinn"]
 
 #: (tussenvoegsel, last name); a third of Dutch surnames have a tussenvoegsel
 LAST_NAMES = tuple(
     (tuple(part.replace("_", " ").split("/")) if "/" in part else ("", part.replace("_", " ")))
-    for part in (
-        "de/Jong Jansen de/Vries van_den/Berg van/Dijk Bakker Janssen Visser Smit Meijer de/Boer Mulder "
-        "de/Groot Bos Vos Peters Hendriks van/Leeuwen Dekker Brouwer de/Wit Dijkstra Smits de/Graaf "
-        "van_der/Meer van_der/Linden Kok Jacobs de/Haan Vermeulen van_den/Heuvel van_der/Veen "
-        "van_den/Broek de/Bruijn de/Bruin van_der/Heijden Schouten van/Beek Willems van/Vliet van_de/Ven "
-        "Hoekstra Maas Verhoeven Koster van/Dam van_der/Wal Prins Blom Huisman Peeters de/Koning "
-        "Yılmaz El_Amrani Bouzid Öztürk Kaya Nguyen Tahiri Boukhari Pinas Martina ter/Horst "
-        "in_'t/Veld van_'t/Hof op_de/Beek Postma Wijnands Kuipers Veenstra Evers Timmermans"
-    ).split()
+    for part in ["de/Jong", "Jansen", "de/Vries", "van_den/Berg", "van/Dijk", "Bakker", "Janssen", "Visser", "Smit", "Meijer", "de/Boer", "Mulder", "de/Groot", "Bos", "Vos", "Peters", "Hendriks", "van/Leeuwen", "Dekker", "Brouwer", "de/Wit", "Dijkstra", "Smits", "de/Graaf", "van_der/Meer", "van_der/Linden", "Kok", "Jacobs", "de/Haan", "Vermeulen", "van_den/Heuvel", "van_der/Veen", "van_den/Broek", "de/Bruijn", "de/Bruin", "van_der/Heijden", "Schouten", "van/Beek", "Willems", "van/Vliet", "van_de/Ven", "Hoekstra", "Maas", "Verhoeven", "Koster", "van/Dam", "van_der/Wal", "Prins", "Blom", "Huisman", "Peeters", "de/Koning", "Yılmaz", "El_Amrani", "Bouzid", "Öztürk", "Kaya", "Nguyen", "Tahiri", "Boukhari", "Pinas", "Martina", "ter/Horst", "in_'t/Veld", "van_'t/Hof", "op_de/Beek", "Postma", "Wijnands", "Kuipers", "Veenstra", "Evers", "Timmermans"]
 )
 
 #: (city, CBS gemeentecode, first two digits of the postal code range, street names)
