@@ -39,7 +39,7 @@ from runtime import redact
 from runtime.errors import ConfigError, ContractError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 from runtime.settings import sis_url
-from runtime.sis import children
+from runtime.sis import children, declared
 from runtime.sis.models import OBJECTS, natural_key
 from runtime.sis.records import table
 from runtime.sis.values import convert, row_values
@@ -50,6 +50,7 @@ from .spec import SisTarget
 
 class SisStoreTarget(Target):
     def __init__(self, spec: SisTarget, ctx: PluginContext) -> None:
+        declared.register(ctx.project_root)  # the project's own objects/*.yaml
         if spec.object not in OBJECTS:
             raise ConfigError(f"target.object: unknown SIS object '{spec.object}'")
         self.spec = spec
