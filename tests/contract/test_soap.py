@@ -66,9 +66,15 @@ class RodTargetHarness(_SoapPeer, TargetHarness):
         return plugin.create_target(spec, self.ctx)
 
     def _item(self, key: str, opleidingcode: str = "25998") -> Item:
+        # a complete level-4 diploma: DUO refuses one without its generic exam parts and a keuzedeel
         payload = {"persoon": {"burgerservicenummer": "111222333"}, "brin": "25LX", "inschrijvingvolgnummer": key,
                    "resultaatvolgnummer": "1", "opleidingcode": opleidingcode, "datumResultaat": "2026-07-01",
-                   "onderwijsaanbieder": "110A133"}
+                   "onderwijsaanbieder": "110A133",
+                   "generiekExamenonderdeel": [
+                       {"resultaatvolgnummer": f"{key}-{code}", "codeGeneriekExamenonderdeel": code,
+                        "datumResultaat": "2026-05-12", "eindcijfer": 7} for code in ("NL", "REK", "EN")],
+                   "keuzedeel": [{"resultaatvolgnummer": f"{key}-K0123", "codeKeuzedeel": "K0123",
+                                  "datumResultaat": "2026-03-01", "resultaat": "Behaald"}]}
         return Item(key=key, source_key=key, payload=payload)
 
     def items(self, count: int) -> list[Item]:
