@@ -14,6 +14,7 @@ from plugins.soap.spec import SoapTarget
 from plugins.soap.target import SoapCallTarget
 from runtime.paths import specs_dir
 from runtime.plugin import Item, PluginContext
+from sandbox.soap.eckid import TEST_CHAIN, TEST_SECTOR
 from sandbox.runner import Sandbox, load_catalog
 from sandbox.soap.pki import ensure_sandbox_pki
 
@@ -71,7 +72,7 @@ def send_eckid_and_rio(box: Sandbox) -> tuple[list, list]:
     eck = SoapCallTarget(SoapTarget(type="soap", wsdl="${specs}/eckid-nummervoorziening/eckid.wsdl", operation="retrieveEckId",
                                     before=["retrieveStampseudonym"], reference="eckId"), context(box, "kennisnet"))
     eck_sent = capture(eck)
-    [eck_outcome] = eck.write([Item(key="1", source_key="1", payload={"hpgn": HPGN, "chainId": "c", "sectorId": "s"})])
+    [eck_outcome] = eck.write([Item(key="1", source_key="1", payload={"hpgn": HPGN, "chainId": TEST_CHAIN, "sectorId": TEST_SECTOR})])
     rio = SoapCallTarget(SoapTarget(type="soap", wsdl=f"${{specs}}/duo-rio/{RIO}.wsdl", operation="aanleveren_aangebodenOpleiding"),
                          context(box, "duo-rio"))
     rio_sent = capture(rio)
