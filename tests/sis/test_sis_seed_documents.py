@@ -80,6 +80,7 @@ def test_interface_14_finds_the_pdf_wherever_koppel_documents_dir_points(tmp_pat
     mapping = load_mapping(Path(__file__).resolve().parents[2], "signhost-transactie")
     person = {"given_name": "Jan", "last_name": "Jansen", "email_private": "jan@example.nl"}
     out = mapping({"document_id": "DOC900001", "student_number": "S100001", "title": "Onderwijsovereenkomst",
+                   "kind": "onderwijsovereenkomst",
                    "signing_status": "te_ondertekenen", "file_name": "DOC900001.pdf", "student": {"person": person}})
     path = expand(out["file_path"], tmp_path / "project")
     assert path == folder / "DOC900001.pdf" and path.read_bytes().startswith(b"%PDF-")
