@@ -182,10 +182,12 @@ def test_14_signers_by_kind_then_the_signed_pdf_to_the_dms_and_the_bpv_date_to_r
         assert b"wettelijk_vertegenwoordiger" in stored[document].split(b"signed by", 1)[1]
 
     today = dt.datetime.now(AMSTERDAM).date().isoformat()
+    # the agreement belongs to its enrollment's latest BPV by start date (signhost-bpv-afsluitdatum)
     dates = dict(college.sql(
         "SELECT d.document_id, i.agreement_date FROM document d JOIN internship i ON i.enrollment_id = d.enrollment_id "
-        "WHERE d.document_id IN " + in_list(bpvo)))
-    assert set(dates.values()) == {today}
+        "WHERE d.document_id IN " + in_list(bpvo) + " AND i.start_date = (SELECT max(j.start_date) FROM internship j "
+        "WHERE j.enrollment_id = d.enrollment_id)"))
+    assert set(dates) == set(bpvo) and set(dates.values()) == {today}
     rod = college.run(15, trigger="outbox")
     assert_ok(rod)
     bpv_sent = [r["body"] for r in accepted(college, "duo-rod") if r["operation"] == "aanleveren_bpv"]
