@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -31,6 +32,7 @@ from runtime import redact
 from runtime.console import actions, views
 from runtime.console.auth import LocalAccounts, console_settings, oidc_client, role_from_claims
 from runtime.console.guard import action, csrf_token, page, public, safe_next, sign_in
+from runtime.console.picture import architecture_svg
 from runtime.console.rendering import Templates
 from runtime.engine import audit
 from runtime.engine.audit import Actor
@@ -113,6 +115,7 @@ class Console:
         totals = {c: sum(r["rag"] == c for r in rows) for c in ("green", "amber", "red", "grey")}
         systems = views.systems(self.engine.project, rows)
         return self.render(request, "overview.html", rows=rows, totals=totals, systems=systems,
+                           picture=Markup(redact.text(architecture_svg(self.engine.project, systems))),  # noqa: S704 - our own SVG, escaped
                            mermaid=views.coloured_mermaid(self.engine.project, systems))
 
     async def interface(self, request: Request, **extra):

@@ -172,6 +172,14 @@ def test_the_overview_colours_each_system_by_the_interfaces_that_touch_it(consol
     assert mermaid.startswith("flowchart LR")
     amber = next(line for line in mermaid.splitlines() if line.strip().startswith("class ") and line.endswith(" amber"))
     assert "intergrip" in amber.split()[1].split(",")
+    # the picture itself, drawn as SVG on the server: one box per system in its state's colour,
+    # an arrow per interface and system it connects
+    svg = re.search(r'<svg [^>]*id="architecture".*?</svg>', html, re.S).group(0)
+    boxes = dict((k, c) for c, k in re.findall(r'<g class="system (\w+)" data-system="([\w-]+)"', svg))
+    assert boxes == states
+    assert {"11", "20", "24"} <= set(re.findall(r'<g class="interface" data-interface="(\d+)"', svg))
+    arrow_20 = next(g for g in svg.split('<g class="arrow">') if 'data-interface="20"' in g)
+    assert "stroke-dasharray" in arrow_20  # 20 is planned: dashed
 
 
 def test_run_now_and_a_dry_run_of_a_bsn_carrying_interface_are_audited_a_plain_dry_run_is_not(console_college, client):
