@@ -36,7 +36,13 @@ def test_a_project_declaring_objects_gets_their_columns(tmp_path):
     (tmp_path / "objects" / "locker.yaml").write_text(
         "name: locker\nkey: [locker_number]\nfields:\n  locker_number: {type: string, length: 10}\n"
         "  student_number: {type: string, length: 20}\n", encoding="utf-8")
-    columns = shape.columns(tmp_path)
-    assert columns["locker"][:2] == ("locker_number", "student_number")
-    assert columns["person"] == shape.BUILTIN["person"]
-    assert shape.columns(ROOT) is shape.BUILTIN  # no objects/ folder: no ORM
+    # in a process of its own: declared objects extend the process's models (runtime/sis/declared.py),
+    # and this test process goes on to check the built-in schema against them
+    code = ("from pathlib import Path; from runtime.sis import shape\n"
+            f"columns = shape.columns(Path({str(tmp_path)!r}))\n"
+            "assert columns['locker'][:2] == ('locker_number', 'student_number'), columns['locker']\n"
+            "assert columns['person'] == shape.BUILTIN['person']\n"
+            f"assert shape.columns(Path({str(ROOT)!r})) is shape.BUILTIN  # no objects/ folder: no ORM\n"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
