@@ -22,7 +22,8 @@ def accepted(college, system: str, operation: str) -> list[dict]:
 
 
 ELIGIBLE = ("SELECT i.internship_id FROM internship i JOIN enrollment e ON e.enrollment_id = i.enrollment_id "
-            "WHERE e.leertraject IN ('BOL', 'BBL') AND i.status NOT IN ('afgerond', 'afgebroken')")
+            "WHERE e.leertraject IN ('BOL', 'BBL') AND i.status NOT IN ('afgerond', 'afgebroken') "
+            "AND i.internship_id NOT LIKE 'B3-%'")  # the seed's, at companies SBB recognises (not other tests' B3Net matches)
 
 
 # --- row 8: SBB White Label --------------------------------------------------------------------
@@ -36,32 +37,39 @@ def test_08_every_agreed_internship_is_verified_with_the_licence_and_marked_reco
     agreed = ",".join(f"'{i}'" for i in sorted(eligible))
     college.sql(f"UPDATE internship SET agreement_date = '2026-11-30' WHERE internship_id IN ({agreed})")
     summary = college.run(8, trigger="poll")
-    assert (summary.outcome, summary.dead) == ("ok", 0), summary
-    calls = accepted(college, "sbb", "Verificatie")[before:]
+    # other e2e tests of the shared college may have left a match at a company SBB does not know:
+    # none of this test's internships is a dead letter
+    assert summary.outcome in ("ok", "partial"), summary
+    assert not [d for d in college.engine.store.dead_letters(interface_id=8) if d["source_key"] in eligible]
+    calls = [c for c in accepted(college, "sbb", "Verificatie")[before:] if c["body"]["request"]["Kenmerk"] in eligible]
     # one Verificatie per agreed internship, each with that internship as Kenmerk and the licence
     # (masked in what the stand-in keeps: it is a secret); SBB refused none of them
     assert sorted(c["body"]["request"]["Kenmerk"] for c in calls) == sorted(eligible)
     assert {c["body"]["request"]["Licentie"] for c in calls} == {"*****"}
-    assert college.received("sbb", "refused") == []
+    assert not [r for r in college.received("sbb", "refused")
+                if (r.get("body") or {}).get("request", {}).get("Kenmerk") in eligible]
     recognised = college.sql("SELECT internship_id, recognition_checked_on FROM internship "
                              "WHERE recognition_status = 'erkend'")
     assert {r[0] for r in recognised} == eligible
     assert {str(r[1]) for r in recognised} == {dt.date.today().isoformat()}
     # nothing of SBB's register was copied: the company table holds what the seed put there
     assert accepted(college, "sbb", "Zoeken") == [] and accepted(college, "sbb", "GeefDetails") == []
+    asked = len(accepted(college, "sbb", "Verificatie"))
     again = college.run(8, trigger="poll")  # the write-back is a change, but the same question is not asked again
-    assert (again.outcome, again.dead) == ("ok", 0)
-    assert len(accepted(college, "sbb", "Verificatie")) == before + len(calls)
+    assert again.outcome in ("ok", "partial")
+    assert not [c for c in accepted(college, "sbb", "Verificatie")[asked:] if c["body"]["request"]["Kenmerk"] in eligible]
 
 
 def test_08_a_b3net_match_at_a_company_sbb_does_not_know_is_a_dead_letter_saying_so(college) -> None:
     college.run(8, trigger="poll")  # what was there is verified
+    before = {r[0] for r in college.sql("SELECT internship_id FROM internship WHERE internship_id LIKE 'B3-%'")}
     push = httpx.post(college.sandbox.url("b3net").rsplit("/api", 1)[0] + "/_sandbox/push",
                       json={"count": 2, "start": 70, "leerbedrijf": "onbekend"}, timeout=30)
     assert push.status_code < 300, push.text
     assert college.run(23, trigger="webhook").outcome == "ok"
     new = {r[0] for r in college.sql("SELECT internship_id FROM internship WHERE internship_id LIKE 'B3-%' "
-                                     "AND recognition_status IS NULL")}
+                                     "AND recognition_status IS NULL")} - before  # this push's, not other tests'
+    assert new
     summary = college.run(8, trigger="poll")
     assert summary.outcome == "partial" and summary.dead >= 1, summary
     letters = [d for d in college.engine.store.dead_letters(interface_id=8) if d["source_key"] in new]
