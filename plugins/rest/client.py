@@ -145,3 +145,20 @@ def _tls_context(tls: Any, root: Path) -> ssl.SSLContext | bool:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"client certificate {cert}: cannot load ({exc})") from None
     return context
+
+
+class OwnsRestClient:
+    """For a source or target of this plugin: the RestClient opened at ``open()`` (the first
+    time) and closed at ``close()``; needs ``self.ctx``."""
+
+    client: RestClient | None = None
+    ctx: PluginContext
+
+    def open(self) -> None:
+        if self.client is None:
+            self.client = RestClient(self.ctx)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None

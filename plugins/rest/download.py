@@ -27,7 +27,7 @@ from runtime.errors import ConfigError, KoppelError, RecordError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
 from . import fields
-from .client import RestClient
+from .client import OwnsRestClient, RestClient
 from .lookup import compile_lookup
 from .spec import RestTarget
 
@@ -76,21 +76,12 @@ class WithSystemFields(Target):
         return getattr(self.inner, name)
 
 
-class RestDownloadTarget(Target):
+class RestDownloadTarget(OwnsRestClient, Target):
     def __init__(self, spec: RestTarget, ctx: PluginContext) -> None:
         self.spec, self.ctx = spec, ctx
         self.client: RestClient | None = None
         self.folder = paths.documents_dir(ctx.project_root)
         self._names = [(d, compile_lookup(d.to)) for d in spec.download or []]
-
-    def open(self) -> None:
-        if self.client is None:
-            self.client = RestClient(self.ctx)
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
 
     def write(self, items: Sequence[Item]) -> list[Outcome]:
         self.open()

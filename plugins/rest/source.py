@@ -37,7 +37,7 @@ from runtime.errors import ConfigError
 from runtime.plugin import Batch, PluginContext, Record, Source
 
 from . import bodies, errors, related
-from .client import RestClient
+from .client import OwnsRestClient, RestClient
 from .lookup import compile_lookup
 from .paging import Pager
 from .spec import RestSource
@@ -60,7 +60,7 @@ def watermark_value(value: Any) -> str | None:
     return str(value)
 
 
-class RestApiSource(Source):
+class RestApiSource(OwnsRestClient, Source):
     def __init__(self, spec: RestSource, ctx: PluginContext) -> None:
         self.spec = spec
         self.ctx = ctx
@@ -69,15 +69,6 @@ class RestApiSource(Source):
         self._records = compile_lookup(spec.records) if spec.records else None
         self._key = compile_lookup(spec.key)
         self._watermark = compile_lookup(spec.watermark.field) if spec.watermark else None
-
-    def open(self) -> None:
-        if self.client is None:
-            self.client = RestClient(self.ctx)
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
 
     def read(self, cursor: str | None) -> Iterator[Batch]:
         self.open()

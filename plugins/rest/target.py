@@ -40,7 +40,7 @@ from runtime.errors import ConfigError, RecordError, TransientError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
 from . import bodies, openapi
-from .client import RestClient
+from .client import OwnsRestClient, RestClient
 from .lookup import compile_lookup
 from .progress import StepProgress
 from .spec import RestStep, RestTarget
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
-class RestApiTarget(Target):
+class RestApiTarget(OwnsRestClient, Target):
     def __init__(self, spec: RestTarget, ctx: PluginContext) -> None:
         if not spec.path and not spec.steps:
             raise ConfigError("a rest target needs a path or steps")
@@ -66,14 +66,11 @@ class RestApiTarget(Target):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open(self) -> None:
-        if self.client is None:
-            self.client = RestClient(self.ctx)
+        OwnsRestClient.open(self)
         self._load_validator()
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
+        OwnsRestClient.close(self)
         if hasattr(self, "_step_progress"):
             self._step_progress.close()
 
