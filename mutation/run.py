@@ -42,7 +42,11 @@ NOT_RUN = {None}
 
 def load_groups() -> tuple[dict, dict, dict]:
     config = tomllib.loads((HERE / "modules.toml").read_text())
-    equivalent = tomllib.loads((HERE / "equivalent.toml").read_text()).get("equivalent", {})
+    # equivalent.toml plus one file per group in equivalent/, so work on two modules at once
+    # never edits the same file
+    equivalent: dict = {}
+    for path in [HERE / "equivalent.toml", *sorted((HERE / "equivalent").glob("*.toml"))]:
+        equivalent.update(tomllib.loads(path.read_text()).get("equivalent", {}))
     return config["groups"], config["smoke"], equivalent
 
 
