@@ -104,6 +104,12 @@ class Database:
                                "ON CONFLICT (person_number) DO UPDATE SET last_name = :v"),
                           {"n": n, "v": f"v{version:05d}"})
 
+    def people(self, numbers: list[str]) -> int:
+        """How many of ``numbers`` the database holds: an outage test's check on its own harness."""
+        with self.engine.connect() as c:
+            return c.execute(text("SELECT count(*) FROM person WHERE person_number = ANY(:n)"),
+                             {"n": list(numbers)}).scalar()
+
     def runs(self, interface_id: int | None = None) -> list[dict]:
         q = "SELECT id, interface_id, trigger, run_key, outcome, holder, started_at, ended_at, delivered FROM koppel_runs"
         with self.engine.connect() as c:
