@@ -335,3 +335,33 @@ def test_a_scoped_group_is_found_by_its_external_id(college):
     listed = college.get("/Groups", params={"filter": 'displayName eq "DOCENT@TEAM:ICT-A"'}).json()
     assert [g["id"] for g in listed["Resources"]] == ["docent@team:ICT-A"]
     assert college.get("/Groups", params={"filter": 'externalId eq "docent"'}).json()["totalResults"] == 0
+
+
+def test_delete_of_a_group_revokes_what_that_group_granted_and_nothing_else(college):
+    """An IAM that deletes a group expects every right it gave through that group gone; a right to
+    the same role given through another group, or by the SIS itself, stays."""
+    provision(college, user(), user("P100002", "s100002"))
+    team_a = {"schemas": [GROUP], "externalId": "docent@team:ICT-A", "displayName": "Docenten ICT-A",
+              "members": [{"value": "P100001", "type": "User"}, {"value": "P100002", "type": "User"}]}
+    team_b = team_a | {"externalId": "docent@team:ICT-B", "displayName": "Docenten ICT-B",
+                       "members": [{"value": "P100002", "type": "User"}]}
+    assert college.post("/Groups", json=team_a).status_code == 201
+    assert college.post("/Groups", json=team_b).status_code == 201
+    assert college.engine.run_interface(1, "webhook").dead == 0
+    own = "SELECT person_number, role, scope FROM role_assignment WHERE source = 'sis' ORDER BY 1, 2"
+    sis_roles = college.sql(own)
+    assert sis_roles  # the students' own role, which no group gave
+    granted = "SELECT person_number, role, scope, granted_by FROM role_assignment WHERE source = 'iam' ORDER BY 1, 4"
+    assert college.sql(granted) == [("P100001", "docent", "team:ICT-A", "docent@team:ICT-A"),
+                                    ("P100002", "docent", "team:ICT-A", "docent@team:ICT-A"),
+                                    ("P100002", "docent", "team:ICT-B", "docent@team:ICT-B")]
+
+    response = college.delete("/Groups/docent@team:ICT-A")
+    assert (response.status_code, response.content) == (204, b"")
+    summary = college.engine.run_interface(1, "webhook")
+    assert (summary.dead, summary.outcome) == (0, "ok"), summary
+    assert college.sql(granted) == [("P100002", "docent", "team:ICT-B", "docent@team:ICT-B")]
+    assert college.sql(own) == sis_roles
+    assert college.get("/Groups/docent@team:ICT-A").status_code == 404
+    assert college.get("/Groups/docent@team:ICT-B").status_code == 200
+    assert college.delete("/Groups/docent@team:ICT-Z").status_code == 404
