@@ -13,7 +13,7 @@ from sandbox.registry import DATABASE_SYSTEMS, HTTP_STANDINS, PUSHERS, SFTP_SYST
 SPEAKS: dict[str, str] = {
     "iam": "pushes SCIM 2.0 Users/Groups to Koppel (POST /_sandbox/push)",
     "website": "OOAPI v5 Programs/Offerings (PUT), bearer",
-    "aanmeldmodule": "SFTP drop + HMAC-signed application webhooks to Koppel",
+    "aanmeldmodule": "SFTP drop + application webhooks to Koppel, signed as Standard Webhooks",
     "centraal-aanmelden": "REST: applications changed since, paged, bearer",
     "sbb": "SOAP: leerbedrijven (Zoeken/GeefDetails)",
     "intergrip": "REST: doorstroomdossiers (GET, paged) + status pushes, bearer",
@@ -27,7 +27,7 @@ SPEAKS: dict[str, str] = {
     "crm": "REST: applications (planned interface), bearer",
     "exact": "OData v2 SalesInvoiceLines, rotating refresh tokens, 60 calls/min",
     "xedule": "REST timetable, OAuth2 client credentials + subscription key",
-    "b3net": "REST verbintenis changes + HMAC-signed BPV match webhooks",
+    "b3net": "REST verbintenis changes + BPV match webhooks, signed as Standard Webhooks",
     "facet": "no stand-in: files in var/uploads/facet and var/downloads/facet, moved by the exam office",
     "toa": "SFTP drop (CSV user import with import labels)",
     "remindo": "NED OOAPI OKE (sessions, persons, associations; results pushed as PATCH)",
