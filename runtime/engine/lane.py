@@ -19,6 +19,9 @@ A lane turns a batch of source records into acknowledgements for its target:
 
 On the wire, ``Item.key`` (the rest plugin's ``Idempotency-Key``) is ``<key>:<payload hash[:16]>``:
 a repeat of the same change carries the same key, a new change of the same record a new one.
+The hash (canonical JSON, SHA-256) is made once per record and only when something reads it: the
+ledger (its rows and the skip check) or a target that reads ``Item.key``. With ``ledger: false``
+and a target that never reads the key (the db plugin's upserts) no record is hashed at all.
 """
 
 from __future__ import annotations
@@ -50,8 +53,45 @@ log = logging.getLogger("koppel.engine")
 
 
 def payload_hash(payload: Any) -> str:
+    # The stored ledger compares these values across releases: changing the text hashed would
+    # re-send every record once (and give every REST peer new Idempotency-Keys).
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+class KeyedItem(Item):
+    """An Item whose key ``<key>:<payload hash[:16]>`` is made when it is first read; the hash is
+    kept, so the ledger row and the key share one hash per record."""
+
+    def __init__(self, ledger_key: str, digest: str | None, **fields: Any) -> None:
+        self._ledger_key = ledger_key
+        self._key: str | None = None
+        self.digest = digest
+        super().__init__(key=None, **fields)  # type: ignore[arg-type] # made on first read
+
+    @property
+    def hash(self) -> str:
+        if self.digest is None:
+            self.digest = payload_hash(self.payload)
+        return self.digest
+
+    @property  # type: ignore[override] # a field of Item, made lazily here
+    def key(self) -> str:
+        if self._key is None:
+            self._key = f"{self._ledger_key}:{self.hash[:16]}"
+        return self._key
+
+    @key.setter
+    def key(self, value: str | None) -> None:
+        self._key = value
+
+    def __eq__(self, other: object) -> bool:  # equal to the plain Item it stands for
+        if not isinstance(other, Item):
+            return NotImplemented
+        return ((self.key, self.payload, self.source_key, self.operation, self.object)
+                == (other.key, other.payload, other.source_key, other.operation, other.object))
+
+    __hash__ = None  # type: ignore[assignment] # as Item's: mutable, not hashable
 
 
 def record_dict(record: Record) -> dict:
@@ -85,12 +125,19 @@ class Interrupted(Exception):
 class Pending:
     item: Item
     record: Record
-    hash: str
+    digest: str | None  # the payload hash; None: the KeyedItem's, made when first read
     ledger_key: str
     attempts: int = 0
     first_at: Any = None
     last_error: BaseException | None = None
     ready_at: float = 0.0  # time.monotonic() at which a retry is due
+
+    @property
+    def hash(self) -> str:
+        if self.digest is None:
+            item = self.item
+            self.digest = item.hash if isinstance(item, KeyedItem) else payload_hash(item.payload)
+        return self.digest
 
 
 @dataclass
@@ -160,9 +207,10 @@ class TargetLane:
                 counts["filtered"] += 1
                 continue
             counts["mapped"] += 1
-            digest = payload_hash(payload)
-            item = Item(key=f"{key}:{digest[:16]}", payload=payload, source_key=record.key,
-                        operation=record.operation, object=record.object)
+            # with a ledger, hashed now: before a target could change the payload it is given
+            digest = payload_hash(payload) if self.policy.ledger else None
+            item = KeyedItem(key, digest, payload=payload, source_key=record.key, operation=record.operation,
+                             object=record.object)
             pending.append(Pending(item, record, digest, key))
         return pending
 
@@ -184,10 +232,11 @@ class TargetLane:
                     checkpoint.ack(record)
         skip = self.policy.skip_unchanged if skip_unchanged is None else skip_unchanged
         known = self.ledger_lookup([p.ledger_key for p in pending]) if (self.policy.ledger and skip and pending) else {}
-        for wave in _waves(pending):
+        waves = _waves(pending)
+        for n, wave in enumerate(waves, 1):
             todo = []
             for p in wave:
-                if skip and known.get(p.ledger_key) == (p.hash, "delivered"):
+                if skip and known and known.get(p.ledger_key) == (p.hash, "delivered"):
                     counts["skipped"] += 1
                     if checkpoint is not None:
                         checkpoint.ack(p.record)
@@ -198,8 +247,9 @@ class TargetLane:
             except Interrupted:
                 lane.interrupted = True
                 return lane
-            for p, _ in lane.delivered:  # the next wave holds later changes of these keys
-                known[p.ledger_key] = (p.hash, "delivered")
+            if n < len(waves):  # the next wave holds later changes of these keys
+                for p, _ in lane.delivered:
+                    known[p.ledger_key] = (p.hash, "delivered")
         return lane
 
     def _deliver(self, todo: list[Pending], lane: LaneResult, counts: dict) -> None:
@@ -249,7 +299,8 @@ class TargetLane:
             if self.checkpoint is not None:
                 self.checkpoint.ack(p.record)
             lane.delivered.append((p, outcome))
-            lane.result.deliveries.append(self._row(p, "delivered", outcome.reference))
+            if self.policy.ledger:  # no ledger, no rows (nor a hash for them)
+                lane.result.deliveries.append(self._row(p, "delivered", outcome.reference))
             counts["delivered"] += 1
             self._observe_lag(p.record)
             return False
@@ -260,7 +311,8 @@ class TargetLane:
         p.last_error = err
         if classify(err) == "record" or p.attempts >= self.backoff.max_attempts:
             lane.result.dead.append(self._dead("delivery", p.record, p, p.item.payload, err, p.attempts))
-            lane.result.deliveries.append(self._row(p, "dead", None, err))
+            if self.policy.ledger:
+                lane.result.deliveries.append(self._row(p, "dead", None, err))
             counts["dead"] += 1
             if self.checkpoint is not None:
                 self.checkpoint.ack(p.record)
