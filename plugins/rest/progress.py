@@ -25,19 +25,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from runtime.engine.state import crypto  # the saved answers are sealed like every stored payload
+from runtime.engine.state.models import step_progress
 
 log = logging.getLogger(__name__)
 
-_table = sa.Table(
-    "koppel_step_progress",
-    sa.MetaData(),
-    sa.Column("interface_id", sa.Integer, primary_key=True),
-    sa.Column("system", sa.String(80), primary_key=True),
-    sa.Column("idempotency_key", sa.String(500), primary_key=True),
-    sa.Column("steps_done", sa.Integer, nullable=False),
-    sa.Column("saved", sa.JSON, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
+_table = step_progress
 
 class StepProgress:
     """``load(key)`` → (calls done, saved values); ``record(key, done, saved)`` after each call."""

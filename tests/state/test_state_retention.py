@@ -78,7 +78,8 @@ def test_the_purge_removes_exactly_what_is_past_its_time(tmp_path, state_url):
         _age(store, m.inbox, inbox, "received_at", 120)
         store.set_cursor(7, "webhook", str(inbox[2]))  # three read, three not yet
 
-        expected = {"deliveries": 3, "lineage": 7, "dead letters (open)": 1, "dead letters (closed)": 1, "inbox": 3}
+        expected = {"deliveries": 3, "lineage": 7, "dead letters (open)": 1, "dead letters (closed)": 1,
+                    "step progress": 0, "inbox": 3}
         assert purge(store, engine.project, dry_run=True).removed == expected
         assert len(_ids(store, m.lineage)) == 10  # a dry run removes nothing
         assert purge(store, engine.project, batch=2).removed == expected
@@ -88,6 +89,35 @@ def test_the_purge_removes_exactly_what_is_past_its_time(tmp_path, state_url):
         assert _ids(store, m.dead_letters) == [letters[1], letters[3]]
         assert _ids(store, m.inbox) == inbox[3:]
         assert purge(store, engine.project).removed == dict.fromkeys(expected, 0)
+    finally:
+        engine.close()
+
+
+def test_step_progress_outlives_both_the_ledger_row_and_an_open_dead_letter(tmp_path, state_url):
+    """A Signhost delivery's progress (transaction id) is purged only once past ``delivered`` (60 s)
+    and ``dead_open`` (300 s): before that a replay of its dead letter must still find it."""
+    step_progress = m.step_progress
+    engine = _engine(tmp_path, state_url)
+    store = engine.store
+    rows = {"old": (7, 400), "past-ledger-only": (7, 200), "fresh": (7, 1), "other-interface": (8, 400)}
+    with store.engine.begin() as c:
+        c.execute(insert(step_progress), [
+            {"interface_id": iid, "system": "signhost", "idempotency_key": key, "steps_done": 2,
+             "saved": {"transaction_id": "t"}, "updated_at": utcnow() - dt.timedelta(seconds=age)}
+            for key, (iid, age) in rows.items()])
+
+    def keys():
+        with store.engine.connect() as c:
+            return sorted(r[0] for r in c.execute(select(step_progress.c.idempotency_key)))
+
+    try:
+        assert purge(store, engine.project, dry_run=True).removed["step progress"] == 1
+        assert keys() == sorted(rows)
+        assert purge(store, engine.project, batch=1).removed["step progress"] == 1
+        assert keys() == ["fresh", "other-interface", "past-ledger-only"]  # 8 is no interface of this project
+        no_dead_open_period = _engine(tmp_path / "b", state_url, dead_open=None)
+        assert purge(store, no_dead_open_period.project).removed.get("step progress", 0) == 0
+        no_dead_open_period.close()
     finally:
         engine.close()
 

@@ -1,4 +1,5 @@
-"""Koppel's own state: runs, deliveries, lineage, dead letters, cursors, leases and the webhook inbox.
+"""Koppel's own state: runs, deliveries, lineage, dead letters, cursors, leases, the webhook inbox
+and the progress of multi-step deliveries.
 
 SQLAlchemy Core tables (no ORM: the pipeline writes rows in bulk, and Core is about twice as fast
 as ORM bulk inserts, see research/performance-notes.md). Every table starts with ``koppel_`` so
@@ -156,5 +157,18 @@ inbox = Table(
     Index("ix_koppel_inbox_channel", "interface_id", "channel", "id"),
 )
 
-TABLES = [runs, deliveries, lineage, dead_letters, cursors, leases, inbox]
+# How far a delivery of several calls got (since 0004); written by plugins/rest/progress.py,
+# sealed by rekey.py, purged by retention.py: one definition for all three.
+step_progress = Table(
+    "koppel_step_progress",
+    metadata,
+    Column("interface_id", Integer, primary_key=True),
+    Column("system", String(80), primary_key=True),
+    Column("idempotency_key", String(500), primary_key=True),
+    Column("steps_done", Integer, nullable=False),
+    Column("saved", JSON, nullable=False),
+    Column("updated_at", Ts, nullable=False),
+)
+
+TABLES = [runs, deliveries, lineage, dead_letters, cursors, leases, inbox, step_progress]
 VERSION_TABLE = "koppel_state_alembic_version"

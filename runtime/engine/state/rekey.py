@@ -18,21 +18,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, and_, cast, not_, or_, select, update
+from sqlalchemy import Table, and_, cast, not_, or_, select, update
 from sqlalchemy import Text as SqlText
 
 from runtime.engine.state import crypto
 from runtime.engine.state import models as m
 from runtime.errors import ConfigError
 
-step_progress = Table(  # migration 0004; its writer is plugins/rest/progress.py
-    "koppel_step_progress", MetaData(),
-    Column("interface_id", Integer, primary_key=True),
-    Column("system", String(80), primary_key=True),
-    Column("idempotency_key", String(500), primary_key=True),
-    Column("saved", JSON, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
+step_progress = m.step_progress
 
 
 @dataclass(frozen=True)

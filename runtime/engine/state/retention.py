@@ -8,6 +8,11 @@ What is purged, per interface (periods from ``delivery.retention`` over the cata
 - ``lineage``: delivery history, by ``at``;
 - ``dead_open`` / ``dead_closed``: dead letters still open (by last attempt) and closed ones
   (by when they were closed);
+- step progress of multi-step deliveries (``koppel_step_progress``: Signhost's create, upload,
+  start), by ``updated_at``, once past both ``delivered`` and ``dead_open``: a finished
+  delivery's row answers a repeat only as long as its ledger row would, and an unfinished one
+  must outlive the open dead letter whose replay continues it (else a replay would open a
+  second signing transaction). Either period unset keeps the rows;
 - ``inbox``: webhook/SCIM/callback bodies, by ``received_at``, and only those every reader of the
   interface has passed (the lowest numeric cursor of the interface): an unread body is never lost;
 - ``outbox`` (the SIS store's change outbox, shared): rows past the catalog's period and at or
@@ -17,7 +22,9 @@ What is purged, per interface (periods from ``delivery.retention`` over the cata
 Every delete looks at the next ``batch`` rows in primary key order and removes those past their
 time (``DELETE ... WHERE id > a AND id <= b AND ...``), one short transaction each, so deliveries
 writing the same tables never wait long (bench/bench_purge.py).
-Run history (``koppel_runs``) and the audit trail are kept: they hold counts and reasons, no payload.
+Run history (``koppel_runs``, with ``koppel_run_traces``) and the audit trail are kept: they hold
+counts, reasons and trace ids, no payload; the audit trail is append-only (a trigger refuses
+deletes, state migration 0005), so removing old audit rows is the database owner's deliberate act.
 """
 
 from __future__ import annotations
@@ -80,6 +87,10 @@ def purge(store, project, *, dry_run: bool = False, now: dt.datetime | None = No
             report.add("dead letters (closed)", deleter.run(m.dead_letters, dl.id, and_(
                 dl.interface_id == iid, dl.status != "open",
                 func.coalesce(dl.resolved_at, dl.last_attempt_at) < _ago(now, keep.dead_closed))))
+        if keep.delivered is not None and keep.dead_open is not None:
+            sp = m.step_progress.c
+            report.add("step progress", deleter.run(m.step_progress, sp.updated_at, and_(
+                sp.interface_id == iid, sp.updated_at < _ago(now, max(keep.delivered, keep.dead_open)))))
         if keep.inbox is not None:
             read_upto = _lowest_cursor(store, [iid])
             if read_upto is not None:
