@@ -4,7 +4,7 @@ an action that raised is recorded too (outcome ``failed: ...``) before the error
 
 Replay and discard need a reason (the privacy officer asks why a record was sent again or let
 go); run and dry-run take one optionally. Decision: a dry-run is recorded only for an interface
-that carries a BSN (views.carries_bsn), as the issue asks: looking at masked messages of other
+that carries a BSN (audit.carries_bsn), as the issue asks: looking at masked messages of other
 interfaces is reading, not acting.
 """
 
@@ -13,9 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from runtime.console.views import carries_bsn
 from runtime.engine import audit
-from runtime.engine.audit import Actor
+from runtime.engine.audit import Actor, carries_bsn, run_outcome
 from runtime.errors import KoppelError
 
 MAX_REASON = 500
@@ -51,9 +50,8 @@ def run_now(engine, actor: Actor, iid: int, reason: str | None):
     except KoppelError as exc:
         _record(engine, actor, "run", iid, None, reason, f"failed: {exc}")
         raise
-    outcome = (f"{summary.outcome}: read {summary.read}, delivered {summary.delivered}, dead {summary.dead}"
-               + (f" ({summary.message})" if summary.message else ""))
-    _record(engine, actor, "run", iid, f"run {summary.run_id}" if summary.run_id else None, reason, outcome)
+    _record(engine, actor, "run", iid, f"run {summary.run_id}" if summary.run_id else None, reason,
+            run_outcome(summary))
     return summary
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 from sqlalchemy import func, or_, select
 
 from runtime import redact
+from runtime.engine.audit import carries_bsn
 from runtime.engine.health import max_lag, verdict
 from runtime.engine.state import models as m
 from runtime.engine.state.common import aware
@@ -151,14 +152,6 @@ def lineage_search(store, query: str, limit: int = 200) -> list[dict]:
          .order_by(lin.at.desc(), lin.id.desc()).limit(limit))
     with store.engine.connect() as c:
         return [dict(r) for r in c.execute(q).mappings()]
-
-
-def carries_bsn(project, interface) -> bool:
-    """Whether the interface sends to a system allowed the BSN (catalog ``bsn_legal_basis``):
-    its dry-run shows what goes there, so looking at it is an audited action."""
-    systems = project.catalog.systems
-    names = {getattr(t, "system", None) for t in getattr(interface, "targets", None) or []}
-    return any(getattr(systems.get(n), "bsn_legal_basis", None) for n in names if n)
 
 
 _WORST = ("red", "amber", "green", "grey")

@@ -5,7 +5,11 @@ Append-only: this module only inserts and reads, and the migration's trigger ref
 and DELETE, so nobody rewrites what was done. The reason an operator types is masked like
 every log line before it is stored (a BSN pasted into a reason is not kept).
 
-Shown in the console (/ui/audit) and by ``koppel audit list``.
+Written by the console (runtime/console/actions.py) and by the command line: ``koppel run``,
+``koppel dry-run`` (of an interface that carries a BSN), ``koppel deadletters replay|discard``
+and ``koppel state forget``, with ``$USER`` (or ``--actor``) as who and the role ``cli``: a
+person at the daemon's shell, with the state key in reach. Shown in the console (/ui/audit) and
+by ``koppel audit list``.
 """
 
 from __future__ import annotations
@@ -64,6 +68,28 @@ def record(store, actor: Actor, action: str, *, interface_id: int | None = None,
            "outcome": _masked(outcome)}
     with store.engine.begin() as c:
         return c.execute(audit.insert().values(**row)).inserted_primary_key[0]
+
+
+def cli_actor(name: str | None) -> Actor:
+    """Who acts from the command line: ``--actor`` or ``$USER``, with the role ``cli``."""
+    return Actor((name or "").strip() or "cli", "cli")
+
+
+def carries_bsn(project, interface) -> bool:
+    """Whether the interface sends to a system allowed the BSN (catalog ``bsn_legal_basis``):
+    its dry-run shows what goes there, so looking at it is an audited action."""
+    catalog = getattr(project, "catalog", None)
+    if catalog is None:  # a project without a catalog names no system with a legal basis
+        return False
+    systems = catalog.systems
+    names = {getattr(t, "system", None) for t in getattr(interface, "targets", None) or []}
+    return any(getattr(systems.get(n), "bsn_legal_basis", None) for n in names if n)
+
+
+def run_outcome(summary) -> str:
+    """A run's outcome as the trail keeps it: the counts an auditor asks for."""
+    return (f"{summary.outcome}: read {summary.read}, delivered {summary.delivered}, dead {summary.dead}"
+            + (f" ({summary.message})" if summary.message else ""))
 
 
 def entries(store, *, limit: int = 100, action: str | None = None, actor: str | None = None,

@@ -120,12 +120,31 @@ def _print_summary(s) -> None:
         click.echo(f"  {redact.text(s.message)}")
 
 
+def _audited(f):
+    """``--reason`` and ``--actor``: what the audit trail keeps of a command-line action."""
+    f = click.option("--actor", envvar="USER", default="cli", show_default="$USER",
+                     help="Who acts (kept in the audit trail).")(f)
+    return click.option("--reason", default=None, help="Why (kept in the audit trail).")(f)
+
+
+def _audit(engine, actor: str, action: str, iid: int | None, subject: str | None, reason: str | None,
+           outcome: str) -> None:
+    from runtime.engine import audit
+
+    audit.record(engine.store, audit.cli_actor(actor), action, interface_id=iid, subject=subject,
+                 reason=(reason or "").strip() or None, outcome=outcome)
+
+
 @click.command()
 @click.argument("interface", required=False)
 @click.option("--all", "run_all", is_flag=True, help="Run every active interface once, in number order.")
+@_audited
 @click.pass_context
-def run(ctx: click.Context, interface: str | None, run_all: bool) -> None:
-    """Run INTERFACE (number or file stem) once, now."""
+def run(ctx: click.Context, interface: str | None, run_all: bool, reason: str | None, actor: str) -> None:
+    """Run INTERFACE (number or file stem) once, now (recorded in the audit trail)."""
+    from runtime.engine.audit import run_outcome
+    from runtime.errors import KoppelError
+
     if bool(interface) == run_all:
         raise click.UsageError("name one INTERFACE or use --all")
     engine = _engine(ctx, None if run_all or interface is None else [interface])
@@ -134,9 +153,16 @@ def run(ctx: click.Context, interface: str | None, run_all: bool) -> None:
     outcomes = set()
     try:
         for ref in refs:
+            iid = engine.project.interface(ref).id
             progress = _Progress(f"interface {ref}")
-            summary = engine.run_interface(ref, "manual", progress=progress)
+            try:
+                summary = engine.run_interface(ref, "manual", progress=progress)
+            except KoppelError as exc:
+                _audit(engine, actor, "run", iid, None, reason, f"failed: {exc}")
+                raise
             progress.done()
+            _audit(engine, actor, "run", iid, f"run {summary.run_id}" if summary.run_id else None, reason,
+                   run_outcome(summary))
             _print_summary(summary)
             outcomes.add(summary.outcome)
     finally:
@@ -150,20 +176,28 @@ def run(ctx: click.Context, interface: str | None, run_all: bool) -> None:
 @click.option("--limit", type=int, default=None, help="Read at most N source records.")
 @format_option(help="json: one JSON object per item.")
 @click.option("--from-start", is_flag=True, help="Read the source's current records, as if the interface had never run.")
+@_audited
 @click.pass_context
-def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool, from_start: bool) -> None:
-    """Show what a run of INTERFACE would send, masked; send nothing, record nothing.
+def dry_run(ctx: click.Context, interface: str, limit: int | None, as_json: bool, from_start: bool,
+            reason: str | None, actor: str) -> None:
+    """Show what a run of INTERFACE would send, masked; send nothing, record no delivery.
 
     By default from where the interface stands (what its next run would send); with
-    --from-start over the source's current records, as if it had never run.
+    --from-start over the source's current records, as if it had never run. Looking at what an
+    interface that carries a BSN would send is recorded in the audit trail.
     """
     from dataclasses import asdict
 
+    from runtime.engine.audit import carries_bsn
     from runtime.engine.dryrun import dry_run as do_dry_run
 
     engine = _engine(ctx, [interface])
     try:
         items = do_dry_run(engine, interface, limit=limit, from_start=from_start)
+        definition = engine.project.interface(interface)
+        if carries_bsn(engine.project, definition):
+            _audit(engine, actor, "dry-run", definition.id, f"up to {limit} record(s)" if limit else "every record",
+                   reason, f"{len(items)} item(s) shown")
     finally:
         engine.close()
     for item in items:
@@ -270,6 +304,10 @@ def dl_show(ctx, dead_id) -> None:
     click.echo(json.dumps(letter, default=str, indent=2, ensure_ascii=False))
 
 
+def _letters(ids: list[int]) -> str:
+    return "dead letter(s) " + ", ".join(str(i) for i in ids[:50]) + (" ..." if len(ids) > 50 else "")
+
+
 def _replay_scope(ctx, ids, interface) -> list[str] | None:
     """The interfaces a replay needs valid: the one named, or those of the letters given."""
     if interface:
@@ -291,8 +329,9 @@ def _replay_scope(ctx, ids, interface) -> list[str] | None:
 @_filters
 @click.option("--all", "everything", is_flag=True, help="Every open dead letter of every interface.")
 @click.option("--force", is_flag=True, help="Send even when a newer change of the record was delivered since.")
+@_audited
 @click.pass_context
-def dl_replay(ctx, ids, interface, since, error_class, everything, force) -> None:
+def dl_replay(ctx, ids, interface, since, error_class, everything, force, reason, actor) -> None:
     """Send dead letters again through the current mapping (by id, by filter, or --all), several
     letters of one record as one: its newest state, in source order."""
     from runtime.engine.deadletters import DeadLetters
@@ -303,6 +342,13 @@ def dl_replay(ctx, ids, interface, since, error_class, everything, force) -> Non
     try:
         results = DeadLetters(engine).replay(list(ids) or None, interface_id=_iid(engine, interface),
                                              since=_since(since), error_class=error_class, force=force)
+        for iid in sorted({r.interface_id for r in results}):
+            mine = [r for r in results if r.interface_id == iid]
+            counts: dict[str, int] = {}
+            for r in mine:
+                counts[r.status] = counts.get(r.status, 0) + 1
+            _audit(engine, actor, "replay", iid, _letters([r.id for r in mine]), reason,
+                   ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + (" (forced)" if force else ""))
     finally:
         engine.close()
     for r in results:
@@ -315,10 +361,11 @@ def dl_replay(ctx, ids, interface, since, error_class, everything, force) -> Non
 @deadletters.command("discard")
 @click.argument("ids", type=int, nargs=-1)
 @_filters
-@click.option("--reason", default="discarded by an operator", show_default=True)
+@click.option("--reason", default="discarded by an operator", show_default=True, help="Why (kept in the audit trail).")
+@click.option("--actor", envvar="USER", default="cli", show_default="$USER", help="Who acts (kept in the audit trail).")
 @click.pass_context
-def dl_discard(ctx, ids, interface, since, error_class, reason) -> None:
-    """Close dead letters without sending them (kept for the audit trail)."""
+def dl_discard(ctx, ids, interface, since, error_class, reason, actor) -> None:
+    """Close dead letters without sending them (recorded in the audit trail)."""
     from runtime.engine.deadletters import DeadLetters
 
     if not ids and not (interface or since or error_class):
@@ -329,7 +376,11 @@ def dl_discard(ctx, ids, interface, since, error_class, reason) -> None:
         if not ids:
             ids = [r["id"] for r in engine.store.dead_letters(interface_id=_iid(engine, interface), since=_since(since),
                                                               error_class=error_class, limit=100_000)]
+        letters = engine.store.dead_letters(ids=list(ids), status="open", limit=len(ids)) if ids else []
         n = dl.discard(list(ids), reason)
+        for iid in sorted({d["interface_id"] for d in letters}):
+            mine = [d["id"] for d in letters if d["interface_id"] == iid]
+            _audit(engine, actor, "discard", iid, _letters(mine), reason, f"{len(mine)} discarded")
     finally:
         engine.close()
     click.echo(f"discarded {n} dead letter(s)")

@@ -197,7 +197,7 @@ def test_run_now_and_a_dry_run_of_a_bsn_carrying_interface_are_audited_a_plain_d
     assert entry["outcome"].startswith(f"{store.run(run_id)['outcome']}: read ")
 
     carries = console_college.engine.project.interface(15)
-    from runtime.console.views import carries_bsn
+    from runtime.engine.audit import carries_bsn
 
     assert carries_bsn(console_college.engine.project, carries)
     assert not carries_bsn(console_college.engine.project, console_college.engine.project.interface(11))
