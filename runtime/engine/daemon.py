@@ -8,7 +8,7 @@ this process could not close because the database was down are closed as ``inter
 it answers; if it never does before the exit, a survivor closes them once their lease expired.
 
 SIGHUP (and, with ``watch=True``, any change under catalog.yaml, interfaces/ or mappings/)
-reloads the definitions (``reload``): like a drain, runs in hand record their batch and stop
+reloads the definitions and the catalog's state keys (``reload``): like a drain, runs in hand record their batch and stop
 (a retry wait is cut short), then the loops and the scheduler start again on the new project; a file that became invalid keeps its last good version
 (runtime/servable.py) and is reported in the log, /readyz and ``koppel_definition_invalid``.
 """
@@ -109,12 +109,19 @@ class Daemon:
             project.interfaces = {i: x for i, x in project.interfaces.items() if i in self.only}
         for name, why in sorted(problems.items()):
             log.error("definition invalid: %s", why, extra={"file": name})
+        # the catalog's state keys too (a key rotation: a new first key seals, every listed key
+        # opens); a key that does not load raises here, before anything stopped, so the keys and
+        # the definitions in use stay
+        from runtime.engine.state import crypto as state_crypto
+
+        keyring = state_crypto.keyring_from(project.catalog, engine.environment, project.root)
         engine.stop()  # runs in hand record their batch; a retry wait is cut short (read again)
         self._stop_loops()
         from runtime.engine.retry import Sleeper
 
         engine.sleeper = Sleeper()  # the new runs' retries wait again
         engine.project = project
+        state_crypto.configure(keyring)
         # mappings are loaded again on first use, except those of a broken file (its last good version stays)
         for name in [n for n in engine._mappings if f"mappings/{n}.yaml" not in problems]:
             engine._mappings.pop(name, None)

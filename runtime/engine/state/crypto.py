@@ -162,7 +162,14 @@ def keyring_from(catalog, environment: str, root) -> Keyring | None:
     entries = (catalog.state.keys.get(environment) if catalog is not None else None) or []
     if not entries:
         return None
-    return Keyring(tuple((e.id, decode_key(e.id, secrets.resolve(e.key, base=root))) for e in entries))
+    keys = []
+    for e in entries:
+        try:
+            text = secrets.resolve(e.key, base=root)
+        except ConfigError as exc:  # the secret's message names the reference; add which key
+            raise ConfigError(f"state key {e.id} ({environment}): {exc}") from None
+        keys.append((e.id, decode_key(e.id, text)))
+    return Keyring(tuple(keys))
 
 
 def configure_for(project, environment: str) -> Keyring | None:
