@@ -53,10 +53,29 @@ log = logging.getLogger("koppel.engine")
 
 
 def payload_hash(payload: Any) -> str:
-    # The stored ledger compares these values across releases: changing the text hashed would
-    # re-send every record once (and give every REST peer new Idempotency-Keys).
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """SHA-256 of the payload's canonical JSON: ``json.dumps(payload, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False, default=str)``. The stored ledger compares these
+    values across releases: another text would re-send every record once (and give every REST
+    peer new Idempotency-Keys). Made with json's C encoder built once, not a JSONEncoder per call."""
+    if _canonical is None:
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    else:
+        text = "".join(_canonical(payload, 0))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical_encoder() -> Callable[[Any, int], Sequence[str]] | None:
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:  # a Python without json's C accelerator
+        return None
+    # (markers, default, encode_str, indent, key_sep, item_sep, sort_keys, skipkeys, allow_nan) as
+    # json.dumps passes them; no markers: a mapping's output is a tree (a cycle: RecursionError)
+    return make(None, str, encoder.encode_basestring, None, ":", ",", True, False, True)
+
+
+_canonical = _canonical_encoder()
 
 
 class KeyedItem(Item):
