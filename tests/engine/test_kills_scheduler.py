@@ -56,8 +56,8 @@ class Runs:
     """A stand-in for Engine.run_interface: answers in turn (the last one repeats); notes the
     key asked for and the clock's time of each call."""
 
-    def __init__(self, clock: FakeClock, *answers) -> None:
-        self.clock, self.answers = clock, list(answers)
+    def __init__(self, clock: FakeClock, *answers, takes: float = RUN_TAKES) -> None:
+        self.clock, self.answers, self.takes = clock, list(answers), takes
         self.keys: list[str] = []
         self.at: list[float] = []
         self.events: list | None = None
@@ -67,7 +67,7 @@ class Runs:
         self.at.append(round(self.clock.now - 1000.0, 6))
         if self.events is not None:
             self.events.append(("run", run_key))
-        self.clock.now += RUN_TAKES
+        self.clock.now += self.takes
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, BaseException):
             raise answer
@@ -134,6 +134,18 @@ def test_a_retry_that_would_start_after_the_grace_is_not_made(clocked):
     assert fire(Runs(clock, ("error", "source down")), grace=14.5).keys == _retry_keys(4)
 
 
+def test_a_retry_due_exactly_as_the_grace_ends_is_still_made(clocked):
+    _s, clock, fire = clocked
+    # runs that take no time: tries at 0, 2 and 6 s, the last one on the grace's last moment
+    assert fire(Runs(clock, ("error", "source down"), takes=0), grace=6).keys == _retry_keys(3)
+
+
+def test_a_failed_run_without_a_message_shows_as_error_on_readyz(clocked):
+    s, clock, fire = clocked
+    fire(Runs(clock, ("error", None)), grace=1)
+    assert (s.statuses[4].failures, s.statuses[4].last_error) == (1, "error")
+
+
 def test_a_grace_too_short_for_the_first_backoff_gives_one_try(clocked):
     s, clock, fire = clocked
     assert fire(Runs(clock, ("error", "source down")), grace=1).keys == [TICK]
@@ -194,6 +206,13 @@ def test_a_busy_tick_waits_for_its_grace_when_that_is_longer(clocked, monkeypatc
     monkeypatch.setattr(sched, "lease_ttl", lambda: 5.0)
     runs = fire(Runs(clock, ("skipped", BUSY)), grace=30)
     assert runs.keys == [TICK] * 30 and 28 < runs.at[-1] < 30
+
+
+def test_a_busy_tick_tries_once_more_on_the_last_second_of_its_wait(clocked, monkeypatch):
+    _s, clock, fire = clocked
+    monkeypatch.setattr(sched, "lease_ttl", lambda: 0.5)  # 2 TTLs + 2 s = 3 s, less than the grace
+    runs = fire(Runs(clock, ("skipped", BUSY), takes=0), grace=5)
+    assert runs.at == [0, 1, 2, 3, 4, 5]  # the try at 4 s still has its second to wait: one more at 5 s
 
 
 def test_a_busy_tick_runs_as_soon_as_the_interface_is_free(clocked):
@@ -302,7 +321,7 @@ def test_a_tick_key_counts_a_tick_up_to_a_minute_past_the_grace(make_engine):
     tick = dt.datetime(2026, 5, 4, 4, 30, tzinfo=UTC)  # 06:30 in Amsterdam
     assert s.tick_key(4, 600, tick + dt.timedelta(seconds=650)) == TICK
     # a fire more than grace + 60 s after any tick (by hand, say) is keyed by its own minute
-    assert s.tick_key(4, 600, tick + dt.timedelta(seconds=670, microseconds=5)) == "4@2026-05-04T06:41:00"
+    assert s.tick_key(4, 600, tick + dt.timedelta(seconds=661, microseconds=5)) == "4@2026-05-04T06:41:00"
 
 
 def test_the_scheduler_starts_a_resume_sweep_and_shutdown_stops_both(make_engine):
@@ -326,6 +345,7 @@ def test_the_log_says_why_a_tick_ran_no_run_naming_the_interface(clocked, caplog
 
     _s, clock, fire = clocked
     caplog.set_level(logging.INFO, logger="koppel.scheduler")
+    fire(Runs(clock, ("ok", None)), grace=600)  # a tick that ran says nothing here (the run logs)
     fire(Runs(clock, ("skipped", CLAIMED)), grace=600)
     fire(Runs(clock, ConnectionError("state database went away")), grace=3)
     lines = [(r.levelname, r.getMessage(), getattr(r, "interface", None)) for r in caplog.records]
@@ -347,3 +367,116 @@ def test_the_log_says_when_a_busy_tick_is_given_up(clocked, caplog, monkeypatch)
     fire(Runs(clock, ("skipped", BUSY)), grace=1)
     assert [(r.levelname, r.getMessage(), getattr(r, "interface", None)) for r in caplog.records] == [
         ("INFO", f"tick {TICK} skipped: {BUSY}", 4)]
+
+
+def test_an_interval_key_is_utc_whatever_zone_the_host_is_set_to(monkeypatch):
+    tick = dt.datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
+    monkeypatch.setenv("TZ", "Europe/Amsterdam")
+    time.tzset()
+    try:
+        assert sched.run_key(4, tick, None) == "4@2026-07-01T00:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_shutdown_waits_for_the_tick_in_progress(make_engine, monkeypatch):
+    import threading
+
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([_iface({"type": "cron", "cron": "30 6 * * *"})])
+    s = Scheduler(engine)
+    s.add_interfaces()
+    running, finished = threading.Event(), threading.Event()
+
+    def slow_run(iid, trigger, run_key=None, **kw):
+        running.set()
+        time.sleep(0.5)  # a run takes its time; the daemon's stop must not cut it off
+        finished.set()
+        return RunSummary(iid, trigger, "ok")
+
+    monkeypatch.setattr(engine, "run_interface", slow_run)
+    s.start()
+    try:
+        s.scheduler.get_job("interface-4").modify(next_run_time=dt.datetime.now(UTC))
+        assert running.wait(10)
+    finally:
+        s.shutdown()
+    assert finished.is_set()
+
+
+def test_a_run_killed_with_its_daemon_is_resumed_by_a_running_scheduler(make_engine, monkeypatch):
+    monkeypatch.setenv("KOPPEL_LEASE_TTL", "0.6")  # sweeps every 0.2 s
+    fakes.SOURCES["x"] = fakes.records(2)
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([_iface({"type": "cron", "cron": "30 6 * * *"})])
+    dead = engine.store.start_run(4, "cron", run_key="4@2026-05-04T06:30:00", holder="gone-host:1:1")
+    s = Scheduler(engine)
+    s.add_interfaces()
+    s.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(target.received) < 2:
+            time.sleep(0.05)
+    finally:
+        s.shutdown()
+    runs = {r["id"]: r for r in engine.store.list_runs(4)}
+    assert runs[dead]["outcome"] == "crashed"
+    assert [(r["trigger"], r["run_key"], r["outcome"]) for i, r in runs.items() if i != dead] == [
+        ("resume", f"4@2026-05-04T06:30:00~resume{dead}", "ok")]
+    assert len(target.received) == 2
+
+
+def test_shutdown_waits_no_more_than_ten_seconds_for_a_hung_resume_sweep(make_engine, monkeypatch):
+    import threading
+
+    from runtime.engine import resume
+
+    monkeypatch.setenv("KOPPEL_LEASE_TTL", "0.6")
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([_iface({"type": "cron", "cron": "30 6 * * *"})])
+    sweeping, release = threading.Event(), threading.Event()
+
+    def hung(self, now=None, interface_id=None):
+        sweeping.set()
+        release.wait(30)  # the state database does not answer
+        return []
+
+    monkeypatch.setattr(resume.ResumeSweep, "sweep", hung)
+    s = Scheduler(engine)
+    s.add_interfaces()
+    s.start()
+    try:
+        assert sweeping.wait(10)
+        started = time.monotonic()
+        s.shutdown()
+        waited = time.monotonic() - started
+        assert s.resumer is not None and s.resumer.is_alive()  # given up on, not waited for forever
+        assert waited < 20  # systemd's stop timeout is longer; the hung sweep would take 30 s
+    finally:
+        release.set()
+
+
+def test_shutdown_lets_a_resume_sweep_in_progress_finish(make_engine, monkeypatch):
+    import threading
+
+    from runtime.engine import resume
+
+    monkeypatch.setenv("KOPPEL_LEASE_TTL", "0.6")
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([_iface({"type": "cron", "cron": "30 6 * * *"})])
+    sweeping, swept = threading.Event(), threading.Event()
+
+    def slow(self, now=None, interface_id=None):
+        sweeping.set()
+        time.sleep(0.5)  # closing a dead run, say
+        swept.set()
+        return []
+
+    monkeypatch.setattr(resume.ResumeSweep, "sweep", slow)
+    s = Scheduler(engine)
+    s.add_interfaces()
+    s.start()
+    assert sweeping.wait(10)
+    s.shutdown()
+    assert swept.is_set() and s.resumer is not None and not s.resumer.is_alive()
