@@ -30,13 +30,18 @@ transaction. Skipping past 10 would lose it. The reader therefore stops before a
 as a transaction that was open when it first saw the gap may still commit (the snapshot's
 ``xmin`` has not passed the ``xmax`` noted then). A gap left by a rolled-back transaction is
 passed once those transactions are over. SQLite has a single writer, so no gap can fill later.
+
+What the reader remembers of gaps (``GapMemory``) stays small in a daemon: a gap is forgotten
+as soon as it filled, and a gap whose transactions are all over once the horizon has passed it.
+What is left is one entry per gap that a transaction still open may fill, plus the finished
+gaps a read cut short by its limit has not reached yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +74,7 @@ class OutboxReader:
         ) else schema.engine(self.url)
         self.is_postgresql = self._engine.dialect.name == "postgresql"
         self._listener: Any = None  # psycopg connection with LISTEN, PostgreSQL only
-        self._gaps: dict[int, int] = {}  # first missing seq → snapshot xmax when first seen
+        self._gaps = GapMemory()
         self._last_seen = 0
         self.horizon = 0
         if self.is_postgresql and listen:
@@ -95,48 +100,43 @@ class OutboxReader:
 
     def read_after(self, seq: int, objects: Sequence[str] | None = None, limit: int = 500) -> list[OutboxRow]:
         with self._engine.connect() as connection:
-            upto = self._safe_upto(connection, seq)
-            query = select(Outbox.seq, Outbox.object, Outbox.key, Outbox.op, Outbox.changed_at).where(
-                Outbox.seq > seq, Outbox.seq <= upto
-            )
-            if objects:
-                query = query.where(Outbox.object.in_(list(objects)))
-            rows = connection.execute(query.order_by(Outbox.seq).limit(limit)).all()
+            snapshot = _Snapshot(lambda: self._snapshot(connection))
+            seqs = self._scan(connection, seq)
+            if not self.is_postgresql:
+                upto = seqs[-1] if seqs else seq
+            else:
+                upto = self._gaps.upto(seq, seqs, snapshot)
+            rows = self._rows(connection, seq, upto, objects, limit)
         result = [OutboxRow(r.seq, r.object, r.key, r.op, _utc(r.changed_at)) for r in rows]
         # Everything up to ``upto`` was seen unless the limit cut the read short.
         self.horizon = result[-1].seq if len(result) == limit else max(upto, seq)
         self._last_seen = max(self._last_seen, upto)
+        self._gaps.forget(self.horizon, snapshot)
         return result
 
-    def _safe_upto(self, connection, after: int) -> int:  # noqa: ANN001
-        """The highest seq (within one scan) below which no row can still appear."""
-        seqs = [
-            r[0]
-            for r in connection.execute(
-                select(Outbox.seq).where(Outbox.seq > after).order_by(Outbox.seq).limit(SCAN)
+    def _scan(self, connection, after: int) -> list[int]:  # noqa: ANN001
+        """The seqs after ``after`` now visible, at most SCAN of them: what the gap analysis reads."""
+        query = select(Outbox.seq).where(Outbox.seq > after).order_by(Outbox.seq).limit(SCAN)
+        return [r[0] for r in connection.execute(query)]
+
+    def _rows(self, connection, after: int, upto: int, objects: Sequence[str] | None, limit: int) -> list[Any]:  # noqa: ANN001
+        query = select(Outbox.seq, Outbox.object, Outbox.key, Outbox.op, Outbox.changed_at).where(
+            Outbox.seq > after, Outbox.seq <= upto
+        )
+        if objects:
+            query = query.where(Outbox.object.in_(list(objects)))
+        return list(connection.execute(query.order_by(Outbox.seq).limit(limit)).all())
+
+    def _snapshot(self, connection) -> tuple[int, int]:  # noqa: ANN001
+        """(xmin, xmax) of the current snapshot: the oldest transaction still open anywhere in the
+        cluster, and the first transaction id not handed out yet."""
+        xmin, xmax = connection.execute(
+            text(
+                "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+                "FROM (SELECT pg_current_snapshot() AS s) AS snap"
             )
-        ]
-        if not seqs:
-            return after
-        if not self.is_postgresql:
-            return seqs[-1]
-        expected = after + 1
-        xmin = xmax = None
-        for value in seqs:
-            if value != expected:  # a gap: seq expected .. value-1 not visible
-                if xmin is None:
-                    xmin, xmax = connection.execute(
-                        text(
-                            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
-                            "FROM (SELECT pg_current_snapshot() AS s) AS snap"
-                        )
-                    ).one()
-                noted = self._gaps.setdefault(expected, int(xmax or 0))
-                if xmin < noted:  # a transaction open at first sight may still commit into it
-                    return expected - 1
-                self._gaps.pop(expected, None)
-            expected = value + 1
-        return seqs[-1]
+        ).one()
+        return int(xmin), int(xmax)
 
     # --- waiting --------------------------------------------------------------------------
 
@@ -191,6 +191,70 @@ class OutboxReader:
 
     def __exit__(self, *exc) -> None:  # noqa: ANN002
         self.close()
+
+
+class _Snapshot:
+    """The snapshot's (xmin, xmax), asked of the database at most once per read, and only when a
+    gap needs it."""
+
+    def __init__(self, fetch: Callable[[], tuple[int, int]]) -> None:
+        self._fetch = fetch
+        self._value: tuple[int, int] | None = None
+
+    def __call__(self) -> tuple[int, int]:
+        if self._value is None:
+            self._value = self._fetch()
+        return self._value
+
+
+#: in GapMemory: a gap whose transactions are all over (it can no longer fill)
+OVER = 0
+
+
+class GapMemory:
+    """The gaps a PostgreSQL reader has seen: first missing seq → the snapshot's xmax when the
+    gap was first seen (``OVER`` once every transaction open then has ended).
+
+    A transaction that writes seq ``n`` has its id before ``n`` is handed out, so when seq ``m >
+    n`` is already visible, whoever holds ``n`` has an id below the snapshot's xmax: once xmin
+    reaches that xmax, none of them is open and the gap is final (filled or for good empty).
+    """
+
+    def __init__(self) -> None:
+        self._noted: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._noted)
+
+    def __contains__(self, seq: int) -> bool:
+        return seq in self._noted
+
+    def upto(self, after: int, seqs: Sequence[int], snapshot: Callable[[], tuple[int, int]]) -> int:
+        """The highest seq (within ``seqs``, the visible ones after ``after`` in order) below which
+        no row can still appear."""
+        if not seqs:
+            return after
+        for seq in seqs:  # filled: nothing left to wait for there
+            self._noted.pop(seq, None)
+        expected = after + 1
+        for value in seqs:
+            if value != expected:  # a gap: seq expected .. value-1 not visible
+                xmin, xmax = snapshot()
+                noted = self._noted.setdefault(expected, xmax)
+                if xmin < noted:  # a transaction open at first sight may still commit into it
+                    return expected - 1
+                # Kept (as over) until the horizon passes it: forgotten now, a read that the
+                # limit cut short would meet it again and wait anew for the newest transactions.
+                self._noted[expected] = OVER
+            expected = value + 1
+        return seqs[-1]
+
+    def forget(self, horizon: int, snapshot: Callable[[], tuple[int, int]]) -> None:
+        """Forget the gaps at or below ``horizon`` that can no longer fill. One that may still
+        fill stays: another cursor on this reader (a status check) may still be behind it."""
+        for seq in [seq for seq in self._noted if seq <= horizon]:
+            if self._noted[seq] <= snapshot()[0]:  # OVER, or every transaction open then is over
+                del self._noted[seq]
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
