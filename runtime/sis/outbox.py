@@ -226,9 +226,6 @@ class GapMemory:
     def __len__(self) -> int:
         return len(self._noted)
 
-    def __contains__(self, seq: int) -> bool:
-        return seq in self._noted
-
     def upto(self, after: int, seqs: Sequence[int], snapshot: Callable[[], tuple[int, int]]) -> int:
         """The highest seq (within ``seqs``, the visible ones after ``after`` in order) below which
         no row can still appear."""
