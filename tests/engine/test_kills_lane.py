@@ -17,8 +17,11 @@ from types import SimpleNamespace
 
 import engine_fakes as fakes
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from runtime.engine import lane as lane_module
+from runtime.engine import tracing
 from runtime.engine.checkpoint import Checkpoint
 from runtime.engine.lane import TargetLane, error_text, own_reason, payload_hash, record_dict, record_from_dict
 from runtime.engine.metrics import Metrics
@@ -180,6 +183,22 @@ def test_the_payload_hash_is_the_sha256_of_the_canonical_json_so_ledgers_stay_va
     assert payload_hash({"n": 1}) != payload_hash({"n": 2})
 
 
+def test_the_payload_hash_is_the_same_without_jsons_c_accelerator(monkeypatch):
+    payload = {"naam": "Zoë", "n": 1, "vakken": ["ne", "en"], "geboren": dt.date(2008, 5, 1)}
+    fast = payload_hash(payload)
+    monkeypatch.setattr(lane_module, "_canonical", None)
+    assert payload_hash(payload) == fast == payload_hash({"vakken": ["ne", "en"], "geboren": "2008-05-01", "n": 1, "naam": "Zoë"})
+
+
+def test_the_payload_hash_writes_what_json_writes_and_refuses_what_json_refuses():
+    # NaN and Infinity as json.dumps writes them; a key JSON cannot hold is an error, never
+    # dropped (two payloads differing only there would hash alike and the change be skipped)
+    assert payload_hash({"cijfer": float("nan"), "max": float("inf")}) == hashlib.sha256(
+        b'{"cijfer":NaN,"max":Infinity}').hexdigest()
+    with pytest.raises(TypeError):
+        payload_hash({("a", 1): "x"})
+
+
 def test_an_error_is_shown_masked_with_its_code_or_its_class_name():
     assert error_text(TransientError(f"peer down for {BSN}", code="503")) == "peer down for *****2333 [503]"
     assert error_text(ValueError(f"bad value {BSN}")) == "ValueError: bad value *****2333"
@@ -209,8 +228,9 @@ def test_the_peer_gets_the_mapped_payload_under_key_and_hash_with_operation_and_
     result, c = run(lane, [record])
     [item] = peer.items
     payload = {"nummer": "s1", "naam": "Zoë"}
-    assert (item.key, item.payload, item.source_key, item.operation, item.object) == (
-        f"K-s1:{payload_hash(payload)[:16]}", payload, "s1", "delete", "student")
+    assert item == Item(key=f"K-s1:{payload_hash(payload)[:16]}", payload=payload, source_key="s1",
+                        operation="delete", object="student")
+    assert item != Item(key=f"K-s1:{payload_hash(payload)[:16]}", payload=payload, source_key="s1", object="student")
     row = rows_by_key(result)["s1"]
     assert (row.target, row.idempotency_key, row.payload_hash, row.status, row.attempts) == (
         "peer", "K-s1", payload_hash(payload), "delivered", 1)
@@ -247,6 +267,19 @@ def test_a_mapping_failure_is_a_dead_letter_and_the_others_go_on(clock):
     assert (c["dead"], c["mapped"], c["delivered"]) == (1, 2, 2)
     assert sample(metrics, "koppel_errors_total", interface="4", error_class="record") == 1
     assert "s1" not in rows_by_key(result)  # a mapping failure leaves no ledger row
+
+
+def test_a_bug_in_a_mapping_is_a_dead_letter_not_a_crash(clock):
+    def mapping(data):
+        if data["n"] == 1:
+            raise KeyError("crebo")
+        return data
+
+    result, c = run(make_lane(Peer(), clock, mapping=mapping), fakes.records(2))
+    [letter] = result.result.dead
+    assert (letter.stage, letter.error_class, letter.error_code) == ("mapping", "transient", None)
+    assert letter.reason == "record s1: KeyError: 'crebo'"
+    assert (c["dead"], c["delivered"]) == (1, 1)
 
 
 def test_a_contract_failure_is_a_validation_dead_letter_and_a_filtered_record_is_not_validated(clock):
@@ -379,8 +412,9 @@ def test_the_ledger_is_read_once_per_batch_for_the_records_to_send(clock):
     run(make_lane(Peer(), clock, mapping=mapping, lookups=lookups), fakes.records(3))
     assert lookups == [["s0", "s2"]]
     nothing: list = []
-    run(make_lane(Peer(), clock, mapping=lambda data: None, lookups=nothing), fakes.records(3))
+    _, c = run(make_lane(Peer(), clock, mapping=lambda data: None, lookups=nothing), fakes.records(3))
     assert nothing == []  # every record filtered out: no query
+    assert (c["filtered"], c["mapped"], c["delivered"]) == (3, 0, 0)
 
 
 def test_changes_of_one_key_go_out_in_order_in_later_writes(clock):
@@ -402,6 +436,40 @@ def test_a_later_change_back_to_the_stored_payload_is_still_sent(clock):
     again = Peer()
     _, c = run(make_lane(again, clock, known={"a": _delivered(v1)}), [v1, v2, v2])
     assert [p["v"] for _, p in again.accepted] == [2] and c["skipped"] == 2
+
+
+def test_with_skipping_off_a_repeat_within_the_batch_is_sent_again(clock):
+    peer = Peer()
+    same = [Record(key="a", data={"v": 1}), Record(key="a", data={"v": 1})]
+    _, c = run(make_lane(peer, clock, skip_unchanged=False), same)
+    assert (c["delivered"], c["skipped"]) == (2, 0) and peer.writes == [["a"], ["a"]]
+    skipping = Peer()
+    _, c = run(make_lane(skipping, clock), same)
+    assert (c["delivered"], c["skipped"]) == (1, 1) and skipping.writes == [["a"]]
+
+
+def test_the_ledger_hash_and_the_wire_key_are_of_the_payload_as_mapped(clock):
+    # a target that changes the payload it is given (adds a field before sending) must not
+    # change what the ledger compares next time, nor the key a repeat is sent under
+    class Changing(Peer):
+        def write(self, items):
+            for item in items:
+                item.payload["sent"] = True
+            return super().write(items)
+
+    peer = Changing()
+    mapped = {"nummer": "s0"}
+    result, _ = run(make_lane(peer, clock, mapping=lambda d: {"nummer": d["id"]}), fakes.records(1))
+    row = rows_by_key(result)["s0"]
+    assert row.payload_hash == payload_hash(mapped)
+    assert peer.items[0].key == f"s0:{payload_hash(mapped)[:16]}"
+
+
+def test_without_a_ledger_the_wire_key_is_still_the_key_and_payload_hash(clock):
+    peer = Peer()
+    result, c = run(make_lane(peer, clock, ledger=False), fakes.records(1))
+    assert peer.items[0].key == f"s0:{payload_hash(fakes.records(1)[0].data)[:16]}"
+    assert result.result.deliveries == [] and c["delivered"] == 1
 
 
 # -- retries -----------------------------------------------------------------------------------
@@ -481,6 +549,12 @@ def test_a_configuration_error_in_an_outcome_stops_the_lane(clock):
     with pytest.raises(ConfigError, match="credentials refused"):
         run(make_lane(peer, clock), fakes.records(3))
     assert clock.sleeps == []
+
+
+def test_a_zero_backoff_retries_at_once_without_waiting(clock):
+    peer = Peer({"s0": [transient()]})
+    _, c = run(make_lane(peer, clock, retries={"initial_delay": 0}), fakes.records(1))
+    assert clock.sleeps == [] and c["delivered"] == 1 and peer.writes == [["s0"], ["s0"]]
 
 
 def test_the_retry_log_line_says_how_many_wait_and_how_long_with_the_error_masked(clock, caplog):
@@ -657,6 +731,27 @@ def test_skipped_records_are_settled_for_the_step(clock):
     assert steps == [(["s2"], [], "3")]
 
 
+def test_records_that_fail_in_different_writes_are_all_retried(clock):
+    records = fakes.records(3)
+    peer = Peer({"s0": [transient()], "s1": [transient()]})
+    c = counts()
+    cp, _ = _checkpoint(records, 1, c)
+    result = make_lane(peer, clock).process(records, c, checkpoint=cp)
+    assert peer.writes == [["s0"], ["s1"], ["s2"], ["s0"], ["s1"]]
+    assert (c["delivered"], c["failed"], c["dead"]) == (3, 2, 0) and not result.interrupted
+
+
+def test_a_step_covers_a_record_the_peer_refused(clock):
+    records = fakes.records(3)
+    for i, r in enumerate(records):
+        r.cursor = str(i + 1)
+    peer = Peer({"s0": [RecordError("refused")]})
+    c = counts()
+    cp, steps = _checkpoint(records, 3, c)
+    make_lane(peer, clock).process(records, c, checkpoint=cp)
+    assert steps == [(["s0", "s1", "s2"], ["s0"], "3")]
+
+
 def test_a_drain_during_a_retry_wait_stops_with_what_is_settled(monkeypatch):
     clock = Clock(stop_at_sleep=1)
     monkeypatch.setattr(lane_module, "time", SimpleNamespace(monotonic=clock.monotonic))
@@ -695,14 +790,20 @@ def test_a_drain_with_nothing_waiting_finishes_the_batch(clock):
     assert peer.writes == [["s0", "s1"], ["s0"]]
 
 
-# -- metrics -----------------------------------------------------------------------------------
+# -- metrics and traces ------------------------------------------------------------------------
 
 
-def test_each_write_is_timed_per_target(clock):
+def test_the_write_histogram_holds_the_time_the_peer_took(clock):
     metrics = Metrics()
-    peer = Peer({"s0": [transient()]})
-    run(make_lane(peer, clock, metrics=metrics), fakes.records(2))
+
+    class Slow(Peer):
+        def write(self, items):
+            clock.now += 0.25
+            return super().write(items)
+
+    run(make_lane(Slow({"s0": [transient()]}), clock, metrics=metrics), fakes.records(2))
     assert sample(metrics, "koppel_target_write_seconds_count", interface="4", target="peer") == 2
+    assert sample(metrics, "koppel_target_write_seconds_sum", interface="4", target="peer") == 0.5
 
 
 def test_the_delivery_lag_is_measured_from_the_change(clock):
@@ -727,3 +828,15 @@ def test_a_lane_without_metrics_delivers_all_the_same(clock):
     peer = Peer({"s0": [RecordError("no")]})
     _, c = run(make_lane(peer, clock, metrics=None), records)
     assert (c["delivered"], c["dead"]) == (1, 1)
+
+
+def test_each_write_is_one_span_naming_the_target_and_the_number_of_items(clock):
+    exporter = InMemorySpanExporter()
+    tracing.install(SimpleSpanProcessor(exporter))
+    try:
+        run(make_lane(Peer({"s1": [transient()]}), clock), fakes.records(3))
+    finally:
+        tracing.uninstall()
+    spans = [(s.name, dict(s.attributes)) for s in exporter.get_finished_spans()]
+    assert spans == [("koppel.target.write", {"koppel.target": "peer", "koppel.items": 3}),
+                     ("koppel.target.write", {"koppel.target": "peer", "koppel.items": 1})]
