@@ -27,7 +27,11 @@ offset is UTC at a PostgreSQL target (the SIS store writes UTC, the target sessi
 
 Bulk path (``read_rows``, see ``runtime.plugin``): the same batches, but the rows of a table read
 (full, first load, incremental) travel as ``Rows`` (tuples in column order) instead of a Record and
-a dict per row; the refresh markers and the outbox's changes and deletes stay records.
+a dict per row; the refresh markers stay records. The outbox's changes too: per outbox chunk, the
+current rows of each table's changed keys as one ``Rows`` (one upsert at the target), then the
+chunk's deletes as records, the last batch carrying the outbox position. A chunk holds each key
+once (its last change), so its upserts and deletes touch different rows and their order is free.
+A table with pseudonymised columns keeps the record form (its key columns may be renamed).
 """
 
 from __future__ import annotations
@@ -195,8 +199,46 @@ class TableSource(Source):
             for _seq, obj, key, op in rows:
                 changes.pop((obj, key), None)  # keep the last change of a key, in its order
                 changes[(obj, key)] = op
-            yield Batch(self._current_rows(tables, changes), json.dumps({"outbox": rows[-1][0]}))
+            position = json.dumps({"outbox": rows[-1][0]})
+            if self._bulk:
+                yield from self._current_row_batches(tables, changes, position)
+            else:
+                yield Batch(self._current_rows(tables, changes), position)
         cursor.close()
+
+    def _current_row_batches(self, tables: dict, changes: dict[tuple[str, str], str], position: str) -> Iterator[Batch]:
+        """The bulk twin of ``_current_rows`` (see the module docstring)."""
+        by_table: dict[str, list[str]] = {}
+        for obj, key in changes:
+            by_table.setdefault(obj, []).append(key)
+        batches: list[Batch] = []
+        records: list[Record] = []
+        for name, keys in by_table.items():
+            table = tables[name]
+            if name in self._pseudonymisers:
+                records += self._current_rows(tables, {(name, key): changes[(name, key)] for key in keys})
+                continue
+            found: Rows | None = None
+            for start in range(0, len(keys), 500):
+                sql, params = self._keys_query(table, keys[start:start + 500])
+                for part in self._row_batches(table, sql, params, size=len(keys) + 1):
+                    if found is None:
+                        found = part
+                    else:
+                        found.data += part.data
+            present: set[str] = set()
+            if found is not None and found.data:
+                at = [found.columns.index(k) for k in table.key]
+                present = {"|".join(str(row[i]) for i in at) for row in found.data}
+                batches.append(Batch([], None, rows=found))
+            for key in keys:
+                if key not in present:
+                    records.append(Record(key=key, data=dict(zip(table.key, key.split("|"))), object=name,
+                                          operation="delete"))
+        if records:
+            batches.append(Batch(records, None))
+        batches[-1].cursor = position
+        yield from batches
 
     def _current_rows(self, tables: dict, changes: dict[tuple[str, str], str]) -> list[Record]:
         by_table: dict[str, list[str]] = {}
@@ -218,27 +260,31 @@ class TableSource(Source):
         return records
 
     def _fetch_keys(self, table, keys: list[str]) -> list[Record]:
-        mark = self._param()
-        width = len(table.key)
-        cols = ", ".join(q(k) for k in table.key)
         records: list[Record] = []
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            values = ", ".join("(" + ", ".join(mark for _ in range(width)) + ")" for _ in chunk)
-            params = [v for key in chunk for v in _split_key(key, width)]
-            sql = f"SELECT * FROM {self._from(table)} WHERE ({cols}) IN (VALUES {values})"
-            if width == 1:
-                sql = f"SELECT * FROM {self._from(table)} WHERE {cols} IN ({', '.join(mark for _ in chunk)})"
+            sql, params = self._keys_query(table, chunk)
             for batch in self._batches(table, sql, params, size=len(chunk) + 1):
                 records += batch
         return records
+
+    def _keys_query(self, table, keys: list[str]) -> tuple[str, list]:
+        """The current rows of up to 500 keys (outbox text, ``|``-joined)."""
+        mark = self._param()
+        width = len(table.key)
+        cols = ", ".join(q(k) for k in table.key)
+        params = [v for key in keys for v in _split_key(key, width)]
+        if width == 1:
+            return f"SELECT * FROM {self._from(table)} WHERE {cols} IN ({', '.join(mark for _ in keys)})", params
+        values = ", ".join("(" + ", ".join(mark for _ in range(width)) + ")" for _ in keys)
+        return f"SELECT * FROM {self._from(table)} WHERE ({cols}) IN (VALUES {values})", params
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _chunks(self, table, sql: str, params) -> Iterator[list[Record] | Rows]:
         return self._row_batches(table, sql, params) if self._bulk else self._batches(table, sql, params)
 
-    def _row_batches(self, table, sql: str, params) -> Iterator[Rows]:
+    def _row_batches(self, table, sql: str, params, *, size: int | None = None) -> Iterator[Rows]:
         """The bulk twin of ``_batches``: tuples as the driver returns them, no Record or dict."""
         cursor = self._execute(table, sql, params)
         columns = [d[0] for d in cursor.description]
@@ -249,7 +295,7 @@ class TableSource(Source):
         try:
             while True:
                 with paused_gc():  # the tuples are containers: no collection while they pile up
-                    rows = cursor.fetchmany(self.batch_size)
+                    rows = cursor.fetchmany(size or self.batch_size)
                     if not rows:
                         break
                     self._last_raw = dict(zip(columns, rows[-1]))
