@@ -252,7 +252,9 @@ class ExpressionCompiler:
         return f"_index({base}, {step})"
 
     def literal(self, value: Any) -> str:
-        if isinstance(value, _SCALARS) and not (isinstance(value, float) and math.isnan(value)):
+        # repr() of an infinite or NaN float is a bare name (inf, nan), not a Python literal:
+        # `1e400` is infinity in JSON, so such values go to the namespace like lists and objects
+        if isinstance(value, _SCALARS) and not (isinstance(value, float) and not math.isfinite(value)):
             return repr(value)
         return self.ns.add("k", value)
 
