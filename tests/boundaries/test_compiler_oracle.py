@@ -152,6 +152,11 @@ def _ours(fn, record):
 @example("a.b.c", {"a": {"b": [1]}})
 @example("(a[0])[-1].b", {"a": [[{"b": 1}, {"b": 2}]]})
 @example("a[0][1]", {"a": [{"x": 1}]})
+@example("a[0][1:]", {"a": [[1, 2, 3]]})        # an index node whose last step is a slice
+@example("`1e400`", {})                          # JSON's infinity: repr() would write a bare name
+@example("`-1e400` < a", {"a": 1})
+@example("`NaN`", {})
+@example("`[1e400, NaN]`", {})
 def test_the_compiled_expression_gives_what_jmespath_gives(expression, record):
     expected = _oracle(expression, record)
     got = _ours(_compiled(expression), record)

@@ -197,3 +197,39 @@ def test_a_hoisted_path_is_used_from_the_root_only_and_a_given_table_wins():
     assert compiler.source("a.b[0].c", "r", {("a", "b", 0): "_h3"}) == "(_t.get('c') if type(_t := _h3) is dict else None)"
     compiler.hoist = {("a",): "_hX"}
     assert "_h0" in compiler.chain(("a", "b"), "r", {("a",): "_h0"})  # the table given, not the compiler's own
+    compiler.source("a.b", "r", {("a",): "_h0"})
+    assert "_hX" in compiler.chain(("a", "b"), "r")  # its own table is back after a call with another
+
+
+def test_an_index_of_a_path_is_read_from_the_hoisted_local_like_any_path():
+    compiler = ExpressionCompiler(Namespace())
+    assert compiler.source("a[0]", "r", {("a", 0): "_h3"}) == "_h3"
+    assert compiler.source("a[0][1]", "r", {("a", 0, 1): "_h4"}) == "_h4"
+    assert compiler.source("a[-1]", "r", {("a", -1): "_h5"}) == "_h5"
+
+
+def test_a_slice_after_an_index_of_a_path_goes_to_the_interpreter():
+    # JMESPath parses a[0][1:] as one index node (not a projection) with a slice as its last step
+    ns = Namespace()
+    code = ExpressionCompiler(ns).source("a[0][1:]", "c")
+    assert code.startswith("_sub")
+    assert eval(f"lambda c, r: {code}", ns.names)({"a": [[1, 2, 3]]}, {}) == [2, 3]
+
+
+def _source(output: dict) -> str:
+    return Builder(MappingContext(None)).build({"name": "s", "output": output}).source
+
+
+def test_only_a_mapping_whose_interpreted_shape_calls_root_sets_the_record_as_root():
+    assert "_ctx.root.set(r)" in _source({"x": "items[?x == root().want].name"})
+    assert "_ctx.root.set(r)" in _source({"x": "items[?length(root().a) > `1`]"})
+    for plain in ("items[?x == y].name", "items[?length(x) > `1`]", "items[?root == `1`]", "root()", "length(a)"):
+        assert "_ctx.root" not in _source({"x": plain}), plain
+
+
+@pytest.mark.parametrize("literal", ["`1e400`", "`-1e400`", "`NaN`"])
+def test_a_literal_infinity_or_nan_is_a_constant_of_the_namespace_not_its_repr(literal):
+    ns = Namespace()
+    code = ExpressionCompiler(ns).source(literal, "c")
+    assert code.startswith("_k") and code in ns.names
+    assert ExpressionCompiler(Namespace()).source("`1.5`", "c") == "1.5"  # a finite float is written out
