@@ -68,7 +68,10 @@ def last_fire_time(trigger, now: dt.datetime, window: float) -> dt.datetime | No
     while current is not None and current <= now:
         previous = current
         following = trigger.get_next_fire_time(current, current + dt.timedelta(microseconds=1))
-        if following is not None and following <= current:  # APScheduler 3 around a DST fold
+        # instants, not datetimes: two times of one zone compare by wall clock, so in the doubled
+        # autumn hour 02:00 CET looked no later than 02:00 CEST, the loop stopped at the fold and
+        # an interval's first ticks after it got the key of the tick before it (skipped as claimed)
+        if following is not None and following.timestamp() <= current.timestamp():  # APScheduler 3 around a DST fold
             break
         current = following
     return previous
