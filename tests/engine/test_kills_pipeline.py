@@ -495,7 +495,7 @@ def test_a_mapping_is_loaded_once_per_engine(make_engine, monkeypatch):
     loads: list[str] = []
 
     def load(root, name):
-        loads.append(name)
+        loads.append((str(root), name))
         return lambda record: {"nummer": record["id"]}
 
     monkeypatch.setattr(mapping_module, "load_mapping", load)
@@ -505,7 +505,9 @@ def test_a_mapping_is_loaded_once_per_engine(make_engine, monkeypatch):
     engine.run_interface(1)
     engine.store.set_cursor(1, "memory", None)
     engine.run_interface(1)
-    assert loads == ["studenten"] and engine.mapping("studenten") is engine.mapping("studenten")
+    # from the project's own mappings/ folder, once
+    assert loads == [(str(engine.project.root), "studenten")]
+    assert engine.mapping("studenten") is engine.mapping("studenten")
 
 
 @pytest.mark.parametrize("value", [None, ""])
@@ -633,12 +635,12 @@ def with_callbacks(make_engine):
         "webhook": Plugin("webhook", "inbox", source_spec=WebhookSource, create_source=InboxSource, inbox=True),
         "sis": Plugin("sis", "fake sis", target_spec=SisTarget, create_target=SisFake)})
 
-    def make(trigger: dict) -> Engine:
+    def make(trigger: dict, *more: dict) -> Engine:
         engine = make_engine([{"id": 14, "trigger": trigger, "source": {"type": "memory", "name": "src"},
                                "targets": [{"type": "memtarget", "name": "tgt"}],
                                "callbacks": [{"name": "signhost", "mapping": "signhost-postback",
                                               "source": {"type": "webhook", "path": "/hooks/signhost"},
-                                              "target": {"type": "sis", "object": "document"}}]}],
+                                              "target": {"type": "sis", "object": "document"}}, *more]}],
                              registry=registry)
         engine._mappings["signhost-postback"] = lambda body: {"sign_transaction_id": body["Id"], "status": body["Status"]}
         return engine
@@ -656,6 +658,17 @@ def test_a_batch_run_delivers_first_then_drains_its_callbacks(with_callbacks):
     assert summary.outcome == "ok" and summary.delivered == 4
     assert engine.store.cursor(14, "callback:signhost") == "2"
     assert engine.store.delivery(14, "callback:signhost", "TX2")["status"] == "delivered"
+
+
+def test_every_callback_of_an_interface_is_drained_in_turn(with_callbacks):
+    make, _main, sis = with_callbacks
+    fakes.SOURCES["callback:remindo"] = [Record("R1", {"Id": "R1", "Status": 1})]
+    engine = make({"type": "cron", "cron": "*/30 * * * *"},
+                  {"name": "remindo", "mapping": "signhost-postback", "source": {"type": "webhook", "path": "/hooks/remindo"},
+                   "target": {"type": "sis", "object": "result"}})
+    summary = engine.run_interface(14, "cron")
+    assert [i.source_key for i in sis.received] == ["TX1", "TX2", "R1"] and summary.delivered == 5
+    assert (engine.store.cursor(14, "callback:signhost"), engine.store.cursor(14, "callback:remindo")) == ("2", "1")
 
 
 def test_a_webhook_run_of_a_batch_interface_drains_only_its_callbacks(with_callbacks):
@@ -806,6 +819,14 @@ def test_create_source_reads_the_first_source_when_none_is_named(make_engine):
     assert [r.key for batch in source.read(None) for r in batch.records] == ["a0", "a1"]
 
 
+def test_create_source_refuses_a_plugin_that_is_no_source(make_engine):
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([iface()])
+    interface = engine.project.interface(1)
+    with pytest.raises(ConfigError, match="unknown source plugin type 'memtarget'; known: memory"):
+        engine.create_source(interface, interface.targets[0])
+
+
 def test_lanes_without_targets_are_named_like_the_real_ones(make_engine):
     fakes.TARGETS["one"] = fakes.Behaviour()
     engine = make_engine([{"id": 1, "source": {"type": "memory", "name": "src"},
@@ -896,7 +917,7 @@ def test_the_log_of_a_crashed_run_carries_the_traceback(make_engine, monkeypatch
     [failed] = [r for r in caplog.records if r.getMessage().startswith("run failed")]
     assert (failed.levelname, failed.getMessage(), failed.interface, failed.run) == (
         "ERROR", "run failed: KeyError: 'x'", 1, summary.run_id)
-    assert failed.exc_info is not None
+    assert failed.exc_info and failed.exc_info[0] is KeyError
 
 
 def test_the_log_says_when_a_lost_lease_stopped_a_run_and_another_daemon_closes_it(make_engine, monkeypatch, caplog):
@@ -933,4 +954,4 @@ def test_a_close_that_fails_is_logged_with_its_traceback(make_engine, monkeypatc
     caplog.set_level(logging.INFO, logger="koppel.engine")
     engine.run_interface(1)
     [failed] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert failed.getMessage() == "close failed" and failed.exc_info is not None
+    assert failed.getMessage() == "close failed" and failed.exc_info and failed.exc_info[0] is OSError
