@@ -152,6 +152,8 @@ def _ours(fn, record):
 @example("a.b.c", {"a": {"b": [1]}})
 @example("(a[0])[-1].b", {"a": [[{"b": 1}, {"b": 2}]]})
 @example("a[0][1]", {"a": [{"x": 1}]})
+@example("a > b", {"a": 2, "b": 1})
+@example("a > b", {"a": "2026-08-02", "b": "2026-08-01"})
 @example("a[0][1:]", {"a": [[1, 2, 3]]})        # an index node whose last step is a slice
 @example("`1e400`", {})                          # JSON's infinity: repr() would write a bare name
 @example("`-1e400` < a", {"a": 1})

@@ -233,3 +233,36 @@ def test_a_literal_infinity_or_nan_is_a_constant_of_the_namespace_not_its_repr(l
     code = ExpressionCompiler(ns).source(literal, "c")
     assert code.startswith("_k") and code in ns.names
     assert ExpressionCompiler(Namespace()).source("`1.5`", "c") == "1.5"  # a finite float is written out
+
+
+@pytest.mark.parametrize("text, message, column", [
+    (5, "an expression must be text (quote it); for a fixed value write {const: ...}", None),
+    ("  ", "an expression cannot be empty", None),
+    ("a.", "invalid expression 'a.': Expecting: ['quoted_identifier', 'unquoted_identifier', 'lbracket', "
+           "'lbrace'], got: eof", 2),                                     # at the end: no "near"
+    ("a ~ b", "invalid expression 'a ~ b': Unknown token ~ near '~'", 2),  # the lexer's own message
+    ("a ==", "invalid expression 'a ==': Invalid jmespath expression", 4),  # incomplete: no "near None"
+])
+def test_what_an_expression_problem_says(text, message, column):
+    with pytest.raises(ExpressionProblem) as info:
+        parse(text)
+    assert str(info.value) == message and info.value.column == column
+
+
+def test_reading_bare_null_does_not_change_what_jmespath_makes_of_the_same_text():
+    """jmespath caches parsed trees; the compiler's reading of a bare null must stay its own."""
+    import jmespath
+
+    text = "a || b == null"
+    tree = parse(text)
+    assert tree["children"][1]["children"][1] == {"type": "literal", "value": None, "children": []}
+    assert jmespath.search(text, {"a": False, "b": 1, "null": 1}) is True  # standard: a field called null
+
+
+def test_a_variadic_builtin_takes_its_minimum_and_more_but_not_fewer():
+    from runtime.mapping.compiler import check_functions
+
+    check_functions(parse("merge(a)"))
+    check_functions(parse("merge(a, b, c)"))
+    with pytest.raises(ExpressionProblem, match=r"merge\(\) takes 1 argument\(s\), got 0"):
+        check_functions(parse("merge()"))
