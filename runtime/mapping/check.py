@@ -32,8 +32,9 @@ def check_mappings(project: Any, files: set[str] | None = None) -> list[Diagnost
 
     for path in chosen(sorted((folder / "valuemaps").glob("*.yaml"))):
         diagnostics += check_valuemap_file(path, root)
+    valuemaps: dict = {}  # loaded once for all the mappings that use them (only the ones that load)
     for path in chosen(sorted(folder.glob("*.yaml"))):
-        diagnostics += check_mapping_file(path, root)
+        diagnostics += check_mapping_file(path, root, valuemaps)
     for path in sorted((folder / "tests").glob("*.yaml")) if files is None else []:
         diagnostics += check_test_file(path, root)
     return diagnostics
@@ -62,7 +63,9 @@ def _model_problems(doc: Located, model: type[BaseModel]) -> list[Diagnostic]:
     return []
 
 
-def check_mapping_file(path: Path, root: Path) -> list[Diagnostic]:
+def check_mapping_file(path: Path, root: Path, valuemaps: dict | None = None) -> list[Diagnostic]:
+    """``valuemaps``: name → ValueMap already loaded (by an earlier mapping of the same check);
+    the maps this mapping loads are added to it."""
     from runtime.mapping import contract as contracts
     from runtime.mapping.engine import Builder, MappingContext
     from runtime.mapping.model import MappingFile
@@ -75,12 +78,15 @@ def check_mapping_file(path: Path, root: Path) -> list[Diagnostic]:
     problems += _model_problems(doc, MappingFile)
     if doc.data.get("name") not in (None, path.stem):
         problems.append(doc.diagnostic(("name",), f"name must be '{path.stem}', the file name without .yaml"))
-    builder = Builder(MappingContext(root), collect=True)
+    # check_only: every expression parsed and checked as load_mapping does, but no code compiled
+    builder = Builder(MappingContext(root, valuemaps), collect=True, check_only=True)
     try:
         builder.build(doc.data)
     except Exception as exc:  # noqa: BLE001 - a shape the model already reported; do not crash validate
         if not problems:
             problems.append(doc.diagnostic((), f"cannot compile: {exc}"))
+    if valuemaps is not None:
+        valuemaps.update(builder.context.maps)
     reported = {d.path for d in problems}
     for problem in builder.problems:
         d = doc.diagnostic(problem.loc, "")

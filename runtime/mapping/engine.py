@@ -151,13 +151,24 @@ class Built:
     problems: list[Problem] = field(default_factory=list)
 
 
+def _unbuilt(*_args: Any) -> Any:
+    """What a check-only Builder gives in place of a compiled function: never meant to run."""
+    raise RuntimeError("this mapping was only checked (Builder(check_only=True)), not compiled")
+
+
 def _has_when(spec: Any) -> bool:
     return isinstance(spec, dict) and output_kind(spec) != "nested" and spec.get("when") is not None
 
 
 class Builder:
-    def __init__(self, context: MappingContext, collect: bool = False) -> None:
+    """Source and slow twin of a mapping. ``collect``: gather every Problem instead of raising the
+    first. ``check_only`` (``koppel validate``): every expression is parsed and checked exactly as
+    for a run, once, but nothing is eval'd or compiled and hoisting is not planned (it only shapes
+    the code): the Built has the problems and the source, and functions that refuse to run."""
+
+    def __init__(self, context: MappingContext, collect: bool = False, check_only: bool = False) -> None:
         self.context = context
+        self.check_only = check_only
         self.ns = Namespace(context)
         self.ns.names.update(
             _required=_required, _as_list=_as_list, _copy=copy.deepcopy, _truthy=truthy, _MISS=valuemaps.MISSING
@@ -179,6 +190,8 @@ class Builder:
         """Source of ``text`` with current value ``cur`` (``r`` or ``c``), and its slow twin."""
         try:
             plain = self.ec.source(text, cur)
+            if self.check_only:
+                return plain, _unbuilt
             code = self.ec.source(text, cur, self._hoist_for(cur)) if self._hoist_for(cur) else plain
         except ExpressionProblem as exc:
             return self._fail(Problem(loc, str(exc), exc.column))
@@ -191,6 +204,8 @@ class Builder:
             code = self.ec.condition(text, cur, self._hoist_for(cur))
         except ExpressionProblem as exc:
             return self._fail(Problem(loc, str(exc), exc.column))
+        if self.check_only:  # the slow twin would parse the same text again, for nothing
+            return code, _unbuilt
         return code, self.expr(text, cur, loc)[1]
 
     def _fail(self, problem: Problem) -> tuple[str, Callable]:
@@ -391,7 +406,8 @@ class Builder:
     # the whole mapping -----------------------------------------------------------------------
     def build(self, data: dict) -> Built:
         omit_null = bool(data.get("omit_null"))
-        self._plan_hoist(data)
+        if not self.check_only:
+            self._plan_hoist(data)
         where_code, where_fn = None, None
         if data.get("where") is not None:
             where_code, where_fn = self.condition(data["where"], "r", ("where",))
@@ -410,6 +426,8 @@ class Builder:
         lines = ["def _map(r):", "    if type(r) is not dict:", "        raise TypeError('record')"]
         lines += ["    " + line for line in body]
         source = "".join(self.defs) + "\n".join(lines) + "\n"
+        if self.check_only:
+            return Built(_unbuilt, _unbuilt, source, self.problems)
         exec(compile(source, "<mapping>", "exec"), self.ns.names)  # noqa: S102 - our own generated source
         fast = self.ns.names["_map"]
         context = self.context
