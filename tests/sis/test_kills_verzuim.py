@@ -80,3 +80,20 @@ def test_removing_the_rule_stops_the_reports(store) -> None:
     _reinstall(store)
     rule.absent(store, "late", "S1", "2026-09-08", 4)  # the next change reports what is there
     assert [r[0] for r in rule.reports(store)] == ["VZ-S1-2026-09-01"]
+
+
+def test_a_hand_made_report_with_the_same_id_is_never_made_again_even_with_its_end_before_its_start(store) -> None:
+    """An attendance officer's report VZ-S1-2026-09-01 whose end date was typed before its start:
+    its period overlaps nothing, yet the crossing that starts that day has its id, so neither the
+    triggers nor the Python twin (the seed) make it a second time."""
+    rule.add_student(store, "S1")
+    store.sql(
+        "INSERT INTO absence_report (report_id, student_number, kind, start_date, end_date, hours, status) "
+        "VALUES ('VZ-S1-2026-09-01', 'S1', ?, '2026-09-01', '2026-08-31', 16, 'gemeld')",
+        (verzuim.KIND,),
+    )
+    rule.absent_days(store, "S1", rule.WEEK_1[:4])  # 16 hours from 1 September
+    assert [(r[0], r[4], r[6]) for r in rule.reports(store, "S1")] == [("VZ-S1-2026-09-01", "2026-08-31", "gemeld")]
+    entries = [(rule.D(d), 4.0, False) for d in rule.WEEK_1[:4]]
+    existing = {"VZ-S1-2026-09-01": (rule.D("2026-09-01"), rule.D("2026-08-31"))}
+    assert verzuim.apply_rule("S1", entries, rule.D(rule.MINOR_BIRTH), False, existing) == {}
