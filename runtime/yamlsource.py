@@ -15,6 +15,9 @@ copies it, which is where a 1 KB "billion laughs" file becomes gigabytes.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +122,39 @@ def load_file(path: Path, display: str | None = None) -> Located:
 
 
 def load_bytes(raw: bytes, name: str) -> Located:
-    """Load a definition file's bytes: capped, decoded as UTF-8, then parsed like load_text."""
+    """Load a definition file's bytes: capped, decoded as UTF-8, then parsed like load_text.
+
+    One ``koppel validate`` reads some files several times (catalog.yaml by the project and by
+    plugin checks, a mapping by its own check and by the target-field and BSN checks): the same
+    bytes under the same name are parsed once per process (``_PARSED``), and every caller gets
+    its own copy of the data, so none can change what another reads."""
+    key = (name, hashlib.sha256(raw).digest())
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        try:
+            doc = _load_bytes(raw, name)
+            # pickled in memory, never on disk: the quickest deep copy of plain data for each reader
+            parsed = (pickle.dumps(doc.data, protocol=pickle.HIGHEST_PROTOCOL), doc.positions, doc.key_positions)
+        except YamlProblem as exc:
+            parsed = exc.diagnostics
+        with _PARSED_LOCK:
+            if len(_PARSED) >= _PARSED_MAX:  # a long-lived daemon sees files change: keep the newest
+                del _PARSED[next(iter(_PARSED))]
+            _PARSED[key] = parsed
+    if isinstance(parsed, list):
+        raise YamlProblem(list(parsed))
+    data, positions, key_positions = parsed
+    return Located(name, pickle.loads(data), dict(positions), dict(key_positions))
+
+
+#: (display name, SHA-256 of the bytes) → (pickled data, positions, key positions), or the
+#: file's diagnostics
+_PARSED: dict[tuple[str, bytes], tuple[bytes, dict, dict] | list[Diagnostic]] = {}
+_PARSED_MAX = 512
+_PARSED_LOCK = threading.Lock()
+
+
+def _load_bytes(raw: bytes, name: str) -> Located:
     if len(raw) > MAX_BYTES:
         raise YamlProblem(
             Diagnostic(name, None, None, "", f"file is larger than {MAX_BYTES // 1024} KB; a definition file is text of a few KB")
