@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 SPECS_PLACEHOLDER = "${specs}"
@@ -16,15 +17,24 @@ def specs_dir(project_root: Path) -> Path:
     return Path(env) if env else (project_root.parent / "shared" / "specs")
 
 
+#: called with every path expand() gives out: the validation cache (runtime/cli/validate_cache.py)
+#: learns which files validation looked for, including the ones it did not find
+watchers: list[Callable[[Path], None]] = []
+
+
 def expand(path: str, project_root: Path) -> Path:
     """A path from YAML or a mapping: ``${specs}/x`` → the specs folder, ``${documents}/x`` → the
     SIS's document folder; relative → from the project root."""
     if path.startswith(SPECS_PLACEHOLDER):
-        return specs_dir(project_root) / path[len(SPECS_PLACEHOLDER) :].lstrip("/")
-    if path.startswith(DOCUMENTS_PLACEHOLDER):
-        return documents_dir(project_root) / path[len(DOCUMENTS_PLACEHOLDER) :].lstrip("/")
-    p = Path(path)
-    return p if p.is_absolute() else project_root / p
+        out = specs_dir(project_root) / path[len(SPECS_PLACEHOLDER) :].lstrip("/")
+    elif path.startswith(DOCUMENTS_PLACEHOLDER):
+        out = documents_dir(project_root) / path[len(DOCUMENTS_PLACEHOLDER) :].lstrip("/")
+    else:
+        p = Path(path)
+        out = p if p.is_absolute() else project_root / p
+    for watch in watchers:
+        watch(out)
+    return out
 
 
 def var_dir(project_root: Path) -> Path:

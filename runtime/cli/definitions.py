@@ -17,44 +17,79 @@ def _project_root(ctx: click.Context) -> Path:
 
 @click.command()
 @click.option("--quiet", "-q", is_flag=True, help="Print only the problems.")
+@click.option("--no-cache", is_flag=True,
+              help="Validate even if nothing changed since the last run (whose verdict is kept otherwise).")
 @format_option(help="json: one object with every problem (file, line, column, path, message).")
 @click.pass_context
-def validate(ctx: click.Context, quiet: bool, as_json: bool) -> None:
+def validate(ctx: click.Context, quiet: bool, no_cache: bool, as_json: bool) -> None:
     """Check every definition before anything runs.
 
     YAML syntax and duplicate keys, the schema, cross-references between catalog.yaml,
     interfaces/ and mappings/, systems, plugin types, operations in contracts, cron
     expressions, JMESPath expressions and secret references. All problems are reported
     together as FILE:LINE:COL: PATH: MESSAGE; the exit code is 1 if there is any.
-    """
-    from runtime.project import load_project
 
-    project = load_project(_project_root(ctx))
+    The verdict is kept (runtime/cli/validate_cache.py): run again on the same files, plugins and
+    Koppel, it is printed without validating again.
+    """
+    from runtime.diagnostics import Diagnostic
+
+    verdict = _verdict(_project_root(ctx), use_cache=not no_cache)
     if as_json:
-        problems = [asdict(d) for d in sorted(project.diagnostics)]
-        warnings = [asdict(d) for d in sorted(project.warnings)]
-        click.echo(json.dumps({"ok": not problems, "problems": problems, "warnings": warnings,
-                               "interfaces": sorted(project.interfaces), "wakes": _wakeups(project)},
-                              ensure_ascii=False))
-        ctx.exit(1 if problems else 0)
-    for warning in sorted(project.warnings):  # reported, but not a reason to refuse the definitions
-        click.secho(f"warning: {warning}", fg="yellow")
-    for diagnostic in sorted(project.diagnostics):
+        click.echo(json.dumps({"ok": not verdict["problems"], "problems": verdict["problems"],
+                               "warnings": verdict["warnings"], "interfaces": verdict["interfaces"],
+                               "wakes": verdict["wakes"]}, ensure_ascii=False))
+        ctx.exit(1 if verdict["problems"] else 0)
+    diagnostics = [Diagnostic(**d) for d in verdict["problems"]]
+    for warning in verdict["warnings"]:  # reported, but not a reason to refuse the definitions
+        click.secho(f"warning: {Diagnostic(**warning)}", fg="yellow")
+    for diagnostic in diagnostics:
         click.echo(str(diagnostic))
-    if project.diagnostics:
-        n = len(project.diagnostics)
+    if diagnostics:
+        n = len(diagnostics)
         click.secho(f"{n} problem{'s' if n != 1 else ''} found", fg="red", err=True)
         ctx.exit(1)
     if not quiet:
-        active = sum(1 for i in project.interfaces.values() if i.status == "active")
-        mappings = len(list((project.root / "mappings").glob("*.yaml")))
         click.secho(
-            f"ok: {len(project.interfaces)} interfaces ({active} active), "
-            f"{len(project.catalog.systems) if project.catalog else 0} systems, {mappings} mappings",
+            f"ok: {len(verdict['interfaces'])} interfaces ({verdict['active']} active), "
+            f"{verdict['systems']} systems, {verdict['mappings']} mappings",
             fg="green",
         )
-        for line in wakeup_lines(_wakeups(project)):
+        for line in wakeup_lines(verdict["wakes"]):
             click.echo(line)
+
+
+def _verdict(root: Path, use_cache: bool) -> dict:
+    """What validate reports on the project at ``root``: kept from the last run when nothing it
+    reads has changed, else validated (and kept, when the cache can vouch for it)."""
+    from runtime.cli import validate_cache as cache
+
+    if not (use_cache and cache.enabled()):
+        return _validated(root)
+    fingerprint = cache.Fingerprint(root)
+    kept = cache.load(root, fingerprint)
+    if kept is not None:
+        return kept
+    with cache.recording() as seen:
+        verdict = _validated(root)
+    cache.store(root, fingerprint, seen, verdict)
+    return verdict
+
+
+def _validated(root: Path) -> dict:
+    """Load and check the whole project; the verdict as plain data (what the cache keeps)."""
+    from runtime.project import load_project
+
+    project = load_project(root)
+    return {
+        "problems": [asdict(d) for d in sorted(project.diagnostics)],
+        "warnings": [asdict(d) for d in sorted(project.warnings)],
+        "interfaces": sorted(project.interfaces),
+        "active": sum(1 for i in project.interfaces.values() if i.status == "active"),
+        "systems": len(project.catalog.systems) if project.catalog else 0,
+        "mappings": len(list((project.root / "mappings").glob("*.yaml"))),
+        "wakes": _wakeups(project),
+    }
 
 
 def wakeup_lines(wakes: dict[str, dict[str, list[str]]]) -> list[str]:

@@ -1,0 +1,303 @@
+"""``koppel validate``'s verdict kept on disk, keyed by the content of everything it can read.
+
+Validating the college's project imports pydantic, jsonschema, lxml and every plugin, parses some
+170 YAML files and checks every mapping expression and contract: about a second of CPU. On the
+same files the verdict is the same, so a process started as ``koppel validate`` first takes a
+fingerprint and, when the stored verdict has that fingerprint, prints it instead of validating.
+
+The fingerprint is one SHA-256 over
+
+- the content and name of every file, and the name of every folder, under the project folder,
+  the specs folder (``${specs}``: KOPPEL_SPECS_DIR, else ../shared/specs) and Koppel's own
+  packages (runtime/, plugins/); only SKIP_DIRS are left out (var/, .git/, virtualenvs, caches).
+  A file edited, added, removed or renamed changes it, however fast after the last run;
+- the Python version and executable, sys.path, and in each sys.path folder the name and time of
+  every installed distribution (.dist-info, .egg-info, .pth): installing, upgrading or removing
+  any package (pydantic, jsonschema, a plugin, Koppel itself) changes it;
+- every KOPPEL_* environment variable (``--env`` sets KOPPEL_ENV).
+
+A verdict is stored only when that fingerprint covers everything the validation used. While it
+validates, the process records each file opened and folder listed (an audit hook, PEP 578) and
+each path a definition points to, found or not (``runtime.paths.watchers``). If one lies outside
+the fingerprinted files and folders (Python's own installation and the time-zone database
+excepted), if a plugin comes from another distribution than Koppel, or if any file changed while
+validating (the fingerprint is taken again after), nothing is stored and the next run validates.
+What C code opens by itself is not seen: libxml2 reading the files an XSD includes. Those are
+covered when they lie in the project or the specs folder, as every shipped contract's do (their
+``schemaLocation`` is relative, into the same tree).
+
+Only a process started as the ``koppel`` command uses the cache: an in-process caller (a test
+with CliRunner, a script calling load_project) may have changed plugins or models in memory,
+which no fingerprint sees. ``koppel validate --no-cache`` (or KOPPEL_VALIDATE_CACHE=off) always
+validates. The store is one JSON file per project folder (and Python setup) in KOPPEL_CACHE_DIR, else
+$XDG_CACHE_HOME/koppel, else ~/.cache/koppel, holding exactly what validate reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+#: bump when what is stored, or how the fingerprint is taken, changes
+FORMAT = 1
+#: folders never fingerprinted: Koppel's runtime data, version control, virtualenvs, tool caches.
+#: Validation reading a file in one of them is seen, and then nothing is stored.
+SKIP_DIRS = frozenset({
+    "var", ".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules",
+    ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".tox", ".nox",
+})
+#: what a stored verdict holds (runtime/cli/definitions.py's _validated)
+_VERDICT_KEYS = frozenset({"problems", "warnings", "interfaces", "active", "systems", "mappings", "wakes"})
+#: a "project" this large (a home folder given as --project) is validated without the cache:
+#: fingerprinting it would cost more than it saves
+MAX_FILES = 20_000
+_WATCHED_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+_DISTRIBUTIONS = (".dist-info", ".egg-info", ".pth", ".egg-link")
+
+
+def enabled() -> bool:
+    """True in a process started as ``koppel`` (or ``python -m runtime.cli``), unless switched off."""
+    if os.environ.get("KOPPEL_VALIDATE_CACHE", "").lower() in ("0", "off", "no", "false"):
+        return False
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if program is None:
+        return False
+    if program.name == "koppel":
+        return True
+    return program.resolve() == (Path(__file__).parent / "__main__.py").resolve()
+
+
+def cache_file(project_root: Path) -> Path:
+    """Where the verdict on ``project_root`` is kept."""
+    if os.environ.get("KOPPEL_CACHE_DIR"):
+        folder = Path(os.environ["KOPPEL_CACHE_DIR"])
+    elif os.environ.get("XDG_CACHE_HOME"):
+        folder = Path(os.environ["XDG_CACHE_HOME"]) / "koppel"
+    else:
+        folder = Path.home() / ".cache" / "koppel"
+    # per project and per Python setup, so `koppel` and `python -m runtime.cli` keep one each
+    which = "\0".join([str(project_root), sys.executable, *sys.path])
+    return folder / f"validate-{hashlib.sha256(which.encode()).hexdigest()[:24]}.json"
+
+
+class Fingerprint:
+    """The digest over the project, the specs, Koppel's code, the installation and KOPPEL_*; and
+    the files and folders it covers (real paths), to check what validation touched."""
+
+    def __init__(self, project_root: Path) -> None:
+        from runtime.paths import specs_dir
+
+        self.files: set[str] = set()
+        self.dirs: set[str] = set()
+        digest = hashlib.sha256()
+
+        def add(*parts: object) -> None:
+            for part in parts:
+                digest.update(str(part).encode("utf-8", "surrogateescape"))
+                digest.update(b"\0")
+
+        add("format", FORMAT, sys.version, sys.executable, *sys.path)
+        for name, value in sorted(os.environ.items()):
+            if name.startswith("KOPPEL_"):
+                add("env", name, value)
+        self.metadata: set[str] = set()  # the distributions' metadata folders, fingerprinted below
+        for entry in sys.path:
+            add("site", entry)
+            self._installed(entry, add)
+        specs = specs_dir(project_root)
+        add("specs", specs, specs.is_dir())
+        #: an absent specs folder is part of the fingerprint: nothing under it can exist unseen
+        self.absent_specs = None if specs.is_dir() else os.path.realpath(specs)
+        self.cache_dir = os.path.realpath(cache_file(project_root).parent)  # its own writes change nothing
+        for top in dict.fromkeys([project_root, specs, *_code_dirs()]):  # in order, once each
+            add("tree", top)
+            self._tree(os.path.realpath(top), add)
+        #: None when there were too many files to fingerprint: then nothing is kept or looked up
+        self.key: str | None = digest.hexdigest() if len(self.files) <= MAX_FILES else None
+
+    def _installed(self, entry: str, add: Any) -> None:
+        """The distributions in one sys.path folder: names (a .dist-info's carries the version) and
+        times, and the files that say what they register (entry points) or are (an .egg-info)."""
+        try:
+            with os.scandir(entry or ".") as listing:
+                found = sorted((e.name, e.path, e.stat().st_mtime_ns) for e in listing if e.name.endswith(_DISTRIBUTIONS))
+        except OSError:
+            return
+        for name, path, mtime in found:
+            add(name, mtime)
+            if os.path.isdir(path):
+                self.metadata.add(os.path.realpath(path))
+                wanted = sorted(os.listdir(path)) if name.endswith(".egg-info") else ["entry_points.txt"]
+            else:
+                path, wanted = os.path.dirname(path), [name]  # a .pth file: its lines extend sys.path
+            for file in wanted:
+                add(file, _content(os.path.join(path, file)))
+
+    def _tree(self, top: str, add: Any) -> None:
+        if top in self.dirs or not os.path.isdir(top):
+            return
+        for folder, dirs, files in os.walk(top):
+            if folder in self.dirs:  # a folder inside another tree already fingerprinted
+                dirs[:] = []
+                continue
+            self.dirs.add(folder)
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and os.path.join(folder, d) != self.cache_dir)
+            add("dir", folder, *dirs)
+            if len(self.files) > MAX_FILES:
+                return
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                add("file", path, _content(path))
+                self.files.add(path)
+
+    def covers(self, seen: Seen) -> bool:
+        """Whether every file and folder validation used, or looked for, is in this fingerprint."""
+        allowed = _installation()
+        return all(self._covered(path, allowed) for path in seen.used)
+
+    def _covered(self, used: str, allowed: list[str]) -> bool:
+        if used in sys.path:  # importlib looking through sys.path, which is in the fingerprint
+            return True
+        real = os.path.realpath(used)
+        if real in self.files or real in self.dirs or _under(real, allowed) or real in self.metadata:
+            return True
+        folder, name = os.path.split(real)
+        if folder in self.metadata:  # METADATA, RECORD...: the version is in the folder's name
+            return True
+        if name.endswith(".pyc") and os.path.basename(folder) == "__pycache__":
+            # a module's bytecode stands for its source (the import system reads one or the other)
+            return self._covered(os.path.join(os.path.dirname(folder), name.split(".")[0] + ".py"), allowed)
+        if os.path.lexists(real):
+            return False
+        if self.absent_specs and _under(real, [self.absent_specs]):
+            return True
+        while folder and not os.path.lexists(folder):  # absent: then its folder must be fingerprinted
+            folder = os.path.dirname(folder)
+        return folder in self.dirs
+
+
+def _content(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def _code_dirs() -> list[Path]:
+    """The folders of Koppel's packages (runtime, and the built-in plugins), found without importing them."""
+    import importlib.util
+
+    import runtime
+
+    out = [Path(p) for p in runtime.__path__ if os.path.isdir(p)]
+    spec = importlib.util.find_spec("plugins")
+    out += [Path(p) for p in (spec.submodule_search_locations or []) if os.path.isdir(p)] if spec else []
+    return out
+
+
+def _installation() -> list[str]:
+    """Where Python's own files and the time-zone database live: what validation may read besides
+    the fingerprinted trees (their versions are in the fingerprint)."""
+    import zoneinfo
+
+    places = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *zoneinfo.TZPATH}
+    return sorted(os.path.realpath(p) for p in places if p)
+
+
+def _under(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
+
+
+class Seen:
+    """What one validation opened, listed or looked for (paths as given, made absolute)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+
+_current: list[Seen] = []
+_hooked: list[bool] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _current and event in _WATCHED_EVENTS and args and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.fsdecode(args[0])
+        _current[-1].used.add(path if path in sys.path else os.path.abspath(path))
+
+
+@contextmanager
+def recording() -> Iterator[Seen]:
+    """Record what the validation inside the block opens, lists and looks for."""
+    from runtime import paths
+
+    if not _hooked:  # an audit hook cannot be removed: one per process, idle outside this block
+        sys.addaudithook(_audit)
+        _hooked.append(True)
+    seen = Seen()
+
+    def pointed(path: Path) -> None:
+        seen.used.add(os.path.abspath(path))
+
+    _current.append(seen)
+    paths.watchers.append(pointed)
+    try:
+        yield seen
+    finally:
+        paths.watchers.remove(pointed)
+        _current.remove(seen)
+
+
+def load(project_root: Path, fingerprint: Fingerprint) -> dict | None:
+    """The stored verdict for this fingerprint, or None."""
+    if fingerprint.key is None:
+        return None
+    try:
+        stored = json.loads(cache_file(project_root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("key") != fingerprint.key or stored.get("root") != str(project_root):
+        return None
+    result = stored.get("result")
+    return result if isinstance(result, dict) and result.keys() >= _VERDICT_KEYS else None
+
+
+def store(project_root: Path, before: Fingerprint, seen: Seen, result: dict) -> bool:
+    """Keep ``result`` if the fingerprint covers what validation used and nothing changed meanwhile."""
+    if before.key is None or not before.covers(seen) or not _plugins_are_koppels() \
+            or Fingerprint(project_root).key != before.key:
+        return False
+    target = cache_file(project_root)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        text = json.dumps({"key": before.key, "root": str(project_root), "result": result}, ensure_ascii=False)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".validate-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, target)  # readers see the old verdict or the new one, never half
+    except OSError:
+        return False  # a read-only home: validate works, only slower next time
+    return True
+
+
+def _plugins_are_koppels() -> bool:
+    """Every plugin and plugin command comes from Koppel's own packages, whose files are fingerprinted
+    (a third-party plugin's check may read what no fingerprint covers)."""
+    from importlib.metadata import entry_points
+
+    from runtime.cli import COMMAND_GROUP
+    from runtime.registry import GROUP
+
+    for group in (GROUP, COMMAND_GROUP):
+        for ep in entry_points(group=group):
+            dist = getattr(ep, "dist", None)
+            if ep.module.split(".")[0] not in ("runtime", "plugins") or dist is None or dist.name != "koppel":
+                return False
+    return True
