@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from zoneinfo import ZoneInfo
 
 import engine_fakes as fakes
 import pytest
@@ -294,7 +295,8 @@ def test_each_job_has_its_interface_name_its_grace_and_a_status_for_readyz(make_
     cron, every, fast = (s.scheduler.get_job(f"interface-{i}") for i in (4, 6, 7))
     assert cron.name == "Studenten naar Eduarte" and cron.misfire_grace_time == 120
     assert every.misfire_grace_time == 90 and fast.misfire_grace_time == 1  # an interval's grace: one interval, >= 1 s
-    assert {i: st.kind for i, st in s.statuses.items()} == {4: "cron", 6: "interval", 7: "interval"}
+    assert {i: (st.interface_id, st.kind) for i, st in s.statuses.items()} == {
+        4: (4, "cron"), 6: (6, "interval"), 7: (7, "interval")}
     assert s.scheduler.get_job("interface-8") is None
 
 
@@ -322,6 +324,39 @@ def test_a_tick_key_counts_a_tick_up_to_a_minute_past_the_grace(make_engine):
     assert s.tick_key(4, 600, tick + dt.timedelta(seconds=650)) == TICK
     # a fire more than grace + 60 s after any tick (by hand, say) is keyed by its own minute
     assert s.tick_key(4, 600, tick + dt.timedelta(seconds=661)) == "4@2026-05-04T06:41:00"
+
+
+def test_a_cron_in_its_own_zone_runs_and_is_keyed_by_that_zone_s_wall_time(make_engine):
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([_iface({"type": "cron", "cron": "30 6 * * *", "timezone": "America/Curacao"})])
+    s = Scheduler(engine)
+    s.add_interfaces()
+    # 06:30 on Curaçao is 10:30 UTC (no DST there), 12:30 in Amsterdam
+    assert s.tick_key(4, 600, dt.datetime(2026, 5, 4, 10, 32, tzinfo=UTC)) == "4@2026-05-04T06:30:00"
+    s.start()
+    try:
+        job = s.scheduler.get_job("interface-4")
+        assert job.next_run_time.astimezone(ZoneInfo("America/Curacao")).strftime("%H:%M") == "06:30"
+    finally:
+        s.shutdown()
+
+
+def test_an_interval_with_a_start_ticks_from_it(make_engine):
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([_iface({"type": "interval", "every": "1h", "start": "2026-09-01T00:05:00"})])
+    s = Scheduler(engine)
+    s.add_interfaces()
+    # hourly at :05 (the epoch's grid would tick on the hour)
+    assert s.tick_key(4, 3600, dt.datetime(2026, 12, 1, 9, 20, tzinfo=UTC)) == "4@2026-12-01T09:05:00Z"
+
+
+def test_a_tick_key_names_the_latest_of_several_ticks_in_the_window(make_engine):
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([_iface({"type": "cron", "cron": "* * * * *"})])
+    s = Scheduler(engine)
+    s.add_interfaces()
+    # a 10-minute grace holds eleven minute ticks; the one being run is the last
+    assert s.tick_key(4, 600, dt.datetime(2026, 5, 4, 4, 35, 20, tzinfo=UTC)) == "4@2026-05-04T06:35:00"
 
 
 def test_the_scheduler_starts_a_resume_sweep_and_shutdown_stops_both(make_engine):
