@@ -199,6 +199,34 @@ def test_the_payload_hash_writes_what_json_writes_and_refuses_what_json_refuses(
         payload_hash({("a", 1): "x"})
 
 
+def test_the_encoder_made_for_this_python_writes_the_canonical_text(monkeypatch):
+    # the encoder is made once at import; made again here, so what it writes is checked
+    monkeypatch.setattr(lane_module, "_canonical", lane_module._canonical_encoder())
+    assert lane_module._canonical is not None
+    cases = [
+        ({"naam": "Zoë", "n": 1, "vakken": ["ne", "en"], "geboren": dt.date(2008, 5, 1)},
+         '{"geboren":"2008-05-01","n":1,"naam":"Zoë","vakken":["ne","en"]}'),
+        ({"z": {"b": None, "a": True}, "cijfer": float("nan")}, '{"cijfer":NaN,"z":{"a":true,"b":null}}'),
+        ("Zoë", '"Zoë"'),
+    ]
+    for payload, text in cases:
+        assert payload_hash(payload) == hashlib.sha256(text.encode()).hexdigest(), text
+    with pytest.raises(TypeError):
+        payload_hash({("a", 1): "x"})
+
+
+def test_without_jsons_c_accelerator_the_hash_falls_back_to_json_dumps(monkeypatch):
+    from json import encoder
+
+    with monkeypatch.context() as m:  # a json module without the name at all
+        m.delattr(encoder, "c_make_encoder")
+        assert lane_module._canonical_encoder() is None
+    monkeypatch.setattr(encoder, "c_make_encoder", None)  # as json itself has it then
+    monkeypatch.setattr(lane_module, "_canonical", lane_module._canonical_encoder())
+    assert lane_module._canonical is None
+    assert payload_hash({"n": 1, "naam": "Zoë"}) == hashlib.sha256('{"n":1,"naam":"Zoë"}'.encode()).hexdigest()
+
+
 def test_an_error_is_shown_masked_with_its_code_or_its_class_name():
     assert error_text(TransientError(f"peer down for {BSN}", code="503")) == "peer down for *****2333 [503]"
     assert error_text(ValueError(f"bad value {BSN}")) == "ValueError: bad value *****2333"
