@@ -55,6 +55,8 @@ SKIP_DIRS = frozenset({
 })
 #: what a stored verdict holds (runtime/cli/definitions.py's _validated)
 _VERDICT_KEYS = frozenset({"problems", "warnings", "interfaces", "active", "systems", "mappings", "wakes"})
+#: verdicts kept in the cache folder, the most recent ones (one per project folder and Python setup)
+KEEP = 64
 #: a "project" this large (a home folder given as --project) is validated without the cache:
 #: fingerprinting it would cost more than it saves
 MAX_FILES = 20_000
@@ -284,7 +286,18 @@ def store(project_root: Path, before: Fingerprint, seen: Seen, result: dict) -> 
         os.replace(temporary, target)  # readers see the old verdict or the new one, never half
     except OSError:
         return False  # a read-only home: validate works, only slower next time
+    _prune(target.parent)
     return True
+
+
+def _prune(folder: Path) -> None:
+    """Keep the KEEP most recently written verdicts (each test's scratch project leaves one)."""
+    try:
+        kept = sorted(folder.glob("validate-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in kept[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # another process pruned first
 
 
 def _plugins_are_koppels() -> bool:

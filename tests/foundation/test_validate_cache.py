@@ -104,3 +104,14 @@ def test_an_in_process_caller_always_validates(project_copy: Path, env: dict[str
     monkeypatch.setenv("KOPPEL_SPECS_DIR", env["KOPPEL_SPECS_DIR"])
     result = CliRunner().invoke(main, ["--project", str(project_copy), "validate", "--format", "json"])
     assert json.loads(result.output)["problems"] == []
+
+
+def test_the_cache_folder_keeps_only_the_latest_verdicts(project_copy: Path, env: dict[str, str]) -> None:
+    folder = Path(env["KOPPEL_CACHE_DIR"])
+    for i in range(70):  # what many scratch projects (test runs) leave behind
+        (folder / f"validate-old{i:02d}.json").write_text("{}", encoding="utf-8")
+        os.utime(folder / f"validate-old{i:02d}.json", ns=(i, i))
+    assert validate(project_copy, env).returncode == 0
+    left = kept(env)
+    assert len(left) == 64 and not (folder / "validate-old00.json").exists()
+    assert any(not p.name.startswith("validate-old") for p in left), "the new verdict is kept"
