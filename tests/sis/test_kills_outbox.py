@@ -5,6 +5,7 @@ documented default limit, how SQLite's wait polls, and what closing does."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
@@ -213,3 +214,15 @@ def test_closing_twice_is_harmless(store):
     reader.close()
     with OutboxReader(store.url) as again:
         again.close()  # and __exit__ closes once more
+
+
+def test_last_gives_each_row_whole_as_read_after_does(store):
+    """What an operator's `koppel sis outbox --tail N` shows: the same rows as a cursor reads."""
+    _companies(store.url, 2)
+    store.sql("UPDATE company SET name = 'X' WHERE sbb_code = '100000001'")
+    with OutboxReader(store.url, listen=False) as reader:
+        newest = reader.last(2)
+        assert [(r.seq, r.object, r.key, r.op) for r in newest] == [
+            (2, "company", "100000001", "insert"), (3, "company", "100000001", "update")]
+        assert newest == reader.read_after(1)
+        assert all(r.changed_at.utcoffset() == dt.timedelta(0) for r in newest)
