@@ -15,7 +15,7 @@ import pytest
 from runtime.engine.pipeline import Engine, source_names, sources_of
 from runtime.engine.state.store import LeaseLost
 from runtime.errors import ConfigError, TransientError
-from runtime.models.interface import SpecBase
+from runtime.models.interface import SpecBase, TargetSpecBase
 from runtime.plugin import Batch, Plugin, Record, Source
 
 
@@ -675,7 +675,8 @@ def test_a_webhook_run_of_a_batch_interface_drains_only_its_callbacks(with_callb
     make, main, sis = with_callbacks
     engine = make({"type": "cron", "cron": "*/30 * * * *"})
     summary = engine.run_interface(14, "webhook")
-    assert main.received == [] and len(sis.received) == 2 and summary.delivered == 2
+    assert main.received == [] and len(sis.received) == 2
+    assert (summary.outcome, summary.delivered) == ("ok", 2)
     assert engine.store.cursor(14, "memory") is None
 
 
@@ -827,6 +828,41 @@ def test_create_source_refuses_a_plugin_that_is_no_source(make_engine):
         engine.create_source(interface, interface.targets[0])
 
 
+def test_create_target_refuses_a_plugin_that_is_no_target(make_engine):
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([iface()])
+    interface = engine.project.interface(1)
+    with pytest.raises(ConfigError, match="unknown target plugin type 'memory'; known: memtarget"):
+        engine.create_target(interface, interface.source)
+
+
+def test_a_target_plugin_gets_its_own_system_s_settings(tmp_path):
+    contexts: list = []
+
+    class NamedTargetSpec(TargetSpecBase):
+        type: Literal["namedtarget"]
+        name: str
+
+    registry = fakes.registry({"namedtarget": Plugin(
+        "namedtarget", "records its context", target_spec=NamedTargetSpec,
+        create_target=lambda s, c: contexts.append(c) or fakes.MemoryTarget(s, c))})
+    fakes.SOURCES["src"] = fakes.records(1)
+    target = fakes.TARGETS["tgt"] = fakes.Behaviour()
+    project = fakes.make_project(tmp_path, registry, [
+        {"id": 1, "source": {"type": "memory", "name": "src"},
+         "targets": [{"type": "namedtarget", "name": "tgt", "system": "eduarte"}]}],
+        {"eduarte": {"url": "https://eduarte.test/api"}})
+    engine = Engine(project, registry, "productie", state_url=f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        engine.run_interface(1)
+    finally:
+        engine.close()
+    [ctx] = contexts
+    assert (ctx.system_name, ctx.environment, ctx.interface_id) == ("eduarte", "productie", 1)
+    assert ctx.system is project.catalog.systems["eduarte"].environments["productie"]
+    assert len(target.received) == 1
+
+
 def test_lanes_without_targets_are_named_like_the_real_ones(make_engine):
     fakes.TARGETS["one"] = fakes.Behaviour()
     engine = make_engine([{"id": 1, "source": {"type": "memory", "name": "src"},
@@ -955,3 +991,56 @@ def test_a_close_that_fails_is_logged_with_its_traceback(make_engine, monkeypatc
     engine.run_interface(1)
     [failed] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert failed.getMessage() == "close failed" and failed.exc_info and failed.exc_info[0] is OSError
+
+
+# -- tracing: a span per batch, so a slow run can be followed ------------------------------------
+
+
+def test_a_traced_run_has_a_span_per_batch_with_its_record_count(make_engine):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from runtime.engine import tracing
+
+    fakes.SOURCES["src"] = fakes.records(6)
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([iface()])
+    exporter = InMemorySpanExporter()
+    tracing.install(SimpleSpanProcessor(exporter))
+    try:
+        engine.run_interface(1)
+    finally:
+        tracing.uninstall()
+    batches = [s for s in exporter.get_finished_spans() if s.name == "koppel.batch"]
+    assert [s.attributes["koppel.records"] for s in batches] == [4, 2]
+
+
+# -- the bulk path: a db → db load without mapping or ledger goes by rows ------------------------
+
+
+def test_a_load_without_mapping_or_ledger_takes_the_bulk_path_and_lands_every_row(tmp_path, monkeypatch):
+    import sqlite3
+
+    import engine_bulk
+
+    from runtime.engine import bulk
+
+    monkeypatch.setenv("KOPPEL_BULK", "1")
+    taken: list = []
+    run = bulk.BulkRead.run
+    monkeypatch.setattr(bulk.BulkRead, "run", lambda self: taken.append(self.source_name) or run(self))
+    source = tmp_path / "sis.db"
+    engine_bulk.make_source(source, 120)
+    target = tmp_path / "dl.db"
+    engine = engine_bulk.engine(tmp_path, source, f"sqlite:///{target}", f"sqlite:///{tmp_path / 'state.db'}", None)
+    try:
+        summary = engine.run_interface(0, trigger="outbox")
+    finally:
+        engine.close()
+    assert summary.outcome == "ok" and taken == ["db"]
+    db = sqlite3.connect(target)
+    try:
+        assert db.execute("SELECT count(*) FROM enrollment").fetchone() == (120,)
+        assert db.execute("SELECT count(*) FROM membership").fetchone() == (12,)
+    finally:
+        db.close()
