@@ -226,3 +226,68 @@ def test_last_gives_each_row_whole_as_read_after_does(store):
             (2, "company", "100000001", "insert"), (3, "company", "100000001", "update")]
         assert newest == reader.read_after(1)
         assert all(r.changed_at.utcoffset() == dt.timedelta(0) for r in newest)
+
+
+def test_postgresql_rows_come_in_seq_order_after_a_purge_freed_the_first_pages(store):
+    """After the purge deletes old changes and VACUUM frees their space, new rows are stored in
+    the first pages, before older ones: only ORDER BY seq keeps a cursor's reads in order."""
+    if store.engine_name != "postgresql":
+        pytest.skip("SQLite reads by rowid: always seq order")
+    _companies(store.url, 300)
+    store.sql("DELETE FROM outbox WHERE seq <= 250")
+    store.sql("VACUUM outbox")
+    engine = sa.create_engine(store.url)
+    with engine.begin() as c:
+        c.execute(sa.text("INSERT INTO company (sbb_code, name) VALUES (:code, 'N')"),
+                  [{"code": str(200000000 + i)} for i in range(30)])
+    engine.dispose()
+    stored = [r[0] for r in store.sql("SELECT seq FROM outbox WHERE seq > 250")]
+    assert stored != sorted(stored)  # the scene: newer rows lie before older ones on disk
+    with OutboxReader(store.url, listen=False) as reader:
+        assert [r.seq for r in reader.read_after(250, limit=1000)] == list(range(251, 331))
+        assert [r.seq for r in reader.read_after(250, limit=5)] == list(range(251, 256))
+
+
+def test_the_rows_before_an_open_transaction_s_seq_come_at_once():
+    cluster = Cluster()
+    cluster.write("a")
+    cluster.end("a", commit=True)  # seq 1
+    cluster.write("slow")  # seq 2, open
+    cluster.write("b")
+    cluster.end("b", commit=True)  # seq 3
+    reader = ModelReader(cluster)
+    assert _seqs(reader, 0) == [1] and reader.horizon == 1
+
+
+def test_a_dead_gap_at_the_horizon_itself_is_forgotten():
+    """A cursor can rest on a rolled-back seq (here: a second cursor, just behind a fresh gap):
+    the gap it rests on is passed, and forgotten once nothing can fill it."""
+    cluster = Cluster()
+    cluster.write("w1")  # seq 1
+    cluster.write("w2")  # seq 2
+    cluster.write("w3")
+    cluster.end("w3", commit=True)  # seq 3
+    reader = ModelReader(cluster)
+    assert _seqs(reader, 0) == []  # gap 1..2, held by w1 and w2
+    cluster.end("w1", commit=False)
+    cluster.end("w2", commit=False)
+    cluster.begin_foreign("later")
+    assert _seqs(reader, 1) == [] and reader.horizon == 1  # seq 2 first seen now: wait for "later"
+    assert len(reader._gaps) == 1  # only that one; the gap at 1 can no longer fill
+
+
+def test_sqlite_wait_polls_every_second_unless_told_otherwise(store, monkeypatch):
+    if store.engine_name != "sqlite":
+        pytest.skip("polling is SQLite's way of waiting")
+    clock = [1000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += max(seconds, 0.001)
+
+    monkeypatch.setattr(outbox.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(outbox.time, "sleep", sleep)
+    with OutboxReader(store.url) as reader:
+        assert reader.wait(2.5) is False
+        assert slept == [1.0, 1.0, 0.5]
