@@ -1,4 +1,9 @@
-"""Shared fixtures: the project root, and a scratch copy of the project to break on purpose."""
+"""Shared fixtures: the project root, and a scratch copy of the project to break on purpose.
+
+Also the session-wide test settings: the hypothesis profile of the scale the suite runs at
+(tests/scale.py: ``ci`` by default, ``full`` with ``KOPPEL_TEST_SCALE=full``), and the wait for
+the throwaway PostgreSQL databases still being dropped (tests/pgdb.py) when the session ends.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,28 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+from tests import pgdb
+from tests.scale import FULL, SCALE
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Only the tests that do not set max_examples themselves follow the profile; the long ones scale
+# theirs with tests.scale.scaled. ``full`` draws many more, ``ci`` keeps hypothesis's own 100.
+settings.register_profile("ci", max_examples=100)
+settings.register_profile("full", max_examples=500)
+settings.load_profile(SCALE)
+
+
+def pytest_report_header(config) -> str:  # noqa: ANN001
+    return f"koppel test scale: {SCALE}" + ("" if FULL else " (KOPPEL_TEST_SCALE=full for the long figures)")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ANN001
+    failed = pgdb.drain()
+    if failed:
+        session.config.get_terminal_writer().line(f"could not drop {len(failed)} test database(s): {failed[:3]}")
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +50,4 @@ def project_copy(tmp_path: Path) -> Path:
         elif src.exists():
             shutil.copy(src, tmp_path / name)
     return tmp_path
+

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import pgdb
+
 # the project root first: tests/plugins (a folder of tests) must not shadow the plugins package
 _ROOT = str(Path(__file__).resolve().parents[2])
 if sys.path[0] != _ROOT:
@@ -33,17 +35,7 @@ def db_url(request, tmp_path_factory) -> str:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'boundary.db'}"
         return
-    try:
-        admin = pg_admin()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({type(exc).__name__})")
-    name = f"koppel_boundary_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    yield from pgdb.fresh("boundary")
 
 
 class _SisTemplates:
@@ -89,20 +81,23 @@ def _pg_url(name: str) -> str:
 def _sis_templates(tmp_path_factory):
     templates = _SisTemplates(tmp_path_factory.mktemp("sis"))
     yield templates
-    if templates.created:
-        with pg_admin() as admin:
-            for name in reversed(templates.created):
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in reversed(templates.created):
+        pgdb.drop_later(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sis_url(request, tmp_path, _sis_templates) -> str:
     """The URL of a fresh, empty, migrated SIS store (with its outbox triggers)."""
     if request.param == "sqlite":
-        return _sis_templates.sqlite_copy(tmp_path / "sis.db")
+        yield _sis_templates.sqlite_copy(tmp_path / "sis.db")
+        return
     try:
         admin = pg_admin()
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({type(exc).__name__})")
     with admin:
-        return _sis_templates.pg_copy(admin)
+        url = _sis_templates.pg_copy(admin)
+    yield url
+    name = url.rsplit("/", 1)[1]  # this copy goes now; the template stays for the next test
+    _sis_templates.created.remove(name)
+    pgdb.drop_later(name)

@@ -12,20 +12,7 @@ from click.testing import CliRunner
 from runtime.engine import audit
 from runtime.engine.audit import Actor
 from runtime.engine.state.store import StateStore
-
-
-def _postgres_url():
-    import os
-    import uuid
-
-    psycopg = pytest.importorskip("psycopg")
-    name = f"koppel_audit_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    return admin, name
+from tests import pgdb
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -35,12 +22,10 @@ def store(request, tmp_path):
         yield s
         s.close()
         return
-    admin, name = _postgres_url()
-    s = StateStore(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    yield s
-    s.close()
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with pgdb.database("audit") as url:
+        s = StateStore(url)
+        yield s
+        s.close()
 
 
 def test_entries_are_kept_masked_and_newest_first(store):

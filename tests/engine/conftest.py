@@ -14,6 +14,8 @@ if sys.path[0] != _ROOT:
 from runtime.engine import Engine
 import engine_fakes as fakes
 
+from tests import pgdb
+
 
 @pytest.fixture
 def reg():
@@ -41,16 +43,4 @@ def make_engine(tmp_path, reg):
 @pytest.fixture
 def pg_url():
     """A fresh PostgreSQL database for this test, dropped afterwards."""
-    import os
-    import uuid
-
-    psycopg = pytest.importorskip("psycopg")
-    name = f"koppel_engine_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    yield from pgdb.fresh("engine")

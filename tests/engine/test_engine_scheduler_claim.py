@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 from zoneinfo import ZoneInfo
 
 import engine_fakes as fakes
@@ -22,6 +21,7 @@ from runtime.engine.scheduler import (
     run_key,
 )
 from runtime.engine.state.store import StateStore
+from tests import pgdb
 
 AMS = ZoneInfo("Europe/Amsterdam")
 UTC = dt.UTC
@@ -88,19 +88,7 @@ def state_urls(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
-    import psycopg
-
-    name = f"koppel_claim_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({type(exc).__name__})")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    yield from pgdb.fresh("claim")
 
 
 def test_daemons_racing_for_one_tick_claim_it_exactly_once(state_urls):

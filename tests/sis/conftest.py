@@ -4,7 +4,7 @@
 (300 students, seed 5). Each is a fresh copy per test, made from a template built once per
 session: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. The PostgreSQL
 databases carry the session's pid in their names (other developers test against the same
-server) and are dropped at the end. Without a PostgreSQL server the postgres half is skipped.
+server) and are dropped after their test, in the background (tests/pgdb.py). Without a PostgreSQL server the postgres half is skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+
+from tests import pgdb
 
 PG_ADMIN = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEED_STUDENTS = 300
@@ -103,11 +105,8 @@ class _Templates:
         return self.pg[kind]
 
     def drop_all(self) -> None:
-        if not self.pg_created:
-            return
-        with _pg_admin() as admin:
-            for name in self.pg_created:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in self.pg_created:
+            pgdb.drop_later(name)
 
 
 def _sqlite_checkpoint(path: str) -> None:
@@ -158,8 +157,7 @@ def _make_store(request, templates: _Templates, kind: str, tmp_path) -> Iterator
     try:
         yield Store(url="postgresql+psycopg://" + _conninfo(name).split("://", 1)[1], engine_name="postgresql", dbname=name)
     finally:
-        with _pg_admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pgdb.drop_later(name)  # in the background: a drop waits on a checkpoint (tests/pgdb.py)
 
 
 @pytest.fixture(params=ENGINES)

@@ -3,9 +3,7 @@ state databases on SQLite and on the real PostgreSQL, and a scan of every table 
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ import engine_fakes as fakes  # noqa: E402
 
 from runtime.engine.state import crypto  # noqa: E402
 from runtime.engine.state.crypto import new_key_text  # noqa: E402
+from tests import pgdb  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -45,14 +44,4 @@ def state_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
-    psycopg = pytest.importorskip("psycopg")
-    name = f"koppel_state_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True,
-                                connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    yield from pgdb.fresh("state")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -10,33 +9,14 @@ import pytest
 
 from runtime.models.catalog import SystemEnvironment
 from runtime.plugin import Item, PluginContext
+from tests import pgdb
 
-ADMIN_URL = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(ADMIN_URL, connect_timeout=3):
-            return True
-    except Exception:
-        return False
 
 
 @pytest.fixture(scope="session")
 def pg_url():
     """A fresh database on the machine's PostgreSQL (unique name; dropped afterwards)."""
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    import psycopg
-
-    name = f"koppel_db_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from pgdb.fresh("db")
 
 
 @pytest.fixture()
