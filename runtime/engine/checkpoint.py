@@ -55,8 +55,9 @@ from runtime.plugin import Batch, Record
 if TYPE_CHECKING:
     from runtime.engine.lane import LaneResult, TargetLane
 
-#: records in a lane's first write, before the target's pace is known
-FIRST_WRITE = 20
+#: records in a lane's first write, before the target's pace is known: the step size the
+#: default was before issue 15, so a slow target's first write re-sends no more than it did
+FIRST_WRITE = 50
 
 #: seconds per settled record of each lane's last write, kept from batch to batch
 _PACE: weakref.WeakKeyDictionary[TargetLane, float] = weakref.WeakKeyDictionary()

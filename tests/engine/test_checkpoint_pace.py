@@ -76,7 +76,8 @@ def test_a_slow_target_gets_steps_of_about_one_interval_of_its_work(clock):
     steps = deliver(peer, batches=2, size=200, every=1000, interval=1.0)
     assert peer.writes[0] == FIRST_WRITE  # before its pace is known
     assert max(peer.writes[1:]) <= 10  # then no more than fits in a second
-    assert all(seconds <= 2.0 + 1e-9 for _, seconds in steps[1:])  # 1 s, or the first write's 2 s
+    assert steps[0] == (FIRST_WRITE, pytest.approx(FIRST_WRITE * 0.1))  # the interval passed: a step
+    assert all(seconds <= 1.0 + 1e-9 for _, seconds in steps[1:])  # then a step a second
     assert max(records for records, _ in steps) <= FIRST_WRITE
 
 
@@ -90,7 +91,7 @@ def test_a_fast_target_gets_steps_of_commit_every_records(clock):
 def test_the_pace_is_kept_from_batch_to_batch_so_only_the_first_write_is_small(clock):
     peer = Peer(clock, seconds=0.0001)
     deliver(peer, batches=4, size=300, every=1000, interval=1.0)
-    assert peer.writes == [FIRST_WRITE, 280, 300, 300, 300]
+    assert peer.writes == [FIRST_WRITE, 300 - FIRST_WRITE, 300, 300, 300]
 
 
 def test_a_step_never_holds_more_than_commit_every_records_however_fast_the_target(clock):
