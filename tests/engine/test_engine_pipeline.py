@@ -379,7 +379,8 @@ def test_a_drain_during_a_retry_wait_stops_the_run_at_once(make_engine, monkeypa
     threading.Timer(0.3, engine.stop).start()
     started = time.monotonic()
     summary = engine.run_interface(1)
-    assert time.monotonic() - started < 5
+    # the wait asked for was 30 s: well under it means the drain cut it short, even on a loaded machine
+    assert time.monotonic() - started < 20
     assert summary.outcome == "stopped" and summary.delivered == 9
     assert engine.store.cursor(1, "memory") is None  # s4 is read again next time
     assert engine.store.delivery(1, "memtarget", "s9")["status"] == "delivered"
