@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from sandbox.console_users import SANDBOX_LOGINS
-from tests.e2e.conftest import _Server as Server  # noqa: F401 (the app on a real port, for the browser)
 from tests.e2e.conftest import copy_project, rewrite_ports
 
 STUDENTS = 30

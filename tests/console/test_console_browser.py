@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.console_users import SANDBOX_LOGINS
-from tests.console.conftest import Server
+from tests.liveserver import AppServer as Server
 
 CHROMIUM = os.environ.get("KOPPEL_CHROMIUM", "/usr/bin/chromium")
 

@@ -6,7 +6,6 @@ What a real provider adds (consent, its own sessions, MFA) is not exercised."""
 
 from __future__ import annotations
 
-import socket
 import time
 import warnings
 from urllib.parse import parse_qs, urlsplit
@@ -18,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 
-from tests.console.conftest import Server
+from tests.liveserver import AppServer as Server
+from tests.liveserver import free_port
 from tests.e2e.conftest import copy_project
 
 CLIENT_ID, CLIENT_SECRET = "koppel-console-acc", "oidc-client-secret-for-the-test"
@@ -68,12 +68,6 @@ class Provider:
                   "nonce": grant["nonce"], "iat": now, "exp": now + 300, "roles": self.roles}
         id_token = jwt.encode({"alg": "RS256", "kid": self.key.as_dict()["kid"]}, claims, self.key).decode()
         return JSONResponse({"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

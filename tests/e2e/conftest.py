@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.liveserver import AppServer, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 STUDENTS = 40
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def copy_project(target: Path) -> None:
@@ -77,25 +70,6 @@ class College:
             engine.dispose()
 
 
-class _Server:
-    def __init__(self, app, port: int) -> None:
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def college(tmp_path_factory, monkeypatch_session) -> College:
     if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
@@ -135,7 +109,7 @@ def college(tmp_path_factory, monkeypatch_session) -> College:
         break
     assert not sandbox.skipped, sandbox.skipped
     try:
-        with _Server(create_app(engine), ports[8470]):
+        with AppServer(create_app(engine), ports[8470]):
             yield College(root, url, engine, sandbox, ports[8470])
     finally:
         sandbox.stop()
