@@ -44,3 +44,34 @@ def make_engine(tmp_path, reg):
 def pg_url():
     """A fresh PostgreSQL database for this test, dropped afterwards."""
     yield from pgdb.fresh("engine")
+
+
+@pytest.fixture
+def cli_on(monkeypatch):
+    """``cli_on(engine)``: the ``koppel`` commands (runtime.engine.cli) run on this engine, which
+    they do not close; returns a CliRunner. The masking tests read what each command shows."""
+    from click.testing import CliRunner
+
+    import runtime.engine.cli as cli
+
+    def use(engine: Engine) -> CliRunner:
+        monkeypatch.setattr(cli, "_engine", lambda ctx, only=None: engine)
+        monkeypatch.setattr(engine, "close", lambda: None)
+        return CliRunner()
+
+    return use
+
+
+@pytest.fixture
+def json_logs():
+    """Koppel's JSON log lines at DEBUG, into a StringIO; its handlers are removed afterwards."""
+    import io
+    import logging
+
+    from runtime.engine.logs import configure
+
+    stream = io.StringIO()
+    configure(json_lines=True, stream=stream, level="DEBUG")
+    yield stream
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_koppel", False)]

@@ -2,42 +2,32 @@
 
 from __future__ import annotations
 
-import io
 import logging
 
 import engine_fakes as fakes
-from click.testing import CliRunner
 
 import runtime.engine.cli as cli
 from runtime import secrets
-from runtime.engine.logs import configure
 from runtime.plugin import Record
 
 BSN = "111222333"  # passes the elfproef
 SECRET = "hunter2-very-secret"
 
 
-def test_batch_and_dry_run_show_no_bsn_and_no_secret(make_engine, monkeypatch):
+def test_batch_and_dry_run_show_no_bsn_and_no_secret(make_engine, monkeypatch, cli_on, json_logs):
     monkeypatch.setenv("PEER_TOKEN", SECRET)
     assert secrets.resolve("${env:PEER_TOKEN}") == SECRET  # registers it for masking, like a plugin does
     fakes.SOURCES["src"] = [Record(key=f"k{i}", data={"id": f"k{i}", "bsn": BSN, "token": SECRET}) for i in range(20)]
     fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"k3"}, leak=True)
     engine = make_engine([{"id": 2, "source": {"type": "memory", "name": "src"},
                            "targets": [{"type": "memtarget", "name": "tgt"}]}])
-    monkeypatch.setattr(cli, "_engine", lambda ctx, only=None: engine)
-    monkeypatch.setattr(engine, "close", lambda: None)
-    logs = io.StringIO()
-    configure(json_lines=True, stream=logs, level="DEBUG")
+    runner, logs = cli_on(engine), json_logs
     logging.getLogger("koppel.test").info("peer answered %s for %s", SECRET, BSN)
-    runner = CliRunner()
-    try:
-        dry = runner.invoke(cli.dry_run, ["2"], obj={})
-        run = runner.invoke(cli.run, ["2"], obj={})
-        dl = runner.invoke(cli.deadletters, ["list"], obj={})
-        show = runner.invoke(cli.deadletters, ["show", "1"], obj={})
-        runs = runner.invoke(cli.runs, [], obj={})
-    finally:
-        logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if not getattr(h, "_koppel", False)]
+    dry = runner.invoke(cli.dry_run, ["2"], obj={})
+    run = runner.invoke(cli.run, ["2"], obj={})
+    dl = runner.invoke(cli.deadletters, ["list"], obj={})
+    show = runner.invoke(cli.deadletters, ["show", "1"], obj={})
+    runs = runner.invoke(cli.runs, [], obj={})
     assert dry.exit_code == 0, dry.output
     assert "[send] memtarget  k0" in dry.output and "*****2333" in dry.output
     assert run.exit_code == 3 and "dead 1" in run.output  # partial: one dead letter
@@ -50,14 +40,12 @@ def test_batch_and_dry_run_show_no_bsn_and_no_secret(make_engine, monkeypatch):
     assert engine.store.dead_letter(1)["record"]["data"]["bsn"] == BSN
 
 
-def test_deadletters_cli_filters_replay_and_discard(make_engine, monkeypatch):
+def test_deadletters_cli_filters_replay_and_discard(make_engine, cli_on):
     fakes.SOURCES["src"] = fakes.records(10)
     target = fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"s1", "s2"})
     engine = make_engine([{"id": 2, "source": {"type": "memory", "name": "src"},
                            "targets": [{"type": "memtarget", "name": "tgt"}]}])
-    monkeypatch.setattr(cli, "_engine", lambda ctx, only=None: engine)
-    monkeypatch.setattr(engine, "close", lambda: None)
-    runner = CliRunner()
+    runner = cli_on(engine)
     assert runner.invoke(cli.run, ["2"], obj={}).exit_code == 3  # finished with dead letters
     listed = runner.invoke(cli.deadletters, ["list", "--interface", "2", "--since", "1h", "--error-class", "record"], obj={})
     assert "2 dead letter(s)" in listed.output

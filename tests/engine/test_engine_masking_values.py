@@ -8,17 +8,14 @@ show (the last four digits, the field names) as well as for what it must not.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import uuid
 
 import engine_fakes as fakes
-from click.testing import CliRunner
 
 from runtime import secrets
 from runtime.engine import cli
-from runtime.engine.logs import configure
 from runtime.mapping import testing
 from runtime.plugin import Record
 
@@ -50,30 +47,23 @@ def _leaks(output: str, short: str, left: str, right: str) -> list[str]:
     return [v for v in (str(INT_BSN), TEXT_BSN, short, left, right, right[4:]) if v in output]
 
 
-def test_dry_run_deadletters_show_and_json_logs_mask_every_shape(make_engine, monkeypatch):
+def test_dry_run_deadletters_show_and_json_logs_mask_every_shape(make_engine, monkeypatch, cli_on, json_logs):
     short, left, right = _secrets(monkeypatch)
     fakes.SOURCES["src"] = [_record(i, short, left, right) for i in range(3)]
     fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"k1"}, leak=True)
     engine = make_engine([{"id": 2, "source": {"type": "memory", "name": "src"},
                            "targets": [{"type": "memtarget", "name": "tgt"}]}])
-    monkeypatch.setattr(cli, "_engine", lambda ctx, only=None: engine)
-    monkeypatch.setattr(engine, "close", lambda: None)
-    logs = io.StringIO()
-    configure(json_lines=True, stream=logs, level="DEBUG")
+    runner, logs = cli_on(engine), json_logs
     log = logging.getLogger("koppel.test.masking")
-    runner = CliRunner()
+    log.info("peer said %s", (TEXT_BSN, short), extra={"bsn": INT_BSN, "pair": (INT_BSN, left),
+                                                       "obj": Record(key=TEXT_BSN, data={"t": right})})
     try:
-        log.info("peer said %s", (TEXT_BSN, short), extra={"bsn": INT_BSN, "pair": (INT_BSN, left),
-                                                           "obj": Record(key=TEXT_BSN, data={"t": right})})
-        try:
-            raise ValueError(f"bad {INT_BSN} with {left[:4]}{right}")
-        except ValueError:
-            log.exception("while sending")
-        dry = runner.invoke(cli.dry_run, ["2"], obj={})
-        run = runner.invoke(cli.run, ["2"], obj={})
-        show = runner.invoke(cli.deadletters, ["show", "1"], obj={})
-    finally:
-        logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if not getattr(h, "_koppel", False)]
+        raise ValueError(f"bad {INT_BSN} with {left[:4]}{right}")
+    except ValueError:
+        log.exception("while sending")
+    dry = runner.invoke(cli.dry_run, ["2"], obj={})
+    run = runner.invoke(cli.run, ["2"], obj={})
+    show = runner.invoke(cli.deadletters, ["show", "1"], obj={})
     assert dry.exit_code == 0, dry.output
     assert run.exit_code == 3 and "dead 1" in run.output, run.output
     lines = [json.loads(line) for line in logs.getvalue().splitlines()]
