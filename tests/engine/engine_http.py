@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Literal
 
-from runtime.errors import RecordError, TransientError
-from runtime.models.interface import TargetSpecBase
-from runtime.plugin import Item, Outcome, Plugin, Target
+# the JSON answering is faultkit's (tests/faultkit/proxy.py); this file is also run from worker
+# processes that only have tests/engine on their path
+_FAULTKIT = str(Path(__file__).resolve().parents[1] / "faultkit")
+if _FAULTKIT not in sys.path:
+    sys.path.append(_FAULTKIT)
+
+from proxy import JsonHandler  # noqa: E402
+
+from runtime.errors import RecordError, TransientError  # noqa: E402
+from runtime.models.interface import TargetSpecBase  # noqa: E402
+from runtime.plugin import Item, Outcome, Plugin, Target  # noqa: E402
 
 
 class TargetState:
@@ -36,11 +46,8 @@ class TargetState:
         self.arrivals: list[tuple[float, dict]] = []
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     state: TargetState
-
-    def log_message(self, *args) -> None:  # quiet
-        pass
 
     def do_POST(self) -> None:
         import time
@@ -82,16 +89,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(results[0]["status"], results[0] if results[0]["status"] == 200 else {"error": "rejected"})
             else:
                 self._send(200, results)
-
-    def _send(self, status: int, body, headers: dict | None = None) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
 
 
 def start_server(state: TargetState) -> tuple[ThreadingHTTPServer, str]:

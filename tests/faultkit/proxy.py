@@ -122,16 +122,30 @@ class FaultyStore:
             return 200, {"id": f"T-{key}"}
 
 
-class _StoreHandler(BaseHTTPRequestHandler):
+class JsonHandler(BaseHTTPRequestHandler):
+    """The quiet JSON-answering base of the test HTTP peers here and in tests/engine/engine_http.py."""
+
+    def log_message(self, *args: object) -> None:
+        pass  # a test's output is its assertions, not an access log
+
+    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+class _StoreHandler(JsonHandler):
     store: FaultyStore
     protocol_version = "HTTP/1.1"  # keep-alive, as a real API server
     # headers and body in one segment: otherwise Nagle plus the client's delayed ACK add 40 ms
     # to every answer on a kept-alive connection
     disable_nagle_algorithm = True
     wbufsize = 1 << 16
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def do_PUT(self) -> None:
         self._handle()
@@ -181,17 +195,6 @@ class _StoreHandler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         self.close_connection = True
         self.connection.close()
-
-    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
 
 class TcpFaultProxy:
     """Forward 127.0.0.1:<port> to ``upstream``; per client chunk, at random, reset or delay.
