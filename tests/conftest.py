@@ -7,7 +7,9 @@ the throwaway PostgreSQL databases still being dropped (tests/pgdb.py) when the 
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,11 @@ from tests import pgdb
 from tests.scale import FULL, SCALE
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# koppel validate keeps its verdicts in a cache folder (runtime/cli/validate_cache.py): the tests'
+# scratch projects go to one of this session's own, not to the user's ~/.cache/koppel, and every
+# `koppel` child process inherits it
+os.environ.setdefault("KOPPEL_CACHE_DIR", tempfile.mkdtemp(prefix="koppel-test-cache-"))
 
 # Only the tests that do not set max_examples themselves follow the profile; the long ones scale
 # theirs with tests.scale.scaled. ``full`` draws many more, ``ci`` keeps hypothesis's own 100.
