@@ -2,7 +2,7 @@
 
 Hypothesis draws the fault schedules (rate, kinds, seed) and the data (records, later versions,
 refused records). CI runs a few examples per plugin, seeded so a failure repeats;
-``KOPPEL_FAULT_EXAMPLES=50`` runs more (``KOPPEL_FAULT_SEED`` changes the seed).
+``KOPPEL_TEST_SCALE=full`` (`make test-long`) runs 50, ``KOPPEL_FAULT_EXAMPLES=N`` any number (``KOPPEL_FAULT_SEED`` changes the seed).
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from runtime.plugin import Record
+from tests.scale import scaled
 
-EXAMPLES = int(os.environ.get("KOPPEL_FAULT_EXAMPLES", "3"))
+# 3 examples per plugin in CI, 50 at full scale (KOPPEL_TEST_SCALE=full); KOPPEL_FAULT_EXAMPLES wins
+EXAMPLES = scaled(3, 50, env="KOPPEL_FAULT_EXAMPLES")
 
 FAULTS = settings(
     max_examples=EXAMPLES, deadline=None, derandomize="KOPPEL_FAULT_SEED" not in os.environ,
