@@ -518,13 +518,17 @@ def test_shutdown_lets_a_resume_sweep_in_progress_finish(make_engine, monkeypatc
     assert swept.is_set() and s.resumer is not None and not s.resumer.is_alive()
 
 
+@pytest.mark.parametrize("start", [None, dt.datetime(2026, 3, 1, 6, 0)])
 @pytest.mark.parametrize("every", [15, 60, 3600])
-def test_an_interval_tick_just_after_the_autumn_fold_has_its_own_key(every):
+def test_an_interval_tick_just_after_the_autumn_fold_has_its_own_key(every, start):
     """02:00 CET on 25 October 2026 (01:00 UTC) comes an hour after 02:00 CEST: the interval
     ticks of the second 02:00 hour are ticks of their own, so each must get its own key, not the
     key of the last tick before the fold (which ran an hour or a minute ago: claimed, skipped)."""
-    trigger = sched.interval_trigger(every)
+    trigger = sched.interval_trigger(every, start)
     fold = dt.datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
     for late in (0, 5, 14):
         tick = sched.last_fire_time(trigger, fold + dt.timedelta(seconds=late), every + 60)
         assert sched.run_key(4, tick, None) == "4@2026-10-25T01:00:00Z"
+    # and the ticks after it in the second hour, a multiple of the interval on
+    later = sched.last_fire_time(trigger, fold + dt.timedelta(seconds=every + 5), every + 60)
+    assert later is not None and later.timestamp() == (fold + dt.timedelta(seconds=every)).timestamp()
