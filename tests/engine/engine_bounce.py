@@ -123,19 +123,33 @@ def bounce(cluster, tmp: Path, *, daemons: int = 3, seconds: float = 25, kill_ev
         # every change delivered, then the stranded case
         assert wait_for(lambda: _delivered(report, state), 60), "changes not delivered after the bounce"
         report.takeover_seconds = _stranded(report, db, crew, state, numbers, version, rng, ttl)
-        # ticks: let the last ones finish, then count the completed runs per tick
-        time.sleep(interval + 2)
+        # ticks: let the last ones finish (at most interval + 2 s, as long as a tick may take to
+        # start and run), then count the completed runs per tick. Waiting on that instead of
+        # sleeping it out: a tick missing or still running after the bound is counted as before.
         report.ticks_expected = interval_ticks(interval, start + 1, end - 1)
         if cron:
             report.ticks_expected += cron_minute_ticks(start + 1, end - 1)
-        report.tick_runs = db.runs(4) + (db.runs(20) if cron else [])
+
+        def tick_runs() -> list[dict]:
+            return db.runs(4) + (db.runs(20) if cron else [])
+
+        def settled() -> bool:
+            runs = tick_runs()
+            done = {(r["run_key"] or "").split("~", 1)[0] for r in runs if r["outcome"] in ("ok", "partial")}
+            return all(t in done for t in report.ticks_expected) and all(r["outcome"] != "running" for r in runs)
+
+        wait_for(settled, interval + 2, every=0.2)
+        report.tick_runs = tick_runs()
         for run in report.tick_runs:
             base = (run["run_key"] or "").split("~", 1)[0]
             if run["outcome"] in ("ok", "partial"):
                 report.ticks_ran[base] = report.ticks_ran.get(base, 0) + 1
             report.resumed += run["trigger"] == "resume"
+        # a run a killed daemon left 'running' must be finished by a survivor's sweep within its
+        # lease plus two sweeps: wait until nothing runs (usually at once), at most that long; a
+        # stale row still there afterwards is what left_running reports
         grace = ttl + 2 * max(1.0, ttl / 3) + 2
-        time.sleep(grace)
+        wait_for(lambda: not db.running(), grace, every=0.2)
         live = {d.name for d in crew if d.alive}
         report.left_running = [r for r in db.running() if not live or _past_lease(db, r)]
         report.arrived = versions_by_key(state)

@@ -19,6 +19,8 @@ from engine_bounce import bounce
 sys.path.insert(0, str(Path(__file__).parents[1] / "faultkit"))
 from pgcluster import PgCluster
 
+from tests.scale import scaled
+
 pytest.importorskip("plugins.sis.source", reason="the sis plugin is not in this tree")
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -27,8 +29,9 @@ TTL, SWEEP = 8.0, 8.0 / 3
 
 def test_bounce_loses_nothing_runs_each_tick_once_and_takes_over_by_expiry(tmp_path):
     with PgCluster() as cluster:
-        report = bounce(cluster, tmp_path, daemons=3, seconds=20, kill_every=5, rate=10, keys=30,
-                        interval=5, ttl=TTL, max_lag=3)
+        # 20 s of bouncing in CI; KOPPEL_TEST_SCALE=full bounces for a minute over more keys
+        report = bounce(cluster, tmp_path, daemons=3, seconds=scaled(20, 60), kill_every=5, rate=10,
+                        keys=scaled(30, 100), interval=5, ttl=TTL, max_lag=3)
     assert report.kills >= 4
     assert report.lost == [], f"lost: {report.lost[:5]}\n{report.log_tail}"
     assert report.reordered == [], {k: report.arrived[k] for k in report.reordered[:3]}
