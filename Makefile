@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test validate clean mutation mutation-smoke
+.PHONY: demo test test-long validate clean mutation mutation-smoke
 
 # A virtual environment with Koppel and its test tools, rebuilt when pyproject.toml changes.
 $(BIN)/koppel: pyproject.toml
@@ -18,6 +18,11 @@ demo: $(BIN)/koppel
 
 test: $(BIN)/koppel
 	$(BIN)/pytest -q
+
+# The same tests with the long fault, outage, bounce and crash cases at full scale (tests/scale.py):
+# 50 fault examples per plugin, 15 s outages, a minute of bouncing, 50 000 records killed at random.
+test-long: $(BIN)/koppel
+	KOPPEL_TEST_SCALE=full $(BIN)/pytest -q
 
 validate: $(BIN)/koppel
 	$(BIN)/koppel validate
