@@ -20,7 +20,7 @@ from runtime.crossrefs import check_references
 from runtime.diagnostics import Diagnostic, relative
 from runtime.errors import DefinitionError
 from runtime.models.catalog import Catalog
-from runtime.models.interface import InterfaceBase, interface_model
+from runtime.models.interface import InterfaceBase, interface_model, plugins_used
 from runtime.registry import Registry
 from runtime.registry import registry as default_registry
 from runtime.yamlsource import Located, YamlProblem, load_file
@@ -153,7 +153,8 @@ def _load_catalog(project: Project) -> None:
 def _load_interfaces(project: Project, registry: Registry, only: list[str] | None = None) -> None:
     folder = project.root / "interfaces"
     wanted = {str(ref) for ref in only} if only is not None else None
-    model = interface_model(registry)
+    # the whole project needs every plugin's spec; an interface run on its own only its own
+    model = interface_model(registry) if wanted is None else None
     seen: dict[int, Path] = {}
     for path in sorted(folder.glob("*.y*ml")):
         display = relative(path, project.root)
@@ -186,7 +187,7 @@ def _load_interfaces(project: Project, registry: Registry, only: list[str] | Non
                 doc.diagnostic(("id",), f"id {declared} does not match the file name's number {number:02d}")
             )
         project.interface_docs[number] = doc
-        interface = _validate(doc, model, project)
+        interface = _validate(doc, model or interface_model(plugins_used(doc.data, registry)), project)
         if interface is not None:
             project.interfaces[number] = interface
 

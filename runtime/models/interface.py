@@ -187,8 +187,10 @@ class InterfaceBase(Model):
     delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
 
 
-def _union(specs: list[type]) -> object:
-    if len(specs) == 1:
+def _union(specs: list[type], tagged: bool = False) -> object:
+    """``tagged``: a discriminated union even of one spec, so that a model over a ``subset`` of
+    the plugins reports an error at the same place (``source.db.tables``) as the whole one."""
+    if len(specs) == 1 and not tagged:
         return specs[0]
     return Annotated[Union[tuple(specs)], Field(discriminator="type")]
 
@@ -211,14 +213,16 @@ class _Sources:
 @lru_cache(maxsize=4)
 def interface_model(registry) -> type[InterfaceBase]:
     """The Interface model for the plugins in ``registry``."""
-    source = _union([p.source_spec for p in registry if p.source_spec])
-    target = _union([p.target_spec for p in registry if p.target_spec])
+    partial = getattr(registry, "partial", False)
+    source = _union([p.source_spec for p in registry if p.source_spec], partial)
+    target = _union([p.target_spec for p in registry if p.target_spec], partial)
     fields = dict(
         source=(source | None, Field(None, description="Where the records come from.")),
         sources=(list[source] | None, Field(None, min_length=1, description="Several sources, read in turn.")),
         targets=(list[target], Field(min_length=1, description="Where the records go.")),
     )
-    callback = _callback_model(registry)
+    # over all the plugins even for a subset: a model without the field would differ (model_dump)
+    callback = _callback_model(getattr(registry, "whole", registry))
     if callback is not None:
         fields["callbacks"] = (list[callback], Field(
             default_factory=list,
@@ -228,11 +232,47 @@ def interface_model(registry) -> type[InterfaceBase]:
     return create_model("Interface", __base__=(_Sources, InterfaceBase), **fields)
 
 
+def plugins_used(data: object, registry):  # noqa: ANN201 - a runtime.registry.Registry
+    """The registry of just the plugins that ``data`` (an interface file's parsed YAML) names in
+    ``type:`` of its source(s) and targets, when they are enough to validate it exactly as all of
+    them would; else ``registry`` itself.
+
+    ``koppel run 0`` (a db interface) then imports and builds the db plugin's spec, not SOAP's or
+    REST's. Anything the smaller model could report differently gets the whole registry: an
+    unknown or missing ``type:`` (its message lists every known type), a type used in a role its
+    plugin does not play, a file without sources or targets, and ``callbacks:`` (their model
+    needs the plugins that receive and store them)."""
+    if not isinstance(data, dict) or "callbacks" in data:
+        return registry
+    sources, targets = data.get("sources"), data.get("targets")
+    if (sources is not None and not isinstance(sources, list)) or not isinstance(targets, list):
+        return registry
+    roles = {
+        "source": ([data["source"]] if data.get("source") is not None else []) + list(sources or []),
+        "target": targets,
+    }
+    used: dict[str, set[str]] = {}
+    for role, specs in roles.items():
+        if not specs:
+            return registry
+        for spec in specs:
+            kind = spec.get("type") if isinstance(spec, dict) else None
+            if not isinstance(kind, str) or kind not in registry:
+                return registry
+            used.setdefault(role, set()).add(kind)
+    subset = registry.subset(used["source"] | used["target"])
+    for role, kinds in used.items():
+        if any(role not in subset.get(kind).roles for kind in kinds):
+            return registry
+    return subset
+
+
 def _callback_model(registry) -> type[CallbackBase] | None:
     """A callback is received by the ``webhook`` plugin's source and written by the ``sis``
     plugin's target; without those two plugins there are no callbacks."""
-    webhook = next((p.source_spec for p in registry if p.type == "webhook" and p.source_spec), None)
-    sis = next((p.target_spec for p in registry if p.type == "sis" and p.target_spec), None)
+    # asked for by name, not by going through the registry, which would import every plugin
+    webhook = registry.get("webhook").source_spec if "webhook" in registry else None
+    sis = registry.get("sis").target_spec if "sis" in registry else None
     if webhook is None or sis is None:
         return None
     return create_model(

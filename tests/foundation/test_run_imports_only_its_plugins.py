@@ -1,0 +1,58 @@
+"""A fresh ``koppel run N`` imports the plugins interface N names and no other: running the
+data-layer replication (interface 0, db → db) must not pay for SOAP (zeep, lxml), SFTP
+(paramiko) or REST (httpx), nor break when one of them is missing or broken."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: runs the command in this process, then says which modules it imported (one JSON line, last)
+WRAPPER = """
+import json, sys
+from runtime.cli import main
+sys.argv = ["koppel", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+FOREIGN = ("zeep", "lxml", "paramiko", "httpx", "plugins.soap", "plugins.sftp", "plugins.rest")
+
+
+def _koppel(project: Path, *args: str) -> tuple[int, set[str], str]:
+    # the scratch project's own SIS store and state (var/), whatever the caller's shell points at
+    env = {k: v for k, v in os.environ.items() if k not in ("KOPPEL_PROJECT", "KOPPEL_ENV", "KOPPEL_SIS_URL",
+                                                            "KOPPEL_STATE_URL")}
+    done = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip(), done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return report["code"], set(report["modules"]), done.stdout + done.stderr
+
+
+def test_run_of_a_db_interface_imports_no_soap_sftp_or_rest(project_copy: Path) -> None:
+    (project_copy / "var").mkdir(exist_ok=True)
+    code, _, output = _koppel(project_copy, "sis", "init")
+    assert code == 0, output[-3000:]
+    code, modules, output = _koppel(project_copy, "run", "0")
+    assert code == 0 and "interface 0: ok" in output, output[-3000:]
+    # it did run: the db plugin read the source and wrote the target
+    assert {"plugins.db.source", "plugins.db.target"} <= modules
+    imported = sorted(m for m in modules if m.split(".")[0] in FOREIGN or m.startswith(FOREIGN))
+    assert imported == [], f"koppel run 0 imported {imported}"
+
+
+def test_validate_still_knows_every_plugin(project_copy: Path) -> None:
+    """The whole project needs every plugin's spec: the counterpart of the test above, so that
+    one cannot pass by a registry that loads nothing."""
+    code, modules, output = _koppel(project_copy, "validate", "--no-cache")
+    assert code == 0, output[-3000:]
+    assert {"plugins.soap.spec", "plugins.sftp.spec", "plugins.rest.spec", "plugins.webhook.spec"} <= modules
