@@ -176,6 +176,11 @@ class Fingerprint:
         if name.endswith(".pyc") and os.path.basename(folder) == "__pycache__":
             # a module's bytecode stands for its source (the import system reads one or the other)
             return self._covered(os.path.join(os.path.dirname(folder), name.split(".")[0] + ".py"), allowed)
+        prefix = os.path.realpath(sys.pycache_prefix) if sys.pycache_prefix else None
+        if prefix and name.endswith(".pyc") and _under(real, [prefix]):
+            # the same with PYTHONPYCACHEPREFIX: the bytecode's folder mirrors the source's
+            source_dir = os.sep + os.path.relpath(folder, prefix) if folder != prefix else os.sep
+            return self._covered(os.path.join(source_dir, name.split(".")[0] + ".py"), allowed)
         if os.path.lexists(real):
             return False
         if self.absent_specs and _under(real, [self.absent_specs]):
