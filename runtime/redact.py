@@ -114,8 +114,12 @@ def register_fields(*, personal: tuple[str, ...] | list[str] = (), codes: tuple[
 def _personal(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, (dict, list, tuple, set, frozenset)):
+    if isinstance(value, dict):
         return data(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        # each item is itself a personal number (a student's onderwijsnummers): masked by the
+        # field, as a single one is; by pattern alone an onderwijsnummer stayed readable
+        return [_personal(v) for v in value]
     digits = str(value)
     return mask_bsn(digits) if len(digits) >= 4 and digits[-4:].isdigit() else MASK
 
