@@ -291,3 +291,19 @@ def test_sqlite_wait_polls_every_second_unless_told_otherwise(store, monkeypatch
     with OutboxReader(store.url) as reader:
         assert reader.wait(2.5) is False
         assert slept == [1.0, 1.0, 0.5]
+
+
+def test_postgresql_a_change_right_after_a_wake_up_wakes_the_next_wait(store):
+    """Draining what was queued with the first notification must not wait for, and swallow, the
+    notification of a change made a moment later: that change would then wake no one."""
+    if store.engine_name != "postgresql":
+        pytest.skip("NOTIFY is PostgreSQL's")
+    with OutboxReader(store.url) as reader:
+        _companies(store.url, 1)
+        later = threading.Timer(0.3, store.sql, ("INSERT INTO company (sbb_code, name) VALUES ('300000001', 'later')",))
+        later.start()  # while the first wait is draining, in a mutant that drains for a second
+        try:
+            assert reader.wait(30) is True
+            assert reader.wait(5) is True  # queued by now: at once, unless it was swallowed
+        finally:
+            later.join()
