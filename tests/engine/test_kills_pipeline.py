@@ -85,6 +85,46 @@ def test_a_clean_run_is_ok_without_a_message(make_engine):
     assert (row["outcome"], row["message"], row["trigger"]) == ("ok", None, "manual")
 
 
+def test_a_run_reports_how_long_it_took_to_the_millisecond(make_engine, monkeypatch):
+    import time
+
+    fakes.SOURCES["src"] = fakes.records(2)
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    write = fakes.MemoryTarget.write
+
+    def slow(self, items):
+        time.sleep(0.05)  # a peer that takes its time
+        return write(self, items)
+
+    monkeypatch.setattr(fakes.MemoryTarget, "write", slow)
+    engine = make_engine([iface()])
+    summary = engine.run_interface(1)
+    assert summary.duration >= 0.05 and summary.duration == round(summary.duration, 3)
+
+
+def test_a_run_whose_interface_was_taken_over_before_it_closed_leaves_the_run_row_to_the_new_holder(
+        make_engine, monkeypatch, caplog):
+    import logging
+
+    from runtime.engine.lease import holder_id
+
+    fakes.SOURCES["src"] = fakes.records(2)
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([iface()])
+
+    def taken_over(self):
+        # its lease expired while it closed its connections; another daemon took the interface
+        engine.store.release_lease("interface:1", holder_id())
+        assert engine.store.acquire_lease("interface:1", "other-host:9:9", 60)
+
+    monkeypatch.setattr(fakes.MemorySource, "close", taken_over, raising=False)
+    caplog.set_level(logging.WARNING, logger="koppel.engine")
+    summary = engine.run_interface(1)
+    assert summary.delivered == 2
+    assert engine.store.list_runs(1)[0]["outcome"] == "running"  # the new holder closes or resumes it
+    assert "run not closed here: another daemon holds the interface now" in caplog.messages
+
+
 def test_a_planned_interface_is_refused_and_nothing_runs(make_engine):
     fakes.SOURCES["src"] = fakes.records(3)
     target = fakes.TARGETS["tgt"] = fakes.Behaviour()
