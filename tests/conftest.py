@@ -1,8 +1,8 @@
 """Shared fixtures: the project root, and a scratch copy of the project to break on purpose.
 
 Also the session-wide test settings: the hypothesis profile of the scale the suite runs at
-(tests/scale.py: ``ci`` by default, ``full`` with ``KOPPEL_TEST_SCALE=full``), and the wait for
-the throwaway PostgreSQL databases still being dropped (tests/pgdb.py) when the session ends.
+(tests/scale.py: ``ci`` by default, ``full`` with ``KOPPEL_TEST_SCALE=full``), and the batched drops of
+the throwaway PostgreSQL databases (tests/pgdb.py), between tests and at the session's end.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ settings.load_profile(SCALE)
 
 def pytest_report_header(config) -> str:  # noqa: ANN001
     return f"koppel test scale: {SCALE}" + ("" if FULL else " (KOPPEL_TEST_SCALE=full for the long figures)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):  # noqa: ANN001, ANN201
+    yield
+    pgdb.flush(at_least=pgdb.BATCH)  # between tests: see tests/pgdb.py
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ANN001

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import threading
 import uuid
 from collections.abc import Iterator
 
@@ -94,44 +92,15 @@ def fresh(prefix: str, template: str | None = None) -> Iterator[str]:
         yield made
 
 
-class _Reaper:
-    """One thread that drops the databases handed to it, in order, on one admin connection."""
-
-    def __init__(self) -> None:
-        self.names: queue.Queue[str] = queue.Queue()
-        self.failed: list[str] = []
-        self.thread: threading.Thread | None = None
-        self.lock = threading.Lock()
-
-    def put(self, name: str) -> None:
-        with self.lock:
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="pgdb-reaper", daemon=True)
-                self.thread.start()
-        self.names.put(name)
-
-    def _run(self) -> None:
-        connection = None
-        while True:
-            name = self.names.get()
-            try:
-                if connection is None or connection.closed:
-                    connection = admin()
-                # FORCE: a pool the test left open must not keep its database alive
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except Exception as exc:  # noqa: BLE001 - report at the end, keep dropping the others
-                self.failed.append(f"{name}: {type(exc).__name__}: {exc}")
-                connection = None
-            finally:
-                self.names.task_done()
-
-
-_reaper = _Reaper()
+_pending: list[str] = []
+_failed: list[str] = []
+#: dropped together once this many wait: one checkpoint serves all the drops asked for at once
+BATCH = 24
 
 
 def drop_later(name: str) -> None:
-    """Drop database ``name`` in the background (see the module docstring)."""
-    _reaper.put(name)
+    """Drop database ``name`` with the next batch (see the module docstring)."""
+    _pending.append(name)
 
 
 def drop_now(name: str) -> None:
@@ -139,7 +108,30 @@ def drop_now(name: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _drop(name: str) -> None:
+    try:
+        drop_now(name)  # FORCE: a pool the test left open must not keep its database alive
+    except Exception as exc:  # noqa: BLE001 - report at the end, drop the others regardless
+        _failed.append(f"{name}: {type(exc).__name__}: {exc}")
+
+
+def flush(at_least: int = 1) -> None:
+    """Drop the waiting databases, all at once on parallel connections, when ``at_least`` wait.
+
+    Called between tests (tests/conftest.py), never during one: a DROP DATABASE holds a
+    transaction open while it waits on its checkpoint, which holds back the server's oldest
+    snapshot, and the outbox tests wait on that horizon."""
+    if len(_pending) < at_least:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = _pending[:]
+    del _pending[:]
+    with ThreadPoolExecutor(max_workers=min(len(names), BATCH)) as pool:
+        list(pool.map(_drop, names))
+
+
 def drain() -> list[str]:
-    """Wait until every database handed to ``drop_later`` is gone; the drops that failed."""
-    _reaper.names.join()
-    return list(_reaper.failed)
+    """Drop every database still waiting; the drops that failed."""
+    flush()
+    return list(_failed)
