@@ -68,6 +68,9 @@ def test_a_run_answers_and_records_its_counts_outcome_and_trigger(make_engine):
     assert (row["trigger"], row["run_key"], row["outcome"], row["message"]) == (
         "cron", "1@2026-12-01T02:00:00", "partial", "1 record(s) went to the dead letters")
     assert (row["read"], row["delivered"], row["dead"]) == (6, 5, 1) and row["ended_at"] is not None
+    from runtime.engine.lease import holder_id
+
+    assert row["holder"] == holder_id()  # who ran it: this process and thread, the lease's holder
     assert sorted(i.source_key for i in target.received) == ["s0", "s1", "s3", "s4", "s5"]
 
 
@@ -179,8 +182,8 @@ def test_a_busy_interface_is_skipped_and_nothing_is_read(make_engine, events):
     engine = make_engine([iface()])
     assert engine.store.acquire_lease("interface:1", "other-host:9:9", 60)
     summary = engine.run_interface(1, "cron", run_key="1@2026-12-01T02:00:00")
-    assert (summary.outcome, summary.message, summary.run_id) == (
-        "skipped", "a run of this interface is already in progress", None)
+    assert (summary.interface_id, summary.trigger, summary.outcome, summary.message, summary.run_id) == (
+        1, "cron", "skipped", "a run of this interface is already in progress", None)
     assert events == [] and engine.store.list_runs(1) == []
     # the tick was not claimed: once the interface is free, the same key runs
     engine.store.release_lease("interface:1", "other-host:9:9")
@@ -199,6 +202,20 @@ def test_a_run_waits_for_the_lease_as_long_as_it_is_told(make_engine):
     finally:
         releaser.join()
     assert summary.outcome == "ok" and summary.delivered == 3
+
+
+def test_a_run_does_not_wait_for_a_busy_interface_unless_told(make_engine):
+    fakes.SOURCES["src"] = fakes.records(3)
+    fakes.TARGETS["tgt"] = fakes.Behaviour()
+    engine = make_engine([iface()])
+    assert engine.store.acquire_lease("interface:1", "other-host:9:9", 60)
+    releaser = threading.Timer(0.5, engine.store.release_lease, args=("interface:1", "other-host:9:9"))
+    releaser.start()
+    try:
+        summary = engine.run_interface(1)  # the other run frees it half a second later: too late
+    finally:
+        releaser.join()
+    assert summary.outcome == "skipped" and engine.store.list_runs(1) == []
 
 
 def test_the_lease_is_free_again_after_a_run_whatever_its_outcome(make_engine, monkeypatch):
@@ -225,7 +242,7 @@ def test_a_claimed_run_key_runs_nothing_and_says_who_has_it(make_engine):
     first = engine.run_interface(1, "cron", run_key="1@2026-12-01T02:00:00")
     engine.store.set_cursor(1, "memory", None)  # would deliver all three again if it ran
     again = engine.run_interface(1, "cron", run_key="1@2026-12-01T02:00:00")
-    assert (again.outcome, again.run_id, again.delivered) == ("skipped", None, 0)
+    assert (again.interface_id, again.trigger, again.outcome, again.run_id, again.delivered) == (1, "cron", "skipped", None, 0)
     assert again.message == "run 1@2026-12-01T02:00:00 was claimed by another daemon"
     assert len(target.received) == 3 and [r["id"] for r in engine.store.list_runs(1)] == [first.run_id]
     # the lease was given back: a manual run goes ahead
@@ -1048,11 +1065,15 @@ def test_a_traced_run_has_a_span_per_batch_with_its_record_count(make_engine):
     exporter = InMemorySpanExporter()
     tracing.install(SimpleSpanProcessor(exporter))
     try:
-        engine.run_interface(1)
+        summary = engine.run_interface(1, "cron")
     finally:
         tracing.uninstall()
     batches = [s for s in exporter.get_finished_spans() if s.name == "koppel.batch"]
     assert [s.attributes["koppel.records"] for s in batches] == [4, 2]
+    [run] = [s for s in exporter.get_finished_spans() if s.name == "koppel.run"]
+    assert dict(run.attributes) == {"koppel.interface": 1, "koppel.trigger": "cron", "koppel.run": summary.run_id}
+    # the console finds the run's trace by its run id
+    assert tracing.trace_of(engine.store, summary.run_id) == format(run.context.trace_id, "032x")
 
 
 # -- the bulk path: a db → db load without mapping or ledger goes by rows ------------------------
