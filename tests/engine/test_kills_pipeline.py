@@ -1105,3 +1105,31 @@ def test_a_load_without_mapping_or_ledger_takes_the_bulk_path_and_lands_every_ro
         assert db.execute("SELECT count(*) FROM membership").fetchone() == (12,)
     finally:
         db.close()
+
+
+# -- the state at rest: sealed with the keys the catalog names for the engine's environment -----
+
+
+@pytest.mark.parametrize("environment", ["sandbox", "acceptatie"])
+def test_an_engine_seals_what_it_stores_with_its_environment_s_keys(tmp_path, reg, environment):
+    from runtime.engine.state import crypto
+    from runtime.engine.state.crypto import new_key_text
+    from tests.state.state_helpers import scan, with_keys
+
+    bsn = "111222333"  # passes the elfproef
+    key = tmp_path / "state-key-k1"
+    key.write_text(new_key_text() + "\n")
+    project = with_keys(fakes.make_project(tmp_path, reg, [iface()]), {"k1": key}, "k1")
+    # the keys are the sandbox's: an acceptatie engine has none for its own environment
+    url = f"sqlite:///{tmp_path / 'sealed.db'}"
+    fakes.SOURCES["src"] = [Record("s1", {"id": "s1", "bsn": bsn})]
+    fakes.TARGETS["tgt"] = fakes.Behaviour(reject={"s1"})
+    engine = Engine(project, reg, environment, state_url=url)
+    try:
+        engine.run_interface(1)
+        [letter] = engine.store.dead_letters(interface_id=1)
+        assert letter["record"]["data"]["bsn"] == bsn  # read back whole
+        assert (scan(url, [bsn]) == []) is (environment == "sandbox")
+    finally:
+        engine.close()
+        crypto.configure(None)  # the keyring is per process: leave none to the next test
