@@ -215,3 +215,75 @@ def test_a_bsn_in_fullwidth_digits_is_masked_in_text_though_it_is_not_a_valid_bs
     fullwidth = "".join(chr(0xFF10 + int(c)) for c in "123456782")
     assert not redact.elfproef(fullwidth)
     assert redact.text(f"bsn {fullwidth}") == "bsn *****6782"
+
+
+# -- masking by field: the edges a mutation run found untested ------------------------------------
+
+
+@pytest.fixture
+def registered_fields():
+    """register_fields changes process-wide sets: each test gets them back as they were."""
+    personal, codes = set(redact.PERSONAL_FIELDS), set(redact.CODE_FIELDS)
+    yield
+    redact.PERSONAL_FIELDS.clear()
+    redact.PERSONAL_FIELDS.update(personal)
+    redact.CODE_FIELDS.clear()
+    redact.CODE_FIELDS.update(codes)
+
+
+def test_an_empty_or_boolean_personal_field_stays_what_it_is():
+    # nothing to hide in "no BSN known": a null stays null (not "*****", which reads as "there is one")
+    assert redact.data({"bsn": None, "onderwijsnummer": True, "pgn": False}) == {
+        "bsn": None, "onderwijsnummer": True, "pgn": False}
+
+
+def test_a_personal_field_keeps_its_last_four_digits_from_four_digits_on():
+    assert redact.data({"bsn": "1234"}) == {"bsn": "*****1234"}
+    assert redact.data({"bsn": "123"}) == {"bsn": "*****"}  # fewer than four: nothing of it shown
+    assert redact.data({"bsn": "12ab"}) == {"bsn": "*****"}
+    assert redact.data({"bsn": 1234567}) == {"bsn": "*****4567"}
+
+
+def test_an_object_under_a_personal_field_is_masked_inside_not_dropped():
+    masked = redact.data({"bsn": {"nummer": "123456782", "bron": "DUO"}})
+    assert masked == {"bsn": {"nummer": "*****6782", "bron": "DUO"}}
+
+
+def test_a_list_of_codes_keeps_its_codes_though_they_pass_the_elfproef():
+    assert redact.elfproef("123456782")
+    assert redact.data({"sbb_code": ["123456782", "100000041"]}) == {"sbb_code": ["123456782", "100000041"]}
+    assert redact.data({"notes": ["123456782"]}) == {"notes": ["*****6782"]}  # no code field: by pattern
+
+
+def test_field_names_are_compared_without_case_underscores_or_dashes():
+    masked = redact.data({"Leerbedrijf-Id": "123456782", "Onderwijs-Nummer": "1234567", "BSN": "7"})
+    assert masked == {"Leerbedrijf-Id": "123456782", "Onderwijs-Nummer": "*****4567", "BSN": "*****"}
+
+
+def test_registered_personal_and_code_fields_are_masked_by_their_own_names(registered_fields):
+    redact.register_fields(personal=["leerling_id"], codes=["klant-nr"])
+    assert redact.data({"LeerlingId": "A12345", "klant_nr": "123456782"}) == {
+        "LeerlingId": "*****2345", "klant_nr": "123456782"}
+    assert "none" not in redact.PERSONAL_FIELDS and "none" not in redact.CODE_FIELDS
+    # a code field later declared personal is masked from then on, and a code that is personal
+    # already is never made a code
+    redact.register_fields(personal=["klant_nr"], codes=["bsn"])
+    assert redact.data({"klant_nr": "123456782", "bsn": "123456782"}) == {
+        "klant_nr": "*****6782", "bsn": "*****6782"}
+
+
+def test_a_personal_field_shows_its_last_four_only_when_they_are_digits():
+    assert redact.data({"bsn": "1234ab5678"}) == {"bsn": "*****5678"}
+    assert redact.data({"bsn": "ab1234"}) == {"bsn": "*****1234"}
+    assert redact.data({"bsn": "12345ab"}) == {"bsn": "*****"}
+
+
+def test_every_number_of_a_list_under_a_personal_field_is_masked():
+    # onderwijsnummers fail the elfproef on purpose: only the field says they are personal
+    assert redact.data({"onderwijsnummer": ["1234567", "7654321", None]}) == {
+        "onderwijsnummer": ["*****4567", "*****4321", None]}
+
+
+def test_a_code_is_never_registered_over_a_personal_field(registered_fields):
+    redact.register_fields(codes=["bsn", "Onderwijs_Nummer"])
+    assert "bsn" not in redact.CODE_FIELDS and "onderwijsnummer" not in redact.CODE_FIELDS
