@@ -40,7 +40,10 @@ def _engine(ctx: click.Context, only: list[str] | None = None):
 
         files = {"catalog.yaml"}
         for ref in only:
-            files |= interface_files(project, project.interface(ref))
+            broken = _broken_file(project, ref)
+            # an interface whose own file is invalid was not loaded: its file's problems are the
+            # answer, not "unknown interface"
+            files |= {broken} if broken else interface_files(project, project.interface(ref))
         problems = [d for d in problems if d.file in files or d.file.startswith("mappings/valuemaps")]
     if problems:
         raise DefinitionError(sorted(problems))
@@ -409,6 +412,15 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool, only: st
     configure(json_lines=True, level="DEBUG" if ctx.obj.get("debug") else "INFO")
     Daemon(engine, host=host, port=port, scheduler=not no_scheduler, invalid=invalid, watch=watch,
            only=set(engine.project.interfaces) if refs else None).serve()
+
+
+def _broken_file(project, ref: str) -> str | None:
+    """The file (relative to the project) of interface ``ref`` when it is listed but not loaded."""
+    text = str(ref)
+    for iid, path in project.interface_paths.items():
+        if text in (str(iid), f"{iid:02d}", path.stem) and iid not in project.interfaces:
+            return str(path.relative_to(project.root))
+    return None
 
 
 def _serve_engine(ctx: click.Context, refs: list[str] | None, strict: bool):

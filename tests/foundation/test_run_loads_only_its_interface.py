@@ -61,3 +61,17 @@ def test_run_by_file_stem_loads_that_interface_and_its_mappings(monkeypatch, bro
     assert {"mappings/eckid-aanvraag.yaml", "mappings/eckid-terugschrijven.yaml"} <= set(read)
     # 13 uses the broken mapping itself: the run is stopped with that file's diagnostic
     assert {d.file for d in project.diagnostics} == {"mappings/eckid-vervangen.yaml"}
+
+
+@pytest.mark.parametrize("ref", ["26", "26-toetsresultaten"])
+def test_running_an_interface_whose_own_file_is_broken_names_that_files_problem(broken, ref):
+    """Not "unknown interface '26'": the interface is there, its file is wrong, and the user is told where."""
+    from click.testing import CliRunner
+
+    from runtime.cli import main
+
+    result = CliRunner().invoke(main, ["--project", str(broken), "run", ref])
+    assert result.exit_code != 0
+    assert "unknown interface" not in result.output
+    assert result.output.startswith("interfaces/26-toetsresultaten.yaml:3:1: not valid YAML"), result.output
+    assert "1 problem in the definitions" in result.output
