@@ -146,18 +146,10 @@ from tests.sis.conftest import _templates, store  # noqa: E402,F401 - the SIS st
 def test_raising_the_hours_of_a_recorded_absence_makes_the_report_it_now_calls_for(store) -> None:  # noqa: F811
     # an attendance officer corrects 2 hours to 6: that alone can reach the 16 hours. The rule is
     # installed afresh here (the store's template was made with the rule as it was at session start)
-    import sqlalchemy as sa
-
-    from runtime.sis import verzuim
     from tests.sis import test_sis_verzuim as rule
+    from tests.sis.test_kills_verzuim import _reinstall
 
-    engine = sa.create_engine(store.url)
-    try:
-        with engine.begin() as connection:
-            verzuim.remove(connection)
-            verzuim.install(connection)
-    finally:
-        engine.dispose()
+    _reinstall(store)
     rule.add_student(store, "S1")
     rule.absent_days(store, "S1", rule.WEEK_1[:3])  # 12 hours
     rule.absent(store, "A-S1-x", "S1", rule.WEEK_1[3], 2.0)  # 14 hours
