@@ -6,7 +6,6 @@ dropped afterwards; without a server on 127.0.0.1:5432 the postgres half skips, 
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -20,13 +19,8 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if sys.path[0] != _ROOT:
     sys.path.insert(0, _ROOT)
 
-PG_ADMIN = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def pg_admin():
-    import psycopg
-
-    return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+PG_ADMIN = pgdb.ADMIN
+pg_admin = pgdb.admin  # an autocommit connection to the server's maintenance database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -19,7 +19,7 @@ import pytest
 
 from tests import pgdb
 
-PG_ADMIN = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = pgdb.ADMIN
 SEED_STUDENTS = 300
 SEED = 5
 
@@ -59,12 +59,6 @@ def _conninfo(dbname: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
 
 
-def _pg_admin():  # noqa: ANN202
-    import psycopg
-
-    return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-
-
 class _Templates:
     def __init__(self, tmp_root) -> None:  # noqa: ANN001
         self.tmp_root = tmp_root
@@ -93,7 +87,7 @@ class _Templates:
             from runtime.sis.seed import seed_store
 
             name = f"{self.pg_prefix}_tpl_{kind}"
-            with _pg_admin() as admin:
+            with pgdb.admin() as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
                 admin.execute(f'CREATE DATABASE "{name}"')
             self.pg_created.append(name)
@@ -124,19 +118,6 @@ def _templates(tmp_path_factory) -> Iterator[_Templates]:  # noqa: ANN001
     templates.drop_all()
 
 
-_pg_available: bool | None = None
-
-
-def _postgres_available() -> bool:
-    global _pg_available
-    if _pg_available is None:
-        try:
-            with _pg_admin():
-                _pg_available = True
-        except Exception:  # noqa: BLE001 - any failure means: no server to test against
-            _pg_available = False
-    return _pg_available
-
 
 ENGINES = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
 
@@ -148,11 +129,11 @@ def _make_store(request, templates: _Templates, kind: str, tmp_path) -> Iterator
         shutil.copyfile(templates.sqlite_template(kind), path)
         yield Store(url=f"sqlite:///{path}", engine_name="sqlite", path=path)
         return
-    if not _postgres_available():
+    if not pgdb.available():
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (set KOPPEL_TEST_PG)")
     template = templates.pg_template(kind)
     name = f"{templates.pg_prefix}_{uuid.uuid4().hex[:10]}"
-    with _pg_admin() as admin:
+    with pgdb.admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield Store(url="postgresql+psycopg://" + _conninfo(name).split("://", 1)[1], engine_name="postgresql", dbname=name)
