@@ -92,6 +92,15 @@ def fresh(prefix: str, template: str | None = None) -> Iterator[str]:
         yield made
 
 
+def state_url(engine: str, tmp_path, prefix: str) -> Iterator[str]:
+    """For a fixture parametrised over ``sqlite`` and ``postgresql``: a state database URL of
+    that engine (``yield from pgdb.state_url(request.param, tmp_path, "area")``)."""
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    yield from fresh(prefix)
+
+
 _pending: list[str] = []
 _failed: list[str] = []
 #: dropped together once this many wait: one checkpoint serves all the drops asked for at once

@@ -85,10 +85,7 @@ def test_tick_key_names_the_tick_being_run_not_the_moment_it_runs(make_engine):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def state_urls(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    yield from pgdb.fresh("claim")
+    yield from pgdb.state_url(request.param, tmp_path, "claim")
 
 
 def test_daemons_racing_for_one_tick_claim_it_exactly_once(state_urls):

@@ -41,7 +41,4 @@ def key_files(tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def state_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    yield from pgdb.fresh("state")
+    yield from pgdb.state_url(request.param, tmp_path, "state")
