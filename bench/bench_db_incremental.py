@@ -37,7 +37,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_db_replication import ADMIN, COLUMNS, INTERFACE, ROOT, command, make_sqlite, project_copy  # noqa: E402
+from bench_db_replication import (  # noqa: E402
+    COLUMNS,
+    INTERFACE,
+    ROOT,
+    command,
+    create_database,
+    drop_database,
+    make_sqlite,
+    project_copy,
+)
 
 WORK = re.compile(r"work (\d+\.\d+)|\((\d+\.\d+)s\)")
 
@@ -121,10 +130,7 @@ def main() -> None:
     import psycopg
 
     name = f"koppel_bench_incr_{os.getpid()}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    pg_url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    plain_url = pg_url.replace("+psycopg", "")
+    pg_url, plain_url = create_database(name)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
@@ -173,8 +179,7 @@ def main() -> None:
             print(f"  of which after start-up: koppel's run {kw:.2f}s against the script's work {pw:.2f}s: "
                   f"{kw / pw:.2f}x; start-up (the rest) koppel {k - kw:.2f}s, the script {p - pw:.2f}s")
     finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
 
 
 if __name__ == "__main__":

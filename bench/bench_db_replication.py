@@ -225,6 +225,23 @@ def dlt_command(python: str, sqlite_path: Path, plain_url: str, tmp: Path, run: 
     return seconds
 
 
+
+def create_database(name: str) -> tuple[str, str]:
+    """A fresh database on the benchmark's server: its SQLAlchemy URL and its plain libpq URL."""
+    import psycopg
+
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    pg_url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    return pg_url, pg_url.replace("+psycopg", "")
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -239,7 +256,6 @@ def main() -> None:
     peer = dlt_python(args.dlt_python)
     if args.per_record:
         os.environ["KOPPEL_BULK"] = "0"
-    import psycopg
     import sqlalchemy  # noqa: F401 - imported before freezing, as a daemon has it
     import plugins.db.source, plugins.db.target, runtime.engine  # noqa: F401,E401
     from runtime.project import load_project
@@ -258,10 +274,7 @@ def main() -> None:
         gc.freeze()
 
     name = f"koppel_bench_{os.getpid()}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    pg_url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    plain_url = pg_url.replace("+psycopg", "")
+    pg_url, plain_url = create_database(name)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
@@ -311,8 +324,7 @@ def main() -> None:
                   f"{args.rows / k:>12,.0f} rows/s  ({k:.2f}s, {path} path)")
             print(f"ratio koppel/plain : {p / k:.2f}  (target ≥ 0.70; load average {statistics.median(loads):.2f})")
     finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
 
 
 if __name__ == "__main__":
