@@ -76,13 +76,10 @@ def replay(engine, actor: Actor, selection: Selection, reason: str | None):
         results = dl.replay(ids=selection.ids)
     else:
         raise ActionRefused("select the dead letters to replay, or choose every one matching the filter")
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
+    outcome = audit.replay_outcome(results) or "nothing open matched"
     for iid in sorted({r.interface_id for r in results}) or [selection.interface_id]:  # type: ignore[list-item]
         ids = [r.id for r in results if r.interface_id == iid]
-        _record(engine, actor, "replay", iid, _subject(ids, selection), reason,
-                ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing open matched")
+        _record(engine, actor, "replay", iid, _subject(ids, selection), reason, outcome)
     return results
 
 
@@ -107,7 +104,7 @@ def discard(engine, actor: Actor, selection: Selection, reason: str | None) -> i
 
 
 def _subject(ids: list[int], selection: Selection) -> str:
-    listed = "dead letter(s) " + ", ".join(str(i) for i in ids[:50]) + (" ..." if len(ids) > 50 else "")
+    listed = audit.letters(ids)
     if not selection.every_matching:
         return listed
     parts = [f"interface {selection.interface_id}" if selection.interface_id is not None else None,

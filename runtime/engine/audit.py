@@ -92,6 +92,19 @@ def run_outcome(summary) -> str:
             + (f" ({summary.message})" if summary.message else ""))
 
 
+def letters(ids: list[int]) -> str:
+    """The dead letters an action touched, as the trail's subject (the first 50 named)."""
+    return "dead letter(s) " + ", ".join(str(i) for i in ids[:50]) + (" ..." if len(ids) > 50 else "")
+
+
+def replay_outcome(results) -> str:
+    """A replay's results as the trail keeps them: how many ended how ("1 delivered, 2 failed")."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
 def entries(store, *, limit: int = 100, action: str | None = None, actor: str | None = None,
             interface_id: int | None = None, since: dt.datetime | None = None) -> list[dict]:
     """Newest first."""

@@ -307,10 +307,6 @@ def dl_show(ctx, dead_id) -> None:
     click.echo(json.dumps(letter, default=str, indent=2, ensure_ascii=False))
 
 
-def _letters(ids: list[int]) -> str:
-    return "dead letter(s) " + ", ".join(str(i) for i in ids[:50]) + (" ..." if len(ids) > 50 else "")
-
-
 def _replay_scope(ctx, ids, interface) -> list[str] | None:
     """The interfaces a replay needs valid: the one named, or those of the letters given."""
     if interface:
@@ -337,6 +333,7 @@ def _replay_scope(ctx, ids, interface) -> list[str] | None:
 def dl_replay(ctx, ids, interface, since, error_class, everything, force, reason, actor) -> None:
     """Send dead letters again through the current mapping (by id, by filter, or --all), several
     letters of one record as one: its newest state, in source order."""
+    from runtime.engine import audit
     from runtime.engine.deadletters import DeadLetters
 
     if not ids and not (interface or since or error_class or everything):
@@ -347,11 +344,8 @@ def dl_replay(ctx, ids, interface, since, error_class, everything, force, reason
                                              since=_since(since), error_class=error_class, force=force)
         for iid in sorted({r.interface_id for r in results}):
             mine = [r for r in results if r.interface_id == iid]
-            counts: dict[str, int] = {}
-            for r in mine:
-                counts[r.status] = counts.get(r.status, 0) + 1
-            _audit(engine, actor, "replay", iid, _letters([r.id for r in mine]), reason,
-                   ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + (" (forced)" if force else ""))
+            _audit(engine, actor, "replay", iid, audit.letters([r.id for r in mine]), reason,
+                   audit.replay_outcome(mine) + (" (forced)" if force else ""))
     finally:
         engine.close()
     for r in results:
@@ -369,6 +363,7 @@ def dl_replay(ctx, ids, interface, since, error_class, everything, force, reason
 @click.pass_context
 def dl_discard(ctx, ids, interface, since, error_class, reason, actor) -> None:
     """Close dead letters without sending them (recorded in the audit trail)."""
+    from runtime.engine import audit
     from runtime.engine.deadletters import DeadLetters
 
     if not ids and not (interface or since or error_class):
@@ -383,7 +378,7 @@ def dl_discard(ctx, ids, interface, since, error_class, reason, actor) -> None:
         n = dl.discard(list(ids), reason)
         for iid in sorted({d["interface_id"] for d in letters}):
             mine = [d["id"] for d in letters if d["interface_id"] == iid]
-            _audit(engine, actor, "discard", iid, _letters(mine), reason, f"{len(mine)} discarded")
+            _audit(engine, actor, "discard", iid, audit.letters(mine), reason, f"{len(mine)} discarded")
     finally:
         engine.close()
     click.echo(f"discarded {n} dead letter(s)")
