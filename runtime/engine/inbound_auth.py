@@ -15,7 +15,13 @@ Standard Webhooks is Koppel's own scheme (``webhook-id``, ``webhook-timestamp``,
 ``webhook-signature``; verified by the ``standardwebhooks`` package). Where a vendor defines its
 own scheme Koppel keeps it: Signhost's postbacks carry a checksum, no timestamp and no id, so a
 repeat is recognised by the SHA-256 of its exact bytes (Signhost sends a new postback, with other
-bytes, for every change, also when the transaction's status stays the same).
+bytes, for every change, also when the transaction's status stays the same). A partner's plain
+HMAC is treated the same way: the signature covers the exact bytes and nothing else, so a
+captured call can only be sent again byte for byte, and those bytes are its id. A repeat is
+stored once while its id is kept (a week, runtime/engine/inbound/replay.py); a scheme without a
+timestamp cannot refuse a replay older than that, which is why Koppel's own scheme is Standard
+Webhooks. Header-only credentials (bearer, basic, API key) sign nothing: a repeat of their body
+cannot be told from a new call, and ``message_id`` stays None.
 
 Secrets are resolved once when the server starts (and so registered for masking). Every check
 compares in constant time. A failed check answers 401 without saying what was wrong.
@@ -70,7 +76,8 @@ class HeaderCredential(Verifier):
 
 
 class HmacSignature(Verifier):
-    """A partner's plain HMAC over the raw body, in one header (no timestamp, no id)."""
+    """A partner's plain HMAC over the raw body, in one header (no timestamp, no id): a repeat is
+    known by the SHA-256 of the signed bytes."""
 
     def __init__(self, secret: bytes, algorithm: str, header: str, prefix: str) -> None:
         self.secret, self.algorithm, self.header, self.prefix = secret, getattr(hashlib, algorithm), header, prefix
@@ -83,6 +90,9 @@ class HmacSignature(Verifier):
         given = headers.get(self.header)
         return given is not None and hmac.compare_digest(given.strip().lower().encode(),
                                                          (self.prefix + digest).lower().encode())
+
+    def message_id(self, headers: Headers, body: bytes) -> str | None:
+        return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 class StandardWebhooks(Verifier):

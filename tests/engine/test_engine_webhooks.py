@@ -42,6 +42,10 @@ def test_a_partners_own_hmac_signed_json_is_stored_then_delivered(make_engine, w
     r = client.post("/hooks/aanmelding", content=body, headers={"X-Signature": sig})
     assert r.status_code == 202 and r.json() == {"accepted": 2}
     assert woken == [6]
+    # a captured call sent again byte for byte: answered, not stored a second time
+    again = client.post("/hooks/aanmelding", content=body, headers={"X-Signature": sig})
+    assert (again.status_code, again.json()) == (200, {"accepted": 0, "repeated": True})
+    assert woken == [6]
     # stored before the answer: the rows are in the inbox now
     assert [row["key"] for row in engine.store.inbox_after(6, 0, 10)] == ["A1", "A2"]
 
