@@ -10,6 +10,7 @@ there, and the tests that need the specs skip in the same situation.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from runtime import paths
@@ -57,7 +58,81 @@ def _check_target(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
         problems.append(((field,), f"{field} needs openapi: the document to look it up in"))
     if spec.openapi:
         problems.extend(_check_openapi(spec, ctx))
+    if spec.download:
+        problems.extend(_check_download(spec, ctx))
     return problems
+
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+def _check_download(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
+    """Names of the downloads differ; ``each`` names a list the target's mapping outputs, and the
+    ``to`` and path placeholders of a download are fields of what they are read in (the element of
+    that list, over the record; the record without ``each``). Only plain names are checked, and
+    only when the target names its own mapping: an expression or the interface's mapping is left
+    to the run."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, download in enumerate(spec.download or []):
+        if download.name in seen:
+            problems.append((("download", i, "name"), f"two downloads are named '{download.name}': the write-back "
+                             "would see only one of them"))
+        seen.add(download.name)
+    output = _mapping_output(spec, ctx)
+    if output is None:
+        return problems
+    top = {str(k): v for k, v in output.items()}
+    for i, download in enumerate(spec.download or []):
+        fields, where = set(top), f"the output of mapping {spec.mapping}"
+        if download.each is not None:
+            if not _PLAIN.match(download.each):
+                continue
+            if download.each not in top:
+                problems.append((("download", i, "each"),
+                                 f"'{download.each}' is not a field of {where}{_hint(download.each, top)}"))
+                continue
+            element = _element_fields(top[download.each])
+            if element is None:
+                problems.append((("download", i, "each"), f"'{download.each}' in mapping {spec.mapping} is not a list "
+                                 "(a field with each: and output:)"))
+                continue
+            fields, where = set(element) | fields, f"an element of '{download.each}' nor of {where}"
+        if _PLAIN.match(download.to) and download.to not in fields:
+            problems.append((("download", i, "to"), f"'{download.to}' is not a field of {where}{_hint(download.to, fields)}"))
+        for name in _PLACEHOLDER.findall(download.path):
+            if _PLAIN.match(name) and name not in fields:
+                problems.append((("download", i, "path"), f"{{{name}}} is not a field of {where}{_hint(name, fields)}"))
+    return problems
+
+
+def _mapping_output(spec: RestTarget, ctx: PluginContext) -> dict | None:
+    from runtime.yamlsource import YamlProblem, load_file
+
+    if not spec.mapping:
+        return None
+    path = ctx.project_root / "mappings" / f"{spec.mapping}.yaml"
+    if not path.is_file():
+        return None  # said by the mapping checks
+    try:
+        data = load_file(path).data
+    except YamlProblem:
+        return None  # said by the mapping checks
+    output = data.get("output") if isinstance(data, dict) else None
+    return output if isinstance(output, dict) else None
+
+
+def _element_fields(node: Any) -> list[str] | None:
+    """The fields of one element of a list the mapping outputs (``{each, output}``), or None."""
+    if isinstance(node, dict) and "each" in node and isinstance(node.get("output"), dict):
+        return [str(k) for k in node["output"]]
+    return None
+
+
+def _hint(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _check_openapi(spec: RestTarget, ctx: PluginContext) -> list[Problem]:

@@ -1,11 +1,21 @@
 """``RestDownloadTarget``: fetch files from an HTTP API into the SIS's document folder.
 
 A rest target with ``download:`` (instead of ``path`` or ``steps``) GETs each listed file per
-record and writes it to ``${documents}`` (``KOPPEL_DOCUMENTS_DIR``) under the name its ``to``
-expression gives, through a temporary file and a rename: a reader (interface 19's DMS upload)
+record (a download with ``each: <list>`` one file per element of that list in the payload, its
+path and name read in the element) and writes it to ``${documents}`` (``KOPPEL_DOCUMENTS_DIR``)
+under the name its ``to`` expression gives, through a temporary file and a rename: a reader (interface 19's DMS upload)
 never sees half a file, and a repeated delivery (at least once) overwrites the same bytes. The
 Outcome's ``response`` is ``{<name>: {file_name, sha256, bytes}}`` for the write-back, which
-updates the document row (interface 14: the signed PDF and Signhost's receipt).
+updates the document row (interface 14: the signed PDF and Signhost's receipt); for a download
+with ``each`` it is ``{<name>: [{file_name, sha256, bytes, item: <the element>}, ...]}`` in the
+list's order, so the write-back can name each element's row (interface 10: every document of an
+Intergrip dossier).
+
+A record's files are all fetched before any is written: one that fails (of N) leaves none of that
+record's files written and no answer for the write-back, so nothing half-fetched is listed; the
+error names the file (``download <name> 2 of 3: GET /documenten/<id>``), a 4xx is that record's
+dead letter, a 5xx or timeout a transient error and the whole record is fetched again. A file
+fetched twice has the same name (its ``to``), so a retry or replay overwrites it with itself.
 
 A file name that would leave the folder (``..``, a slash) is that record's error, as is an
 answer of another content type. Errors of the calls are those of ``RestClient.send``: 4xx for
@@ -17,19 +27,19 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from runtime import paths
+from runtime import paths, redact
 from runtime.errors import ConfigError, KoppelError, RecordError
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
 from . import fields
 from .client import OwnsRestClient, RestClient
 from .lookup import compile_lookup
-from .spec import RestTarget
+from .spec import Download, RestTarget
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -81,7 +91,8 @@ class RestDownloadTarget(OwnsRestClient, Target):
         self.spec, self.ctx = spec, ctx
         self.client: RestClient | None = None
         self.folder = paths.documents_dir(ctx.project_root)
-        self._names = [(d, compile_lookup(d.to)) for d in spec.download or []]
+        self._names = [(d, compile_lookup(d.to), compile_lookup(d.each) if d.each else None)
+                       for d in spec.download or []]
 
     def write(self, items: Sequence[Item]) -> list[Outcome]:
         self.open()
@@ -97,40 +108,74 @@ class RestDownloadTarget(OwnsRestClient, Target):
                 outcomes.append(Outcome(error=exc))
         return outcomes
 
+    def _files(self, payload: dict[str, Any]) -> Iterator[tuple[Download, str, dict[str, Any], Any]]:
+        """(download, label, what its path and name are read in, the element or None) of every
+        file of one record, in order: a plain download once, one with ``each`` per element."""
+        for download, _name_of, elements_of in self._names:
+            if elements_of is None:
+                yield download, f"download {download.name}", payload, None
+                continue
+            elements = elements_of(payload)
+            if elements is None:
+                continue  # nothing listed: nothing to fetch
+            if not isinstance(elements, list):
+                raise RecordError(f"download {download.name}: '{download.each}' must give a list, not "
+                                  f"{type(elements).__name__}", path=download.each, code="each")
+            for index, element in enumerate(elements):
+                label = f"download {download.name} {index + 1} of {len(elements)}"
+                if not isinstance(element, dict):
+                    raise RecordError(f"{label}: each element of '{download.each}' must be an object",
+                                      path=f"{download.each}[{index}]", code="each")
+                yield download, label, {**payload, **element}, element
+
     def _fetch(self, item: Item) -> Outcome:
         if not isinstance(item.payload, dict):
             raise RecordError("the mapped payload of a download must be an object", code="payload")
         assert self.client is not None
-        fetched: list[tuple[Any, str, bytes]] = []
-        for download, name_of in self._names:  # every file first, then write: all or nothing per record
-            file_name = name_of(item.payload)
+        names = {d.name: name_of for d, name_of, _ in self._names}
+        fetched: list[tuple[Download, str, bytes, Any]] = []
+        # every file first, then write: all or nothing per record (a failed one of N writes none)
+        for download, label, view, element in self._files(item.payload):
+            file_name = names[download.name](view)
             if not isinstance(file_name, str) or not _SAFE_NAME.match(file_name) or ".." in file_name:
-                raise RecordError(f"download {download.name}: '{download.to}' must give a plain file name", code="file-name")
-            url = self.client.url(_fill(download.path, item.payload))
-            response = self.client.send("GET", url, headers={"Accept": download.content_type})
+                raise RecordError(f"{label}: '{download.to}' must give a plain file name", code="file-name")
+            if any(name == file_name for _, name, _, _ in fetched):
+                raise RecordError(f"{label}: '{download.to}' gives {file_name} for two files of this record",
+                                  code="file-name")
+            path = _fill(download.path, view)
+            what = redact.text(f"{label}: GET {path}")  # names the file (the document), never a value it hides
+            response = self.client.send("GET", self.client.url(path), headers={"Accept": download.content_type}, what=what)
             kind = response.headers.get("content-type", "").split(";")[0].strip()
             if kind != download.content_type:
-                raise RecordError(f"download {download.name}: the answer is {kind or 'untyped'}, not {download.content_type}",
+                raise RecordError(f"{what}: the answer is {kind or 'untyped'}, not {download.content_type}",
                                   code="content-type")
-            fetched.append((download, file_name, response.content))
-        response_body: dict[str, Any] = {}
-        for download, file_name, data in fetched:
+            fetched.append((download, file_name, response.content, element))
+        response_body: dict[str, Any] = {d.name: [] for d, _, _ in self._names if d.each}
+        for download, file_name, data, element in fetched:
             _write_atomically(self.folder / file_name, data)
-            response_body[download.name] = {"file_name": file_name, "sha256": hashlib.sha256(data).hexdigest(),
-                                            "bytes": len(data)}
+            described = {"file_name": file_name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            if download.each:
+                response_body[download.name].append({**described, "item": element})
+            else:
+                response_body[download.name] = described
         first = fetched[0][1] if fetched else None
         return Outcome(reference=first, response=response_body)
 
     def render(self, item: Item) -> str:
+        payload = item.payload if isinstance(item.payload, dict) else {}
         lines = []
-        for download, name_of in self._names:
-            payload = item.payload if isinstance(item.payload, dict) else {}
+        try:
+            files = list(self._files(payload))
+        except RecordError as exc:
+            return f"download: {exc}"
+        names = {d.name: name_of for d, name_of, _ in self._names}
+        for download, _label, view, _element in files:
             try:
-                path = _fill(download.path, payload)
+                path = _fill(download.path, view)
             except RecordError as exc:
                 path = f"{download.path}  ({exc})"
-            lines.append(f"GET {path}  → ${{documents}}/{name_of(payload)}")
-        return "\n".join(lines)
+            lines.append(f"GET {path}  → ${{documents}}/{names[download.name](view)}")
+        return "\n".join(lines) if lines else "(no file to fetch)"
 
 
 def _fill(template: str, payload: dict[str, Any]) -> str:

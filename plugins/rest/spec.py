@@ -108,10 +108,19 @@ class Attachment(Model):
 
 class Download(Model):
     """One file fetched from the API and stored in the SIS's document folder (Signhost's signed
-    PDF and receipt). Written under a temporary name and renamed, so a reader never sees half a file."""
+    PDF and receipt), or with ``each`` one file per element of a list in the payload (Intergrip's
+    documents of a dossier, however many). Written under a temporary name and renamed, so a reader
+    never sees half a file."""
 
-    path: str = Field(description="Path; {name} is filled from the payload, e.g. /transaction/{sign_transaction_id}/file/{file_id}.")
-    to: Expression = Field(description="JMESPath to the file name to write in ${documents} (KOPPEL_DOCUMENTS_DIR).")
+    each: Expression | None = Field(
+        None, description="JMESPath to a list in the payload: one file per element. path and to are then "
+        "read in the element (over the payload's own fields); the write-back sees "
+        "{<name>: [{file_name, sha256, bytes, item: <the element>}, ...]} in the list's order.",
+    )
+    path: str = Field(description="Path; {name} is filled from the payload (with each: the element), "
+                      "e.g. /transaction/{sign_transaction_id}/file/{file_id}.")
+    to: Expression = Field(description="JMESPath to the file name to write in ${documents} (KOPPEL_DOCUMENTS_DIR); "
+                           "with each: in the element.")
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Key of this file in the answer given to the write-back.")
     content_type: str = Field("application/pdf", description="What the answer must be; anything else is refused.")
 
@@ -131,7 +140,7 @@ class RestTarget(TargetSpecBase):
     download: list[Download] | None = Field(
         None,
         description="Instead of method and path: GET each file and store it in the SIS's document folder; "
-        "the write-back sees {<name>: {file_name, sha256, bytes}} per file.",
+        "the write-back sees {<name>: {file_name, sha256, bytes}} per file (a list of them for a download with each).",
     )
     body: Literal["json", "xml", "form"] = "json"
     batch: int | None = Field(None, ge=1, description="Send up to this many records as one JSON array.")
