@@ -7,7 +7,7 @@ import datetime as dt
 import re
 
 import pytest
-from standin_helpers import bearer, client, secret, xedule_headers
+from standin_helpers import bearer, client, fault, secret, xedule_headers
 
 from runtime.redact import elfproef
 
@@ -57,11 +57,39 @@ def test_intergrip_dossiers_name_the_student_by_bsn_and_the_school_by_brin(sandb
     assert pages >= 2 and dossiers and all(elfproef(d["bsn"]) for d in dossiers)
     assert all("aanmeldId" not in d and d["brinMbo"] == "30RR" for d in dossiers)  # Intergrip has no aanmeldId
     assert all(re.fullmatch(r"IG-\d{6}", d["dossierId"]) for d in dossiers)
-    kinds = {doc["soort"] for doc in dossiers[0]["documenten"]}
-    assert kinds == {"doorstroomdossier", "lob"}
-    pdf = client.get(dossiers[0]["documenten"][0]["url"], headers=headers)
-    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    # each dossier: its doorstroomdossier first, then none, one or more LOB documents (up to three)
+    for d in dossiers:
+        kinds = [doc["soort"] for doc in d["documenten"]]
+        assert kinds[0] == "doorstroomdossier" and set(kinds[1:]) <= {"lob"} and len(kinds) <= 4
+        assert [doc["documentId"] for doc in d["documenten"]] == [
+            f"{d['dossierId']}-dd", *(f"{d['dossierId']}-lob{n}" for n in range(1, len(kinds)))]
+    assert {len(d["documenten"]) - 1 for d in dossiers} == {0, 1, 2, 3}
+    for doc in (d["documenten"][-1] for d in dossiers[:4]):  # a LOB document opens as well as the dossier
+        pdf = client.get(doc["url"], headers=headers)
+        assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
     assert client.get(dossiers[0]["documenten"][0]["url"]).status_code == 401  # the bearer is needed here too
+
+
+def test_intergrip_refuses_a_document_that_is_unknown_another_schools_or_gone(sandbox):
+    from sandbox.rest import intergrip
+
+    base, headers = sandbox.url("intergrip"), bearer("intergrip-token")
+    listed = client.get(f"{base}/doorstroomdossiers", headers=headers, params={"brin": "30RR"}).json()["items"]
+    ours = listed[0]["documenten"][0]["documentId"]
+    assert client.get(f"{base}/documenten/{ours}", headers=headers).status_code == 200
+    unknown = client.get(f"{base}/documenten/IG-999999-dd", headers=headers)
+    assert unknown.status_code == 404 and unknown.json()["title"] == "no such document"
+    # IG-000001 is the dossier of an applicant towards another mbo school: never listed for 30RR
+    assert "IG-000001" not in {d["dossierId"] for d in listed} and intergrip.OTHER_BRIN != "30RR"
+    other = client.get(f"{base}/documenten/IG-000001-dd", headers=headers)
+    assert other.status_code == 403 and "another school" in other.json()["title"]
+    assert client.get(f"{base}/documenten/IG-000001-dd").status_code == 401  # no bearer: 401 before anything
+    # a queued reject is a 404 for the document its match names, the others still open
+    fault(sandbox, "intergrip", mode="reject", match=f"/documenten/{ours}", times=-1)
+    assert client.get(f"{base}/documenten/{ours}", headers=headers).status_code == 404
+    assert client.get(f"{base}/documenten/{listed[1]['documenten'][0]['documentId']}", headers=headers).status_code == 200
+    refused = [i for i in sandbox.context("intergrip").received.items if i["kind"] == "refused"]
+    assert [r["body"].get("documentId") for r in refused] == ["IG-999999-dd", "IG-000001-dd"]
 
 
 @pytest.mark.parametrize("params, status", [({}, 400), ({"brin": "99XX"}, 403)])
