@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.composer import Composer, ComposerError
+from yaml.composer import ComposerError
 from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.resolver import Resolver
@@ -221,22 +221,83 @@ class _BoundedLoader(_Bounds, yaml.SafeLoader):
         _Bounds.__init__(self)
 
 
+class _OutOfBounds(yaml.YAMLError):
+    """libyaml composed a document beyond the limits: the Python loader composes it again, to
+    stop at the first place beyond them with its own message and mark."""
+
+
+def _bounded_count(root: yaml.Node) -> int:
+    """The values written in a composed document (nodes and alias uses, as ``_Bounds`` counts
+    them); _OutOfBounds if it nests deeper than MAX_DEPTH or uses more than MAX_ALIASES aliases.
+
+    Walked without recursion, each node once: a node met again is an alias use (libyaml's
+    composer shares the anchored node), counted but not entered, so cycles end too."""
+    seen = {id(root)}
+    stack = [(root, 1)]
+    written = 1
+    aliases = 0
+    while stack:
+        node, depth = stack.pop()
+        value = node.value
+        if type(value) is not list or not value:
+            continue
+        children = [part for pair in value for part in pair] if type(node) is yaml.MappingNode else value
+        written += len(children)
+        depth += 1
+        for child in children:
+            if id(child) in seen:
+                aliases += 1
+                if aliases > MAX_ALIASES or depth > MAX_DEPTH:
+                    raise _OutOfBounds()
+            elif type(child.value) is list:  # a collection: its children are one level deeper
+                if depth > MAX_DEPTH:
+                    raise _OutOfBounds()
+                seen.add(id(child))
+                stack.append((child, depth))
+            else:
+                if depth > MAX_DEPTH:
+                    raise _OutOfBounds()
+                seen.add(id(child))
+    return written
+
+
 if _CParser is not None:
 
-    class _FastLoader(_Bounds, Composer, _CParser, SafeConstructor, Resolver):  # type: ignore[misc, valid-type]
-        """libyaml's scanner and parser (~8x faster) under the Python composer: the events carry
-        the same marks (line, column), and composing in Python keeps the depth and alias limits
-        (libyaml's own composer would recurse in C without a bound)."""
+    class _FastLoader(_CParser, Resolver):  # type: ignore[misc, valid-type]
+        """libyaml's scanner, parser and composer (~20x faster than PyYAML's Python ones), with
+        the same marks (line, column) on every node. The limits are checked on the composed
+        graph, without recursion; a document beyond them, or one libyaml refuses, is composed
+        again by ``_BoundedLoader``, so the diagnostic is the one it gives. libyaml's own
+        composer recurses in C, which is safe because its scanner refuses more than 1000 levels
+        of nesting (``_LIBYAML_NESTS_BOUNDED`` checks that this libyaml does)."""
 
         def __init__(self, stream: str) -> None:
             _CParser.__init__(self, stream)
-            Composer.__init__(self)
-            SafeConstructor.__init__(self)
             Resolver.__init__(self)
-            _Bounds.__init__(self)
+            self.nodes = 0
+
+        def get_single_node(self) -> yaml.Node | None:
+            node = _CParser.get_single_node(self)
+            if node is not None:
+                self.nodes = _bounded_count(node)
+            return node
+
+    def _libyaml_nests_bounded() -> bool:
+        """Whether this libyaml refuses deep nesting itself (0.2.5 does, at 1000 levels): else
+        its recursive composer could exhaust the C stack on a hostile file."""
+        loader = _CParser("[" * 2000)
+        try:
+            loader.get_single_node()
+        except yaml.YAMLError as exc:
+            return "nesting depth" in str(exc)
+        finally:
+            loader.dispose()
+        return False  # pragma: no cover - an older libyaml
+
+    _LIBYAML_NESTS_BOUNDED = _libyaml_nests_bounded()
 
 
-_FAST: type | None = _FastLoader if _CParser is not None else None
+_FAST: type | None = _FastLoader if _CParser is not None and _LIBYAML_NESTS_BOUNDED else None
 
 
 def _compose(text: str, loader_class: type | None = None) -> tuple[yaml.Node | None, int]:
@@ -289,6 +350,13 @@ def load_text(text: str, name: str = "<string>") -> Located:
 
 
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_STR = "tag:yaml.org,2002:str"
+#: the safe scalar tags, constructed directly (construct_object's bookkeeping is for collections
+#: and would keep every scalar of the document in a dict); any other tag goes through it
+_SCALAR_CONSTRUCTORS = {
+    tag: SafeConstructor.yaml_constructors[tag]
+    for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+}
 
 
 class _Builder:
@@ -314,6 +382,11 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         try:
+            if node.tag == _STR:
+                return node.value  # what SafeConstructor's construct_yaml_str gives
+            construct = _SCALAR_CONSTRUCTORS.get(node.tag) if isinstance(node, yaml.ScalarNode) else None
+            if construct is not None:
+                return construct(self.constructor, node)
             return self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             line, col = node.start_mark.line + 1, node.start_mark.column + 1

@@ -84,3 +84,53 @@ def test_any_text_fails_or_loads_the_same(text):
     # what both load is the same; what both refuse is worded the same; libyaml may load a few
     # odd texts PyYAML refuses (``>#``, a tab after ``key:``): YAML 1.1 allows them
     _same(text, lenient=True)
+
+
+# libyaml composes the document in C; the limits are then checked on the composed graph. At each
+# limit and one past it, the verdict (and the diagnostic, from the Python loader) must be the same.
+_AT_THE_LIMITS = {
+    "64 levels": "a: " + "[" * 63 + "]" * 63,
+    "65 levels": "a: " + "[" * 64 + "]" * 64,
+    "65 block levels": "a:" + "".join("\n" + " " * i + "b:" for i in range(1, 64)) + " 1\n",
+    "64 block levels": "a:" + "".join("\n" + " " * i + "b:" for i in range(1, 63)) + " 1\n",
+    "1000 aliases": "a: &a 1\nb: [" + ", ".join(["*a"] * 1000) + "]\n",
+    "1001 aliases": "a: &a 1\nb: [" + ", ".join(["*a"] * 1001) + "]\n",
+    "an alias one level too deep": "a: &a 1\nb: " + "[" * 63 + "*a" + "]" * 63,
+    "an alias at the deepest level": "a: &a 1\nb: " + "[" * 62 + "*a" + "]" * 62,
+    "an aliased collection": "a: &a {x: [1, 2]}\nb: [*a, *a, {c: *a}]\n",
+    "an alias of its own ancestor": "a: &a [1, *a]\n",
+    "merge keys": "base: &b {x: 1, y: 2}\nc: {<<: *b, z: 3}\nd:\n  <<: [*b, {w: 4}]\n",
+    "aliases expanding past the budget": "a: &a [" + ", ".join(["x"] * 100) + "]\n"
+    + "b: &b [" + ", ".join(["*a"] * 100) + "]\n" + "c: [" + ", ".join(["*b"] * 11) + "]\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_AT_THE_LIMITS))
+def test_the_limits_agree_at_their_edges(name):
+    _same(_AT_THE_LIMITS[name])
+
+
+@pytest.mark.parametrize("name", sorted(_AT_THE_LIMITS))
+def test_both_count_the_same_values_written(name):
+    # the expansion budget is these values + MAX_EXPANDED: both loaders must count alike
+    text = _AT_THE_LIMITS[name]
+    try:
+        slow = yamlsource._compose(text, yamlsource._BoundedLoader)[1]
+    except Exception:  # noqa: BLE001 - beyond the limits: the fast loader refuses too
+        with pytest.raises(yamlsource._OutOfBounds):
+            yamlsource._compose(text, yamlsource._FastLoader)
+        return
+    assert yamlsource._compose(text, yamlsource._FastLoader)[1] == slow
+
+
+def test_libyaml_refuses_deep_nesting_itself():
+    # what makes its recursive C composer safe on a hostile file
+    assert yamlsource._LIBYAML_NESTS_BOUNDED
+    with pytest.raises(Exception, match="nesting depth"):
+        yamlsource._compose("[" * 5000, yamlsource._FastLoader)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_shipped_file_counts_the_same(path):
+    text = path.read_text(encoding="utf-8")
+    assert yamlsource._compose(text, yamlsource._FastLoader)[1] == yamlsource._compose(text, yamlsource._BoundedLoader)[1]
