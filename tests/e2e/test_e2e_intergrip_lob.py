@@ -200,3 +200,15 @@ def test_replaying_the_404_once_the_document_is_back_gives_every_row_of_the_doss
     rows = lob.rows(f"document_id LIKE '{THREE_LOB}-%'")
     assert len(rows) == 4
     assert_every_file_opens(lob, rows)  # and every row names its file
+
+
+def test_dry_run_shows_one_get_per_document_of_the_dossier_and_no_bsn(lob) -> None:
+    from runtime.engine.dryrun import dry_run
+
+    listed, bsns = lob.listed(), lob.bsns()
+    items = [i for i in dry_run(lob.engine, 10, from_start=True) if i.status == "send"]
+    shown = {i.source_key: i.rendered for i in items if i.rendered and i.rendered.startswith("GET ")}  # the download target
+    assert shown[THREE_LOB].splitlines() == [f"GET /documenten/{d}  → ${{documents}}/{d}.pdf" for d in listed[THREE_LOB]]
+    assert shown[NO_LOB].splitlines() == [f"GET /documenten/{NO_LOB}-dd  → ${{documents}}/{NO_LOB}-dd.pdf"]
+    assert not [b for b in bsns for text in shown.values() if b in text]
+    assert lob.fetched() == [] and lob.rows("sha256 IS NOT NULL") == {}  # nothing fetched, nothing written
