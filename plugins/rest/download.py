@@ -108,12 +108,12 @@ class RestDownloadTarget(OwnsRestClient, Target):
                 outcomes.append(Outcome(error=exc))
         return outcomes
 
-    def _files(self, payload: dict[str, Any]) -> Iterator[tuple[Download, str, dict[str, Any], Any]]:
-        """(download, label, what its path and name are read in, the element or None) of every
-        file of one record, in order: a plain download once, one with ``each`` per element."""
-        for download, _name_of, elements_of in self._names:
+    def _files(self, payload: dict[str, Any]) -> Iterator[tuple[Download, str, dict[str, Any], Any, str]]:
+        """(download, label, what its path and name are read in, the element or None, its file name)
+        of every file of one record, in order: a plain download once, one with ``each`` per element."""
+        for download, name_of, elements_of in self._names:
             if elements_of is None:
-                yield download, f"download {download.name}", payload, None
+                yield download, f"download {download.name}", payload, None, name_of(payload)
                 continue
             elements = elements_of(payload)
             if elements is None:
@@ -126,23 +126,25 @@ class RestDownloadTarget(OwnsRestClient, Target):
                 if not isinstance(element, dict):
                     raise RecordError(f"{label}: each element of '{download.each}' must be an object",
                                       path=f"{download.each}[{index}]", code="each")
-                yield download, label, {**payload, **element}, element
+                view = {**payload, **element}
+                yield download, label, view, element, name_of(view)
 
     def _fetch(self, item: Item) -> Outcome:
         if not isinstance(item.payload, dict):
             raise RecordError("the mapped payload of a download must be an object", code="payload")
         assert self.client is not None
-        names = {d.name: name_of for d, name_of, _ in self._names}
         fetched: list[tuple[Download, str, bytes, Any]] = []
         # every file first, then write: all or nothing per record (a failed one of N writes none)
-        for download, label, view, element in self._files(item.payload):
-            file_name = names[download.name](view)
+        for download, label, view, element, file_name in self._files(item.payload):
             if not isinstance(file_name, str) or not _SAFE_NAME.match(file_name) or ".." in file_name:
                 raise RecordError(f"{label}: '{download.to}' must give a plain file name", code="file-name")
             if any(name == file_name for _, name, _, _ in fetched):
                 raise RecordError(f"{label}: '{download.to}' gives {file_name} for two files of this record",
                                   code="file-name")
-            path = _fill(download.path, view)
+            try:
+                path = _fill(download.path, view)
+            except RecordError as exc:
+                raise RecordError(f"{label}: {exc.message}", path=exc.path, code="path") from None
             what = redact.text(f"{label}: GET {path}")  # names the file (the document), never a value it hides
             response = self.client.send("GET", self.client.url(path), headers={"Accept": download.content_type}, what=what)
             kind = response.headers.get("content-type", "").split(";")[0].strip()
@@ -168,13 +170,12 @@ class RestDownloadTarget(OwnsRestClient, Target):
             files = list(self._files(payload))
         except RecordError as exc:
             return f"download: {exc}"
-        names = {d.name: name_of for d, name_of, _ in self._names}
-        for download, _label, view, _element in files:
+        for download, _label, view, _element, file_name in files:
             try:
                 path = _fill(download.path, view)
             except RecordError as exc:
                 path = f"{download.path}  ({exc})"
-            lines.append(f"GET {path}  → ${{documents}}/{names[download.name](view)}")
+            lines.append(f"GET {path}  → ${{documents}}/{file_name}")
         return "\n".join(lines) if lines else "(no file to fetch)"
 
 

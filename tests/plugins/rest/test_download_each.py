@@ -115,12 +115,17 @@ def test_a_list_that_is_not_one_an_element_that_is_no_object_or_two_files_of_one
     same_name.payload["documents"][1]["file_name"] = "D2-0.pdf"
     escape = dossier("D2", 1)
     escape.payload["documents"][0]["file_name"] = "../D2-0.pdf"
-    outcomes = target.write([absent, not_a_list, not_objects, same_name, escape])
+    no_id = Item(key="E", source_key="E", payload={"dossier": "E", "documents": [{"file_name": "E.pdf"}]})
+    outcomes = target.write([absent, not_a_list, not_objects, same_name, escape, no_id])
     assert outcomes[0].ok and outcomes[0].response == {"documenten": []}
     assert "'documents' must give a list, not str" in str(outcomes[1].error)
     assert "download documenten 1 of 1: each element of 'documents' must be an object" in str(outcomes[2].error)
     assert "download documenten 2 of 2: 'file_name' gives D2-0.pdf for two files of this record" in str(outcomes[3].error)
     assert "download documenten 1 of 1: 'file_name' must give a plain file name" in str(outcomes[4].error)
+    assert "download documenten 1 of 1: the path /dossiers/{dossier}/documenten/{document_id} needs 'document_id'" \
+        in str(outcomes[5].error)
+    # only the first file of two of one name was asked for; the others failed before any call
+    assert [r.path for r in peer.requests] == ["/dossiers/D2/documenten/D2-0"]
     assert list(tmp_path.iterdir()) == []
 
 
