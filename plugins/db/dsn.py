@@ -6,6 +6,11 @@
   here, URL-quoted, and registered with ``runtime.redact`` so it is masked everywhere.
 - ``sqlite:///var/datalaag.db`` (three slashes, a relative path) is relative to the project root.
 
+Connections (``connect``): the db plugin talks to the driver itself, psycopg for
+``postgresql+psycopg://`` and sqlite3 for a plain ``sqlite:///file``, without a SQLAlchemy engine:
+no dialect to import, no first-connect queries, no pool (a source or target holds one connection).
+Other DSNs (another driver, URL query options on SQLite) still go through a SQLAlchemy engine.
+
 Schemas on SQLite: SQLite has no schemas, but it can ATTACH another database file under a name,
 after which ``mip.student`` works exactly as on PostgreSQL. So a target schema ``mip`` on
 ``sqlite:///var/datalaag.db`` is the file ``var/datalaag.mip.db`` attached as ``mip`` on every
@@ -79,6 +84,74 @@ def create_engine(dsn: str, *, attach: list[str] | tuple[str, ...] = ()):
         cursor.close()
 
     return engine
+
+
+class Connection:
+    """One DBAPI connection of a db source or target, and which dialect it speaks."""
+
+    def __init__(self, raw: Any, dialect: str, engine: Any = None) -> None:
+        self.raw, self.dialect, self._engine = raw, dialect, engine
+
+    def close(self) -> None:
+        """Close it, quietly when it is already broken (its transaction, if any, rolls back)."""
+        raw, engine, self.raw, self._engine = self.raw, self._engine, None, None
+        try:
+            if raw is not None:
+                raw.close()
+        except Exception:  # noqa: BLE001 - a broken connection: nothing left to close
+            pass
+        if engine is not None:
+            engine.dispose()
+
+
+def connect(dsn: str, what: str, *, attach: list[str] | tuple[str, ...] = ()) -> Connection:
+    """A connection to ``dsn`` (see the module docstring); failures to connect are sorted into
+    the error taxonomy by ``connection_error`` (``what`` names the source or target)."""
+    scheme, _, rest = dsn.partition("://")
+    try:
+        if scheme == "postgresql+psycopg":
+            import psycopg
+
+            raw = psycopg.connect("postgresql://" + rest)
+            return Connection(raw, "postgresql")
+        if scheme == "sqlite" and rest.startswith("/") and "?" not in rest:
+            return Connection(_sqlite(dsn, attach), "sqlite")
+    except Exception as exc:  # noqa: BLE001 - sorted: configuration or transient
+        raise connection_error(exc, what) from None
+    import sqlalchemy.exc
+
+    engine = create_engine(dsn, attach=attach)
+    try:
+        return Connection(engine.raw_connection(), engine.dialect.name, engine)
+    except sqlalchemy.exc.DBAPIError as exc:
+        engine.dispose()
+        raise connection_error(exc, what) from None
+
+
+def _sqlite(dsn: str, attach: list[str] | tuple[str, ...]) -> Any:
+    """sqlite3 as ``create_engine`` sets it up: WAL, a busy timeout, the schemas attached, and the
+    ``regexp`` function SQLAlchemy adds."""
+    import sqlite3
+
+    path = sqlite_path(dsn)
+    memory = str(path) in ("", ":memory:", "/:memory:")
+    if not memory:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    raw = sqlite3.connect(":memory:" if memory else str(path), timeout=30, check_same_thread=False)
+    raw.create_function("regexp", 2, _regexp, deterministic=True)
+    cursor = raw.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    for name in attach:
+        cursor.execute("ATTACH DATABASE ? AS " + quote_identifier(name), (str(schema_file(dsn, name)),))
+        cursor.execute(f"PRAGMA {quote_identifier(name)}.journal_mode=WAL")
+    cursor.close()
+    return raw
+
+
+def _regexp(pattern: str | None, value: str | None) -> bool | None:
+    if value is None or pattern is None:
+        return None
+    return re.search(pattern, value) is not None
 
 
 def quote_identifier(name: str) -> str:

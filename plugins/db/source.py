@@ -44,7 +44,7 @@ from typing import Any
 from runtime.errors import ConfigError, KoppelError, TransientError
 from runtime.plugin import Batch, PluginContext, Record, Rows, Source
 
-from plugins.db.dsn import connection_error, create_engine, is_sqlite, resolve_dsn
+from plugins.db.dsn import Connection, connect, is_sqlite, resolve_dsn
 from plugins.db.dsn import quote_identifier as q
 from plugins.db.gcpause import paused_gc
 from plugins.db.pseudonym import Pseudonymiser
@@ -59,8 +59,8 @@ class TableSource(Source):
         self.spec = spec
         self.ctx = ctx
         self.batch_size = max(1, int(ctx.options.get("batch_size") or 500))
-        self.engine = None
-        self.connection = None
+        self.engine: Connection | None = None  # the connection and its dialect
+        self.connection: Any = None  # its DBAPI connection
         self.sqlite = False
         self._last_raw: dict = {}
         self._bulk = False  # read_rows: table reads yield Rows instead of records
@@ -69,8 +69,6 @@ class TableSource(Source):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def open(self) -> None:
-        import sqlalchemy.exc
-
         if self.connection is not None:
             return
         self._pseudonymisers = {
@@ -78,18 +76,13 @@ class TableSource(Source):
         }
         dsn = resolve_dsn(self.ctx)
         self.sqlite = is_sqlite(dsn)
-        self.engine = create_engine(dsn)
-        try:
-            self.connection = self.engine.raw_connection()
-        except sqlalchemy.exc.DBAPIError as exc:
-            raise connection_error(exc, f"source {self.ctx.system_name or 'sis'}") from None
+        self.engine = connect(dsn, f"source {self.ctx.system_name or 'sis'}")
+        self.connection = self.engine.raw
 
     def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
+        self.connection = None
         if self.engine is not None:
-            self.engine.dispose()
+            self.engine.close()
             self.engine = None
 
     # -- reading -------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from runtime.plugin import Item, Outcome, PluginContext, Target
 from plugins.db import schema as shapes
 from plugins.db.bulkwrite import BulkWrites
 from plugins.db.dialects import Dialect, dialect_for
-from plugins.db.dsn import connection_error, create_engine, is_sqlite, resolve_dsn
+from plugins.db.dsn import Connection, connect, is_sqlite, resolve_dsn
 from plugins.db.dsn import quote_identifier as q
 from plugins.db.gcpause import paused_gc
 from plugins.db.source import REFRESH_BEGIN, REFRESH_END
@@ -58,6 +58,7 @@ class TableState:
     renames: dict[str, str] = field(default_factory=dict)  # add_column policy: column → new column
     direct: bool = False  # empty at the start of the run: COPY straight in
     stage: str | None = None  # qualified stage table during a full refresh
+    seen: bool = True  # columns as read on this connection (a lost one may have lost its DDL)
 
 
 class TableTarget(BulkWrites, Target):
@@ -66,8 +67,8 @@ class TableTarget(BulkWrites, Target):
         self.ctx = ctx
         options = (ctx.system.options or {}) if ctx.system is not None else {}
         self.schema: str | None = spec.schema_ or options.get("schema")
-        self.engine = None
-        self.connection = None
+        self.engine: Connection | None = None  # the connection and its dialect
+        self.connection: Any = None  # its DBAPI connection
         self.dialect: Dialect | None = None
         self.tables: dict[str, TableState] = {}
         self.views_done = not spec.views
@@ -78,18 +79,14 @@ class TableTarget(BulkWrites, Target):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def open(self) -> None:
-        import sqlalchemy.exc
-
         if self.connection is not None:
             return
         dsn = resolve_dsn(self.ctx)
-        self.engine = create_engine(dsn, attach=[self.schema] if self.schema and is_sqlite(dsn) else [])
+        self.engine = connect(dsn, f"target {self.ctx.system_name or 'db'}",
+                              attach=[self.schema] if self.schema and is_sqlite(dsn) else [])
+        self.connection = self.engine.raw
         try:
-            self.connection = self.engine.raw_connection()
-        except sqlalchemy.exc.DBAPIError as exc:
-            raise connection_error(exc, f"target {self.ctx.system_name or 'db'}") from None
-        try:
-            self.dialect = dialect_for(self.engine.dialect.name, self.connection)
+            self.dialect = dialect_for(self.engine.dialect, self.connection)
             self.dialect.ensure_schema(self.schema)
             self.connection.commit()
         except Exception as exc:  # sorted below
@@ -109,11 +106,9 @@ class TableTarget(BulkWrites, Target):
             if self.connection is not None and not self.views_done:
                 self._create_views(quiet=False)
         finally:
-            if self.connection is not None:
-                self.connection.close()
-                self.connection = None
+            self.connection = None
             if self.engine is not None:
-                self.engine.dispose()
+                self.engine.close()
                 self.engine = None
 
     def render(self, item: Item) -> str:
@@ -257,14 +252,13 @@ class TableTarget(BulkWrites, Target):
             return False
 
     def _drop_connection(self) -> None:
-        """Forget a broken connection; the next write opens a new one (table shapes are kept)."""
-        try:
-            self.connection.invalidate()
-        except Exception:
-            pass
+        """Forget a broken connection; the next write opens a new one. The table shapes are kept
+        but read again on it: DDL whose commit the lost connection took with it is not there."""
+        for state in self.tables.values():
+            state.seen = False
         self.connection = None
         if self.engine is not None:
-            self.engine.dispose()
+            self.engine.close()
             self.engine = None
 
     # -- refresh -------------------------------------------------------------------------------
@@ -297,6 +291,11 @@ class TableTarget(BulkWrites, Target):
                                list(self.spec.keys.get(table) or keys), dict(columns))
             state.direct = not columns or not self.dialect.has_rows(state.qualified)
             self.tables[table] = state
+        elif not state.seen:
+            found = self.dialect.columns(self.schema, f"{self.spec.table_prefix}{table}")
+            state.columns, state.seen = (dict(found[0]) if found else {}), True
+            if not found:
+                state.direct = True
         if not state.keys and sample:
             present = set(sample[0].payload)
             sis_key = _sis_key(table)

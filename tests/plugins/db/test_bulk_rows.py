@@ -69,3 +69,39 @@ def test_read_rows_gives_the_records_of_read(tmp_path, sis):  # noqa: F811
     assert all(b.rows is not None and not b.records for b in bulk)
     assert [(b.cursor, [(r.key, r.data, r.object) for r in b.rows.to_records()]) for b in bulk] == by_records
     assert type(bulk[0].rows.data[0][bulk[0].rows.columns.index("updated_at")]) is TimestampText
+
+
+@pytest.mark.parametrize("path", ["write", "write_rows"])
+def test_a_table_whose_creation_a_lost_connection_took_along_is_created_again(tmp_path, pg_url, pg_schema,
+                                                                               monkeypatch, path):
+    """The connection breaks before the CREATE TABLE is committed: the engine sends the write again
+    on a new connection, which must create the table again, not insert into one that is not there
+    (that refused every row as 'relation does not exist', and they all went to the dead letters)."""
+    from plugins.db.dialects import PostgresDialect
+    from runtime.errors import TransientError
+
+    create_table = PostgresDialect.create_table
+    broken: list[str] = []
+
+    def create_then_lose_the_connection(self, qtable, columns, keys):
+        create_table(self, qtable, columns, keys)
+        if not broken:
+            broken.append(qtable)
+            self.connection.pgconn.finish()  # the server never sees the COMMIT
+
+    monkeypatch.setattr(PostgresDialect, "create_table", create_then_lose_the_connection)
+    t = target(tmp_path, pg_url, pg_schema)
+    batch = _students(0, 20)
+
+    def send():
+        if path == "write_rows":
+            t.write_rows(batch, durable=True)
+            return []
+        return t.write([Item(r[0], dict(zip(batch.columns, r)), r[0], object="student") for r in batch.data])
+
+    with pytest.raises(TransientError):
+        send()
+    assert broken and _count(pg_url, pg_schema) == 0
+    outcomes = send()  # the engine's retry
+    assert all(o.ok for o in outcomes) and _count(pg_url, pg_schema) == 20
+    t.close()
