@@ -90,35 +90,213 @@ def _read_structured(path: Path) -> Any:
 
 # -- JSON Schema and OpenAPI ------------------------------------------------------------------
 
-def _json_schema_validator(schema: dict, registry: Any = None, document: Any = None,
+def _json_schema_validator(schema: dict, make_registry: Callable[[], Any] | None = None, document: Any = None,
                            uri: str | None = None) -> Validator:
-    import jsonschema
-
-    from runtime.mapping.fastcontract import compile_fast
-
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ConfigError(f"the contract's JSON Schema is invalid: {exc.message}") from exc
-    kwargs = {"registry": registry} if registry is not None else {}
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER, **kwargs)
-    # compiled at the first record, not here: `koppel validate` loads every contract to check
-    # it and would pay seconds compiling code it never runs
-    compiled: list = []
+    """A validator for ``schema``, checked against its meta-schema now (a wrong contract is a
+    definition error); the checking itself is prepared at the first record, not here: `koppel
+    validate` loads every contract to check it and would pay for jsonschema's and the compiled
+    check's set-up without checking one record."""
+    problem = _schema_problem(schema)
+    if problem is not None:
+        raise ConfigError(f"the contract's JSON Schema is invalid: {problem}")
+    prepared: list = []
 
     def validate(record: Any) -> None:
-        if not compiled:
-            compiled.append(compile_fast(schema, document, uri, cls.FORMAT_CHECKER))
-        fits = compiled[0]
+        if not prepared:
+            prepared.append(_prepare(schema, make_registry() if make_registry else None, document, uri))
+        fits, validator = prepared[0]
         if fits is not None and fits(record):
             return  # compiled once, never more lenient than jsonschema (fastcontract.py)
+        import jsonschema
+
         error = jsonschema.exceptions.best_match(validator.iter_errors(record))
         if error is not None:
             path, reason = describe(error)
             raise ContractError(redact.text(reason), path=path)
 
     return validate
+
+
+def _prepare(schema: dict, registry: Any, document: Any, uri: str | None) -> tuple[Any, Any]:
+    """The compiled check (or None) and jsonschema's validator, which names what is wrong."""
+    import jsonschema
+
+    from runtime.mapping.fastcontract import compile_fast
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    kwargs = {"registry": registry} if registry is not None else {}
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER, **kwargs)
+    return compile_fast(schema, document, uri, cls.FORMAT_CHECKER), validator
+
+
+def _schema_problem(schema: Any) -> str | None:
+    """What is wrong with ``schema`` by its meta-schema (jsonschema's ``check_schema``), or None.
+
+    Most contracts use a plain part of JSON Schema 2020-12 that ``_plainly_valid`` recognises as
+    valid by itself, in a fraction of the time; any other is checked by jsonschema, once per
+    distinct schema (by content) in a process."""
+    if _plainly_valid(schema):
+        return None
+    try:
+        key: str | None = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):  # YAML data JSON cannot write (a date, a mixed-type key)
+        key = None
+    if key is not None and key in _CHECKED:
+        return _CHECKED[key]
+    import jsonschema
+
+    cls = jsonschema.Draft202012Validator
+    if isinstance(schema, dict) and isinstance(schema.get("$schema"), str):  # else it says what $schema must be
+        cls = jsonschema.validators.validator_for(schema, default=cls)
+    try:
+        cls.check_schema(schema)
+        problem = None
+    except jsonschema.SchemaError as exc:
+        problem = exc.message
+    if key is not None:
+        _CHECKED[key] = problem
+    return problem
+
+
+#: a schema's canonical JSON → its meta-schema problem (None: valid), for the ones jsonschema checked
+_CHECKED: dict[str, str | None] = {}
+
+
+#: JSON Schema 2020-12's meta-schema (every vocabulary and the deprecated keywords it still
+#: defines): a keyword not named here is not constrained by it (tests/mapping keeps this equal to
+#: jsonschema's own copy of the meta-schema)
+META_KEYWORDS = frozenset({
+    "$id", "$schema", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary", "$comment", "$defs",
+    "prefixItems", "items", "contains", "additionalProperties", "properties", "patternProperties",
+    "dependentSchemas", "propertyNames", "if", "then", "else", "allOf", "anyOf", "oneOf", "not",
+    "unevaluatedItems", "unevaluatedProperties",
+    "type", "const", "enum", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+    "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains",
+    "maxProperties", "minProperties", "required", "dependentRequired",
+    "title", "description", "default", "deprecated", "readOnly", "writeOnly", "examples",
+    "format", "contentEncoding", "contentMediaType", "contentSchema",
+    "definitions", "dependencies", "$recursiveAnchor", "$recursiveRef",
+})
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+_SIMPLE_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
+_SEGMENT = r"[A-Za-z0-9._~-]*"
+#: URI references any RFC 3986 checker accepts (an absolute https or urn URI, or a relative path),
+#: with a fragment that is a JSON pointer; a narrower set than the format allows, never wider
+_URI_BASE = rf"(?:https?://[a-z0-9.-]+(?:/{_SEGMENT})*|urn:[A-Za-z0-9._~-]+(?::[A-Za-z0-9._~-]+)*|{_SEGMENT}(?:/{_SEGMENT})*)"
+_ID = re.compile(rf"{_URI_BASE}#?")
+_REF = re.compile(rf"{_URI_BASE}(?:#(?:/[A-Za-z0-9._~$-]*)*)?")
+_ANCHOR = re.compile(r"[A-Za-z_][-A-Za-z0-9._]*")
+
+
+def _plainly_valid(schema: Any) -> bool:
+    """True only if ``schema`` is certainly valid by JSON Schema 2020-12's meta-schema, as
+    jsonschema's ``check_schema`` (formats asserted) would find: each keyword the meta-schema
+    constrains is either checked here, more strictly than it does, or makes this say False (and
+    jsonschema decides). Never True for a schema jsonschema refuses; tests/mapping holds it to that."""
+    if not isinstance(schema, dict) or schema.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
+        return False  # another draft: its own meta-schema, checked by jsonschema
+    try:
+        return _plain(schema)
+    except RecursionError:
+        return False
+
+
+def _plain(schema: Any) -> bool:
+    if type(schema) is bool:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    for key, value in schema.items():
+        if key not in META_KEYWORDS:
+            continue  # not constrained by the meta-schema
+        check = _KEYWORD_CHECKS.get(key)
+        if check is None or not check(value):
+            return False
+    return True
+
+
+def _nonnegative(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float) and value == value  # not NaN
+
+
+def _regex(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        re.compile(value)
+    except re.error:
+        return False
+    return True
+
+
+def _strings(value: Any) -> bool:
+    return type(value) is list and all(type(v) is str for v in value) and len(set(value)) == len(value)
+
+
+def _type(value: Any) -> bool:
+    if type(value) is str:
+        return value in _SIMPLE_TYPES
+    return type(value) is list and bool(value) and all(type(v) is str and v in _SIMPLE_TYPES for v in value) \
+        and len(set(value)) == len(value)
+
+
+def _schemas(value: Any) -> bool:
+    return type(value) is list and bool(value) and all(_plain(v) for v in value)
+
+
+def _schema_map(value: Any) -> bool:
+    return type(value) is dict and all(_plain(v) for v in value.values())
+
+
+def _string(value: Any) -> bool:
+    return type(value) is str
+
+
+def _boolean(value: Any) -> bool:
+    return type(value) is bool
+
+
+_KEYWORD_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "$id": lambda v: type(v) is str and _ID.fullmatch(v) is not None,
+    "$schema": lambda v: v == DRAFT_2020_12,
+    "$ref": lambda v: type(v) is str and _REF.fullmatch(v) is not None,
+    "$anchor": lambda v: type(v) is str and _ANCHOR.fullmatch(v) is not None,
+    "$comment": _string,
+    "$defs": _schema_map,
+    "definitions": _schema_map,
+    "prefixItems": _schemas,
+    "allOf": _schemas,
+    "anyOf": _schemas,
+    "oneOf": _schemas,
+    **{k: _plain for k in ("items", "contains", "additionalProperties", "propertyNames", "if", "then", "else", "not",
+                           "unevaluatedItems", "unevaluatedProperties")},
+    "properties": _schema_map,
+    "patternProperties": lambda v: _schema_map(v) and all(_regex(k) for k in v),
+    "type": _type,
+    "const": lambda v: True,
+    "enum": lambda v: type(v) is list,
+    "multipleOf": lambda v: _number(v) and v > 0,
+    **{k: _number for k in ("maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum")},
+    **{k: _nonnegative for k in ("maxLength", "minLength", "maxItems", "minItems", "maxContains", "minContains",
+                                 "maxProperties", "minProperties")},
+    "pattern": _regex,
+    "uniqueItems": _boolean,
+    "required": _strings,
+    "title": _string,
+    "description": _string,
+    "default": lambda v: True,
+    "deprecated": _boolean,
+    "readOnly": _boolean,
+    "writeOnly": _boolean,
+    "examples": lambda v: type(v) is list,
+    "format": _string,
+    "contentEncoding": _string,
+    "contentMediaType": _string,
+}
 
 
 def describe(error: Any) -> tuple[str, str]:
@@ -156,11 +334,14 @@ def _openapi_validator(path: Path, name: str) -> Validator:
     if name not in schemas:
         close = ", ".join(sorted(schemas)[:20])
         raise ConfigError(f"schema '{name}' not found under components/schemas of {path.name} (has: {close}, ...)")
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
-
     uri = "urn:koppel:openapi"
-    registry = Registry().with_resource(uri, Resource.from_contents(document, default_specification=DRAFT202012))
+
+    def registry() -> Any:  # made at the first record, with the rest of the check
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        return Registry().with_resource(uri, Resource.from_contents(document, default_specification=DRAFT202012))
+
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"{uri}#/components/schemas/{name}"}
     return _json_schema_validator(schema, registry, document, uri)
 
