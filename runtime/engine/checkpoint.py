@@ -37,6 +37,12 @@ How many records a crash can re-send: at most ``commit_every`` per lane, and at 
 ``commit_interval`` of the target's work (the records sent since the last step, in flight or
 answered but not yet recorded); never fewer than one write.
 
+The last step of a batch. Records without cursors of their own (most batch sources) give a
+step before the batch's end nothing to store but rows; so after the last lane's last write no
+step is made: the batch's final step follows at once, with nothing sent in between, and records
+those rows with the batch's cursor in one transaction (one state commit per batch of
+``commit_every`` records, not two). With record cursors that write's step is made as before.
+
 Counts: ``read`` is counted for the acknowledged prefix only (the rest is read again after a
 crash), so the run history still adds up to the records the source holds.
 """
@@ -81,6 +87,8 @@ class Checkpoint:
                  interval: float) -> None:
         self.records = batch.records
         self.batch = batch
+        #: whether any record has a cursor of its own; if none, no step before the last can move it
+        self.record_cursors = any(r.cursor is not None for r in batch.records)
         self.lanes = lanes
         self.counts = counts  # the batch's counts, which the lanes keep adding to
         self._commit = commit  # (BatchResult, cursor or None, move_cursor) -> None
@@ -109,6 +117,11 @@ class Checkpoint:
         self.tracked[-1].acked.add(id(record))
         self.unrecorded += 1
 
+    def ack_many(self, records: list[Record]) -> None:
+        """``ack`` of each of ``records`` (the delivered of one write, the skipped of a wave)."""
+        self.tracked[-1].acked.update(map(id, records))
+        self.unrecorded += len(records)
+
     def room(self) -> int:
         """How many records the lane may send in its next write: no more than the step has left,
         in records and, at the pace of the writes so far, in time (see the module docstring)."""
@@ -121,11 +134,19 @@ class Checkpoint:
             left = min(left, int((self.interval - (now - self.last)) / self.pace))
         return max(1, left)
 
-    def tick(self) -> None:
+    def tick(self, *, more: bool = True) -> None:
+        """After each write. ``more``: the lane has more of this batch to send (or retry).
+
+        After the last lane's last write of a batch whose records have no cursors of their own no
+        step is made here: it would store no cursor, and the batch's final step (pipeline.py),
+        next with nothing sent in between, records the same rows and the batch's cursor in one
+        transaction instead of two. With record cursors the step stores the prefix's cursor."""
         now = time.monotonic()
         settled = self.unrecorded - self._before_write
         if settled > 0:
             self.pace = _PACE[self.tracked[-1].lane] = (now - self._write_started) / settled
+        if not more and not self.record_cursors and len(self.tracked) == self.lanes:
+            return
         if self.unrecorded >= self.every or now - self.last >= self.interval:
             self.step()
 
@@ -158,8 +179,8 @@ class Checkpoint:
         if complete:
             self.stored = len(self.records)
             return self.batch.cursor, self.batch.cursor is not None
-        if len(self.tracked) < self.lanes:
-            return None, False  # a lane has not started on this batch: nothing is acknowledged
+        if len(self.tracked) < self.lanes or not self.record_cursors:
+            return None, False  # a lane has not started on this batch, or no record cursor to store
         while self.prefix < len(self.records) and all(
                 id(self.records[self.prefix]) in t.acked for t in self.tracked):
             self.prefix += 1
