@@ -3,6 +3,23 @@
 The important one is ``commit_batch``: deliveries, lineage, dead letters, run counts and the
 source cursor of one acknowledged batch are written together, so after a crash the cursor and
 the run history never disagree (a batch is either fully recorded or sent again).
+
+The ledger is written per step in bulk: one ``executemany`` per table in the step's transaction
+on SQLite; on PostgreSQL one COPY into a temporary table and, read from it on the server, one
+upsert of the deliveries and one insert of the lineage (``_copy_ledger``).
+
+SQLite state: durability, decided (issue 15). The state database runs in WAL mode with
+``synchronous=NORMAL``. A commit returns once its pages are in the WAL file: a killed process
+(SIGKILL, OOM, a crash of Koppel itself) loses nothing it committed, which is what
+tests/engine/test_engine_crash.py kills for. The WAL is synced to disk at checkpoints, not at
+every commit, so a power loss or a kernel crash may roll the state back to an earlier commit;
+since the cursor, the ledger, the dead letters and the counts of a step are one transaction,
+they roll back together and the lost steps' records are read and sent again, and the targets'
+idempotency (Idempotency-Key, upserts) drops the repeats: nothing is lost, some may be re-sent.
+``synchronous=FULL`` would add a disk flush to every step for the power-loss case alone; an
+operator who wants no re-send after a power loss runs the state on PostgreSQL (with its own
+``synchronous_commit``). Not taken: ``synchronous=OFF`` or a memory journal, which can lose or
+corrupt committed steps on an OS crash or, for the journal, on a process crash.
 """
 
 from __future__ import annotations
@@ -254,39 +271,58 @@ class StateStore(LeasesAndInbox):
 
     def _upsert_deliveries(self, c, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow], now) -> None:
         ts = self._timestamp(now)
+        if self._copy_ledger(c, interface_id, run_id, rows, ts):
+            return
         deliveries = [(interface_id, r.target, r.idempotency_key, r.payload_hash, r.status, r.attempts, r.last_error,
                        r.reference, run_id, r.source_key, r.mapping_version, ts, ts,
                        ts if r.status == "delivered" else None) for r in rows]
         lineage = [(interface_id, r.target, r.idempotency_key, run_id, r.source_key, r.mapping_version, r.payload_hash,
                     r.status, r.reference, ts) for r in rows]
-        if self._copy_ledger(c, deliveries, lineage):
-            return
         c.exec_driver_sql(self._sql("deliveries"), deliveries)  # SQLite: one executemany in the batch's transaction
         c.exec_driver_sql(self._sql("lineage"), lineage)
 
-    def _copy_ledger(self, c, deliveries: list[tuple], lineage: list[tuple]) -> bool:
-        """PostgreSQL (psycopg): COPY the batch into a temporary table and upsert it with one
-        statement, COPY the lineage straight in; ~2x executemany's rows/s (bench/bench_engine.py).
-        False (use executemany) on another driver or when a key repeats within the batch (one
-        INSERT ... ON CONFLICT cannot update a row twice; executemany applies them in order)."""
-        if self.dialect != "postgresql" or c.dialect.driver != "psycopg" or len(deliveries) < 2:
+    #: what a step's ledger rows carry to PostgreSQL per row; the interface, run and time are the
+    #: step's own and go as parameters of the two statements that read them
+    _COPY_COLUMNS = ("target", "idempotency_key", "payload_hash", "status", "attempts", "last_error", "reference",
+                     "source_key", "mapping_version")
+
+    def _copy_ledger(self, c, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow], ts) -> bool:
+        """PostgreSQL (psycopg): COPY the step's rows into a temporary table, then one upsert of
+        the deliveries and one insert of the lineage, both read from it on the server: the rows
+        cross the wire once, with only their own columns (the step's interface, run and time are
+        parameters). False (use executemany) on another driver or when a key repeats within the
+        step (one INSERT ... ON CONFLICT cannot update a row twice; executemany applies them in
+        order)."""
+        if self.dialect != "postgresql" or c.dialect.driver != "psycopg" or len(rows) < 2:
             return False
-        if len({(d[1], d[2]) for d in deliveries}) != len(deliveries):
+        if len({(r.target, r.idempotency_key) for r in rows}) != len(rows):
             return False
-        cols = ", ".join(self._DELIVERY_COLUMNS)
+        cols = ", ".join(self._COPY_COLUMNS)
+        info = c.connection.info  # lives as long as the driver's connection, as its temporary table
         with c.connection.driver_connection.cursor() as cur:
-            # per session, emptied at every commit: no rows of one batch are seen by the next
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS koppel_deliveries_in ON COMMIT DELETE ROWS AS "
-                        f"SELECT {cols} FROM koppel_deliveries WITH NO DATA")
-            with cur.copy(f"COPY koppel_deliveries_in ({cols}) FROM STDIN") as copy:
-                for row in deliveries:
-                    copy.write_row(row)
+            if not info.get("koppel_ledger_in"):
+                # per session, emptied at every commit: no rows of one step are seen by the next
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS koppel_ledger_in (target varchar(120), "
+                            "idempotency_key varchar(500), payload_hash varchar(64), status varchar(20), "
+                            "attempts integer, last_error text, reference varchar(500), source_key varchar(500), "
+                            "mapping_version varchar(100)) ON COMMIT DELETE ROWS")
+                info["koppel_ledger_in"] = True
+            with cur.copy(f"COPY koppel_ledger_in ({cols}) FROM STDIN") as copy:
+                write = copy.write_row
+                for r in rows:
+                    write((r.target, r.idempotency_key, r.payload_hash, r.status, r.attempts, r.last_error,
+                           r.reference, r.source_key, r.mapping_version))
             insert = self._sql("deliveries")
-            cur.execute(insert.replace(f"VALUES ({', '.join(['%s'] * len(self._DELIVERY_COLUMNS))})",
-                                       f"SELECT {cols} FROM koppel_deliveries_in"))
-            with cur.copy(f"COPY koppel_lineage ({', '.join(self._LINEAGE_COLUMNS)}) FROM STDIN") as copy:
-                for row in lineage:
-                    copy.write_row(row)
+            values = f"VALUES ({', '.join(['%s'] * len(self._DELIVERY_COLUMNS))})"
+            cur.execute(insert.replace(values, (
+                "SELECT %(iid)s::integer, target, idempotency_key, payload_hash, status, attempts, last_error, "
+                "reference, %(run)s::bigint, source_key, mapping_version, %(ts)s::timestamptz, %(ts)s::timestamptz, "
+                "CASE WHEN status = 'delivered' THEN %(ts)s::timestamptz END FROM koppel_ledger_in")),
+                {"iid": interface_id, "run": run_id, "ts": ts})
+            cur.execute(f"INSERT INTO koppel_lineage ({', '.join(self._LINEAGE_COLUMNS)}) "
+                        "SELECT %(iid)s::integer, target, idempotency_key, %(run)s::bigint, source_key, mapping_version, "
+                        "payload_hash, status, reference, %(ts)s::timestamptz FROM koppel_ledger_in",
+                        {"iid": interface_id, "run": run_id, "ts": ts})
         return True
 
     def _insert_dead_letter(self, c, interface_id: int, run_id: int | None, dl: DeadLetterRow, now) -> int:
