@@ -93,7 +93,8 @@ def college_root(tmp_path_factory):
 
 
 @pytest.fixture
-def lob(college_root, tmp_path, monkeypatch) -> Lob:
+def fresh(college_root, tmp_path, monkeypatch) -> Lob:
+    """A new SIS store (the seeded college, without the applicants yet), state and document folder."""
     from runtime.engine import Engine
     from runtime.project import load_project
     from runtime.sis import schema
@@ -112,12 +113,16 @@ def lob(college_root, tmp_path, monkeypatch) -> Lob:
         sandbox.context(name).faults.clear()
         sandbox.context(name).received.clear()
     engine = Engine(load_project(root).require_valid(), environment="sandbox")
-    college = Lob(root, url, documents, engine, sandbox)
-    assert college.run(7).outcome == "ok"  # the applicants, and so the persons Intergrip's BSNs find
     try:
-        yield college
+        yield Lob(root, url, documents, engine, sandbox)
     finally:
         engine.close()
+
+
+@pytest.fixture
+def lob(fresh) -> Lob:
+    assert fresh.run(7).outcome == "ok"  # the applicants, and so the persons Intergrip's BSNs find
+    return fresh
 
 
 def assert_every_file_opens(lob: Lob, rows: dict[str, tuple]) -> None:
@@ -181,6 +186,28 @@ def test_a_404_for_one_lob_document_is_a_dead_letter_naming_it_and_no_bsn(lob, c
     said = [letter["reason"], summary.message or "", shown, *(r.getMessage() for r in caplog.records)]
     assert not [bsn for bsn in bsns for text in said if bsn in text]
 
+
+
+def test_dossiers_before_their_applicants_wait_and_a_replay_gives_every_row_its_file(fresh) -> None:
+    from runtime.engine.deadletters import DeadLetters
+
+    listed = fresh.listed()
+    summary = fresh.run(10)  # no applicant is a person yet: no BSN finds anyone
+    assert (summary.outcome, summary.dead) == ("partial", 2 * len(listed)), summary
+    letters = fresh.engine.store.dead_letters(interface_id=10)
+    # per dossier: the person's update waits, and so does the write-back of the files it fetched
+    assert sorted((d["stage"], d["source_key"]) for d in letters) == sorted(
+        [("delivery", k) for k in listed] + [("writeback", k) for k in listed])
+    assert all("no person with this key" in d["reason"] for d in letters if d["stage"] == "delivery")
+    assert fresh.rows() == {}  # nothing is listed without its person
+    assert fresh.run(7).outcome == "ok"  # the applicants arrive
+    bsns = fresh.bsns()
+    assert not [b for b in bsns for d in letters if b in d["reason"]]
+    results = DeadLetters(fresh.engine).replay(interface_id=10)
+    assert {r.status for r in results} == {"delivered"}, results
+    rows = fresh.rows()
+    assert set(rows) == {doc for docs in listed.values() for doc in docs}
+    assert_every_file_opens(fresh, rows)
 
 
 @pytest.mark.xfail(strict=True, reason="runtime/engine/deadletters.py (_replay_one) redelivers a dead letter through "
