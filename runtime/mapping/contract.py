@@ -10,6 +10,7 @@ silently passed off as checked.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -90,8 +91,7 @@ def _read_structured(path: Path) -> Any:
 
 # -- JSON Schema and OpenAPI ------------------------------------------------------------------
 
-def _json_schema_validator(schema: dict, make_registry: Callable[[], Any] | None = None, document: Any = None,
-                           uri: str | None = None) -> Validator:
+def _json_schema_validator(schema: dict, refs: Callable[[], tuple[Any, Any, str]] | None = None) -> Validator:
     """A validator for ``schema``, checked against its meta-schema now (a wrong contract is a
     definition error); the checking itself is prepared at the first record, not here: `koppel
     validate` loads every contract to check it and would pay for jsonschema's and the compiled
@@ -103,7 +103,8 @@ def _json_schema_validator(schema: dict, make_registry: Callable[[], Any] | None
 
     def validate(record: Any) -> None:
         if not prepared:
-            prepared.append(_prepare(schema, make_registry() if make_registry else None, document, uri))
+            registry, document, uri = refs() if refs is not None else (None, None, None)
+            prepared.append(_prepare(schema, registry, document, uri))
         fits, validator = prepared[0]
         if fits is not None and fits(record):
             return  # compiled once, never more lenient than jsonschema (fastcontract.py)
@@ -329,21 +330,106 @@ def describe(error: Any) -> tuple[str, str]:
 
 
 def _openapi_validator(path: Path, name: str) -> Validator:
-    document = _openapi_document(path)
-    schemas = document.get("components", {}).get("schemas", {})
-    if name not in schemas:
-        close = ", ".join(sorted(schemas)[:20])
+    names = _openapi_schema_names(path)
+    if name not in names:
+        close = ", ".join(sorted(names)[:20])
         raise ConfigError(f"schema '{name}' not found under components/schemas of {path.name} (has: {close}, ...)")
     uri = "urn:koppel:openapi"
 
-    def registry() -> Any:  # made at the first record, with the rest of the check
+    def refs() -> tuple[Any, Any, str]:  # the document is built at the first record, not by validate
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT202012
 
-        return Registry().with_resource(uri, Resource.from_contents(document, default_specification=DRAFT202012))
+        document = _openapi_document(path)
+        return Registry().with_resource(uri, Resource.from_contents(document, default_specification=DRAFT202012)), \
+            document, uri
 
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"{uri}#/components/schemas/{name}"}
-    return _json_schema_validator(schema, registry, document, uri)
+    return _json_schema_validator(schema, refs)
+
+
+def _openapi_schema_names(path: Path) -> frozenset:
+    """The names under components/schemas of an OpenAPI document (what validate checks a
+    contract's ``schema`` against), once per file content in a process."""
+    raw = path.read_bytes()
+    key = hashlib.sha256(raw).digest()
+    names = _SCHEMA_NAMES.get(key)
+    if names is None:
+        found = _schema_names_from_events(raw) if path.suffix != ".json" else None
+        if found is None:  # JSON, or YAML not plain enough on the way: the whole document
+            found = frozenset(_openapi_document(path).get("components", {}).get("schemas", {}))
+        names = _SCHEMA_NAMES[key] = found
+    return names
+
+
+_SCHEMA_NAMES: dict[bytes, frozenset] = {}
+
+
+def _schema_names_from_events(raw: bytes) -> frozenset | None:
+    """components/schemas' keys from libyaml's event stream, without building the document (a
+    third of the time: the two OOAPI files are 1 MB of YAML). None when the path there is not
+    plain, as building the document would make it: an alias or merge key on it, a key that is
+    not a plain string, a key twice, or not one document of mappings."""
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # pragma: no cover - a PyYAML without libyaml
+        return None
+    import yaml
+    from yaml import events
+
+    parser = CParser(raw)
+    resolver = yaml.resolver.Resolver()
+    get = parser.get_event
+
+    def key(event: Any) -> str | None:
+        if type(event) is not events.ScalarEvent:
+            return None
+        tag = event.tag if event.tag not in (None, "!") else resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return event.value if tag == "tag:yaml.org,2002:str" and event.value != "<<" else None
+
+    def skip(event: Any) -> None:
+        depth = 1 if type(event) in (events.MappingStartEvent, events.SequenceStartEvent) else 0
+        while depth:
+            kind = type(get())
+            depth += kind in (events.MappingStartEvent, events.SequenceStartEvent)
+            depth -= kind in (events.MappingEndEvent, events.SequenceEndEvent)
+
+    def walk(path: tuple[str, ...]) -> frozenset | None:
+        """In the mapping just started: the keys, or with ``path`` the keys ``path`` leads to
+        (none when a key on it is absent, as ``.get(key, {})`` gives); None if not plain."""
+        seen: set[str] = set()
+        found: frozenset | None = frozenset()
+        while True:
+            event = get()
+            if type(event) is events.MappingEndEvent:
+                return found if path else frozenset(seen)
+            name = key(event)
+            if name is None or name in seen:
+                return None
+            seen.add(name)
+            value = get()
+            if path and name == path[0]:
+                if type(value) is not events.MappingStartEvent:
+                    return None  # an alias, a null, a list: building the document says what it is
+                found = walk(path[1:])
+                if found is None:
+                    return None
+            else:
+                skip(value)
+
+    try:
+        if type(get()) is not events.StreamStartEvent or type(get()) is not events.DocumentStartEvent:
+            return None
+        if type(get()) is not events.MappingStartEvent:
+            return None
+        found = walk(("components", "schemas"))
+        if type(get()) is not events.DocumentEndEvent or type(get()) is not events.StreamEndEvent:
+            return None
+    except yaml.YAMLError:
+        return None  # building the document says what is wrong
+    finally:
+        parser.dispose()
+    return found
 
 
 @lru_cache(maxsize=8)
