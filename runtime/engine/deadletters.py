@@ -32,6 +32,7 @@ from runtime.engine.lane import Pending, error_text, payload_hash, record_from_d
 from runtime.engine.pipeline import Lease, new_counts
 from runtime.engine.state.common import aware
 from runtime.engine.state.store import BatchResult
+from runtime.engine.writeback import WriteBack
 from runtime.errors import ConfigError, KoppelError, classify
 from runtime.plugin import Item, Outcome
 
@@ -201,6 +202,12 @@ class DeadLetters:
         result.dead = []
         batch_counts["dead"] = 0
         batch_counts["read"] = 1
+        writeback = WriteBack(self.engine, interface)
+        if lane_result.delivered and writeback.needed(lane):
+            # as a run does after a delivery (pipeline.py): the target's answer into the SIS. A
+            # write-back that fails now is a dead letter of its own (stage writeback), and this
+            # letter is still closed: its delivery is done and is never repeated for it
+            result.dead = writeback.apply(lane, lane_result.delivered, batch_counts)
         self.store.commit_batch(iid, run_id, result)
         for k, v in batch_counts.items():
             counts[k] += v
@@ -213,8 +220,6 @@ class DeadLetters:
         return ReplayResult(did, iid, "failed", reason)
 
     def _replay_writeback(self, interface, lane, letter, record, run_id) -> ReplayResult:
-        from runtime.engine.writeback import WriteBack
-
         response = (letter.get("payload") or {}).get("response")
         key = letter.get("idempotency_key") or record.key
         pending = Pending(Item(key=key, payload=None, source_key=record.key), record, payload_hash(None), key)

@@ -210,10 +210,6 @@ def test_dossiers_before_their_applicants_wait_and_a_replay_gives_every_row_its_
     assert_every_file_opens(fresh, rows)
 
 
-@pytest.mark.xfail(strict=True, reason="runtime/engine/deadletters.py (_replay_one) redelivers a dead letter through "
-                   "lane.process only: the target's write-back is not run, so the replayed dossier's files are on "
-                   "disk but its rows get no file name or SHA-256 (the pipeline runs WriteBack.apply after a "
-                   "delivery; the replay does not). Outside this change's area: reported, not fixed here.")
 def test_replaying_the_404_once_the_document_is_back_gives_every_row_of_the_dossier_its_file(lob) -> None:
     from runtime.engine.deadletters import DeadLetters
 
