@@ -118,6 +118,33 @@ def test_a_timestamp_survives_the_copy(pg_stores):
     assert rows[1][1] is None
 
 
+def test_a_step_rolled_back_leaves_the_next_step_its_copy_table(pg_url, monkeypatch):
+    # one pooled connection: the failed step made the session's temporary table and took it
+    # along when it rolled back; the next step on that connection still records its rows
+    store = StateStore(pg_url)
+    store.engine.pool.dispose()
+    run = store.start_run(7, "manual")
+    rows = [DeliveryRow("crm", f"k{i}:a", "h", "delivered", 1, f"s{i}") for i in range(3)]
+    failing = BatchResult(deliveries=rows, counts={"delivered": 3})
+    insert = store._insert_dead_letter
+
+    def broken(*args):
+        raise RuntimeError("the dead letter could not be written")
+
+    monkeypatch.setattr(store, "_insert_dead_letter", broken)
+    from runtime.engine.state.store import DeadLetterRow
+
+    failing.dead.append(DeadLetterRow("delivery", {"key": "s9"}, "refused", "record"))
+    with pytest.raises(RuntimeError):
+        store.commit_batch(7, run, failing)
+    assert _rows(store) == ([], [])
+    monkeypatch.setattr(store, "_insert_dead_letter", insert)
+    store.commit_batch(7, run, BatchResult(deliveries=rows, counts={"delivered": 3}))
+    assert [r[1] for r in _rows(store)[0]] == ["k0:a", "k1:a", "k2:a"]
+    assert store.engine.pool.checkedin() == 1  # the same connection both times
+    store.close()
+
+
 def _lookup_case(store: StateStore) -> None:
     _write(store, [[DeliveryRow("crm", f"k{i}:a", f"h{i}", "delivered" if i % 3 else "failed", 1, f"s{i}")
                     for i in range(1200)],

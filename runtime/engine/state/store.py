@@ -298,15 +298,14 @@ class StateStore(LeasesAndInbox):
         if len({(r.target, r.idempotency_key) for r in rows}) != len(rows):
             return False
         cols = ", ".join(self._COPY_COLUMNS)
-        info = c.connection.info  # lives as long as the driver's connection, as its temporary table
         with c.connection.driver_connection.cursor() as cur:
-            if not info.get("koppel_ledger_in"):
-                # per session, emptied at every commit: no rows of one step are seen by the next
-                cur.execute("CREATE TEMP TABLE IF NOT EXISTS koppel_ledger_in (target varchar(120), "
-                            "idempotency_key varchar(500), payload_hash varchar(64), status varchar(20), "
-                            "attempts integer, last_error text, reference varchar(500), source_key varchar(500), "
-                            "mapping_version varchar(100)) ON COMMIT DELETE ROWS")
-                info["koppel_ledger_in"] = True
+            # per session, emptied at every commit: no rows of one step are seen by the next. Asked
+            # for in every step (a fraction of a millisecond): a step rolled back takes the table
+            # made in it along, so a flag kept beside the connection could outlive the table.
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS koppel_ledger_in (target varchar(120), "
+                        "idempotency_key varchar(500), payload_hash varchar(64), status varchar(20), "
+                        "attempts integer, last_error text, reference varchar(500), source_key varchar(500), "
+                        "mapping_version varchar(100)) ON COMMIT DELETE ROWS")
             with cur.copy(f"COPY koppel_ledger_in ({cols}) FROM STDIN") as copy:
                 write = copy.write_row
                 for r in rows:
