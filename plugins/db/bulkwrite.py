@@ -5,14 +5,19 @@ table, COPY into an empty table or the refresh stage, else upsert by key), witho
 On PostgreSQL a COPY stays open across batches until the engine asks for durability
 (``durable=True`` or ``flush()``): the server ingests while the next batch is read, and there is
 one commit per durable point instead of one per batch (bench/bench_db_replication.py: 0.59 of a
-plain COPY with a commit per batch, 0.87 with groups of 100,000 rows). On SQLite the rows are
-inserted in the open transaction. A failure rolls back everything not yet durable and raises;
+plain COPY with a commit per batch, 0.87 with groups of 100,000 rows). Upserts (a table that
+already has rows: incremental runs, the outbox's changes) stream the same way into one temporary
+stage per table and group, applied with one ``INSERT ... ON CONFLICT`` when the group is made
+durable (or before anything else touches the database); a key already in the stage applies it
+first, so the stage holds each key once and the later row wins. On SQLite the rows are inserted
+or upserted in the open transaction. A failure rolls back everything not yet durable and raises;
 the engine then sends those batches again through ``write``, row refusals included.
 """
 
 from __future__ import annotations
 
 import contextlib
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from runtime.errors import ConfigError, TransientError
@@ -32,6 +37,7 @@ class BulkWrites:
 
     _copy = None  # the open COPY: (context manager, copy, cursor, (table, columns))
     _pending = False  # rows written but not yet committed
+    _upsert = None  # the open upsert stage: (table state, stage, columns, keys in it, key of a row)
 
     def write_rows(self, rows: Rows, *, durable: bool = True) -> None:
         self.open()
@@ -88,9 +94,29 @@ class BulkWrites:
         if state.stage is not None or state.direct:
             self._stream(state.stage or state.qualified, columns, data)
         else:
+            self._stage_upserts(state, columns, data)
+
+    def _stage_upserts(self, state: TableState, columns: list[str], data: list[tuple]) -> None:
+        """Rows to upsert: into the open stage of their table (PostgreSQL), else upserted now."""
+        at = [columns.index(k) for k in state.keys]
+        key = itemgetter(*at)  # a value for one key column, a tuple for several
+        by_key = {key(r): r for r in data}  # last wins
+        if len(by_key) < len(data):
+            data = list(by_key.values())
+        if self.dialect.name != "postgresql":
             self._end_stream()
-            data = list({tuple(r[columns.index(k)] for k in state.keys): r for r in data}.values())  # last wins
             self.dialect.upsert(state.qualified, columns, state.keys, data)
+            return
+        staged = self._upsert
+        if staged is not None and (staged[0] is not state or staged[2] != columns or not by_key.keys().isdisjoint(staged[3])):
+            self._end_stream()  # applies the open stage: a key comes again, or another table
+            staged = None
+        if staged is None:
+            self._end_copy()
+            stage = self.dialect.open_upsert_stage(state.qualified)
+            staged = self._upsert = (state, stage, columns, set())
+        self._stream(staged[1], columns, data)
+        staged[3].update(by_key)
 
     def _needs_ddl(self, state: TableState, incoming: dict[str, str]) -> bool:
         if not state.columns:
@@ -107,7 +133,7 @@ class BulkWrites:
             self.dialect.insert(qtable, columns, data)
             return
         if self._copy is None or self._copy[3] != (qtable, columns):
-            self._end_stream()
+            self._end_copy()
             cursor = self.connection.cursor()
             manager = cursor.copy(f"COPY {qtable} ({', '.join(q(c) for c in columns)}) FROM STDIN")
             self._copy = (manager, manager.__enter__(), cursor, (qtable, columns))
@@ -116,6 +142,14 @@ class BulkWrites:
             write(row)
 
     def _end_stream(self) -> None:
+        """End the open COPY, and apply the open upsert stage: every row written is in its table."""
+        self._end_copy()
+        if self._upsert is not None:
+            state, stage, columns, _keys = self._upsert
+            self._upsert = None
+            self.dialect.apply_upsert_stage(state.qualified, stage, columns, state.keys)
+
+    def _end_copy(self) -> None:
         if self._copy is not None:
             manager, _copy, cursor, _ = self._copy
             self._copy = None
@@ -123,6 +157,7 @@ class BulkWrites:
             cursor.close()
 
     def _abort_stream(self) -> None:
+        self._upsert = None  # the rollback takes the stage along
         if self._copy is not None:
             manager, _copy, cursor, _ = self._copy
             self._copy = None

@@ -175,10 +175,19 @@ class PostgresDialect(Dialect):
                 write(row)
 
     def upsert(self, qtable: str, columns: list[str], keys: list[str], rows: list[tuple]) -> None:
-        stage = q("_koppel_upsert")
-        self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {qtable} INCLUDING DEFAULTS) "
-                     f"ON COMMIT DROP")
+        stage = self.open_upsert_stage(qtable)
         self.insert(stage, columns, rows)
+        self.apply_upsert_stage(qtable, stage, columns, keys)
+
+    def open_upsert_stage(self, qtable: str) -> str:
+        """A temporary table shaped like ``qtable`` for rows to upsert, gone at the commit; its rows
+        go in with ``insert`` (or one COPY over several batches: plugins.db.bulkwrite)."""
+        stage = q("_koppel_upsert")
+        self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {qtable} INCLUDING DEFAULTS) ON COMMIT DROP")
+        return stage
+
+    def apply_upsert_stage(self, qtable: str, stage: str, columns: list[str], keys: list[str]) -> None:
+        """One ``INSERT ... ON CONFLICT`` of the stage's rows (each key at most once), then drop it."""
         updates = [c for c in columns if c not in keys]
         sql = self.upsert_sql(f"{qtable} AS cur", columns, keys, f"SELECT {', '.join(q(c) for c in columns)} FROM {stage}")
         if updates:  # leave unchanged rows alone: no dead tuples, no WAL for a no-op

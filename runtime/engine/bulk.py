@@ -10,14 +10,18 @@ Batches of rows (``Batch.rows``) go to each target's ``write_rows``; batches of 
 markers, outbox changes and deletes) take the per-record path (``Engine._process_batch``) after the
 rows written before them are made durable. Rows need not be durable after every batch: a *group*
 of row batches is written with ``durable=False`` (on PostgreSQL one COPY stream that the server
-ingests while the next batch is read) and made durable at a *durable point*:
+ingests while the next batch is read; upserts stream into one stage applied at once) and made
+durable at a *durable point*:
 
-- a batch that carries a cursor (the cursor moves only after its rows are durable),
 - ``BULK_GROUP_ROWS`` rows in the group (bounds memory and the work a failure repeats),
 - a batch of records, the end of the source, a drain or a lost lease.
 
-A group is recorded in the state store (counts, cursor) in one transaction at its durable point,
-after the targets made it durable; before that, nothing of it is acknowledged. The group's rows
+A batch that carries a cursor does not force one: an incremental run or the outbox's changes
+(a cursor on every chunk of ``batch_size``) are one group, one upsert and one commit per table
+instead of one per chunk. A group is recorded in the state store (counts, and the cursor of its
+last batch that carries one) in one transaction at its durable point, after the targets made it
+durable; before that, nothing of it is acknowledged, so the cursor never passes a row that is
+not durable at every target. The group's rows
 are kept until then: when a target fails (``write_rows`` or ``flush`` raises; the target has rolled
 back what was not durable), the group is sent again batch by batch through the per-record path,
 which decides retries and dead letters as for any interface. A crash loses only the open group's
@@ -86,7 +90,7 @@ class BulkRead:
 
     def _write(self, batch: Batch) -> tuple[str, str] | None:
         rows = _rows_of(batch)
-        durable = batch.cursor is not None or self.group_rows + rows >= BULK_GROUP_ROWS
+        durable = self.group_rows + rows >= BULK_GROUP_ROWS
         try:
             for lane in self.lanes:
                 started = time.monotonic()
@@ -123,7 +127,7 @@ class BulkRead:
         targets = len(self.lanes)
         batch_counts = dict(read=rows, mapped=rows * targets, filtered=0, skipped=0, delivered=rows * targets,
                             failed=0, dead=0)
-        cursor = group[-1].cursor
+        cursor = next((b.cursor for b in reversed(group) if b.cursor is not None), None)
         self.run_state.record(BatchResult(counts=batch_counts), source_name=self.source_name, cursor=cursor,
                               move_cursor=cursor is not None)
         for batch in group:

@@ -275,3 +275,47 @@ def test_a_drain_mid_load_records_what_is_durable_and_the_next_run_completes(tmp
     engine.close()
     _, rows = _pg_table(pg_url, "dl", "enrollment")
     assert [r[0] for r in rows] == list(range(1, 2_001))
+
+
+def test_the_outbox_chunks_of_a_run_are_one_upsert_and_one_commit_and_the_cursor_lands_at_the_end(
+        tmp_path, pg_url, bulk_runs, monkeypatch):
+    """230 changes in chunks of 100 (each carrying the outbox position): one group, so the target
+    applies one upsert and commits once, and only then the cursor moves, to the last change. A key
+    changed in two chunks of one run lands once per chunk, without a conflict."""
+    from plugins.db.dialects import PostgresDialect
+    from plugins.db.target import TableTarget
+
+    source = tmp_path / "sis.db"
+    engine_bulk.make_source(source, 600)
+    engine = engine_bulk.engine(tmp_path, source, pg_url, f"sqlite:///{tmp_path / 'state.db'}", "dl")
+    assert engine.run_interface(0, trigger="outbox").outcome == "ok"
+    events: list[str] = []
+    apply, make_durable = PostgresDialect.apply_upsert_stage, TableTarget._make_durable
+    monkeypatch.setattr(PostgresDialect, "apply_upsert_stage",
+                        lambda self, *a: events.append("upsert") or apply(self, *a))
+    monkeypatch.setattr(TableTarget, "_make_durable", lambda self: make_durable(self) or events.append("durable"))
+
+    def change(ids: list[int], credits: int) -> None:
+        db = sqlite3.connect(source)
+        db.execute(f"UPDATE enrollment SET credits = {credits} WHERE enrollment_id IN ({','.join(map(str, ids))})")
+        db.executemany("INSERT INTO outbox (object, key, op, changed_at) VALUES ('enrollment', ?, 'upsert', "
+                       "'2026-02-01')", [(str(i),) for i in ids])
+        db.commit()
+        db.close()
+
+    change(list(range(1, 231)), 1000)
+    summary = engine.run_interface(0, trigger="outbox")
+    assert summary.outcome == "ok" and summary.read == 230
+    assert events == ["upsert", "durable"]
+    assert engine.store.cursor(0, "db") == '{"outbox": 231}'
+    change([5, *range(300, 399)], 2000)  # the first chunk: 5 and 99 others
+    change([399, 5], 3000)  # the second: 5 again
+    events.clear()
+    summary = engine.run_interface(0, trigger="outbox")
+    assert summary.outcome == "ok" and summary.read == 102
+    assert events == ["upsert", "upsert", "durable"]  # 5 came again: the first stage applied first
+    assert engine.store.cursor(0, "db") == '{"outbox": 333}'
+    engine.close()
+    _, rows = _pg_table(pg_url, "dl", "enrollment")
+    by_id = {r[0]: r[2] for r in rows}
+    assert (by_id[5], by_id[300], by_id[399], by_id[230], by_id[231], len(rows)) == (3000, 2000, 3000, 1000, 231 % 240, 600)

@@ -105,3 +105,30 @@ def test_a_table_whose_creation_a_lost_connection_took_along_is_created_again(tm
     outcomes = send()  # the engine's retry
     assert all(o.ok for o in outcomes) and _count(pg_url, pg_schema) == 20
     t.close()
+
+
+def test_upserts_of_a_group_land_once_at_its_durable_point_and_the_later_row_wins(tmp_path, pg_url, pg_schema):
+    """A table with rows takes upserts; the batches of a group stream into one stage that is applied
+    when the group is made durable: a key that comes again in a later batch ends with its later row,
+    and nothing of the group is visible (or left behind at a close) before then."""
+    first = target(tmp_path, pg_url, pg_schema)
+    first.write_rows(_students(0, 50), durable=True)
+    first.close()
+    t = target(tmp_path, pg_url, pg_schema)  # the next run: the table has rows
+
+    def changed(start: int, count: int, credits: int) -> Rows:
+        batch = _students(start, count)
+        batch.data = [(n, name, credits) for n, name, _ in batch.data]
+        return batch
+
+    t.write_rows(changed(0, 20, 100), durable=False)
+    t.write_rows(changed(40, 20, 200), durable=False)  # 40..49 change, 50..59 are new
+    t.write_rows(changed(10, 20, 300), durable=False)  # 10..19 come again: the later row wins
+    assert rows(pg_url, f'SELECT sum(credits) FROM "{pg_schema}".student')[0][0] == sum(range(50))
+    t.flush()
+    got = dict(rows(pg_url, f'SELECT student_number, credits FROM "{pg_schema}".student'))
+    want = {f"S{i:04}": 100 if i < 10 else 300 if i < 30 else 200 if i >= 40 else i for i in range(60)}
+    assert got == want
+    t.write_rows(changed(0, 60, 7), durable=False)
+    t.close()  # not made durable: rolled back
+    assert dict(rows(pg_url, f'SELECT student_number, credits FROM "{pg_schema}".student')) == want
