@@ -490,6 +490,8 @@ def _whole_write_error(exc: BaseException, key: str, n: int) -> TransientError:
 
 def _waves(pending: list[Pending]) -> list[list[Pending]]:
     """Split into waves holding each key at most once, in the original order."""
+    if len({p.ledger_key for p in pending}) == len(pending):  # the usual batch: every key once
+        return [pending] if pending else []
     waves: list[list[Pending]] = []
     seen: dict[str, int] = {}
     for p in pending:
