@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from tests import pgdb
+from tests.fakeclock import THREAD_AWARE
 from tests.scale import FULL, SCALE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,22 @@ def pytest_report_header(config) -> str:  # noqa: ANN001
 def pytest_runtest_teardown(item, nextitem):  # noqa: ANN001, ANN201
     yield
     pgdb.flush(at_least=pgdb.BATCH)  # between tests: see tests/pgdb.py
+
+
+# The clock every thread shares: a test that fakes it for all of them stalls the event loops of the
+# stand-ins other tests keep running (tests/fakeclock.py says how, and what to use instead)
+_CLOCKS = {name: getattr(time, name) for name in ("monotonic", "sleep", "time", "perf_counter")}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):  # noqa: ANN001, ANN201
+    result = yield
+    faked = [name for name, real in _CLOCKS.items()
+             if getattr(time, name) is not real and not getattr(getattr(time, name), THREAD_AWARE, False)]
+    if faked:
+        pytest.fail(f"time.{', time.'.join(faked)} replaced for every thread: use "
+                    "tests.fakeclock.patch_for_this_thread", pytrace=False)
+    return result
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ANN001

@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import Webhook
 from runtime.engine import inbound_auth
 from runtime.errors import ConfigError
 from runtime.models.auth import InboundAuth
+from tests.fakeclock import patch_for_this_thread
 
 SECRET = "s3cr3t-inbound"
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -214,7 +215,7 @@ def test_standard_webhooks_signs_bytes_not_json(monkeypatch):
 
 def test_standard_webhooks_accepts_a_timestamp_exactly_at_the_tolerance(monkeypatch):
     v = make({"type": "standard_webhooks", "secret": REF, "tolerance": 60}, monkeypatch, secret=WHSEC)
-    monkeypatch.setattr(inbound_auth.time, "time", lambda: 1_800_000_000.0)
+    patch_for_this_thread(monkeypatch, inbound_auth.time, "time", lambda: 1_800_000_000.0)
     assert v.headers_ok(_standard(b"{}", when=1_800_000_000 - 60))
     assert v.headers_ok(_standard(b"{}", when=1_800_000_000 + 60))
     assert not v.headers_ok(_standard(b"{}", when=1_800_000_000 - 61))

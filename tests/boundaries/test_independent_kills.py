@@ -115,6 +115,7 @@ def test_a_busy_tick_given_up_clears_the_failure_of_the_tick_before(fakes, tmp_p
 
     from runtime.engine import scheduler as sched
     from runtime.engine.pipeline import RunSummary
+    from tests.fakeclock import patch_for_this_thread
 
     fakes.TARGETS["tgt"] = fakes.Behaviour()
     engine = _engine(fakes, tmp_path, [{"id": 4, "trigger": {"type": "cron", "cron": "* * * * *"},
@@ -125,7 +126,7 @@ def test_a_busy_tick_given_up_clears_the_failure_of_the_tick_before(fakes, tmp_p
         s.add_interfaces()
         clock = _Clock()
         s.stopping = clock  # type: ignore[assignment]
-        monkeypatch.setattr(time, "monotonic", clock.monotonic)
+        patch_for_this_thread(monkeypatch, time, "monotonic", clock.monotonic)
         monkeypatch.setattr(sched, "lease_ttl", lambda: 0.5)
         monkeypatch.setattr(s, "tick_key", lambda iid, grace, now=None: "4@2026-05-04T06:30:00")
         busy = RunSummary(4, "cron", "skipped", message="a run of this interface is already in progress")

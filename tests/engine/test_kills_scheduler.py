@@ -22,6 +22,8 @@ from runtime.engine.lease import holder_id
 from runtime.engine.pipeline import RunSummary
 from runtime.engine.scheduler import Scheduler
 
+from tests.fakeclock import patch_for_this_thread
+
 UTC = dt.UTC
 TICK = "4@2026-05-04T06:30:00"
 BUSY = "a run of this interface is already in progress"
@@ -90,7 +92,7 @@ def clocked(make_engine, monkeypatch):
     s.add_interfaces()
     clock = FakeClock()
     s.stopping = clock  # type: ignore[assignment]
-    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    patch_for_this_thread(monkeypatch, time, "monotonic", clock.monotonic)
     monkeypatch.setattr(s, "tick_key", lambda iid, grace, now=None: TICK)
 
     def fire(runs: Runs, grace: float) -> Runs:

@@ -12,6 +12,7 @@ from inbound_helpers import postgres_database
 
 from runtime.engine.inbound import replay
 from runtime.engine.state import StateStore
+from tests.fakeclock import patch_for_this_thread
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -58,7 +59,7 @@ def test_ids_older_than_a_week_are_pruned(store, monkeypatch):
     with store.engine.begin() as c:
         c.execute(replay.inbound_ids.insert().values(interface_id=6, channel="", message_id="msg_old", received_at=old))
     monkeypatch.setitem(replay._pruned, "at", 0.0)
-    monkeypatch.setattr(replay.time, "monotonic", lambda: replay.PRUNE_EVERY + 1.0)
+    patch_for_this_thread(monkeypatch, replay.time, "monotonic", lambda: replay.PRUNE_EVERY + 1.0)
     assert replay.store_once(store, 6, rows("A1"), message_id="msg_new")
     with store.engine.connect() as c:
         kept = [r.message_id for r in c.execute(replay.inbound_ids.select())]

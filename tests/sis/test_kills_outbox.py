@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from runtime.sis import outbox
 from runtime.sis.outbox import OutboxReader
+from tests.fakeclock import patch_for_this_thread
 
 from boundaries.test_outbox_reader import Cluster, ModelReader  # pytest puts tests/ on sys.path
 
@@ -187,8 +188,8 @@ def test_sqlite_wait_polls_every_poll_interval_until_the_timeout(store, monkeypa
         slept.append(round(seconds, 6))
         clock[0] += max(seconds, 0.001)
 
-    monkeypatch.setattr(outbox.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(outbox.time, "sleep", sleep)
+    patch_for_this_thread(monkeypatch, outbox.time, "monotonic", lambda: clock[0])
+    patch_for_this_thread(monkeypatch, outbox.time, "sleep", sleep)
     with OutboxReader(store.url, poll_interval=0.25) as reader:
         assert reader.wait(0.6) is False
         assert slept == [0.25, 0.25, 0.1]
@@ -286,8 +287,8 @@ def test_sqlite_wait_polls_every_second_unless_told_otherwise(store, monkeypatch
         slept.append(seconds)
         clock[0] += max(seconds, 0.001)
 
-    monkeypatch.setattr(outbox.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(outbox.time, "sleep", sleep)
+    patch_for_this_thread(monkeypatch, outbox.time, "monotonic", lambda: clock[0])
+    patch_for_this_thread(monkeypatch, outbox.time, "sleep", sleep)
     with OutboxReader(store.url) as reader:
         assert reader.wait(2.5) is False
         assert slept == [1.0, 1.0, 0.5]
