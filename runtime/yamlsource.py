@@ -128,15 +128,23 @@ def load_bytes(raw: bytes, name: str) -> Located:
     plugin checks, a mapping by its own check and by the target-field and BSN checks): the same
     bytes under the same name are parsed once per process (``_PARSED``), and every caller gets
     its own copy of the data, so none can change what another reads."""
-    key = (name, hashlib.sha256(raw).digest())
+    digest = hashlib.sha256(raw).digest()
+    key = (name, digest)
     parsed = _PARSED.get(key)
     if parsed is None:
-        try:
-            doc = _load_bytes(raw, name)
-            # pickled in memory, never on disk: the quickest deep copy of plain data for each reader
-            parsed = (pickle.dumps(doc.data, protocol=pickle.HIGHEST_PROTOCOL), doc.positions, doc.key_positions)
-        except YamlProblem as exc:
-            parsed = exc.diagnostics
+        store = artifacts
+        kept = store.get("yaml", artifact_version(), digest) if store is not None else None
+        if kept is not None:
+            parsed = _from_artifact(kept, name)
+        else:
+            try:
+                doc = _load_bytes(raw, name)
+                # pickled: the quickest deep copy of plain data for each reader
+                parsed = (pickle.dumps(doc.data, protocol=pickle.HIGHEST_PROTOCOL), doc.positions, doc.key_positions)
+            except YamlProblem as exc:
+                parsed = exc.diagnostics
+            if store is not None and _storable(parsed, name):
+                store.put("yaml", artifact_version(), digest, _to_artifact(parsed))
         with _PARSED_LOCK:
             if len(_PARSED) >= _PARSED_MAX:  # a long-lived daemon sees files change: keep the newest
                 del _PARSED[next(iter(_PARSED))]
@@ -145,6 +153,41 @@ def load_bytes(raw: bytes, name: str) -> Located:
         raise YamlProblem(list(parsed))
     data, positions, key_positions = parsed
     return Located(name, pickle.loads(data), dict(positions), dict(key_positions))
+
+
+#: where parsed files are kept between processes (runtime/cli/validate_cache.py's Artifacts: get
+#: and put by kind, version and SHA-256 of the bytes); None: not kept. ``koppel validate`` sets it
+artifacts: Any = None
+
+
+def artifact_version() -> str:
+    """What a kept parse depends on besides the bytes: this module's code and PyYAML with its libyaml."""
+    global _VERSION
+    if _VERSION is None:
+        code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+        libyaml = getattr(yaml, "__with_libyaml__", False) and yaml._yaml.get_version_string()  # type: ignore[attr-defined]
+        _VERSION = f"{code}/{yaml.__version__}/{libyaml}/{_FAST is not None}"
+    return _VERSION
+
+
+_VERSION: str | None = None
+
+
+def _storable(parsed: tuple | list, name: str) -> bool:
+    # a kept parse serves any file of the same bytes: the name must only be the file's own
+    return not isinstance(parsed, list) or all(d.file == name for d in parsed)
+
+
+def _to_artifact(parsed: tuple | list) -> tuple:
+    if isinstance(parsed, list):
+        return ("problems", [(d.line, d.column, d.path, d.message) for d in parsed])
+    return ("parsed", *parsed)
+
+
+def _from_artifact(kept: tuple, name: str) -> tuple | list:
+    if kept[0] == "problems":
+        return [Diagnostic(name, line, column, path, message) for line, column, path, message in kept[1]]
+    return tuple(kept[1:])
 
 
 #: (display name, SHA-256 of the bytes) → (pickled data, positions, key positions), or the

@@ -18,7 +18,8 @@ def _project_root(ctx: click.Context) -> Path:
 @click.command()
 @click.option("--quiet", "-q", is_flag=True, help="Print only the problems.")
 @click.option("--no-cache", is_flag=True,
-              help="Validate even if nothing changed since the last run (whose verdict is kept otherwise).")
+              help="Validate even if nothing changed since the last run (whose verdict is kept otherwise); "
+                   "each file's parse is still kept by its content. KOPPEL_VALIDATE_CACHE=off keeps nothing.")
 @format_option(help="json: one object with every problem (file, line, column, path, message).")
 @click.pass_context
 def validate(ctx: click.Context, quiet: bool, no_cache: bool, as_json: bool) -> None:
@@ -30,7 +31,8 @@ def validate(ctx: click.Context, quiet: bool, no_cache: bool, as_json: bool) -> 
     together as FILE:LINE:COL: PATH: MESSAGE; the exit code is 1 if there is any.
 
     The verdict is kept (runtime/cli/validate_cache.py): run again on the same files, plugins and
-    Koppel, it is printed without validating again.
+    Koppel, it is printed without validating again. So is each file's parse, by its content:
+    after an edit, only the edited file is parsed again.
     """
     from runtime.diagnostics import Diagnostic
 
@@ -64,7 +66,10 @@ def _verdict(root: Path, use_cache: bool) -> dict:
     reads has changed, else validated (and kept, when the cache can vouch for it)."""
     from runtime.cli import validate_cache as cache
 
-    if not (use_cache and cache.enabled()):
+    if not cache.enabled():
+        return _validated(root)
+    cache.use_artifacts(root)  # each file's parse kept by its bytes: after an edit only that one is parsed
+    if not use_cache:
         return _validated(root)
     fingerprint = cache.Fingerprint(root)
     kept = cache.load(root, fingerprint)

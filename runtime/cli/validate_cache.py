@@ -31,6 +31,12 @@ with CliRunner, a script calling load_project) may have changed plugins or model
 which no fingerprint sees. ``koppel validate --no-cache`` (or KOPPEL_VALIDATE_CACHE=off) always
 validates. The store is one JSON file per project folder (and Python setup) in KOPPEL_CACHE_DIR, else
 $XDG_CACHE_HOME/koppel, else ~/.cache/koppel, holding exactly what validate reports.
+
+Validating, such a process also keeps per-file artifacts (``Artifacts``, in the same folder's
+``artifacts/``): what is made of one file that depends on nothing but its bytes and the code that
+makes it, each named by a hash of both. After an edit (or with ``--no-cache``) only the files whose
+bytes changed are parsed again; every other check runs as in a cold run. KOPPEL_VALIDATE_CACHE=off
+keeps and reads none.
 """
 
 from __future__ import annotations
@@ -169,6 +175,8 @@ class Fingerprint:
             return True
         real = os.path.realpath(used)
         if real in self.files or real in self.dirs or _under(real, allowed) or real in self.metadata:
+            return True
+        if _under(real, [self.cache_dir]):  # the per-file artifacts: each keyed by the bytes it stands for
             return True
         folder, name = os.path.split(real)
         if folder in self.metadata:  # METADATA, RECORD...: the version is in the folder's name
@@ -319,3 +327,94 @@ def _plugins_are_koppels() -> bool:
             if ep.module.split(".")[0] not in ("runtime", "plugins") or dist is None or dist.name != "koppel":
                 return False
     return True
+
+
+# -- per-file artifacts ------------------------------------------------------------------------
+
+
+class Artifacts:
+    """What validation makes of one file that depends on nothing but the file's bytes and the code
+    that makes it (the parsed YAML with its positions or diagnostics, the schema names of an OpenAPI
+    document), kept in the cache folder's ``artifacts/``, so that after an edit only the edited
+    file is parsed again.
+
+    A file is named by the SHA-256 of what it stands for: the kind, the producer's version (a hash
+    of its own source and of the libraries it uses, ``runtime.yamlsource.artifact_version``) and
+    the input's SHA-256. A stale artifact is never read: other bytes or other code give another
+    name. Artifacts are pickles, so they are read only from a folder of this user's that no one
+    else may write to. At most KEEP_ARTIFACTS are kept; the oldest go first."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._usable: bool | None = None
+        self._pruned = False
+
+    def _path(self, kind: str, version: str, digest: bytes) -> Path:
+        name = hashlib.sha256(b"\0".join([kind.encode(), version.encode(), digest])).hexdigest()
+        return self.folder / f"{name}.pickle"
+
+    def usable(self) -> bool:
+        """The folder exists (it is made if not) and is this user's own, written by no one else."""
+        if self._usable is None:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._usable = all(
+                    info.st_uid == os.getuid() and not info.st_mode & 0o022
+                    for info in (os.stat(self.folder), os.stat(self.folder.parent))
+                )
+            except OSError:
+                self._usable = False
+        return self._usable
+
+    def get(self, kind: str, version: str, digest: bytes) -> Any | None:
+        import pickle
+
+        if not self.usable():
+            return None
+        try:
+            with open(self._path(kind, version, digest), "rb") as handle:
+                return pickle.load(handle)
+        except FileNotFoundError:
+            return None
+        except Exception:  # noqa: BLE001 - a torn or foreign file: made again, as if absent
+            return None
+
+    def put(self, kind: str, version: str, digest: bytes, value: Any) -> None:
+        import pickle
+
+        if not self.usable():
+            return
+        try:
+            fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".artifact-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, self._path(kind, version, digest))
+        except OSError:
+            return  # a full or read-only disk: validation works, only slower next time
+        if not self._pruned:
+            self._pruned = True
+            self._prune()
+
+    def _prune(self) -> None:
+        try:
+            with os.scandir(self.folder) as listing:
+                found = [(e.stat().st_mtime_ns, e.path) for e in listing if e.name.endswith(".pickle")]
+            if len(found) > KEEP_ARTIFACTS:
+                for _, path in sorted(found)[: len(found) - KEEP_ARTIFACTS // 2]:
+                    os.unlink(path)
+        except OSError:
+            pass  # another process pruned first
+
+
+#: artifacts kept in the cache folder: the college's project has ~200 files, so this holds many
+#: rounds of edits of several projects
+KEEP_ARTIFACTS = 8192
+
+
+def use_artifacts(project_root: Path) -> Artifacts:
+    """Let this process's parsing keep and find per-file artifacts (runtime.yamlsource.artifacts)."""
+    from runtime import yamlsource
+
+    store = Artifacts(cache_file(project_root).parent / "artifacts")
+    yamlsource.artifacts = store
+    return store

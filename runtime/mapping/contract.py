@@ -355,11 +355,34 @@ def _openapi_schema_names(path: Path) -> frozenset:
     key = hashlib.sha256(raw).digest()
     names = _SCHEMA_NAMES.get(key)
     if names is None:
-        found = _schema_names_from_events(raw) if path.suffix != ".json" else None
-        if found is None:  # JSON, or YAML not plain enough on the way: the whole document
-            found = frozenset(_openapi_document(path).get("components", {}).get("schemas", {}))
-        names = _SCHEMA_NAMES[key] = found
+        from runtime import yamlsource
+
+        store = yamlsource.artifacts  # kept between processes by koppel validate, as parsed YAML is
+        version = f"{_code_version()}/{path.suffix == '.json'}"
+        kept = store.get("openapi-schema-names", version, key) if store is not None else None
+        if isinstance(kept, frozenset):
+            names = kept
+        else:
+            names = _schema_names_from_events(raw) if path.suffix != ".json" else None
+            if names is None:  # JSON, or YAML not plain enough on the way: the whole document
+                names = frozenset(_openapi_document(path).get("components", {}).get("schemas", {}))
+            if store is not None:
+                store.put("openapi-schema-names", version, key, names)
+        _SCHEMA_NAMES[key] = names
     return names
+
+
+def _code_version() -> str:
+    """What the names depend on besides the bytes: this module's code and PyYAML's version."""
+    global _VERSION
+    if _VERSION is None:
+        import yaml
+
+        _VERSION = f"{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}/{yaml.__version__}"
+    return _VERSION
+
+
+_VERSION: str | None = None
 
 
 _SCHEMA_NAMES: dict[bytes, frozenset] = {}

@@ -71,7 +71,7 @@ def test_any_document_gives_the_built_names_or_none(text):
     names = contract._schema_names_from_events(text.encode())
     try:
         built = _built(text)
-    except (yaml.YAMLError, AttributeError):
+    except (yaml.YAMLError, AttributeError, TypeError):
         # a document that does not build (a duplicate anchor, a bad merge elsewhere): its names
         # may be read, the error then comes when the document is built, at the first record
         return
