@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import engine_http
-from engine_cluster import Daemon, Database, versions_by_key, wait_for
+from engine_cluster import Daemon, Database, terminate_all, versions_by_key, wait_for
 
 
 @dataclass
@@ -155,8 +155,7 @@ def bounce(cluster, tmp: Path, *, daemons: int = 3, seconds: float = 25, kill_ev
         report.arrived = versions_by_key(state)
         report.duplicates = state.duplicates
     finally:
-        for d in crew:
-            d.terminate(30)
+        terminate_all(crew, 30)
         report.log_tail = "\n".join(d.log.read_text()[-1500:] for d in crew)
         db.close()
         server.shutdown()

@@ -90,6 +90,21 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
 
+def terminate_all(daemons: list[Daemon], timeout: float = 60) -> None:
+    """SIGTERM to every live daemon at once, then wait for each (they drain in parallel, not one
+    after the other); one still running after ``timeout`` is killed."""
+    stopping = [d for d in daemons if d.alive]
+    for d in stopping:
+        d.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for d in stopping:
+        try:
+            d.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            d.proc.wait(timeout=10)
+
+
 class Database:
     """Plain SQL on the shared database: SIS changes in, state out."""
 

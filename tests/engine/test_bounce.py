@@ -29,8 +29,9 @@ TTL, SWEEP = 8.0, 8.0 / 3
 
 def test_bounce_loses_nothing_runs_each_tick_once_and_takes_over_by_expiry(tmp_path):
     with PgCluster() as cluster:
-        # 20 s of bouncing in CI; KOPPEL_TEST_SCALE=full bounces for a minute over more keys
-        report = bounce(cluster, tmp_path, daemons=3, seconds=scaled(20, 60), kill_every=5, rate=10,
+        # CI: four kills, one every 3 s (each victim back a second later), 16 s of bouncing;
+        # KOPPEL_TEST_SCALE=full bounces for a minute, a kill every 5 s, over more keys
+        report = bounce(cluster, tmp_path, daemons=3, seconds=scaled(14, 60), kill_every=scaled(3, 5), rate=10,
                         keys=scaled(30, 100), interval=5, ttl=TTL, max_lag=3)
     assert report.kills >= 4
     assert report.lost == [], f"lost: {report.lost[:5]}\n{report.log_tail}"
