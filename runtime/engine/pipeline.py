@@ -13,9 +13,7 @@ A run of an interface never overlaps itself, across processes too: it holds the 
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import logging
 import time
 from collections.abc import Callable
@@ -179,7 +177,7 @@ class Engine:
         if getattr(progress, "wants_total", False) and hasattr(source, "total"):
             progress.expect(source.total(cursor))  # type: ignore[union-attr] # an interactive run shows an ETA (cli.py)
         for batch in source.read(cursor):
-            with tracing.span("koppel.batch", records=len(batch.records)), _paused_gc():
+            with tracing.span("koppel.batch", records=len(batch.records)):
                 stop = self._process_batch(run, batch, source, source_name, lanes)
             if stop:
                 return stop
@@ -295,25 +293,6 @@ class Engine:
             return str(value)
 
         return key_of
-
-
-@contextlib.contextmanager
-def _paused_gc():
-    """No cyclic garbage collection while a batch is delivered; collected after it as before.
-
-    A batch makes a few objects per record (its Pending, item, ledger row) that live until the
-    batch is recorded: young collections kept promoting them, and every so often a full one
-    walked the whole heap of a loaded project (SQLAlchemy, pydantic, the models): ~15% of a
-    fast run (bench/bench_engine.py). None of them is in a cycle; what a plugin leaves in one is
-    collected after the batch, so memory stays bounded by a batch. The collector's state is
-    restored (a caller that had it off keeps it off), as plugins/db's paused_gc does for rows."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def sources_of(interface) -> list:
