@@ -190,6 +190,9 @@ def run(ctx: click.Context, interface: str | None, run_all: bool, reason: str | 
             outcomes.add(summary.outcome)
     finally:
         engine.close()
+    from runtime.cli import end_without_teardown
+
+    end_without_teardown()  # everything is closed and recorded: no need for the interpreter's teardown
     ctx.exit(exitcodes.FAILURE if outcomes - {"ok", "skipped", "partial"}
              else exitcodes.DEAD_LETTERS if "partial" in outcomes else exitcodes.OK)
 

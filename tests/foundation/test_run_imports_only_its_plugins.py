@@ -12,13 +12,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: runs the command in this process, then says which modules it imported (one JSON line, last)
+#: runs the command in this process, then says which modules it imported (one JSON line, last);
+#: the arguments are passed in, as an in-process caller does, so the command returns here (from
+#: its own command line, ``koppel run`` ends its process without the interpreter's teardown)
 WRAPPER = """
 import json, sys
 from runtime.cli import main
-sys.argv = ["koppel", *sys.argv[1:]]
 try:
-    main()
+    main(sys.argv[1:], prog_name="koppel")
 except SystemExit as exc:
     code = exc.code
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
