@@ -7,8 +7,10 @@ third-party plugin's spec validates and appears in the JSON Schema like a built-
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, create_model, field_validator, model_validator
@@ -17,6 +19,50 @@ from runtime.models.common import Duration, Expression, Model
 from runtime.models.state import Retention
 
 AMSTERDAM = "Europe/Amsterdam"
+
+
+def _check_cron(expression: str) -> None:
+    """``cronexpr.check_cron``; in ``koppel validate`` its verdict is kept per expression with the
+    files' parses (runtime/cli/validate_cache.py's Artifacts), so that validating a project whose
+    expressions were seen before imports no APScheduler (and the asyncio it imports)."""
+    from runtime import yamlsource
+
+    store = yamlsource.artifacts
+    if store is None:
+        from runtime.cronexpr import check_cron
+
+        check_cron(expression)
+        return
+    digest = hashlib.sha256(expression.encode("utf-8", "surrogatepass")).digest()
+    version = _cron_version()
+    kept = store.get("cron", version, digest)
+    if isinstance(kept, tuple) and kept[:1] == ("ok",):
+        return
+    if isinstance(kept, tuple) and kept[:1] == ("error",):
+        raise ValueError(kept[1])
+    from runtime.cronexpr import check_cron
+
+    try:
+        check_cron(expression)
+    except ValueError as exc:
+        store.put("cron", version, digest, ("error", str(exc)))
+        raise
+    store.put("cron", version, digest, ("ok",))
+
+
+@lru_cache(maxsize=1)
+def _cron_version() -> str:
+    """What a cron verdict depends on besides the expression: the parser's code and APScheduler's version."""
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+
+    spec = find_spec("runtime.cronexpr")
+    code = hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest() if spec and spec.origin else "?"
+    try:
+        scheduler = version("APScheduler")
+    except PackageNotFoundError:  # pragma: no cover - a dependency of koppel
+        scheduler = "?"
+    return f"{code}/{scheduler}"
 
 
 class CronTrigger(Model):
@@ -35,9 +81,7 @@ class CronTrigger(Model):
     def _valid_cron(cls, value: object) -> object:
         # before the pattern check, so the user reads why rather than a regular expression
         if isinstance(value, str):
-            from runtime.cronexpr import check_cron
-
-            check_cron(value)
+            _check_cron(value)
         return value
 
     @field_validator("timezone")

@@ -49,6 +49,7 @@ EDITS = {
     "duplicate key": ("catalog.yaml", "\n", "\nsystems: {}\n"),
     "value map": ("mappings/valuemaps/aanmeldstatus-sis.yaml", "name: aanmeldstatus-sis", "name: aanmeldstatus"),
     "contract": ("mappings/vva-status.yaml", "    type: object\n", "    type: objekt\n"),
+    "cron": ("interfaces/04-sis-website.yaml", 'cron: "0 5 * * *"', 'cron: "0 25 * * *"'),
     # found in files not edited, whose parse (and positions) comes from what was kept
     "system renamed": ("catalog.yaml", "\n  kennisnet:\n", "\n  kennisnet2:\n"),
 }
@@ -74,7 +75,8 @@ def test_an_edit_and_its_fix_give_the_diagnostics_of_a_cold_run(project_copy: Pa
     if kind == "system renamed":
         assert {p["file"] for p in broken["problems"]} > {"catalog.yaml"} and all(p["line"] for p in broken["problems"])
     assert broken == cold(project_copy, env, tmp_path_factory)
-    assert len(artifacts(env) - kept) == 1, "only the edited file was parsed again"
+    # only the edited file was parsed again (and a new cron expression checked)
+    assert len(artifacts(env) - kept) == (2 if kind == "cron" else 1)
 
     file.write_text(original, encoding="utf-8")
     fixed = validate(project_copy, env)
@@ -179,3 +181,29 @@ def test_a_kept_parse_is_the_parse(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(yamlsource, "_load_bytes", lambda raw, name: parsed.append(name) or original(raw, name))
     assert [_load(path) for path in files] == expected  # read from what was kept
     assert parsed == []
+
+
+def test_a_kept_cron_verdict_is_the_parsers(tmp_path: Path, monkeypatch) -> None:
+    from runtime import cronexpr, yamlsource
+    from runtime.cli.validate_cache import Artifacts
+    from runtime.models.interface import CronTrigger
+
+    def verdict(expression: str) -> str:
+        try:
+            CronTrigger.model_validate({"type": "cron", "cron": expression})
+        except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError: its text is compared
+            return str(exc).splitlines()[2]
+        return "ok"
+
+    expressions = ["0 5 * * *", "0 25 * * *", "0 2 * * 7", "0 2 * * 8", "*/15 8-17 * * 1-5", "0 2 * *"]
+    monkeypatch.setattr(yamlsource, "artifacts", None)
+    expected = [verdict(e) for e in expressions]
+    assert expected[0] == "ok" and "invalid cron expression '0 25 * * *'" in expected[1]
+    monkeypatch.setattr(yamlsource, "artifacts", Artifacts(tmp_path / "artifacts"))
+    assert [verdict(e) for e in expressions] == expected  # checked, and kept
+
+    def not_again(expression: str) -> None:
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(cronexpr, "check_cron", not_again)
+    assert [verdict(e) for e in expressions] == expected  # served from what was kept
