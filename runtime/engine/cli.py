@@ -40,7 +40,8 @@ def _engine(ctx: click.Context, only: list[str] | None = None):
         return _build_engine(ctx, only)
     finally:
         gc.freeze()
-        ctx.call_on_close(gc.unfreeze)
+        on_close = getattr(ctx, "call_on_close", None)  # a caller's stand-in context may have none
+        on_close(gc.unfreeze) if on_close is not None else gc.unfreeze()
         if paused:
             gc.enable()
 
