@@ -28,9 +28,7 @@ def _engine(ctx: click.Context, only: list[str] | None = None):
 
     Built with the cyclic garbage collector paused: start-up creates hundreds of thousands of
     objects (modules, classes, the project's models) and no garbage worth a collection, and each
-    collection on the way scans all of them (~15% of the imports' time, measured). They are then
-    frozen (``gc.freeze``), so the first collection of the run does not scan them all once more;
-    unfrozen when the command ends (an in-process caller gets its collector back as it was).
+    collection on the way scans all of them (~15% of the imports' time, measured).
     """
     import gc
 
@@ -39,9 +37,6 @@ def _engine(ctx: click.Context, only: list[str] | None = None):
     try:
         return _build_engine(ctx, only)
     finally:
-        gc.freeze()
-        on_close = getattr(ctx, "call_on_close", None)  # a caller's stand-in context may have none
-        on_close(gc.unfreeze) if on_close is not None else gc.unfreeze()
         if paused:
             gc.enable()
 
@@ -170,7 +165,7 @@ def run(ctx: click.Context, interface: str | None, run_all: bool, reason: str | 
 
     if bool(interface) == run_all:
         raise click.UsageError("name one INTERFACE or use --all")
-    engine = _engine(ctx, None if run_all or interface is None else [interface])
+    engine = _started(ctx, None if run_all or interface is None else [interface])
     from runtime.engine.audit import run_outcome  # after the engine: its imports are the engine's
     refs: list[int | str] = ([i for i, f in sorted(engine.project.interfaces.items()) if f.status == "active"]
                              if run_all else [interface or ""])
@@ -196,6 +191,24 @@ def run(ctx: click.Context, interface: str | None, run_all: bool, reason: str | 
     end_without_teardown()  # everything is closed and recorded: no need for the interpreter's teardown
     ctx.exit(exitcodes.FAILURE if outcomes - {"ok", "skipped", "partial"}
              else exitcodes.DEAD_LETTERS if "partial" in outcomes else exitcodes.OK)
+
+
+def _started(ctx: click.Context, only: list[str] | None):
+    """``_engine`` for one run: the start-up objects are then frozen (``gc.freeze``), so the run's
+    first collection does not scan them all once more (~20 ms); unfrozen when the command ends (an
+    in-process caller gets its collector back as it was). Not for the daemon: what a reload
+    replaces must stay collectable."""
+    import gc
+
+    paused = gc.isenabled()
+    gc.disable()  # _engine leaves it off, so no collection comes before the freeze
+    try:
+        return _engine(ctx, only)
+    finally:
+        gc.freeze()
+        ctx.call_on_close(gc.unfreeze)
+        if paused:
+            gc.enable()
 
 
 @click.command("dry-run")
