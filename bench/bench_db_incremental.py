@@ -48,7 +48,8 @@ from bench_db_replication import (  # noqa: E402
     project_copy,
 )
 
-WORK = re.compile(r"work (\d+\.\d+)|\((\d+\.\d+)s\)")
+#: the baseline's own clock, else Koppel's run duration: its "run finished" log line (ms), else its summary
+WORK = re.compile(r"work (\d+\.\d+)|\"msg\": \"run finished\".*?\"duration\": (\d+\.\d+)|\((\d+\.\d+)s\)")
 
 TABLE = ("CREATE TABLE IF NOT EXISTS plain_enrollment (enrollment_id BIGINT PRIMARY KEY, student_number TEXT, "
          "name TEXT, email TEXT, credits BIGINT, amount DOUBLE PRECISION, updated_at TIMESTAMPTZ)")
@@ -87,10 +88,10 @@ def timed(argv: list[str], env: dict) -> tuple[float, float]:
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    found = WORK.search(done.stdout)
+    found = WORK.search(done.stderr) or WORK.search(done.stdout)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"{' '.join(argv)} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return elapsed, float(found.group(1) or found.group(2))
+    return elapsed, float(next(g for g in found.groups() if g))
 
 
 def change(sqlite_path: Path, round_no: int, percent: int) -> tuple[int, int]:

@@ -222,7 +222,11 @@ class TableSource(Source):
             present: set[str] = set()
             if found is not None and found.data:
                 at = [found.columns.index(k) for k in table.key]
-                present = {"|".join(str(row[i]) for i in at) for row in found.data}
+                if len(at) == 1:
+                    i = at[0]
+                    present = {str(row[i]) for row in found.data}
+                else:
+                    present = {"|".join(str(row[i]) for i in at) for row in found.data}
                 batches.append(Batch([], None, rows=found))
             for key in keys:
                 if key not in present:
