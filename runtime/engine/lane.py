@@ -82,9 +82,9 @@ class KeyedItem(Item):
     """An Item whose key ``<key>:<payload hash[:16]>`` is made when it is first read; the hash is
     kept, so the ledger row and the key share one hash per record.
 
-    Made once per record on the hot path: its fields are set directly (the dataclass ``__init__``
-    of Item would go through the ``key`` property's setter, a keyword call each; ~5 us a record
-    of ~25 end to end, bench/bench_engine.py)."""
+    Made once per record on the hot path: its fields are set directly (Item's dataclass
+    ``__init__`` went through the ``key`` property's setter with keyword arguments: under cProfile
+    the largest per-record cost of the engine's own, issue 15 goal 4)."""
 
     def __init__(self, ledger_key: str, digest: str | None, payload: Any = None, source_key: str = "",
                  operation: str = "upsert", object: str | None = None) -> None:  # noqa: A002 - Item's field
