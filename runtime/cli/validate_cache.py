@@ -334,8 +334,9 @@ def _plugins_are_koppels() -> bool:
     from runtime.cli import COMMAND_GROUP
     from runtime.registry import GROUP
 
+    every = entry_points()  # each call reads every distribution's entry points: once for both groups
     for group in (GROUP, COMMAND_GROUP):
-        for ep in entry_points(group=group):
+        for ep in every.select(group=group):
             dist = getattr(ep, "dist", None)
             if ep.module.split(".")[0] not in ("runtime", "plugins") or dist is None or dist.name != "koppel":
                 return False
