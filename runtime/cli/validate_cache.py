@@ -371,7 +371,9 @@ class Artifacts:
         """The folder exists (it is made if not) and is this user's own, written by no one else."""
         if self._usable is None:
             try:
-                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                # each made private here: mkdir(parents=True) would make the parent by the umask
+                self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self.folder.mkdir(exist_ok=True, mode=0o700)
                 self._usable = all(
                     info.st_uid == os.getuid() and not info.st_mode & 0o022
                     for info in (os.stat(self.folder), os.stat(self.folder.parent))

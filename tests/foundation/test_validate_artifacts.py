@@ -207,3 +207,16 @@ def test_a_kept_cron_verdict_is_the_parsers(tmp_path: Path, monkeypatch) -> None
 
     monkeypatch.setattr(cronexpr, "check_cron", not_again)
     assert [verdict(e) for e in expressions] == expected  # served from what was kept
+
+
+def test_a_new_cache_folder_is_made_private_whatever_the_umask(tmp_path: Path) -> None:
+    from runtime.cli.validate_cache import Artifacts
+
+    old = os.umask(0o002)  # a user's private group: new folders group-writable
+    try:
+        store = Artifacts(tmp_path / "new-cache" / "artifacts")
+        store.put("yaml", "v", b"d", 1)
+    finally:
+        os.umask(old)
+    assert store.get("yaml", "v", b"d") == 1
+    assert (tmp_path / "new-cache").stat().st_mode & 0o077 == 0
