@@ -40,6 +40,7 @@ Measured (medians of 3 interleaved runs, 1,000,000 rows, 2 shared cores; load av
 | as commands (fresh processes), before ``koppel run N`` loaded only N, 50,000 rows | | | 0.08 (10) |
 | as commands, after (libyaml, only interface 0 loaded, no Alembic import), 300,000 rows | 31.4 k | 38.8 k | 0.81 (12.5) |
 | as commands, after, 1,000,000 rows (one run; dlt: 3.1 k rows/s) | 59.1 k | 58.6 k | 1.01 (14) |
+| as commands, after direct driver connections, start-up without GC, no teardown, 1,000,000 rows (3 runs) | 270 k | 355 k | 0.76 (3.8) |
 
 Peak RSS of the command: 116 MB at 1,000,000 rows and at 100,000 (ratio 1.00, load 14).
 
@@ -291,6 +292,8 @@ def main() -> None:
             t = time.perf_counter()
             make_sqlite(sqlite_path, args.rows)
             print(f"source: {args.rows:,} rows in SQLite ({time.perf_counter() - t:.1f}s to make)")
+            print(f"stands for: `koppel run {INTERFACE}` as a command (a first load into PostgreSQL), and the engine "
+                  f"in process; baselines: a fresh-process sqlite3 → COPY script, an in-process COPY")
             warm = tmp_path / "warm.db"  # first use imports drivers and dialects: not what is measured
             make_sqlite(warm, 100)
             koppel(project, warm, pg_url, tmp_path, 99, 100)
