@@ -161,10 +161,13 @@ artifacts: Any = None
 
 
 def artifact_version() -> str:
-    """What a kept parse depends on besides the bytes: this module's code and PyYAML with its libyaml."""
+    """What a kept parse depends on besides the bytes: this module's code (and diagnostics.py's,
+    which words the paths) and PyYAML with its libyaml."""
     global _VERSION
     if _VERSION is None:
-        code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+        from runtime import diagnostics
+
+        code = hashlib.sha256(Path(__file__).read_bytes() + Path(diagnostics.__file__).read_bytes()).hexdigest()
         libyaml = getattr(yaml, "__with_libyaml__", False) and yaml._yaml.get_version_string()  # type: ignore[attr-defined]
         _VERSION = f"{code}/{yaml.__version__}/{libyaml}/{_FAST is not None}"
     return _VERSION
