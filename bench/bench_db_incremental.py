@@ -16,7 +16,9 @@ the same size (loaded with the same rows beforehand), one commit. Goal: koppel â
 Both see the same changes: each round changes a fresh 1% (``UPDATE`` + one outbox row per row),
 then runs both, in alternating order, and checks that both targets hold the changed values. The
 first load (``koppel run 0`` and the baseline's COPY) is done before the rounds and not timed.
-Medians of ``--rounds``, with the load average beside them (the machine is shared).
+Medians of ``--rounds``, with the load average beside them (the machine is shared). Each also
+splits its time: the script's own clock after its imports, Koppel's run from its ``run finished``
+log line; the rest is start-up (interpreter, imports, the project, and for Koppel the state store).
 
     .venv/bin/python bench/bench_db_incremental.py [--rows 1000000] [--changed 1] [--rounds 5]
 
