@@ -178,8 +178,10 @@ class TableTarget(BulkWrites, Target):
             payloads = [it.payload for it in upserts]
             state = self._state(table, upserts[:50])
             if upserts:
-                self._evolve(state, payloads)
-                self.connection.commit()  # DDL kept even if the rows are refused below
+                incoming = shapes.infer(payloads)
+                if self._needs_ddl(state, incoming):  # else nothing to keep: no commit of its own
+                    self._evolve_kinds(state, incoming)
+                    self.connection.commit()  # DDL kept even if the rows are refused below
             columns = list(state.columns)
             if upserts:
                 self._bulk(state, columns, upserts, has_deletes=bool(deletes))

@@ -132,3 +132,17 @@ def test_upserts_of_a_group_land_once_at_its_durable_point_and_the_later_row_win
     t.write_rows(changed(0, 60, 7), durable=False)
     t.close()  # not made durable: rolled back
     assert dict(rows(pg_url, f'SELECT student_number, credits FROM "{pg_schema}".student')) == want
+
+
+def test_a_write_of_records_into_a_table_of_their_shape_commits_once(tmp_path, pg_url, pg_schema, monkeypatch):
+    """The per-record path's write: the DDL gets a commit of its own only when there is DDL."""
+    t = target(tmp_path, pg_url, pg_schema)
+    batch = _students(0, 10)
+    items = [Item(r[0], dict(zip(batch.columns, r)), r[0], object="student") for r in batch.data]
+    assert all(o.ok for o in t.write(items[:5]))  # creates the table: two commits
+    commits: list[int] = []
+    commit = psycopg.Connection.commit
+    monkeypatch.setattr(psycopg.Connection, "commit", lambda self: commits.append(1) or commit(self))
+    assert all(o.ok for o in t.write(items[5:]))
+    assert len(commits) == 1 and _count(pg_url, pg_schema) == 10
+    t.close()
