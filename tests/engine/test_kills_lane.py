@@ -868,3 +868,143 @@ def test_each_write_is_one_span_naming_the_target_and_the_number_of_items(clock)
     spans = [(s.name, dict(s.attributes)) for s in exporter.get_finished_spans()]
     assert spans == [("koppel.target.write", {"koppel.target": "peer", "koppel.items": 3}),
                      ("koppel.target.write", {"koppel.target": "peer", "koppel.items": 1})]
+
+
+# -- the lane's own mapping calls, the counts of a batch, the key of a dead letter ---------------
+
+
+def test_a_configuration_error_while_mapping_stops_at_that_record_without_mapping_the_rest(clock):
+    # a plain mapping (no `parallel`): mapped and keyed record by record, so a broken mapping
+    # (an unknown code table) stops at the first record it fails on; the rest of a 500-record
+    # batch is not mapped for nothing, nor is anything sent
+    peer = Peer()
+    mapped, keyed = [], []
+
+    def mapping(data):
+        mapped.append(data["id"])
+        if data["n"] == 1:
+            raise ConfigError("mapping 'studenten' refers to an unknown table 'codes'")
+        return data
+
+    def key_of(record):
+        keyed.append(record.key)
+        return record.key
+
+    with pytest.raises(ConfigError, match="unknown table 'codes'"):
+        run(make_lane(peer, clock, mapping=mapping, key_of=key_of), fakes.records(4))
+    assert mapped == ["s0", "s1"] and keyed == ["s0", "s1"]
+    assert peer.writes == []
+
+
+def test_the_counts_of_a_batch_add_up_over_its_targets(clock):
+    # the engine gives every lane of a batch the same counts (pipeline.py: batch_counts): the
+    # run history says how many records were mapped and filtered for all targets together
+    c = counts()
+    records = fakes.records(3)
+    make_lane(Peer(), clock).process(records, c)
+    make_lane(Peer(), clock, mapping=lambda d: None if d["n"] == 0 else d).process(records, c)
+    assert (c["mapped"], c["filtered"], c["delivered"], c["dead"]) == (5, 1, 5, 0)
+
+
+def test_the_lanes_map_and_map_all_give_the_payload_the_target_would_get(clock):
+    # TargetLane.map (one record) and map_all (a batch, in order) as a caller of a lane uses
+    # them: the validated payload, None for a filtered record, a failure as the record's error
+    validated = []
+
+    def mapping(data):
+        if data["n"] == 2:
+            raise MappingError("unknown code", path="name")
+        return None if data["n"] == 0 else {"nummer": data["id"]}
+
+    def validate(out):
+        validated.append(out)
+        if out["nummer"] == "s3":
+            raise ContractError("'crebo' is required", path="crebo")
+
+    mapping.validate = validate
+    lane = make_lane(Peer(), clock, mapping=mapping)
+    records = fakes.records(4)
+    assert lane.map(records[1]) == {"nummer": "s1"}
+    assert validated == [{"nummer": "s1"}]
+    assert lane.map(records[0]) is None and validated == [{"nummer": "s1"}]  # a filtered record is not validated
+    with pytest.raises(ContractError):
+        lane.map(records[3])
+    validated.clear()
+    out = lane.map_all(records)
+    assert [payload for payload, _ in out] == [None, {"nummer": "s1"}, None, None]
+    assert [type(error) for _, error in out] == [type(None), type(None), MappingError, ContractError]
+    assert str(out[2][1]) == "name: unknown code"
+    assert validated == [{"nummer": "s1"}, {"nummer": "s3"}]
+    unmapped = make_lane(Peer(), clock)
+    assert unmapped.map(records[1]) is records[1].data
+    assert unmapped.map_all(records[:2]) == [(records[0].data, None), (records[1].data, None)]
+
+
+def test_map_all_maps_record_by_record_unless_the_mapping_is_parallel(clock):
+    class Sequential:
+        parallel = False
+
+        def __call__(self, data):
+            return {"nummer": data["id"]}
+
+        def map_many(self, datas):
+            raise AssertionError("mapped as a batch")
+
+    records = fakes.records(2)
+    assert make_lane(Peer(), clock, mapping=Sequential()).map_all(records) == [({"nummer": "s0"}, None), ({"nummer": "s1"}, None)]
+    plain = make_lane(Peer(), clock, mapping=lambda d: {"nummer": d["id"]})  # a callable without `parallel`
+    assert plain.map_all(records) == [({"nummer": "s0"}, None), ({"nummer": "s1"}, None)]
+
+
+def test_a_dead_letter_keeps_the_key_its_record_was_sent_under_when_the_target_changed_it(clock):
+    # without a mapping the payload is the source record's data; a target that moves a field
+    # into its URL (pops it from the body) and is refused: the letter names the idempotency key
+    # the record was sent and ledgered under, not one computed again from the changed data
+    from runtime.engine.pipeline import Engine
+
+    key_of = Engine.key_function(SimpleNamespace(delivery=SimpleNamespace(idempotency_key="studentnummer")))
+
+    class PathTarget(Peer):
+        def write(self, items):
+            for item in items:
+                item.payload.pop("studentnummer")
+            return [Outcome(error=RecordError("student not found", code="404")) for _ in items]
+
+    records = [Record(key="r1", data={"studentnummer": "123456", "naam": "Zoë"})]
+    result, c = run(make_lane(PathTarget(), clock, key_of=key_of), records)
+    [letter] = result.result.dead
+    assert (letter.idempotency_key, letter.source_key, letter.stage) == ("123456", "r1", "delivery")
+    assert rows_by_key(result)["r1"].idempotency_key == "123456"
+    assert c["dead"] == 1
+
+
+# -- the last write of a batch and its step ------------------------------------------------------
+
+
+def test_the_last_write_of_a_batch_without_record_cursors_is_recorded_by_the_final_step_alone(clock):
+    # records without cursors of their own: a step after the batch's last write would store no
+    # cursor, and the batch's final step follows at once; one state commit for those rows, not two
+    records = fakes.records(4)
+    peer = Peer()
+    c = counts()
+    cp, steps = _checkpoint(records, 2, c)
+    make_lane(peer, clock).process(records, c, checkpoint=cp)
+    assert peer.writes == [["s0", "s1"], ["s2", "s3"]]
+    assert steps == [(["s0", "s1"], [], None)]
+    cp.step(final=True, complete=True)  # what pipeline.py does after the last lane
+    assert steps == [(["s0", "s1"], [], None), (["s2", "s3"], [], "end")]
+
+
+def test_a_write_that_ends_one_wave_but_not_the_batch_makes_its_step(clock):
+    # a later change of a key goes out in the next wave: the batch is not over after the first
+    # wave's last write, so a full step is recorded there and no more than `commit_every` (2)
+    # records are ever sent between two steps
+    records = [*fakes.records(2), Record(key="s0", data={"id": "s0", "v": 2})]
+    peer = Peer()
+    c = counts()
+    cp, steps = _checkpoint(records, 2, c)
+    make_lane(peer, clock).process(records, c, checkpoint=cp)
+    assert peer.writes == [["s0", "s1"], ["s0"]]
+    assert steps == [(["s0", "s1"], [], None)]
+    cp.step(final=True, complete=True)
+    assert steps[1] == (["s0"], [], "end")
