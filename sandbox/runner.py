@@ -91,9 +91,14 @@ class Sandbox:
     def __post_init__(self) -> None:
         self.project_root = Path(self.project_root).resolve()
         self.catalog = load_catalog(self.project_root)
+        self._students_before: int | None = None
         if self.students:
             from sandbox.rest import synthetic
 
+            # process-wide (every stand-in of this process refers to the same students): the
+            # value before is put back by stop(), so a later sandbox of the same process (a test
+            # session runs many) does not refer to this college's students
+            self._students_before = synthetic.STUDENT_COUNT
             synthetic.configure(students=self.students)
 
     # -- what there is --------------------------------------------------------------------
@@ -154,6 +159,10 @@ class Sandbox:
             except Exception as exc:  # noqa: BLE001 - stop the others regardless
                 log.warning("stopping %s: %s", item.name, exc)
         self.running.clear()
+        if self._students_before is not None:
+            from sandbox.rest import synthetic
+
+            synthetic.STUDENT_COUNT, self._students_before = self._students_before, None
 
     def __enter__(self) -> "Sandbox":
         return self if self.running else self.start()

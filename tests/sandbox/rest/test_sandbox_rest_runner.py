@@ -97,3 +97,19 @@ def test_a_missing_or_broken_stand_in_is_skipped_and_the_rest_runs(monkeypatch):
         assert set(box.running) == {"dlo"}
         assert "not in this tree" in box.skipped["crm"]
         assert "cannot read its contract" in box.skipped["vva"]
+
+
+def test_a_sandbox_of_a_small_college_hands_back_the_students_the_next_one_refers_to(monkeypatch):
+    """The students the stand-ins refer to are one setting per process. A test session starts
+    many sandboxes: one seeded with 5 students must not leave the next one referring to those 5
+    (the IAM stand-in's 21st person became P100001 and overwrote the first)."""
+    from sandbox.rest import synthetic
+
+    monkeypatch.setattr(synthetic, "STUDENT_COUNT", 100)
+    small = Sandbox(PROJECT, names=["iam"], include_services=False, students=5)
+    assert synthetic.person_number(20) == "P100001"  # 20 % 5: what the small college has
+    small.stop()
+    assert synthetic.STUDENT_COUNT == 100
+    assert synthetic.person_number(20) == "P100021"
+    small.stop()  # a second stop changes nothing
+    assert synthetic.STUDENT_COUNT == 100
