@@ -27,9 +27,16 @@ polls ``max(seq)`` every ``poll_interval`` seconds.
 Gaps on PostgreSQL: sequence numbers are handed out when a transaction writes, but become
 visible when it commits, so a reader may see seq 11 while seq 10 still belongs to an open
 transaction. Skipping past 10 would lose it. The reader therefore stops before a gap for as long
-as a transaction that was open when it first saw the gap may still commit (the snapshot's
-``xmin`` has not passed the ``xmax`` noted then). A gap left by a rolled-back transaction is
-passed once those transactions are over. SQLite has a single writer, so no gap can fill later.
+as a transaction that was open when it first saw the gap may still commit. When it first sees a
+gap it notes a transaction id above every id handed out so far (``pg_current_xact_id()`` of a
+transaction of its own, committed at once); the gap is over once a snapshot's ``xmin`` has
+reached it. Not the snapshot's ``xmax``: PostgreSQL's xmax is one past the newest *completed*
+transaction, so a writer that began after the last commit has an id at or above it, is not in
+the snapshot's list, and does not hold its xmin back (measured: writer B open with xid 74170,
+writer A's 74169 committed, snapshot ``74170:74170:``); a gap noted with that xmax was passed
+while B could still commit into it, and B's change was never read. A gap left by a rolled-back
+transaction is passed once those transactions are over. SQLite has a single writer, so no gap
+can fill later.
 
 What the reader remembers of gaps (``GapMemory``) stays small in a daemon: a gap is forgotten
 as soon as it filled, and a gap whose transactions are all over once the horizon has passed it.
@@ -100,7 +107,7 @@ class OutboxReader:
 
     def read_after(self, seq: int, objects: Sequence[str] | None = None, limit: int = 500) -> list[OutboxRow]:
         with self._engine.connect() as connection:
-            snapshot = _Snapshot(lambda: self._snapshot(connection))
+            snapshot = _Snapshot(lambda: self._snapshot(connection), lambda: self._next_xid(connection))
             seqs = self._scan(connection, seq)
             if not self.is_postgresql:
                 upto = seqs[-1] if seqs else seq
@@ -127,9 +134,18 @@ class OutboxReader:
             query = query.where(Outbox.object.in_(list(objects)))
         return list(connection.execute(query.order_by(Outbox.seq).limit(limit)).all())
 
+    def _next_xid(self, connection) -> int:  # noqa: ANN001
+        """A transaction id above every id handed out before: this read's transaction is given
+        one (the next) and ends with it here, so a snapshot taken after this sees it completed.
+        Called once per read that meets a gap for the first time."""
+        value = connection.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+        connection.commit()
+        return int(value)
+
     def _snapshot(self, connection) -> tuple[int, int]:  # noqa: ANN001
-        """(xmin, xmax) of the current snapshot: the oldest transaction still open anywhere in the
-        cluster, and the first transaction id not handed out yet."""
+        """(xmin, xmax) of the current snapshot: the oldest transaction id still open anywhere in
+        the cluster *below xmax*, and one past the newest completed transaction (not the next id
+        to be handed out: see the module's docstring)."""
         xmin, xmax = connection.execute(
             text(
                 "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
@@ -195,16 +211,27 @@ class OutboxReader:
 
 class _Snapshot:
     """The snapshot's (xmin, xmax), asked of the database at most once per read, and only when a
-    gap needs it."""
+    gap needs it; ``bound()``, an id above every transaction id handed out so far, asked at most
+    once per read and always before the snapshot (taken after it, the snapshot can show the
+    gap's writers over in this same read)."""
 
-    def __init__(self, fetch: Callable[[], tuple[int, int]]) -> None:
+    def __init__(self, fetch: Callable[[], tuple[int, int]], bound: Callable[[], int] | None = None) -> None:
         self._fetch = fetch
+        self._bound = bound
         self._value: tuple[int, int] | None = None
+        self._bound_value: int | None = None
 
     def __call__(self) -> tuple[int, int]:
         if self._value is None:
             self._value = self._fetch()
         return self._value
+
+    def bound(self) -> int:
+        if self._bound_value is None:
+            if self._bound is None:  # pragma: no cover - every reader passes one
+                raise RuntimeError("no bound for new gaps")
+            self._bound_value = self._bound()
+        return self._bound_value
 
 
 #: in GapMemory: a gap whose transactions are all over (it can no longer fill)
@@ -212,12 +239,13 @@ OVER = 0
 
 
 class GapMemory:
-    """The gaps a PostgreSQL reader has seen: first missing seq → the snapshot's xmax when the
-    gap was first seen (``OVER`` once every transaction open then has ended).
+    """The gaps a PostgreSQL reader has seen: first missing seq → a transaction id above every
+    id handed out when the gap was first seen (``OVER`` once every transaction open then has
+    ended).
 
     A transaction that writes seq ``n`` has its id before ``n`` is handed out, so when seq ``m >
-    n`` is already visible, whoever holds ``n`` has an id below the snapshot's xmax: once xmin
-    reaches that xmax, none of them is open and the gap is final (filled or for good empty).
+    n`` is already visible, whoever holds ``n`` has an id below that bound: once a snapshot's
+    xmin reaches it, none of them is open and the gap is final (filled or for good empty).
     """
 
     def __init__(self) -> None:
@@ -226,7 +254,7 @@ class GapMemory:
     def __len__(self) -> int:
         return len(self._noted)
 
-    def upto(self, after: int, seqs: Sequence[int], snapshot: Callable[[], tuple[int, int]]) -> int:
+    def upto(self, after: int, seqs: Sequence[int], snapshot: _Snapshot) -> int:
         """The highest seq (within ``seqs``, the visible ones after ``after`` in order) below which
         no row can still appear."""
         if not seqs:
@@ -236,8 +264,10 @@ class GapMemory:
         expected = after + 1
         for value in seqs:
             if value != expected:  # a gap: seq expected .. value-1 not visible
-                xmin, xmax = snapshot()
-                noted = self._noted.setdefault(expected, xmax)
+                noted = self._noted.get(expected)
+                if noted is None:  # first seen: the bound before the snapshot
+                    noted = self._noted[expected] = snapshot.bound()
+                xmin, _ = snapshot()
                 if xmin < noted:  # a transaction open at first sight may still commit into it
                     return expected - 1
                 # Kept (as over) until the horizon passes it: forgotten now, a read that the

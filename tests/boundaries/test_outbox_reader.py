@@ -201,13 +201,18 @@ def test_postgresql_forgets_a_gap_once_it_has_filled(sis_url):
 # --- concurrent writers on PostgreSQL: a model of its snapshots, then the real server -----------
 #
 # A writer's transaction gets its id at its first write and its seqs as it writes; its rows become
-# visible when it commits, never when it rolls back. A snapshot's xmin is the oldest id still open
-# (anywhere in the cluster: a "foreign" transaction in another database holds it too), its xmax
-# the first id not handed out yet. That is all the reader may rely on, and all the model does.
+# visible when it commits, never when it rolls back. A snapshot is PostgreSQL's (GetSnapshotData
+# in procarray.c): its xmax is one past the newest *completed* transaction id, and its xmin the
+# oldest id still open *below that xmax* (anywhere in the cluster: a "foreign" transaction in
+# another database holds it too), else xmax. A transaction that began after the last one ended
+# has an id at or above xmax and holds nothing back: the model once took xmax for "the first id
+# not handed out yet", and the reader built on that reading lost such a writer's change.
+# ``pg_current_xact_id()`` hands out the next id (a transaction of the reader's own, ended at once).
 
 class Cluster:
     def __init__(self) -> None:
         self.next_xid = 700
+        self.latest_completed = 699
         self.next_seq = 1
         self.open: dict[str, tuple[int, list[int]]] = {}  # writer → (xid, its seqs)
         self.visible: list[int] = []
@@ -227,13 +232,21 @@ class Cluster:
 
     def end(self, writer: str, commit: bool) -> None:
         if writer in self.open:
-            seqs = self.open.pop(writer)[1]
+            xid, seqs = self.open.pop(writer)
+            self.latest_completed = max(self.latest_completed, xid)
             if commit:
                 self.visible = sorted(self.visible + seqs)
                 self.committed += seqs
 
     def snapshot(self) -> tuple[int, int]:
-        return min((xid for xid, _ in self.open.values()), default=self.next_xid), self.next_xid
+        xmax = self.latest_completed + 1
+        return min((xid for xid, _ in self.open.values() if xid < xmax), default=xmax), xmax
+
+    def current_xact_id(self) -> int:
+        """``pg_current_xact_id()`` in a transaction that ends at once."""
+        xid, self.next_xid = self.next_xid, self.next_xid + 1
+        self.latest_completed = max(self.latest_completed, xid)
+        return xid
 
 
 class _Row:
@@ -260,6 +273,52 @@ class ModelReader(OutboxReader):
     def _snapshot(self, connection):  # noqa: ANN001, ANN202
         self.snapshots += 1
         return self.cluster.snapshot()
+
+    def _next_xid(self, connection):  # noqa: ANN001, ANN202
+        return self.cluster.current_xact_id()
+
+
+def test_a_writer_that_began_after_the_last_commit_holds_its_gap_model():
+    """B began after A's first write and is still open when A commits: PostgreSQL's snapshot is
+    then xmin = xmax = B's id (B is not in it). The gap B holds must still be waited for."""
+    cluster = Cluster()
+    cluster.write("a")  # seq 1, xid 700
+    cluster.write("b")  # seq 2, xid 701
+    cluster.write("a")  # seq 3
+    cluster.end("a", commit=True)
+    assert cluster.snapshot() == (701, 701)  # what PostgreSQL answers here (see the real test)
+    reader = ModelReader(cluster)
+    assert [r.seq for r in reader.read_after(0, None, 500)] == [1] and reader.horizon == 1
+    cluster.end("b", commit=True)
+    assert [r.seq for r in reader.read_after(1, None, 500)] == [2, 3]
+
+
+def test_a_writer_that_began_after_the_last_commit_holds_its_gap_on_postgresql(sis_url):
+    """The same on the real server: B's change is read, not skipped. (On a server where no other
+    transaction ends between A's commit and the read, a reader that notes the snapshot's xmax
+    instead of an id above B's passes B's gap for good.)"""
+    if sis_url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer: no gaps")
+    import psycopg
+
+    conninfo = sis_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        start = admin.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+    a, b = psycopg.connect(conninfo), psycopg.connect(conninfo)
+    try:
+        with OutboxReader(sis_url, listen=False) as reader:
+            a.execute("INSERT INTO company (sbb_code, name) VALUES ('900000001', 'A')")
+            b.execute("INSERT INTO company (sbb_code, name) VALUES ('900000002', 'B')")
+            a.execute("INSERT INTO company (sbb_code, name) VALUES ('900000003', 'A')")
+            a.commit()
+            first = reader.read_after(start, None, 500)
+            assert _keys(first) == ["900000001"], _keys(first)
+            cursor = max(start, reader.horizon)
+            b.commit()
+            assert _keys(reader.read_after(cursor, None, 500)) == ["900000002", "900000003"]
+    finally:
+        a.close()
+        b.close()
 
 
 WRITERS = ["w1", "w2", "w3"]
