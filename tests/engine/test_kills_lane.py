@@ -377,19 +377,22 @@ def test_a_parallel_mapping_maps_the_whole_batch_at_once(clock):
     assert [d.source_key for d in result.result.dead] == ["s1"]
 
 
+class SequentialMapping:
+    """A compiled mapping that must be called record by record (``parallel = False``)."""
+
+    parallel = False
+
+    def __call__(self, data):
+        return {"nummer": data["id"]}
+
+    def map_many(self, datas):
+        raise AssertionError("mapped as a batch")
+
+
 def test_a_mapping_that_is_not_parallel_maps_record_by_record(clock):
     peer = Peer()
 
-    class Sequential:
-        parallel = False
-
-        def __call__(self, data):
-            return {"nummer": data["id"]}
-
-        def map_many(self, datas):
-            raise AssertionError("mapped as a batch")
-
-    run(make_lane(peer, clock, mapping=Sequential()), fakes.records(2))
+    run(make_lane(peer, clock, mapping=SequentialMapping()), fakes.records(2))
     assert peer.accepted == [("s0", {"nummer": "s0"}), ("s1", {"nummer": "s1"})]
 
 
@@ -941,17 +944,8 @@ def test_the_lanes_map_and_map_all_give_the_payload_the_target_would_get(clock):
 
 
 def test_map_all_maps_record_by_record_unless_the_mapping_is_parallel(clock):
-    class Sequential:
-        parallel = False
-
-        def __call__(self, data):
-            return {"nummer": data["id"]}
-
-        def map_many(self, datas):
-            raise AssertionError("mapped as a batch")
-
     records = fakes.records(2)
-    assert make_lane(Peer(), clock, mapping=Sequential()).map_all(records) == [({"nummer": "s0"}, None), ({"nummer": "s1"}, None)]
+    assert make_lane(Peer(), clock, mapping=SequentialMapping()).map_all(records) == [({"nummer": "s0"}, None), ({"nummer": "s1"}, None)]
     plain = make_lane(Peer(), clock, mapping=lambda d: {"nummer": d["id"]})  # a callable without `parallel`
     assert plain.map_all(records) == [({"nummer": "s0"}, None), ({"nummer": "s1"}, None)]
 
