@@ -215,7 +215,7 @@ class _Snapshot:
     once per read and always before the snapshot (taken after it, the snapshot can show the
     gap's writers over in this same read)."""
 
-    def __init__(self, fetch: Callable[[], tuple[int, int]], bound: Callable[[], int] | None = None) -> None:
+    def __init__(self, fetch: Callable[[], tuple[int, int]], bound: Callable[[], int]) -> None:
         self._fetch = fetch
         self._bound = bound
         self._value: tuple[int, int] | None = None
@@ -228,8 +228,6 @@ class _Snapshot:
 
     def bound(self) -> int:
         if self._bound_value is None:
-            if self._bound is None:  # pragma: no cover - every reader passes one
-                raise RuntimeError("no bound for new gaps")
             self._bound_value = self._bound()
         return self._bound_value
 
