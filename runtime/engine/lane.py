@@ -167,8 +167,9 @@ class Pending:
         self.ready_at = ready_at  # time.monotonic() at which a retry is due
 
     def __repr__(self) -> str:
-        return (f"Pending(key={self.ledger_key!r}, source_key={self.record.key!r}, attempts={self.attempts}, "
-                f"ready_at={self.ready_at})")
+        # masked: a key may be a BSN (a person found by BSN), and a repr ends up in tracebacks
+        return redact.text(f"Pending(key={self.ledger_key!r}, source_key={self.record.key!r}, "
+                           f"attempts={self.attempts}, ready_at={self.ready_at})")
 
     @property
     def hash(self) -> str:

@@ -1002,3 +1002,14 @@ def test_a_write_that_ends_one_wave_but_not_the_batch_makes_its_step(clock):
     assert steps == [(["s0", "s1"], [], None)]
     cp.step(final=True, complete=True)
     assert steps[1] == (["s0"], [], "end")
+
+
+def test_a_pending_records_repr_masks_a_bsn_key():
+    """A person found by BSN is keyed by it; a Pending's repr lands in tracebacks and debug logs."""
+    from runtime.engine.lane import Pending
+    from runtime.plugin import Item, Record
+
+    pending = Pending(Item(key="111222333", payload={}, source_key="111222333"), Record("111222333", {}), None,
+                      "111222333", attempts=2)
+    shown = repr(pending)
+    assert "111222333" not in shown and "attempts=2" in shown and shown.startswith("Pending(")
