@@ -121,6 +121,26 @@ def test_a_rolled_back_gap_ahead_of_a_cut_read_is_not_waited_for_again():
     assert _seqs(reader, 1) == [3, 4]
 
 
+def test_a_new_rolled_back_gap_behind_an_older_one_is_passed_in_the_same_read():
+    """One read meets an older gap (its writer gone now) and a new one left by a rollback on a
+    quiet server: the snapshot is taken for the older gap, before the new gap's bound, and its
+    xmin equals that bound. Nothing can fill either gap, so the read goes past both at once
+    instead of holding the later change back for another read."""
+    cluster = Cluster()
+    cluster.write("w1")  # seq 1, open
+    cluster.write("w2")
+    cluster.end("w2", commit=True)  # seq 2
+    reader = ModelReader(cluster)
+    assert _seqs(reader, 0) == []  # w1 may still commit into seq 1
+    cluster.end("w1", commit=False)
+    cluster.write("w3")
+    cluster.end("w3", commit=False)  # seq 3: rolled back
+    cluster.write("w4")
+    cluster.end("w4", commit=True)  # seq 4
+    assert _seqs(reader, 0) == [2, 4] and reader.horizon == 4
+    assert len(reader._gaps) == 0
+
+
 def test_one_read_asks_for_the_snapshot_at_most_once_and_not_without_a_gap():
     cluster = Cluster()
     for writer, commit in (("a", True), ("b", False), ("c", True), ("d", False), ("e", True)):
@@ -308,3 +328,22 @@ def test_postgresql_a_change_right_after_a_wake_up_wakes_the_next_wait(store):
             assert reader.wait(5) is True  # queued by now: at once, unless it was swallowed
         finally:
             later.join()
+
+
+def test_the_listener_logs_in_with_the_urls_own_password(monkeypatch):
+    """A SIS store behind a password: the LISTEN connection must use it, not SQLAlchemy's '***'."""
+    import psycopg
+
+    seen = []
+
+    class Listener:
+        def execute(self, sql):
+            seen.append(sql)
+
+    monkeypatch.setattr(psycopg, "connect", lambda conninfo, **kw: seen.append(conninfo) or Listener())
+    reader = OutboxReader("postgresql+psycopg://koppel:s3cr3t-pw@127.0.0.1:5432/sis")
+    try:
+        assert seen[0] == "postgresql://koppel:s3cr3t-pw@127.0.0.1:5432/sis" and seen[1].startswith("LISTEN ")
+    finally:
+        reader._listener = None
+        reader.close()
