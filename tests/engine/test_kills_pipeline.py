@@ -190,31 +190,29 @@ def test_a_busy_interface_is_skipped_and_nothing_is_read(make_engine, events):
     assert engine.run_interface(1, "cron", run_key="1@2026-12-01T02:00:00").outcome == "ok"
 
 
-def test_a_run_waits_for_the_lease_as_long_as_it_is_told(make_engine):
+def _run_while_another_holds_the_lease(make_engine, freed_after: float, **run_options):
+    """Run interface 1 while another daemon holds its lease and frees it ``freed_after`` seconds
+    later; the engine and the run's summary."""
     fakes.SOURCES["src"] = fakes.records(3)
     fakes.TARGETS["tgt"] = fakes.Behaviour()
     engine = make_engine([iface()])
     assert engine.store.acquire_lease("interface:1", "other-host:9:9", 60)
-    releaser = threading.Timer(0.3, engine.store.release_lease, args=("interface:1", "other-host:9:9"))
+    releaser = threading.Timer(freed_after, engine.store.release_lease, args=("interface:1", "other-host:9:9"))
     releaser.start()
     try:
-        summary = engine.run_interface(1, lease_wait=30)
+        return engine, engine.run_interface(1, **run_options)
     finally:
         releaser.join()
+
+
+def test_a_run_waits_for_the_lease_as_long_as_it_is_told(make_engine):
+    _, summary = _run_while_another_holds_the_lease(make_engine, 0.3, lease_wait=30)
     assert summary.outcome == "ok" and summary.delivered == 3
 
 
 def test_a_run_does_not_wait_for_a_busy_interface_unless_told(make_engine):
-    fakes.SOURCES["src"] = fakes.records(3)
-    fakes.TARGETS["tgt"] = fakes.Behaviour()
-    engine = make_engine([iface()])
-    assert engine.store.acquire_lease("interface:1", "other-host:9:9", 60)
-    releaser = threading.Timer(0.5, engine.store.release_lease, args=("interface:1", "other-host:9:9"))
-    releaser.start()
-    try:
-        summary = engine.run_interface(1)  # the other run frees it half a second later: too late
-    finally:
-        releaser.join()
+    # the other run frees it half a second later: too late
+    engine, summary = _run_while_another_holds_the_lease(make_engine, 0.5)
     assert summary.outcome == "skipped" and engine.store.list_runs(1) == []
 
 
