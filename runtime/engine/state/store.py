@@ -302,10 +302,9 @@ class StateStore(LeasesAndInbox):
             # per session, emptied at every commit: no rows of one step are seen by the next. Asked
             # for in every step (a fraction of a millisecond): a step rolled back takes the table
             # made in it along, so a flag kept beside the connection could outlive the table.
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS koppel_ledger_in (target varchar(120), "
-                        "idempotency_key varchar(500), payload_hash varchar(64), status varchar(20), "
-                        "attempts integer, last_error text, reference varchar(500), source_key varchar(500), "
-                        "mapping_version varchar(100)) ON COMMIT DELETE ROWS")
+            # Its columns are the deliveries table's own, so the two cannot drift apart.
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS koppel_ledger_in ON COMMIT DELETE ROWS AS "
+                        f"SELECT {cols} FROM koppel_deliveries WITH NO DATA")
             with cur.copy(f"COPY koppel_ledger_in ({cols}) FROM STDIN") as copy:
                 write = copy.write_row
                 for r in rows:
