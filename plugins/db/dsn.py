@@ -76,14 +76,19 @@ def create_engine(dsn: str, *, attach: list[str] | tuple[str, ...] = ()):
 
     @sqlalchemy.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised through the engine
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        for name, path in files.items():
-            cursor.execute("ATTACH DATABASE ? AS " + quote_identifier(name), (str(path),))
-            cursor.execute(f"PRAGMA {quote_identifier(name)}.journal_mode=WAL")
-        cursor.close()
+        _wal_and_schemas(dbapi_connection, files)
 
     return engine
+
+
+def _wal_and_schemas(raw: Any, files: dict[str, Path]) -> None:
+    """A new SQLite connection: WAL, and each schema's file attached under its name (in WAL too)."""
+    cursor = raw.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    for name, path in files.items():
+        cursor.execute("ATTACH DATABASE ? AS " + quote_identifier(name), (str(path),))
+        cursor.execute(f"PRAGMA {quote_identifier(name)}.journal_mode=WAL")
+    cursor.close()
 
 
 class Connection:
@@ -142,12 +147,7 @@ def _sqlite(dsn: str, attach: list[str] | tuple[str, ...]) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
     raw = sqlite3.connect(":memory:" if memory else str(path), timeout=30, check_same_thread=False)
     raw.create_function("regexp", 2, _regexp, deterministic=True)
-    cursor = raw.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    for name in attach:
-        cursor.execute("ATTACH DATABASE ? AS " + quote_identifier(name), (str(schema_file(dsn, name)),))
-        cursor.execute(f"PRAGMA {quote_identifier(name)}.journal_mode=WAL")
-    cursor.close()
+    _wal_and_schemas(raw, {name: schema_file(dsn, name) for name in attach})
     return raw
 
 
