@@ -11,11 +11,10 @@ catalog.yaml is invalid.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
-from runtime.diagnostics import Diagnostic, relative
+from runtime.diagnostics import Diagnostic, did_you_mean, relative
 from runtime.fieldcheck import check_target_fields
 from runtime.models.interface import InterfaceBase
 from runtime.objectcheck import check_declared_objects
@@ -114,9 +113,8 @@ def _check_systems(project) -> None:
             if system is None:
                 continue
             if system not in systems:
-                close = difflib.get_close_matches(system, sorted(systems), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                project.diagnostics.append(doc.diagnostic((*loc, "system"), f"unknown system '{system}'{hint}"))
+                project.diagnostics.append(doc.diagnostic((*loc, "system"), f"unknown system "
+                                                          f"'{system}'{did_you_mean(system, systems)}"))
                 continue
             side = "source_systems" if role == "source" else "target_systems"  # a callback comes from a target
             allowed = row.get(side)
@@ -152,9 +150,8 @@ def _check_mappings_exist(project) -> None:
         doc = project.interface_docs[number]
         for loc, name in _mapping_refs(interface):
             if not project.mapping_path(name).exists():
-                close = difflib.get_close_matches(name, available, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                project.diagnostics.append(doc.diagnostic(loc, f"mapping file mappings/{name}.yaml not found{hint}"))
+                project.diagnostics.append(doc.diagnostic(loc, f"mapping file mappings/{name}.yaml not found"
+                                                          f"{did_you_mean(name, available)}"))
 
 
 def _check_plugins(project, registry: Registry) -> None:

@@ -7,9 +7,7 @@ reference points to another object's key. The store itself is created by ``koppe
 
 from __future__ import annotations
 
-import difflib
-
-from runtime.diagnostics import relative
+from runtime.diagnostics import did_you_mean, relative
 
 
 def check_declared_objects(project) -> None:
@@ -51,10 +49,8 @@ def check_declared_objects(project) -> None:
         doc = docs[name]
         if declaration.extends:
             if declaration.extends not in builtin:
-                close = difflib.get_close_matches(declaration.extends, sorted(builtin), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                project.diagnostics.append(doc.diagnostic(("extends",), f"unknown SIS object "
-                                                          f"'{declaration.extends}'{hint}"))
+                project.diagnostics.append(doc.diagnostic(("extends",), f"unknown SIS object '{declaration.extends}'"
+                                                          f"{did_you_mean(declaration.extends, builtin)}"))
                 continue
             columns = table_of(declaration.extends).c
             for field in declaration.fields:

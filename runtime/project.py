@@ -8,7 +8,6 @@ broken definition.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runtime.crossrefs import check_references
-from runtime.diagnostics import Diagnostic, relative
+from runtime.diagnostics import Diagnostic, did_you_mean, relative
 from runtime.errors import DefinitionError
 from runtime.models.catalog import Catalog
 from runtime.models.interface import InterfaceBase, interface_model, plugins_used
@@ -114,9 +113,7 @@ def _message(err: dict) -> str:
     kind, loc = err["type"], err["loc"]
     if kind == "extra_forbidden":
         name = str(loc[-1])
-        close = difflib.get_close_matches(name, _FIELD_VOCABULARY, n=1, cutoff=0.75)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return f"unknown field '{name}'{hint}"
+        return f"unknown field '{name}'{did_you_mean(name, _FIELD_VOCABULARY, cutoff=0.75)}"
     if kind == "missing":
         return "required field is missing"
     if kind == "union_tag_invalid":

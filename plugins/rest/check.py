@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from runtime import paths
+from runtime.diagnostics import did_you_mean
 from runtime.errors import ConfigError
 from runtime.plugin import PluginContext
 
@@ -91,7 +92,7 @@ def _check_download(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
                 continue
             if download.each not in top:
                 problems.append((("download", i, "each"),
-                                 f"'{download.each}' is not a field of {where}{_hint(download.each, top)}"))
+                                 f"'{download.each}' is not a field of {where}{did_you_mean(download.each, top)}"))
                 continue
             element = _element_fields(top[download.each])
             if element is None:
@@ -100,10 +101,10 @@ def _check_download(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
                 continue
             fields, where = set(element) | fields, f"an element of '{download.each}' nor of {where}"
         if _PLAIN.match(download.to) and download.to not in fields:
-            problems.append((("download", i, "to"), f"'{download.to}' is not a field of {where}{_hint(download.to, fields)}"))
+            problems.append((("download", i, "to"), f"'{download.to}' is not a field of {where}{did_you_mean(download.to, fields)}"))
         for name in _PLACEHOLDER.findall(download.path):
             if _PLAIN.match(name) and name not in fields:
-                problems.append((("download", i, "path"), f"{{{name}}} is not a field of {where}{_hint(name, fields)}"))
+                problems.append((("download", i, "path"), f"{{{name}}} is not a field of {where}{did_you_mean(name, fields)}"))
     return problems
 
 
@@ -130,9 +131,6 @@ def _element_fields(node: Any) -> list[str] | None:
     return None
 
 
-def _hint(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _check_openapi(spec: RestTarget, ctx: PluginContext) -> list[Problem]:
