@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runtime.diagnostics import Diagnostic, did_you_mean, relative
+from runtime.diagnostics import Diagnostic, did_you_mean
 from runtime.fieldcheck import check_target_fields
 from runtime.models.interface import InterfaceBase
 from runtime.objectcheck import check_declared_objects
@@ -67,11 +67,11 @@ def _check_catalog_against_interfaces(project) -> None:
             project.diagnostics.append(
                 doc.diagnostic(("interfaces", i, "file"), f"interface {rid} has no definition ({row.get('file')} not found)")
             )
-        elif relative(path, project.root) != row.get("file"):
+        elif project.relative(path) != row.get("file"):
             project.diagnostics.append(
                 doc.diagnostic(
                     ("interfaces", i, "file"),
-                    f"interface {rid} is defined in {relative(path, project.root)}, not {row.get('file')}",
+                    f"interface {rid} is defined in {project.relative(path)}, not {row.get('file')}",
                 )
             )
     missing = sorted(set(OVERVIEW_ROWS) - set(ids))
@@ -82,7 +82,7 @@ def _check_catalog_against_interfaces(project) -> None:
     for number, path in project.interface_paths.items():
         if number not in ids:
             project.diagnostics.append(
-                Diagnostic(relative(path, project.root), 1, 1, "id", f"interface {number} has no row in catalog.yaml")
+                Diagnostic(project.relative(path), 1, 1, "id", f"interface {number} has no row in catalog.yaml")
             )
 
 

@@ -16,13 +16,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runtime.crossrefs import check_references
-from runtime.diagnostics import Diagnostic, did_you_mean, relative
+from runtime.diagnostics import Diagnostic, did_you_mean
 from runtime.errors import DefinitionError
 from runtime.models.catalog import Catalog
 from runtime.models.interface import InterfaceBase, interface_model, plugins_used
 from runtime.registry import Registry
 from runtime.registry import registry as default_registry
-from runtime.yamlsource import Located, YamlProblem, load_file
+from runtime.yamlsource import Located, RelativeNames, YamlProblem, load_file
 
 INTERFACE_FILE = re.compile(r"^(\d{2,})-[a-z0-9-]+\.yaml$")  # 00-27 of the overview, 28 and on
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -40,6 +40,11 @@ class Project:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     #: what validate reports without failing (crossrefs: a BSN without legal basis, a placeholder)
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: a file's name as its diagnostics give it: ``relative(path, root)``, each folder resolved once
+    relative: RelativeNames = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.relative = RelativeNames(self.root)
 
     @property
     def ok(self) -> bool:
@@ -126,7 +131,7 @@ def _message(err: dict) -> str:
 
 
 def _doc(project: Project, path: Path) -> Located | None:
-    display = relative(path, project.root)
+    display = project.relative(path)
     try:
         return load_file(path, display)
     except YamlProblem as exc:
@@ -154,7 +159,7 @@ def _load_interfaces(project: Project, registry: Registry, only: list[str] | Non
     model = interface_model(registry) if wanted is None else None
     seen: dict[int, Path] = {}
     for path in sorted(folder.glob("*.y*ml")):
-        display = relative(path, project.root)
+        display = project.relative(path)
         match = INTERFACE_FILE.match(path.name)
         if not match:
             project.diagnostics.append(
@@ -164,7 +169,7 @@ def _load_interfaces(project: Project, registry: Registry, only: list[str] | Non
         number = int(match.group(1))
         if number in seen:
             project.diagnostics.append(
-                Diagnostic(display, None, None, "", f"interface {number} is also defined in {relative(seen[number], project.root)}")
+                Diagnostic(display, None, None, "", f"interface {number} is also defined in {project.relative(seen[number])}")
             )
             continue
         seen[number] = path

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from runtime.diagnostics import Diagnostic, relative
 from runtime.errors import ConfigError
-from runtime.yamlsource import Located, YamlProblem, load_file
+from runtime.yamlsource import Located, RelativeNames, YamlProblem, load_file
 
 
 def check_mappings(project: Any, files: set[str] | None = None) -> list[Diagnostic]:
@@ -26,23 +26,26 @@ def check_mappings(project: Any, files: set[str] | None = None) -> list[Diagnost
     diagnostics: list[Diagnostic] = []
     if not folder.is_dir():
         return diagnostics
+    names = getattr(project, "relative", None)  # a Project names its files, each folder resolved once
+    if not isinstance(names, RelativeNames):
+        names = RelativeNames(root)
 
     def chosen(paths: list[Path]) -> list[Path]:
-        return paths if files is None else [p for p in paths if relative(p, root) in files]
+        return paths if files is None else [p for p in paths if names(p) in files]
 
     for path in chosen(sorted((folder / "valuemaps").glob("*.yaml"))):
-        diagnostics += check_valuemap_file(path, root)
+        diagnostics += check_valuemap_file(path, root, names)
     valuemaps: dict = {}  # loaded once for all the mappings that use them (only the ones that load)
     for path in chosen(sorted(folder.glob("*.yaml"))):
-        diagnostics += check_mapping_file(path, root, valuemaps)
+        diagnostics += check_mapping_file(path, root, valuemaps, names)
     for path in sorted((folder / "tests").glob("*.yaml")) if files is None else []:
-        diagnostics += check_test_file(path, root)
+        diagnostics += check_test_file(path, root, names)
     return diagnostics
 
 
-def _load(path: Path, root: Path) -> tuple[Located | None, list[Diagnostic]]:
+def _load(path: Path, root: Path, names: RelativeNames | None = None) -> tuple[Located | None, list[Diagnostic]]:
     try:
-        doc = load_file(path, relative(path, root))
+        doc = load_file(path, names(path) if names is not None else relative(path, root))
     except YamlProblem as exc:
         return None, list(exc.diagnostics)
     return doc, []
@@ -63,14 +66,16 @@ def _model_problems(doc: Located, model: type[BaseModel]) -> list[Diagnostic]:
     return []
 
 
-def check_mapping_file(path: Path, root: Path, valuemaps: dict | None = None) -> list[Diagnostic]:
+def check_mapping_file(path: Path, root: Path, valuemaps: dict | None = None,
+                       names: RelativeNames | None = None) -> list[Diagnostic]:
     """``valuemaps``: name → ValueMap already loaded (by an earlier mapping of the same check);
-    the maps this mapping loads are added to it."""
+    the maps this mapping loads are added to it. ``names``: the file names of check_mappings's
+    project (each folder resolved once)."""
     from runtime.mapping import contract as contracts
     from runtime.mapping.engine import Builder, MappingContext
     from runtime.mapping.model import MappingFile
 
-    doc, problems = _load(path, root)
+    doc, problems = _load(path, root, names)
     if doc is None:
         return problems
     if not isinstance(doc.data, dict):
@@ -106,10 +111,10 @@ def check_mapping_file(path: Path, root: Path, valuemaps: dict | None = None) ->
     return problems
 
 
-def check_valuemap_file(path: Path, root: Path) -> list[Diagnostic]:
+def check_valuemap_file(path: Path, root: Path, names: RelativeNames | None = None) -> list[Diagnostic]:
     from runtime.mapping.model import ValueMapFile
 
-    doc, problems = _load(path, root)
+    doc, problems = _load(path, root, names)
     if doc is None:
         return problems
     if not isinstance(doc.data, dict):
@@ -120,10 +125,10 @@ def check_valuemap_file(path: Path, root: Path) -> list[Diagnostic]:
     return problems
 
 
-def check_test_file(path: Path, root: Path) -> list[Diagnostic]:
+def check_test_file(path: Path, root: Path, names: RelativeNames | None = None) -> list[Diagnostic]:
     from runtime.mapping.model import MappingTests
 
-    doc, problems = _load(path, root)
+    doc, problems = _load(path, root, names)
     if doc is None:
         return problems
     problems += _model_problems(doc, MappingTests)
