@@ -92,13 +92,14 @@ def _verdict(root: Path, use_cache: bool) -> dict:
 
     if not cache.enabled():
         return _validated(root)
-    cache.use_artifacts(root)  # each file's parse kept by its bytes: after an edit only that one is parsed
     if not use_cache:
+        cache.use_artifacts(root)  # each file's parse kept by its bytes: after an edit only that one is parsed
         return _validated(root)
     fingerprint = cache.Fingerprint(root)
     kept = cache.load(root, fingerprint)
     if kept is not None:
-        return kept
+        return kept  # printed without the parses: not even PyYAML imported
+    cache.use_artifacts(root)
     with cache.recording() as seen:
         verdict = _validated(root)
     cache.store(root, fingerprint, seen, verdict)
