@@ -16,18 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    select,
-)
+from functools import cache
+from typing import Any
 
 from runtime import redact
 from runtime.engine.state.common import utcnow
@@ -36,20 +26,28 @@ from runtime.engine.state.common import utcnow
 #: ``forget``: ``koppel state forget`` removed one person's stored payloads (runtime/cli/state.py)
 ACTIONS = ("run", "dry-run", "replay", "discard", "forget")
 
-_metadata = MetaData()
-audit = Table(
-    "koppel_audit",
-    _metadata,
-    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("interface_id", Integer),
-    Column("subject", Text),  # what was acted on: "dead letters 4, 7", "run 12"
-    Column("reason", Text),
-    Column("outcome", Text),
-)
+#: the columns ``record`` writes (every ``koppel run`` writes one entry, without SQLAlchemy)
+_COLUMNS = ("at", "actor", "role", "action", "interface_id", "subject", "reason", "outcome")
+
+
+@cache
+def _table() -> Any:
+    """The trail as a SQLAlchemy table, for the listings (``entries``): made on first use."""
+    from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
+
+    return Table(
+        "koppel_audit",
+        MetaData(),
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("actor", String(200), nullable=False),
+        Column("role", String(20), nullable=False),
+        Column("action", String(40), nullable=False),
+        Column("interface_id", Integer),
+        Column("subject", Text),  # what was acted on: "dead letters 4, 7", "run 12"
+        Column("reason", Text),
+        Column("outcome", Text),
+    )
 
 
 @dataclass(frozen=True)
@@ -63,11 +61,11 @@ def record(store, actor: Actor, action: str, *, interface_id: int | None = None,
     """Append one entry; returns its id."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action '{action}' (one of {', '.join(ACTIONS)})")
-    row = {"at": utcnow(), "actor": redact.text(actor.name), "role": actor.role, "action": action,
-           "interface_id": interface_id, "subject": _masked(subject), "reason": _masked(reason),
-           "outcome": _masked(outcome)}
-    with store.engine.begin() as c:
-        return c.execute(audit.insert().values(**row)).inserted_primary_key[0]
+    values = (store.timestamp(utcnow()), redact.text(actor.name), actor.role, action, interface_id,
+              _masked(subject), _masked(reason), _masked(outcome))
+    sql = f"INSERT INTO koppel_audit ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+    with store.db.begin() as c:
+        return store.inserted(c, sql, values)
 
 
 def cli_actor(name: str | None) -> Actor:
@@ -108,6 +106,9 @@ def replay_outcome(results) -> str:
 def entries(store, *, limit: int = 100, action: str | None = None, actor: str | None = None,
             interface_id: int | None = None, since: dt.datetime | None = None) -> list[dict]:
     """Newest first."""
+    from sqlalchemy import select
+
+    audit = _table()
     t = audit.c
     q = select(audit).order_by(t.id.desc()).limit(limit)
     if action:

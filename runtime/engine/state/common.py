@@ -6,6 +6,9 @@ import datetime as dt
 import json
 from typing import Any
 
+#: Alembic's version table of the state database (its own name: the state may share a database)
+VERSION_TABLE = "koppel_state_alembic_version"
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

@@ -11,24 +11,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-
 from runtime.engine.state import crypto
-from runtime.engine.state import models as m
 from runtime.engine.state.common import aware, jsonable, utcnow
+
+if TYPE_CHECKING:
+    from runtime.engine.state.connections import Connections, Transaction
 
 
 class LeasesAndInbox:
-    """Mixed into StateStore; uses its ``engine`` and ``dialect``."""
+    """Mixed into StateStore; uses its ``db`` (the leases: every run takes one), its ``engine``
+    (the inbox and the listings, through SQLAlchemy Core) and ``dialect``."""
 
     if TYPE_CHECKING:
         from sqlalchemy.engine import Engine
 
-        engine: Engine
+        db: Connections
+
+        @property
+        def engine(self) -> Engine: ...
 
         @property
         def dialect(self) -> str: ...
+
+        def timestamp(self, value: dt.datetime) -> Any: ...
 
     # -- leases --------------------------------------------------------------------------------
 
@@ -36,64 +41,64 @@ class LeasesAndInbox:
         """Take the lease if it is free, expired or already ours."""
         now = utcnow()
         expires = now + dt.timedelta(seconds=ttl)
-        l = m.leases.c
-        with self.engine.begin() as c:
-            q = select(m.leases).where(l.name == name)
-            if self.dialect == "postgresql":
-                q = q.with_for_update(skip_locked=True)  # another daemon is deciding: let it
-            row = c.execute(q).mappings().first()
-            if row is None:
-                try:
-                    with c.begin_nested():
-                        c.execute(m.leases.insert().values(name=name, holder=holder, acquired_at=now, expires_at=expires))
+        at, until = self.timestamp(now), self.timestamp(expires)
+        lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""  # another daemon is deciding: let it
+        try:
+            with self.db.begin() as c:
+                row = c.one(f"SELECT holder, expires_at FROM koppel_leases WHERE name = ?{lock}", (name,))
+                if row is None:
+                    # taken meanwhile by another: the unique name refuses it (IntegrityError below);
+                    # nothing else was written in this transaction, so rolling it back loses nothing
+                    c.execute("INSERT INTO koppel_leases (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)",
+                              (name, holder, at, until))
                     return True
-                except IntegrityError:
+                current = row[0]
+                free = current == holder or _expiry(row[1]) < now
+                if not free:
                     return False
-            current = row["holder"]
-            free = current == holder or _expiry(row) < now
-            if not free:
-                return False
-            done = c.execute(update(m.leases).where(l.name == name, l.holder == current).values(
-                holder=holder, acquired_at=now, expires_at=expires))
-            return done.rowcount == 1
+                done = c.execute("UPDATE koppel_leases SET holder = ?, acquired_at = ?, expires_at = ? "
+                                 "WHERE name = ? AND holder = ?", (holder, at, until, name, current))
+                return done.rowcount == 1
+        except self.db.IntegrityError:
+            return False
 
-    def fenced(self, c, name: str, holder: str) -> None:
+    def fenced(self, c: Transaction, name: str, holder: str) -> None:
         """Inside a caller's transaction: go on only while ``holder`` holds lease ``name``. The
         no-op UPDATE takes the lease row's lock (the database's write lock on SQLite), so nobody
         takes the lease over until the caller's transaction has ended."""
         from runtime.engine.state.store import LeaseLost
 
-        l = m.leases.c
-        done = c.execute(update(m.leases).where(l.name == name, l.holder == holder).values(holder=holder))
+        done = c.execute("UPDATE koppel_leases SET holder = ? WHERE name = ? AND holder = ?", (holder, name, holder))
         if done.rowcount != 1:
             raise LeaseLost(f"lease {name} is held by another daemon now: this run records nothing more")
 
     def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
-        l = m.leases.c
-        with self.engine.begin() as c:
-            done = c.execute(update(m.leases).where(l.name == name, l.holder == holder).values(
-                expires_at=utcnow() + dt.timedelta(seconds=ttl)))
-        return done.rowcount == 1
+        with self.db.begin() as c:
+            done = c.execute("UPDATE koppel_leases SET expires_at = ? WHERE name = ? AND holder = ?",
+                             (self.timestamp(utcnow() + dt.timedelta(seconds=ttl)), name, holder))
+            return done.rowcount == 1
 
     def release_lease(self, name: str, holder: str) -> None:
-        with self.engine.begin() as c:
-            c.execute(m.leases.delete().where(m.leases.c.name == name, m.leases.c.holder == holder))
+        with self.db.begin() as c:
+            c.execute("DELETE FROM koppel_leases WHERE name = ? AND holder = ?", (name, holder))
 
     def leases(self, prefix: str = "") -> dict[str, dict]:
         """Lease name → {holder, expires_at, alive} for the leases whose name starts with ``prefix``."""
+        sa, m = _core()
         l = m.leases.c
         now = utcnow()
         with self.engine.connect() as c:
-            rows = c.execute(select(m.leases).where(l.name.startswith(prefix, autoescape=True))).mappings().all()
-        return {r["name"]: {"holder": r["holder"], "expires_at": _expiry(r), "alive": _expiry(r) >= now}
-                for r in rows}
+            rows = c.execute(sa.select(m.leases).where(l.name.startswith(prefix, autoescape=True))).mappings().all()
+        return {r["name"]: {"holder": r["holder"], "expires_at": _expiry(r["expires_at"]),
+                            "alive": _expiry(r["expires_at"]) >= now} for r in rows}
 
     # -- runs a process left open --------------------------------------------------------------
 
     def open_runs(self) -> list[dict]:
         """Runs still marked ``running`` (by a live process, or by one that died)."""
+        sa, m = _core()
         r = m.runs.c
-        q = select(r.id, r.interface_id, r.trigger, r.run_key, r.holder, r.started_at).where(r.outcome == "running")
+        q = sa.select(r.id, r.interface_id, r.trigger, r.run_key, r.holder, r.started_at).where(r.outcome == "running")
         with self.engine.connect() as c:
             return [{**row, "started_at": aware(row["started_at"])} for row in c.execute(q.order_by(r.id)).mappings()]
 
@@ -101,9 +106,10 @@ class LeasesAndInbox:
         """Close runs that are still ``running`` (a run closed meanwhile is left as it is)."""
         if not ids:
             return 0
+        sa, m = _core()
         r = m.runs.c
         with self.engine.begin() as c:
-            done = c.execute(update(m.runs).where(r.id.in_(ids), r.outcome == "running").values(
+            done = c.execute(sa.update(m.runs).where(r.id.in_(ids), r.outcome == "running").values(
                 outcome=outcome, message=message, ended_at=utcnow()))
         return done.rowcount
 
@@ -111,6 +117,7 @@ class LeasesAndInbox:
 
     def inbox_add(self, interface_id: int, key: str | None, body: Any, *, operation: str = "upsert",
                   resource: str | None = None) -> int:
+        _, m = _core()
         with self.engine.begin() as c:
             inserted = c.execute(m.inbox.insert().values(
                 interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
@@ -123,29 +130,43 @@ class LeasesAndInbox:
         """(key, body, operation, resource) rows in one transaction: all stored, or none.
         ``channel``: None for the interface's webhook source, ``callback:<name>`` for a callback."""
         now = received_at or utcnow()
+        _, m = _core()
         with self.engine.begin() as c:
             c.execute(m.inbox.insert(), [{"interface_id": interface_id, "received_at": now, "key": k, "body": crypto.seal(jsonable(b)),
                                           "operation": op, "resource": res, "channel": channel}
                                          for k, b, op, res in rows])
 
     def inbox_prune(self, interface_id: int, upto_id: int, older_than: dt.datetime, *, channel: str | None = None) -> None:
+        _, m = _core()
         t = m.inbox.c
         with self.engine.begin() as c:
             c.execute(m.inbox.delete().where(t.interface_id == interface_id, _channel_is(channel), t.id <= upto_id,
                                              t.received_at < older_than))
 
     def inbox_after(self, interface_id: int, after_id: int, limit: int, *, channel: str | None = None) -> list[dict]:
+        sa, m = _core()
         t = m.inbox.c
-        q = select(m.inbox).where(t.interface_id == interface_id, _channel_is(channel), t.id > after_id
+        q = sa.select(m.inbox).where(t.interface_id == interface_id, _channel_is(channel), t.id > after_id
                                   ).order_by(t.id).limit(limit)
         with self.engine.connect() as c:  # bodies opened here: the webhook source and callbacks read them
             return [crypto.unseal_fields(dict(r), "body") for r in c.execute(q).mappings()]
 
 
-def _expiry(row) -> dt.datetime:
-    return aware(row["expires_at"]) or dt.datetime.min.replace(tzinfo=dt.UTC)  # the column is NOT NULL
+def _core() -> tuple[Any, Any]:
+    from runtime.engine.state.store import _core as core
+
+    return core()
+
+
+def _expiry(value: dt.datetime | str | None) -> dt.datetime:
+    """A lease's ``expires_at`` as an aware datetime (NOT NULL; SQLite's driver hands it back as
+    the text SQLAlchemy wrote)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return aware(value) or dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _channel_is(channel: str | None):
+    _, m = _core()
     column = m.inbox.c.channel
     return column.is_(None) if channel is None else column == channel

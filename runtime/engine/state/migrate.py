@@ -6,9 +6,10 @@ import ast
 import re
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
+if TYPE_CHECKING:  # imported where used: every `koppel run` reads script_heads, without SQLAlchemy
+    from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: any constant will do: it only has to be the same in every Koppel process
@@ -53,7 +54,9 @@ def script_heads() -> set[str]:
 
 def is_current(engine: Engine) -> bool:
     """The database is at the scripts' heads already: nothing to migrate, no Alembic to import."""
-    from runtime.engine.state.models import VERSION_TABLE
+    from sqlalchemy import text
+
+    from runtime.engine.state.common import VERSION_TABLE
 
     try:  # no version table (a new database) fails the query: not current
         with engine.connect() as connection:
@@ -68,6 +71,7 @@ def migrate(engine: Engine) -> None:
     if is_current(engine):
         return
     from alembic import command
+    from sqlalchemy import text
 
     cfg = alembic_config()
     with _lock, engine.begin() as connection:

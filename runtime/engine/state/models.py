@@ -28,6 +28,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from runtime.engine.state.common import VERSION_TABLE  # noqa: F401 (Alembic's env reads it here)
+
 metadata = MetaData()
 
 #: BigInteger ids that still autoincrement on SQLite (which only does so for INTEGER)
@@ -171,4 +173,3 @@ step_progress = Table(
 )
 
 TABLES = [runs, deliveries, lineage, dead_letters, cursors, leases, inbox, step_progress]
-VERSION_TABLE = "koppel_state_alembic_version"

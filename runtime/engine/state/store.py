@@ -25,19 +25,19 @@ corrupt committed steps on an OS crash or, for the journal, on a process crash.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import and_, create_engine, event, func, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from runtime.engine.state import crypto
-from runtime.engine.state import models as m
 from runtime.engine.state.common import holder_id, jsonable, utcnow  # noqa: F401 (re-exported)
+from runtime.engine.state.connections import Connections, EngineConnections, Transaction, driver_connections
 from runtime.engine.state.coordination import LeasesAndInbox
 from runtime.errors import TransientError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 COUNTS = ("read", "mapped", "filtered", "skipped", "delivered", "failed", "dead")
 
@@ -84,70 +84,111 @@ class BatchResult:
 
 
 class StateStore(LeasesAndInbox):
+    """The run's own statements (its row, lease, cursor, ledger, counts) go through the driver
+    (``connections.py``); the rest through SQLAlchemy Core, whose engine is made on first use."""
+
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
-        self.engine: Engine = _create_engine(url)
-        if migrate:
+        self._engine: Engine | None = None
+        self.db: Connections = driver_connections(url) or EngineConnections(self.engine)
+        if migrate and not self._is_current():
             from runtime.engine.state.migrate import migrate as run_migrations
 
             run_migrations(self.engine)
 
     @property
+    def engine(self) -> Engine:
+        """SQLAlchemy's engine, for what is not on a run's path (made the first time it is asked)."""
+        if self._engine is None:
+            self._engine = _create_engine(self.url)
+        return self._engine
+
+    @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        return self.db.dialect
+
+    def _is_current(self) -> bool:
+        """The schema is at the migration scripts' heads: nothing to migrate, no Alembic (nor
+        SQLAlchemy) to import. Any doubt (a new database has no version table): not current,
+        and Alembic decides and reports."""
+        from runtime.engine.state.common import VERSION_TABLE
+        from runtime.engine.state.migrate import script_heads
+
+        try:
+            with self.db.read() as c:
+                stamped = {row[0] for row in c.all(f"SELECT version_num FROM {VERSION_TABLE}")}
+        except Exception:  # noqa: BLE001 - see above
+            return False
+        return bool(stamped) and stamped == script_heads()
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
+        if self._engine is not None:
+            self._engine.dispose()
 
     # -- runs ----------------------------------------------------------------------------------
 
     def start_run(self, interface_id: int, trigger: str, *, run_key: str | None = None, holder: str | None = None) -> int | None:
         """A new run row; None when ``run_key`` was already claimed (another daemon runs it)."""
-        row = dict(interface_id=interface_id, trigger=trigger, run_key=run_key, started_at=utcnow(),
-                   outcome="running", holder=holder, **{c: 0 for c in COUNTS})
+        sql = (f"INSERT INTO koppel_runs (interface_id, trigger, run_key, started_at, outcome, holder, "
+               f"{', '.join(COUNTS)}) VALUES (?, ?, ?, ?, 'running', ?{', 0' * len(COUNTS)})")
+        params = (interface_id, trigger, run_key, self.timestamp(utcnow()), holder)
         try:
-            with self.engine.begin() as c:
-                key = c.execute(m.runs.insert().values(**row)).inserted_primary_key
-                assert key is not None
-                return key[0]
-        except IntegrityError:
+            with self.db.begin() as c:
+                return self.inserted(c, sql, params)
+        except self.db.IntegrityError:
             return None
+
+    def inserted(self, c: Transaction, sql: str, params: Sequence[Any]) -> int:
+        """Insert one row and return its id."""
+        if self.dialect == "sqlite":
+            return c.execute(sql, params).lastrowid
+        row = c.one(f"{sql} RETURNING id", params)
+        assert row is not None  # an INSERT of one row returns it
+        return row[0]
 
     def finish_run(self, run_id: int, outcome: str, message: str | None = None, *,
                    fence: tuple[str, str] | None = None) -> bool:
         """Close a run; with ``fence``, only while its lease is still ours (False otherwise: the
         daemon that took the interface over has closed or resumed it and owns its story)."""
-        with self.engine.begin() as c:
+        with self.db.begin() as c:
             if fence is not None:
                 try:
                     self.fenced(c, *fence)
                 except LeaseLost:
                     return False
-            c.execute(update(m.runs).where(m.runs.c.id == run_id).values(outcome=outcome, message=message, ended_at=utcnow()))
+            c.execute("UPDATE koppel_runs SET outcome = ?, message = ?, ended_at = ? WHERE id = ?",
+                      (outcome, message, self.timestamp(utcnow()), run_id))
         return True
 
     def delete_run(self, run_id: int) -> None:
-        with self.engine.begin() as c:
-            c.execute(m.runs.delete().where(m.runs.c.id == run_id))
+        with self.db.begin() as c:
+            c.execute("DELETE FROM koppel_runs WHERE id = ?", (run_id,))
 
-    def add_counts(self, run_id: int, counts: dict[str, int], connection=None) -> None:
-        values = {k: getattr(m.runs.c, k) + v for k, v in counts.items() if v}
-        if not values:
+    def add_counts(self, run_id: int, counts: dict[str, int], connection: Transaction | None = None) -> None:
+        added = [(k, int(v)) for k, v in counts.items() if v]
+        if not added:
             return
-        stmt = update(m.runs).where(m.runs.c.id == run_id).values(**values)
+        for name, _ in added:
+            if name not in COUNTS:
+                raise ValueError(f"no such count: {name}")
+        sql = f"UPDATE koppel_runs SET {', '.join(f'{k} = {k} + ?' for k, _ in added)} WHERE id = ?"
+        params = (*(v for _, v in added), run_id)
         if connection is not None:
-            connection.execute(stmt)
+            connection.execute(sql, params)
         else:
-            with self.engine.begin() as c:
-                c.execute(stmt)
+            with self.db.begin() as c:
+                c.execute(sql, params)
 
     def run(self, run_id: int) -> dict | None:
+        sa, m = _core()
         with self.engine.connect() as c:
-            row = c.execute(select(m.runs).where(m.runs.c.id == run_id)).mappings().first()
+            row = c.execute(sa.select(m.runs).where(m.runs.c.id == run_id)).mappings().first()
         return dict(row) if row else None
 
     def list_runs(self, interface_id: int | None = None, limit: int = 20) -> list[dict]:
-        q = select(m.runs).order_by(m.runs.c.id.desc()).limit(limit)
+        sa, m = _core()
+        q = sa.select(m.runs).order_by(m.runs.c.id.desc()).limit(limit)
         if interface_id is not None:
             q = q.where(m.runs.c.interface_id == interface_id)
         with self.engine.connect() as c:
@@ -156,31 +197,33 @@ class StateStore(LeasesAndInbox):
     def close_orphaned_runs(self, interface_id: int) -> int:
         """Runs left 'running' by a process that is gone are marked 'crashed'. Called by the new
         holder of the interface's lease, so no live run is ever touched."""
-        with self.engine.begin() as c:
-            rows = c.execute(select(m.runs.c.id, m.runs.c.holder).where(
-                m.runs.c.interface_id == interface_id, m.runs.c.outcome == "running")).all()
+        with self.db.begin() as c:
+            rows = c.all("SELECT id, holder FROM koppel_runs WHERE interface_id = ? AND outcome = 'running'",
+                         (interface_id,))
             mine = holder_id()
-            stale = [r.id for r in rows if r.holder != mine]
+            stale = [run_id for run_id, holder in rows if holder != mine]
             if stale:
-                c.execute(update(m.runs).where(m.runs.c.id.in_(stale)).values(
-                    outcome="crashed", ended_at=utcnow(), message="the process running it stopped; its last batch was sent again"))
+                c.executemany("UPDATE koppel_runs SET outcome = 'crashed', ended_at = ?, message = ? WHERE id = ?",
+                              [(self.timestamp(utcnow()),
+                                "the process running it stopped; its last batch was sent again", run_id)
+                               for run_id in stale])
         return len(stale)
 
     # -- cursors -------------------------------------------------------------------------------
 
     def cursor(self, interface_id: int, source: str) -> str | None:
-        with self.engine.connect() as c:
-            return c.execute(select(m.cursors.c.cursor).where(
-                m.cursors.c.interface_id == interface_id, m.cursors.c.source == source)).scalar()
+        with self.db.read() as c:
+            row = c.one("SELECT cursor FROM koppel_cursors WHERE interface_id = ? AND source = ?", (interface_id, source))
+        return row[0] if row else None
 
-    def _set_cursor(self, c, interface_id: int, source: str, cursor: str | None, run_id: int | None) -> None:
-        values = dict(interface_id=interface_id, source=source, cursor=cursor, run_id=run_id, updated_at=utcnow())
-        stmt = self._insert(m.cursors).values(**values)
-        c.execute(stmt.on_conflict_do_update(index_elements=["interface_id", "source"],
-                                             set_={k: values[k] for k in ("cursor", "run_id", "updated_at")}))
+    def _set_cursor(self, c: Transaction, interface_id: int, source: str, cursor: str | None, run_id: int | None) -> None:
+        c.execute("INSERT INTO koppel_cursors (interface_id, source, cursor, run_id, updated_at) VALUES (?, ?, ?, ?, ?) "
+                  "ON CONFLICT (interface_id, source) DO UPDATE SET cursor = excluded.cursor, "
+                  "run_id = excluded.run_id, updated_at = excluded.updated_at",
+                  (interface_id, source, cursor, run_id, self.timestamp(utcnow())))
 
     def set_cursor(self, interface_id: int, source: str, cursor: str | None, run_id: int | None = None) -> None:
-        with self.engine.begin() as c:
+        with self.db.begin() as c:
             self._set_cursor(c, interface_id, source, cursor, run_id)
 
     # -- the ledger ----------------------------------------------------------------------------
@@ -192,27 +235,21 @@ class StateStore(LeasesAndInbox):
         # once per batch, on the hot path: driver SQL (compiling a 900-parameter IN in SQLAlchemy
         # cost ~0.1 s per batch of 1000); PostgreSQL takes the keys as one array
         head = "SELECT idempotency_key, payload_hash, status FROM koppel_deliveries WHERE interface_id = "
-        with self.engine.connect() as c:
-            if self.dialect == "postgresql" and c.dialect.driver == "psycopg":
-                rows = c.exec_driver_sql(f"{head}%s AND target = %s AND idempotency_key = ANY(%s)",
-                                         (interface_id, target, keys))
+        with self.db.read() as c:
+            if self.dialect == "postgresql":  # the keys as one array
+                rows = c.all(f"{head}? AND target = ? AND idempotency_key = ANY(?)", (interface_id, target, keys))
                 return {r[0]: (r[1], r[2]) for r in rows}
-            d = m.deliveries.c
-            for i in range(0, len(keys), 900):
+            for i in range(0, len(keys), 900):  # SQLite: at most 999 parameters a statement
                 chunk = keys[i : i + 900]
-                if self.dialect == "sqlite":
-                    sql = f"{head}? AND target = ? AND idempotency_key IN ({', '.join('?' * len(chunk))})"
-                    result = c.exec_driver_sql(sql, (interface_id, target, *chunk))
-                else:
-                    result = c.execute(select(d.idempotency_key, d.payload_hash, d.status).where(
-                        d.interface_id == interface_id, d.target == target, d.idempotency_key.in_(chunk)))
-                found.update({r[0]: (r[1], r[2]) for r in result})
+                sql = f"{head}? AND target = ? AND idempotency_key IN ({', '.join('?' * len(chunk))})"
+                found.update({r[0]: (r[1], r[2]) for r in c.all(sql, (interface_id, target, *chunk))})
         return found
 
     def delivery(self, interface_id: int, target: str, key: str) -> dict | None:
+        sa, m = _core()
         d = m.deliveries.c
         with self.engine.connect() as c:
-            row = c.execute(select(m.deliveries).where(
+            row = c.execute(sa.select(m.deliveries).where(
                 d.interface_id == interface_id, d.target == target, d.idempotency_key == key)).mappings().first()
         return dict(row) if row else None
 
@@ -226,7 +263,7 @@ class StateStore(LeasesAndInbox):
         heartbeat) cannot record beside the survivor that took the interface over."""
         now = utcnow()
         dead_ids: list[int] = []
-        with self.engine.begin() as c:
+        with self.db.begin() as c:
             if fence is not None:
                 self.fenced(c, *fence)
             if result.deliveries:
@@ -248,7 +285,7 @@ class StateStore(LeasesAndInbox):
                         "payload_hash", "status", "reference", "at")
 
     def _sql(self, name: str) -> str:
-        mark = "?" if self.dialect == "sqlite" else "%s"
+        mark = "?"
         cols: tuple[str, ...]
         if name == "lineage":
             cols = self._LINEAGE_COLUMNS
@@ -263,14 +300,14 @@ class StateStore(LeasesAndInbox):
                 "updated_at = excluded.updated_at, "
                 "delivered_at = COALESCE(excluded.delivered_at, koppel_deliveries.delivered_at)")
 
-    def _timestamp(self, value: dt.datetime):
-        # SQLAlchemy's SQLite DateTime reads back this exact text form (naive UTC)
+    def timestamp(self, value: dt.datetime) -> Any:
+        # SQLAlchemy's SQLite DateTime writes and reads back this exact text form (naive UTC)
         if self.dialect == "sqlite":
             return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
         return value
 
-    def _upsert_deliveries(self, c, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow], now) -> None:
-        ts = self._timestamp(now)
+    def _upsert_deliveries(self, c: Transaction, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow], now) -> None:
+        ts = self.timestamp(now)
         if self._copy_ledger(c, interface_id, run_id, rows, ts):
             return
         deliveries = [(interface_id, r.target, r.idempotency_key, r.payload_hash, r.status, r.attempts, r.last_error,
@@ -278,62 +315,70 @@ class StateStore(LeasesAndInbox):
                        ts if r.status == "delivered" else None) for r in rows]
         lineage = [(interface_id, r.target, r.idempotency_key, run_id, r.source_key, r.mapping_version, r.payload_hash,
                     r.status, r.reference, ts) for r in rows]
-        c.exec_driver_sql(self._sql("deliveries"), deliveries)  # SQLite: one executemany in the batch's transaction
-        c.exec_driver_sql(self._sql("lineage"), lineage)
+        c.executemany(self._sql("deliveries"), deliveries)  # SQLite: one executemany in the batch's transaction
+        c.executemany(self._sql("lineage"), lineage)
 
     #: what a step's ledger rows carry to PostgreSQL per row; the interface, run and time are the
     #: step's own and go as parameters of the two statements that read them
     _COPY_COLUMNS = ("target", "idempotency_key", "payload_hash", "status", "attempts", "last_error", "reference",
                      "source_key", "mapping_version")
 
-    def _copy_ledger(self, c, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow], ts) -> bool:
+    def _copy_ledger(self, c: Transaction, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow],
+                     ts: Any) -> bool:
         """PostgreSQL (psycopg): COPY the step's rows into a temporary table, then one upsert of
         the deliveries and one insert of the lineage, both read from it on the server: the rows
         cross the wire once, with only their own columns (the step's interface, run and time are
         parameters). False (use executemany) on another driver or when a key repeats within the
         step (one INSERT ... ON CONFLICT cannot update a row twice; executemany applies them in
         order)."""
-        if self.dialect != "postgresql" or c.dialect.driver != "psycopg" or len(rows) < 2:
+        if self.dialect != "postgresql" or not hasattr(c.cursor, "copy") or len(rows) < 2:  # psycopg 3
             return False
         if len({(r.target, r.idempotency_key) for r in rows}) != len(rows):
             return False
         cols = ", ".join(self._COPY_COLUMNS)
-        with c.connection.driver_connection.cursor() as cur:
-            # per session, emptied at every commit: no rows of one step are seen by the next. Asked
-            # for in every step (a fraction of a millisecond): a step rolled back takes the table
-            # made in it along, so a flag kept beside the connection could outlive the table.
-            # Its columns are the deliveries table's own, so the two cannot drift apart.
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS koppel_ledger_in ON COMMIT DELETE ROWS AS "
-                        f"SELECT {cols} FROM koppel_deliveries WITH NO DATA")
-            with cur.copy(f"COPY koppel_ledger_in ({cols}) FROM STDIN") as copy:
-                write = copy.write_row
-                for r in rows:
-                    write((r.target, r.idempotency_key, r.payload_hash, r.status, r.attempts, r.last_error,
-                           r.reference, r.source_key, r.mapping_version))
-            insert = self._sql("deliveries")
-            values = f"VALUES ({', '.join(['%s'] * len(self._DELIVERY_COLUMNS))})"
-            cur.execute(insert.replace(values, (
-                "SELECT %(iid)s::integer, target, idempotency_key, payload_hash, status, attempts, last_error, "
-                "reference, %(run)s::bigint, source_key, mapping_version, %(ts)s::timestamptz, %(ts)s::timestamptz, "
-                "CASE WHEN status = 'delivered' THEN %(ts)s::timestamptz END FROM koppel_ledger_in")),
-                {"iid": interface_id, "run": run_id, "ts": ts})
-            cur.execute(f"INSERT INTO koppel_lineage ({', '.join(self._LINEAGE_COLUMNS)}) "
-                        "SELECT %(iid)s::integer, target, idempotency_key, %(run)s::bigint, source_key, mapping_version, "
-                        "payload_hash, status, reference, %(ts)s::timestamptz FROM koppel_ledger_in",
-                        {"iid": interface_id, "run": run_id, "ts": ts})
+        cur = c.cursor
+        # per session, emptied at every commit: no rows of one step are seen by the next. Asked
+        # for in every step (a fraction of a millisecond): a step rolled back takes the table
+        # made in it along, so a flag kept beside the connection could outlive the table.
+        # Its columns are the deliveries table's own, so the two cannot drift apart.
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS koppel_ledger_in ON COMMIT DELETE ROWS AS "
+                    f"SELECT {cols} FROM koppel_deliveries WITH NO DATA")
+        with cur.copy(f"COPY koppel_ledger_in ({cols}) FROM STDIN") as copy:
+            write = copy.write_row
+            for r in rows:
+                write((r.target, r.idempotency_key, r.payload_hash, r.status, r.attempts, r.last_error,
+                       r.reference, r.source_key, r.mapping_version))
+        insert = self._sql("deliveries")
+        values = f"VALUES ({', '.join(['?'] * len(self._DELIVERY_COLUMNS))})"
+        cur.execute(insert.replace(values, (
+            "SELECT %(iid)s::integer, target, idempotency_key, payload_hash, status, attempts, last_error, "
+            "reference, %(run)s::bigint, source_key, mapping_version, %(ts)s::timestamptz, %(ts)s::timestamptz, "
+            "CASE WHEN status = 'delivered' THEN %(ts)s::timestamptz END FROM koppel_ledger_in")),
+            {"iid": interface_id, "run": run_id, "ts": ts})
+        cur.execute(f"INSERT INTO koppel_lineage ({', '.join(self._LINEAGE_COLUMNS)}) "
+                    "SELECT %(iid)s::integer, target, idempotency_key, %(run)s::bigint, source_key, mapping_version, "
+                    "payload_hash, status, reference, %(ts)s::timestamptz FROM koppel_ledger_in",
+                    {"iid": interface_id, "run": run_id, "ts": ts})
         return True
 
-    def _insert_dead_letter(self, c, interface_id: int, run_id: int | None, dl: DeadLetterRow, now) -> int:
-        row = dict(interface_id=interface_id, run_id=run_id, target=dl.target, stage=dl.stage,
-                   idempotency_key=dl.idempotency_key, source_key=dl.source_key,
-                   record=crypto.seal(jsonable(dl.record)), payload=crypto.seal(jsonable(dl.payload)),
-                   reason=dl.reason, error_class=dl.error_class,
-                   error_code=dl.error_code, attempts=dl.attempts, first_attempt_at=dl.first_attempt_at or now,
-                   last_attempt_at=now, status="open")
-        return c.execute(m.dead_letters.insert().values(**row)).inserted_primary_key[0]
+    def _insert_dead_letter(self, c: Transaction, interface_id: int, run_id: int | None, dl: DeadLetterRow,
+                            now: dt.datetime) -> int:
+        # the JSON columns as SQLAlchemy's JSON type writes them: json.dumps of the value (a sealed
+        # value is a JSON string; None is JSON null, not SQL NULL)
+        record = json.dumps(crypto.seal(jsonable(dl.record)))
+        payload = json.dumps(crypto.seal(jsonable(dl.payload)))
+        cast = "" if self.dialect == "sqlite" else "::json"
+        return self.inserted(c, (
+            "INSERT INTO koppel_dead_letters (interface_id, run_id, target, stage, idempotency_key, source_key, "
+            "record, payload, reason, error_class, error_code, attempts, first_attempt_at, last_attempt_at, status) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?{cast}, ?{cast}, ?, ?, ?, ?, ?, ?, 'open')"),
+            (interface_id, run_id, dl.target, dl.stage, dl.idempotency_key, dl.source_key, record, payload,
+             dl.reason, dl.error_class, dl.error_code, dl.attempts, self.timestamp(dl.first_attempt_at or now),
+             self.timestamp(now)))
 
     def lineage_of(self, interface_id: int, key: str) -> list[dict]:
-        q = select(m.lineage).where(m.lineage.c.interface_id == interface_id,
+        sa, m = _core()
+        q = sa.select(m.lineage).where(m.lineage.c.interface_id == interface_id,
                                     m.lineage.c.idempotency_key == key).order_by(m.lineage.c.id)
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(q).mappings()]
@@ -343,6 +388,7 @@ class StateStore(LeasesAndInbox):
     def dead_letters(self, *, interface_id: int | None = None, since: dt.datetime | None = None,
                      error_class: str | None = None, status: str | None = "open", limit: int = 100,
                      ids: Sequence[int] | None = None) -> list[dict]:
+        sa, m = _core()
         t = m.dead_letters.c
         conds = []
         if interface_id is not None:
@@ -355,7 +401,7 @@ class StateStore(LeasesAndInbox):
             conds.append(t.status == status)
         if ids:
             conds.append(t.id.in_(list(ids)))
-        q = select(m.dead_letters).where(and_(True, *conds)).order_by(t.id).limit(limit)
+        q = sa.select(m.dead_letters).where(sa.and_(True, *conds)).order_by(t.id).limit(limit)
         with self.engine.connect() as c:  # record and payload opened here: replay, show and the console
             return [crypto.unseal_fields(dict(r), "record", "payload") for r in c.execute(q).mappings()]
 
@@ -364,7 +410,8 @@ class StateStore(LeasesAndInbox):
         return rows[0] if rows else None
 
     def resolve_dead_letter(self, dead_id: int, status: str, resolution: str, connection=None) -> None:
-        stmt = update(m.dead_letters).where(m.dead_letters.c.id == dead_id).values(
+        sa, m = _core()
+        stmt = sa.update(m.dead_letters).where(m.dead_letters.c.id == dead_id).values(
             status=status, resolution=resolution, resolved_at=utcnow())
         if connection is not None:
             connection.execute(stmt)
@@ -374,31 +421,40 @@ class StateStore(LeasesAndInbox):
 
     def retry_failed_dead_letter(self, dead_id: int, reason: str, error_class: str) -> None:
         """A replay that failed again: the letter stays open with the new reason and attempt."""
+        sa, m = _core()
         t = m.dead_letters.c
         with self.engine.begin() as c:
-            c.execute(update(m.dead_letters).where(t.id == dead_id).values(
+            c.execute(sa.update(m.dead_letters).where(t.id == dead_id).values(
                 reason=reason, error_class=error_class, attempts=t.attempts + 1, last_attempt_at=utcnow()))
 
     def count_dead_letters(self, status: str = "open") -> dict[int, int]:
+        sa, m = _core()
         t = m.dead_letters.c
         with self.engine.connect() as c:
-            return {r[0]: r[1] for r in c.execute(select(t.interface_id, func.count()).where(t.status == status).group_by(t.interface_id))}
+            return {r[0]: r[1] for r in c.execute(sa.select(t.interface_id, sa.func.count()).where(t.status == status).group_by(t.interface_id))}
 
     # -- health --------------------------------------------------------------------------------
 
     def ping(self) -> None:
-        with self.engine.connect() as c:
-            c.execute(select(1))
+        with self.db.read() as c:
+            c.execute("SELECT 1")
 
-    def _insert(self, table):
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+
+def _core() -> tuple[Any, Any]:
+    """SQLAlchemy Core and the state's tables, imported by the first method off a run's path."""
+    import sqlalchemy
+
+    from runtime.engine.state import models
+
+    return sqlalchemy, models
 
 
 def _create_engine(url: str) -> Engine:
+    from sqlalchemy import create_engine, event
+
+    scheme, _, rest = url.partition("://")
+    if scheme in ("postgresql", "postgres"):  # the driver Koppel ships, as runtime/sis/schema.py reads it
+        url = f"postgresql+psycopg://{rest}"
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
