@@ -195,7 +195,8 @@ def child_plain_ledger(n: int, state_url: str | None) -> dict:
     upsert, lineage_sql = store._sql("deliveries"), store._sql("lineage")
     store.close()
     pg = not url.startswith("sqlite")
-    if pg:
+    if pg:  # the store writes its statements with ? marks for either driver (connections.Transaction)
+        upsert, lineage_sql = upsert.replace("?", "%s"), lineage_sql.replace("?", "%s")
         import datetime as dt
 
         import psycopg
