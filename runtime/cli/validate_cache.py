@@ -22,6 +22,11 @@ each path a definition points to, found or not (``runtime.paths.watchers``). If 
 the fingerprinted files and folders (Python's own installation and the time-zone database
 excepted), if a plugin comes from another distribution than Koppel, or if any file changed while
 validating (the fingerprint is taken again after), nothing is stored and the next run validates.
+Taken again, a file is read again unless its status (device, inode, size, modification and change
+times) is the one it had before and its change time lies ``SETTLED_NS`` before the first
+fingerprint began: any write since changes the change time to the clock's time then, which
+nothing can set back (utime sets it too). The edited file, or any changed within that margin, is
+read again.
 What C code opens by itself is not seen: libxml2 reading the files an XSD includes. Those are
 covered when they lie in the project or the specs folder, as every shipped contract's do (their
 ``schemaLocation`` is relative, into the same tree).
@@ -66,6 +71,9 @@ KEEP = 64
 #: a "project" this large (a home folder given as --project) is validated without the cache:
 #: fingerprinting it would cost more than it saves
 MAX_FILES = 20_000
+#: how long before the first fingerprint a file's last change must lie for the second to take its
+#: content from the first when its status is unchanged (the file-system clock ticks in a few ms)
+SETTLED_NS = 2_000_000_000
 _WATCHED_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
 _DISTRIBUTIONS = (".dist-info", ".egg-info", ".pth", ".egg-link")
 
@@ -97,11 +105,24 @@ def cache_file(project_root: Path) -> Path:
 
 class Fingerprint:
     """The digest over the project, the specs, Koppel's code, the installation and KOPPEL_*; and
-    the files and folders it covers (real paths), to check what validation touched."""
+    the files and folders it covers (real paths), to check what validation touched.
 
-    def __init__(self, project_root: Path) -> None:
+    ``earlier``: the fingerprint taken before validating, whose files' content this one takes for
+    each file whose status is as it was then and settled before it (see the module's docstring):
+    only the edited files are read and hashed again, not the specs' megabytes."""
+
+    def __init__(self, project_root: Path, earlier: Fingerprint | None = None) -> None:
+        import time
+
         from runtime.paths import specs_dir
 
+        #: when this fingerprint began (the file-system clock's time, ns); a file changed after
+        #: it has a change time later than this, less a tick
+        self.began_ns = time.time_ns()
+        #: each file's status before it was read, and its content's digest
+        self.statuses: dict[str, tuple[tuple[int, ...], str]] = {}
+        self._earlier = earlier.statuses if earlier is not None else {}
+        self._settled_ns = earlier.began_ns - SETTLED_NS if earlier is not None else 0
         self.files: set[str] = set()
         self.dirs: set[str] = set()
         digest = hashlib.sha256()
@@ -162,8 +183,23 @@ class Fingerprint:
                 return
             for name in sorted(files):
                 path = os.path.join(folder, name)
-                add("file", path, _content(path))
+                add("file", path, self._file_content(path))
                 self.files.add(path)
+
+    def _file_content(self, path: str) -> str:
+        """``_content(path)``, or the earlier fingerprint's when the file has not changed since."""
+        try:
+            info = os.stat(path)  # before reading: a write after this changes the change time
+        except OSError:
+            return _content(path)
+        status = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        earlier = self._earlier.get(path)
+        if earlier is not None and earlier[0] == status and info.st_ctime_ns < self._settled_ns:
+            content = earlier[1]
+        else:
+            content = _content(path)
+        self.statuses[path] = (status, content)
+        return content
 
     def covers(self, seen: Seen) -> bool:
         """Whether every file and folder validation used, or looked for, is in this fingerprint."""
@@ -300,7 +336,7 @@ def load(project_root: Path, fingerprint: Fingerprint) -> dict | None:
 def store(project_root: Path, before: Fingerprint, seen: Seen, result: dict) -> bool:
     """Keep ``result`` if the fingerprint covers what validation used and nothing changed meanwhile."""
     if before.key is None or not before.covers(seen) or not _plugins_are_koppels() \
-            or Fingerprint(project_root).key != before.key:
+            or Fingerprint(project_root, earlier=before).key != before.key:
         return False
     target = cache_file(project_root)
     try:
