@@ -371,10 +371,15 @@ def _plugins_are_koppels() -> bool:
     from runtime.registry import GROUP
 
     every = entry_points()  # each call reads every distribution's entry points: once for both groups
+    names: dict[int, str] = {}  # a distribution's name parses its METADATA each time: once per distribution
     for group in (GROUP, COMMAND_GROUP):
         for ep in every.select(group=group):
             dist = getattr(ep, "dist", None)
-            if ep.module.split(".")[0] not in ("runtime", "plugins") or dist is None or dist.name != "koppel":
+            if ep.module.split(".")[0] not in ("runtime", "plugins") or dist is None:
+                return False
+            if id(dist) not in names:
+                names[id(dist)] = dist.name
+            if names[id(dist)] != "koppel":
                 return False
     return True
 
