@@ -50,7 +50,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -338,6 +337,8 @@ def store(project_root: Path, before: Fingerprint, seen: Seen, result: dict) -> 
     if before.key is None or not before.covers(seen) or not _plugins_are_koppels() \
             or Fingerprint(project_root, earlier=before).key != before.key:
         return False
+    import tempfile  # here, not at the top: printing a kept verdict writes nothing
+
     target = cache_file(project_root)
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -438,6 +439,7 @@ class Artifacts:
 
     def put(self, kind: str, version: str, digest: bytes, value: Any) -> None:
         import pickle
+        import tempfile
 
         if not self.usable():
             return
