@@ -111,6 +111,41 @@ class Located:
         return Diagnostic(self.file, line, col, dotted(self.clean_loc(loc)), message)
 
 
+class _Read(Located):
+    """A Located as load_bytes gives it: its two position tables stay pickled until something asks
+    where a path was written (a diagnostic). A file without problems never unpickles them; in a
+    kept parse they are larger than the data and took more to unpickle (some 4 ms of an edited
+    project's validate, measured). Each reader unpickles its own copy, as it got its own dicts
+    before."""
+
+    def __init__(self, file: str, data: Any, packed: bytes) -> None:
+        self.file = file
+        self.data = data
+        self._packed = packed
+        self._tables: tuple[dict, dict] | None = None
+
+    def _unpacked(self) -> tuple[dict, dict]:
+        if self._tables is None:
+            self._tables = pickle.loads(self._packed)
+        return self._tables
+
+    @property
+    def positions(self) -> dict[Path_, tuple[int, int]]:
+        return self._unpacked()[0]
+
+    @positions.setter
+    def positions(self, value: dict[Path_, tuple[int, int]]) -> None:
+        self._tables = (value, self._unpacked()[1])
+
+    @property
+    def key_positions(self) -> dict[Path_, tuple[int, int]]:
+        return self._unpacked()[1]
+
+    @key_positions.setter
+    def key_positions(self, value: dict[Path_, tuple[int, int]]) -> None:
+        self._tables = (self._unpacked()[0], value)
+
+
 class RelativeNames:
     """``runtime.diagnostics.relative(path, root)`` for the many files of one project: the same
     names, with the root and each folder resolved once. ``relative`` resolves the root and every
@@ -176,8 +211,10 @@ def load_bytes(raw: bytes, name: str) -> Located:
         else:
             try:
                 doc = _load_bytes(raw, name)
-                # pickled: the quickest deep copy of plain data for each reader
-                parsed = (pickle.dumps(doc.data, protocol=pickle.HIGHEST_PROTOCOL), doc.positions, doc.key_positions)
+                # pickled: the quickest deep copy of plain data for each reader; the positions
+                # apart, unpickled only by a reader that asks for them
+                parsed = (pickle.dumps(doc.data, protocol=pickle.HIGHEST_PROTOCOL),
+                          pickle.dumps((doc.positions, doc.key_positions), protocol=pickle.HIGHEST_PROTOCOL))
             except YamlProblem as exc:
                 parsed = exc.diagnostics
             if store is not None and _storable(parsed, name):
@@ -188,8 +225,8 @@ def load_bytes(raw: bytes, name: str) -> Located:
             _PARSED[key] = parsed
     if isinstance(parsed, list):
         raise YamlProblem(list(parsed))
-    data, positions, key_positions = parsed
-    return Located(name, pickle.loads(data), dict(positions), dict(key_positions))
+    data, packed = parsed
+    return _Read(name, pickle.loads(data), packed)
 
 
 #: where parsed files are kept between processes (runtime/cli/validate_cache.py's Artifacts: get
@@ -230,9 +267,9 @@ def _from_artifact(kept: tuple, name: str) -> tuple | list:
     return tuple(kept[1:])
 
 
-#: (display name, SHA-256 of the bytes) → (pickled data, positions, key positions), or the
-#: file's diagnostics
-_PARSED: dict[tuple[str, bytes], tuple[bytes, dict, dict] | list[Diagnostic]] = {}
+#: (display name, SHA-256 of the bytes) → (pickled data, pickled (positions, key positions)), or
+#: the file's diagnostics
+_PARSED: dict[tuple[str, bytes], tuple[bytes, bytes] | list[Diagnostic]] = {}
 _PARSED_MAX = 512
 _PARSED_LOCK = threading.Lock()
 

@@ -49,3 +49,20 @@ def test_a_broken_file_fails_every_time_with_its_diagnostic(tmp_path: Path) -> N
         with pytest.raises(YamlProblem) as exc:
             load_file(path, "bad.yaml")
         assert [d.message for d in exc.value.diagnostics] == ["duplicate key 'a' (first written on line 1)"]
+
+
+def test_a_read_file_knows_every_position_load_text_gives(tmp_path: Path) -> None:
+    """The positions stay pickled until asked for (yamlsource._Read): asked, they are load_text's."""
+    text = "a:\n  b: [1, 2]\n  c: {d: x}\nlist:\n  - e: 1\n"
+    path = tmp_path / "where.yaml"
+    path.write_text(text, encoding="utf-8")
+    read, parsed = load_file(path, "where.yaml"), yamlsource.load_text(text, "where.yaml")
+    assert isinstance(read, yamlsource.Located)
+    assert (read.file, read.data, read.positions, read.key_positions) == \
+        (parsed.file, parsed.data, parsed.positions, parsed.key_positions)
+    for loc in [("a",), ("a", "b", 1), ("a", "c", "d"), ("list", 0, "e"), ("list", 0, "unknown"), ("nope",)]:
+        assert read.where(loc) == parsed.where(loc), loc
+        assert read.diagnostic(loc, "m") == parsed.diagnostic(loc, "m"), loc
+    again = load_file(path, "where.yaml")
+    read.key_positions = {}
+    assert again.key_positions == parsed.key_positions and read.positions == parsed.positions
