@@ -136,6 +136,7 @@ class Fingerprint:
             if name.startswith("KOPPEL_"):
                 add("env", name, value)
         self.metadata: set[str] = set()  # the distributions' metadata folders, fingerprinted below
+        self._real_dirs: dict[str, str] = {}  # _realpath's folders resolved
         for entry in sys.path:
             add("site", entry)
             self._installed(entry, add)
@@ -161,12 +162,12 @@ class Fingerprint:
         for name, path, mtime in found:
             add(name, mtime)
             if os.path.isdir(path):
-                self.metadata.add(os.path.realpath(path))
+                self.metadata.add(self._realpath(path))  # some 100 in one site-packages folder
                 wanted = sorted(os.listdir(path)) if name.endswith(".egg-info") else ["entry_points.txt"]
             else:
                 path, wanted = os.path.dirname(path), [name]  # a .pth file: its lines extend sys.path
             for file in wanted:
-                add(file, _content(os.path.join(path, file)))
+                add(file, self._file_content(os.path.join(path, file)))
 
     def _tree(self, top: str, add: Any) -> None:
         if top in self.dirs or not os.path.isdir(top):
@@ -203,7 +204,7 @@ class Fingerprint:
     def covers(self, seen: Seen) -> bool:
         """Whether every file and folder validation used, or looked for, is in this fingerprint."""
         allowed = _installation()
-        self._real_dirs: dict[str, str] = {}
+        self._real_dirs = {}
         return all(self._covered(path, allowed) for path in seen.used)
 
     def _realpath(self, path: str) -> str:
