@@ -64,11 +64,17 @@ class Dialect:
 
     def merge_stage(self, qtable: str, qstage: str, columns: list[str], keys: list[str]) -> None:
         """End of a full refresh: the table becomes exactly the stage, in this transaction."""
-        key_list = ", ".join(q(k) for k in keys)
-        self.execute(f"DELETE FROM {qtable} WHERE ({key_list}) NOT IN (SELECT {key_list} FROM {qstage})")
+        self.delete_missing(qtable, qstage, keys)
         select = f"SELECT {', '.join(q(c) for c in columns)} FROM {qstage} WHERE true"
         self.execute(self.upsert_sql(qtable, columns, keys, select))
         self.drop_table(qstage)
+
+    def delete_missing(self, qtable: str, qstage: str, keys: list[str]) -> None:
+        """Delete the rows whose key the stage does not hold. SQLite runs ``NOT IN (SELECT ...)``
+        against a transient index of the subquery's keys (its plan: LIST SUBQUERY), where a
+        correlated ``NOT EXISTS`` would scan the unindexed stage for every row."""
+        key_list = ", ".join(q(k) for k in keys)
+        self.execute(f"DELETE FROM {qtable} WHERE ({key_list}) NOT IN (SELECT {key_list} FROM {qstage})")
 
     def delete(self, qtable: str, keys: list[str], key_rows: list[tuple]) -> None:
         where = " AND ".join(f"{q(k)} = {self.param}" for k in keys)
@@ -185,6 +191,19 @@ class PostgresDialect(Dialect):
         stage = q("_koppel_upsert")
         self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {qtable} INCLUDING DEFAULTS) ON COMMIT DROP")
         return stage
+
+    def merge_stage(self, qtable: str, qstage: str, columns: list[str], keys: list[str]) -> None:
+        """End of a full refresh, as the base does it, but the unchanged rows are left alone (a
+        refresh of a table that did not change writes nothing: no dead tuples, no WAL)."""
+        self.delete_missing(qtable, qstage, keys)
+        self.apply_upsert_stage(qtable, qstage, columns, keys)
+
+    def delete_missing(self, qtable: str, qstage: str, keys: list[str]) -> None:
+        """As an anti-join (``NOT EXISTS``), not ``NOT IN (SELECT ...)``: PostgreSQL cannot hash
+        that subquery once the stage outgrows ``work_mem`` and scans it again for every row; a
+        refresh of 1M rows into a table of 1M ran for over ten minutes (measured)."""
+        match = " AND ".join(f"s.{q(k)} = {qtable}.{q(k)}" for k in keys)
+        self.execute(f"DELETE FROM {qtable} WHERE NOT EXISTS (SELECT 1 FROM {qstage} AS s WHERE {match})")
 
     def apply_upsert_stage(self, qtable: str, stage: str, columns: list[str], keys: list[str]) -> None:
         """One ``INSERT ... ON CONFLICT`` of the stage's rows (each key at most once), then drop it."""

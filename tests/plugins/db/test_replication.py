@@ -182,3 +182,57 @@ def test_views_are_created_for_the_iam(tmp_path, sis, pg_url, pg_schema):
     assert rows(pg_url, f"SELECT count(*) FROM {pg_schema}.iam_students") == [(250,)]
     assert rows(pg_url, f"SELECT id, name FROM {pg_schema}.iam_students WHERE id IN ('S001', 'S250') ORDER BY 1") == [
         ("S001", "Student 1"), ("S250", "Student 250")]
+
+
+def test_a_refresh_deletes_what_is_gone_by_an_anti_join_whatever_the_stage_size(pg_url, pg_schema):
+    """The plan PostgreSQL makes for the refresh's delete once the stage outgrows ``work_mem``:
+    ``NOT IN (SELECT ...)`` became a subplan scanned again for every row of the table (a refresh
+    of 1M rows into 1M ran for over ten minutes); the anti-join reads each table once."""
+    from plugins.db.dialects import PostgresDialect
+
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        conn.execute(f"CREATE SCHEMA {pg_schema}")
+        conn.execute(f"CREATE TABLE {pg_schema}.t (k1 text, k2 integer, v text, PRIMARY KEY (k1, k2))")
+        conn.execute(f"INSERT INTO {pg_schema}.t SELECT 'a' || i, i, 'x' FROM generate_series(1, 20000) i")
+        conn.execute(f"CREATE TABLE {pg_schema}.stage AS SELECT * FROM {pg_schema}.t WHERE k2 % 10 <> 0")
+        conn.execute(f"ANALYZE {pg_schema}.t")
+        conn.execute(f"ANALYZE {pg_schema}.stage")
+        conn.execute("SET work_mem = '64kB'")  # the stage does not fit: as 1M rows do not fit 4MB
+        dialect = PostgresDialect(conn)
+        plans, run = [], dialect.execute
+
+        def explained(sql, params=()):
+            if sql.startswith("DELETE"):
+                plans.append("\n".join(r[0] for r in run("EXPLAIN " + sql, params)))
+            return run(sql, params)
+
+        dialect.execute = explained  # type: ignore[method-assign]
+        dialect.merge_stage(f"{pg_schema}.t", f"{pg_schema}.stage", ["k1", "k2", "v"], ["k1", "k2"])
+        assert len(plans) == 1 and "Anti Join" in plans[0] and "SubPlan" not in plans[0], plans
+        assert conn.execute(f"SELECT count(*), count(*) FILTER (WHERE k2 % 10 = 0) FROM {pg_schema}.t").fetchone() \
+            == (18000, 0)
+
+
+def test_a_refresh_into_sqlite_looks_the_stage_up_by_a_transient_index(tmp_path):
+    """SQLite's counterpart: its delete reads the stage's keys into an index once (LIST
+    SUBQUERY), not a scan of the stage per row (a correlated subquery over an unindexed table)."""
+    from plugins.db.dialects import SqliteDialect
+
+    conn = sqlite3.connect(tmp_path / "t.db")
+    conn.execute("CREATE TABLE t (k1 TEXT, k2 INTEGER, v TEXT, PRIMARY KEY (k1, k2))")
+    conn.executemany("INSERT INTO t VALUES (?, ?, 'x')", [(f"a{i}", i) for i in range(1, 2001)])
+    dialect = SqliteDialect(conn)
+    dialect.create_stage('"stage"', '"t"')
+    conn.executemany('INSERT INTO "stage" VALUES (?, ?, ?)', [(f"a{i}", i, "y") for i in range(1, 2001) if i % 10])
+    plans, run = [], dialect.execute
+
+    def explained(sql, params=()):
+        if sql.startswith("DELETE"):
+            plans.append([r[3] for r in run("EXPLAIN QUERY PLAN " + sql, params)])
+        return run(sql, params)
+
+    dialect.execute = explained  # type: ignore[method-assign]
+    dialect.merge_stage('"t"', '"stage"', ["k1", "k2", "v"], ["k1", "k2"])
+    assert len(plans) == 1 and any("LIST SUBQUERY" in step for step in plans[0]), plans
+    assert not any("CORRELATED" in step for step in plans[0]), plans
+    assert conn.execute("SELECT count(*), min(v), max(v) FROM t").fetchone() == (1800, "y", "y")
