@@ -19,6 +19,7 @@ import hashlib
 import os
 import pickle
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,11 @@ class _Read(Located):
     project's validate, measured). Each reader unpickles its own copy, as it got its own dicts
     before."""
 
-    def __init__(self, file: str, data: Any, packed: bytes) -> None:
+    def __init__(self, file: str, data: Any, packed: bytes, digest: bytes) -> None:
         self.file = file
         self.data = data
+        #: the SHA-256 of the bytes it was read from
+        self.digest = digest
         self._packed = packed
         self._tables: tuple[dict, dict] | None = None
 
@@ -201,6 +204,8 @@ def load_bytes(raw: bytes, name: str) -> Located:
     bytes under the same name are parsed once per process (``_PARSED``), and every caller gets
     its own copy of the data, so none can change what another reads."""
     digest = hashlib.sha256(raw).digest()
+    for reader in readers:
+        reader(name, digest)
     key = (name, digest)
     parsed = _PARSED.get(key)
     if parsed is None:
@@ -226,7 +231,13 @@ def load_bytes(raw: bytes, name: str) -> Located:
     if isinstance(parsed, list):
         raise YamlProblem(list(parsed))
     data, packed = parsed
-    return _Read(name, pickle.loads(data), packed)
+    return _Read(name, pickle.loads(data), packed, digest)
+
+
+#: called with the name and the SHA-256 of every file load_bytes reads (in the thread reading it):
+#: the mapping check (runtime/mapping/check.py) learns which value maps, at which bytes, a
+#: mapping's check read
+readers: list[Callable[[str, bytes], None]] = []
 
 
 #: where parsed files are kept between processes (runtime/cli/validate_cache.py's Artifacts: get
