@@ -171,7 +171,7 @@ def _compiled(doc: Located, root: Path, valuemaps: dict | None,
         return _build(doc, root, valuemaps, {}, map_reads)[:2]
     version = _engine_version()
     kept = store.get(_KIND, version, digest)
-    if isinstance(kept, tuple) and len(kept) == 4 and kept[0] == "checked" and _still(kept[3], root):
+    if _well_formed(kept) and _still(kept[3], root):
         return list(kept[1]), kept[2]
     listing = available(root)  # before, as the Builder's messages see it
     reads: dict[str, bytes] = {}
@@ -259,6 +259,12 @@ def _depends(asked: list, reads: dict[str, bytes], listing: list[str], root: Pat
     return depends
 
 
+def _well_formed(kept: Any) -> bool:
+    return (isinstance(kept, tuple) and len(kept) == 4 and kept[0] == "checked" and isinstance(kept[1], list)
+            and all(isinstance(p, tuple) and len(p) == 3 and isinstance(p[1], str) for p in kept[1])
+            and (kept[2] is None or isinstance(kept[2], str)))
+
+
 def _still(depends: Any, root: Path) -> bool:
     """Whether every file ``depends`` names reads as it did (runtime.yamlsource.load_file's bytes)."""
     import hashlib
@@ -271,7 +277,10 @@ def _still(depends: Any, root: Path) -> bool:
     try:
         for depend in depends:
             if depend[0] == "read":
-                with (root / depend[1]).open("rb") as handle:
+                path = root / depend[1]
+                if not path.is_file():  # gone, or no longer a file (a FIFO would block the read)
+                    return False
+                with path.open("rb") as handle:
                     if hashlib.sha256(handle.read(MAX_BYTES + 1)).digest() != depend[2]:
                         return False
             elif depend[0] == "absent":
