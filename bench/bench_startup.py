@@ -10,11 +10,12 @@ catalog, 28 interfaces, 53 mappings with their value maps, tests and contracts).
   unchanged and print the kept verdict;
 - ``koppel validate, one file edited``: as typed after an edit: before each round (untimed) one
   line is added to one mapping, so the verdict is not kept and everything is checked again; each
-  file's parse is kept by its content, so only the edited file is parsed again. Runs on a copy of
+  file's parse is kept by its content, and each mapping's compiled check with the value maps it
+  read (runtime/mapping/check.py), so only the edited file is parsed and compiled again. Runs on a copy of
   the definitions (catalog.yaml, interfaces/, mappings/, contracts/; the specs by KOPPEL_SPECS_DIR),
   never editing the checkout; the fingerprint of that copy covers fewer files than the checkout's;
-- ``koppel validate --no-cache``: every check, every round; the files' parses as kept by the
-  rounds before (nothing changed);
+- ``koppel validate --no-cache``: every check, every round; the files' parses and the mappings'
+  compiled checks as kept by the rounds before (nothing changed);
 - ``koppel validate --no-cache, cold``: nothing kept at all: a new, empty cache folder each round
   (the parses are made and written, as on a first run);
 - ``python -c "import runtime.project"``: what loading the definitions imports, for reference.
