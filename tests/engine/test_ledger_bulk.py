@@ -1,5 +1,5 @@
 """The delivery ledger written in bulk (COPY into a temporary table + one upsert on PostgreSQL,
-one executemany on SQLite) leaves exactly the rows the row-by-row statements left: the same
+one executemany into a temporary table + one upsert on SQLite) leaves exactly the rows the row-by-row statements left: the same
 deliveries (attempts added up, a reference or delivery time never lost to a later failure), the
 same lineage, whatever the batches hold, repeated keys within a batch included."""
 
@@ -62,6 +62,15 @@ def pg_stores(pg_url):
     plain.close()
 
 
+@pytest.fixture
+def sqlite_stores(tmp_path):
+    bulk, plain = StateStore(f"sqlite:///{tmp_path / 'bulk.db'}"), StateStore(f"sqlite:///{tmp_path / 'plain.db'}")
+    plain._stage_ledger = lambda *a: False  # the two executemany of the row-by-row statements
+    yield bulk, plain
+    bulk.close()
+    plain.close()
+
+
 def test_postgresql_takes_the_copy_path(pg_stores):
     bulk, _ = pg_stores
     taken = []
@@ -85,6 +94,49 @@ def test_copy_and_upsert_leave_the_rows_executemany_leaves(pg_stores, batches):
     # run ids differ between the two runs: compare everything else
     assert [r[:7] + r[8:] for r in got[0]] == [r[:7] + r[8:] for r in expected[0]]
     assert [r[:2] + r[3:] for r in got[1]] == [r[:2] + r[3:] for r in expected[1]]
+
+
+def test_sqlite_takes_the_staged_path(sqlite_stores):
+    bulk, _ = sqlite_stores
+    taken = []
+    original = bulk._stage_ledger
+    bulk._stage_ledger = lambda *a: taken.append(original(*a)) or taken[-1]
+    _write(bulk, [[DeliveryRow("crm", f"k{i}:h", "h", "delivered", 1, f"s{i}") for i in range(50)]])
+    assert taken == [True]
+    assert len(_rows(bulk)[0]) == 50 and len(_rows(bulk)[1]) == 50
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_batches)
+def test_the_staged_upsert_leaves_the_rows_executemany_leaves_on_sqlite(sqlite_stores, batches):
+    bulk, plain = sqlite_stores
+    _clear(bulk)
+    _clear(plain)
+    _write(plain, batches)
+    _write(bulk, batches)
+    expected, got = _rows(plain), _rows(bulk)
+    assert [r[:7] + r[8:] for r in got[0]] == [r[:7] + r[8:] for r in expected[0]]
+    assert [r[:2] + r[3:] for r in got[1]] == [r[:2] + r[3:] for r in expected[1]]
+
+
+def test_a_step_rolled_back_on_sqlite_leaves_nothing_staged_for_the_next(tmp_path, monkeypatch):
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    run = store.start_run(7, "manual")
+    rows = [DeliveryRow("crm", f"k{i}:a", "h", "delivered", 1, f"s{i}") for i in range(3)]
+    failing = BatchResult(deliveries=rows, counts={"delivered": 3})
+    monkeypatch.setattr(store, "_insert_dead_letter", lambda *a: (_ for _ in ()).throw(RuntimeError("no")))
+    from runtime.engine.state.store import DeadLetterRow
+
+    failing.dead.append(DeadLetterRow("delivery", {"key": "s9"}, "refused", "record"))
+    with pytest.raises(RuntimeError):
+        store.commit_batch(7, run, failing)
+    assert _rows(store) == ([], [])
+    monkeypatch.undo()
+    later = [DeliveryRow("crm", "k9:a", "h", "delivered", 1, "s9"), DeliveryRow("crm", "k8:a", "h", "failed", 1, "s8")]
+    store.commit_batch(7, run, BatchResult(deliveries=later, counts={"delivered": 1}))
+    assert [r[1] for r in _rows(store)[0]] == ["k8:a", "k9:a"]  # none of the rolled-back step's rows
+    assert len(store.db._idle) == 1  # the same connection both times
+    store.close()
 
 
 def test_sqlite_ledger_keeps_attempts_reference_and_delivery_time(tmp_path):
@@ -122,7 +174,7 @@ def test_a_step_rolled_back_leaves_the_next_step_its_copy_table(pg_url, monkeypa
     # one pooled connection: the failed step made the session's temporary table and took it
     # along when it rolled back; the next step on that connection still records its rows
     store = StateStore(pg_url)
-    store.engine.pool.dispose()
+    store.db.close()  # one pooled connection from here on
     run = store.start_run(7, "manual")
     rows = [DeliveryRow("crm", f"k{i}:a", "h", "delivered", 1, f"s{i}") for i in range(3)]
     failing = BatchResult(deliveries=rows, counts={"delivered": 3})
@@ -141,7 +193,7 @@ def test_a_step_rolled_back_leaves_the_next_step_its_copy_table(pg_url, monkeypa
     monkeypatch.setattr(store, "_insert_dead_letter", insert)
     store.commit_batch(7, run, BatchResult(deliveries=rows, counts={"delivered": 3}))
     assert [r[1] for r in _rows(store)[0]] == ["k0:a", "k1:a", "k2:a"]
-    assert store.engine.pool.checkedin() == 1  # the same connection both times
+    assert len(store.db._idle) == 1  # the same connection both times
     store.close()
 
 

@@ -4,9 +4,9 @@ The important one is ``commit_batch``: deliveries, lineage, dead letters, run co
 source cursor of one acknowledged batch are written together, so after a crash the cursor and
 the run history never disagree (a batch is either fully recorded or sent again).
 
-The ledger is written per step in bulk: one ``executemany`` per table in the step's transaction
-on SQLite; on PostgreSQL one COPY into a temporary table and, read from it on the server, one
-upsert of the deliveries and one insert of the lineage (``_copy_ledger``).
+The ledger is written per step in bulk, its rows handed to the database once, into a temporary
+table, from which one upsert of the deliveries and one insert of the lineage read them: on SQLite
+one ``executemany`` into it (``_stage_ledger``), on PostgreSQL one COPY (``_copy_ledger``).
 
 SQLite state: durability, decided (issue 15). The state database runs in WAL mode with
 ``synchronous=NORMAL``. A commit returns once its pages are in the WAL file: a killed process
@@ -308,7 +308,7 @@ class StateStore(LeasesAndInbox):
 
     def _upsert_deliveries(self, c: Transaction, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow], now) -> None:
         ts = self.timestamp(now)
-        if self._copy_ledger(c, interface_id, run_id, rows, ts):
+        if self._copy_ledger(c, interface_id, run_id, rows, ts) or self._stage_ledger(c, interface_id, run_id, rows, ts):
             return
         deliveries = [(interface_id, r.target, r.idempotency_key, r.payload_hash, r.status, r.attempts, r.last_error,
                        r.reference, run_id, r.source_key, r.mapping_version, ts, ts,
@@ -359,6 +359,34 @@ class StateStore(LeasesAndInbox):
                     "SELECT %(iid)s::integer, target, idempotency_key, %(run)s::bigint, source_key, mapping_version, "
                     "payload_hash, status, reference, %(ts)s::timestamptz FROM koppel_ledger_in",
                     {"iid": interface_id, "run": run_id, "ts": ts})
+        return True
+
+    def _stage_ledger(self, c: Transaction, interface_id: int, run_id: int | None, rows: Sequence[DeliveryRow],
+                      ts: Any) -> bool:
+        """SQLite: the step's rows bound once, into a temporary table (no index, this connection's
+        own), then the deliveries' upsert and the lineage's insert read from it inside SQLite:
+        ~0.7x the time of an ``executemany`` of each statement, which binds every row twice (14
+        and 10 parameters). In the rows' order (``rowid``), so a key repeated within the step is
+        applied as ``executemany`` applied it: attempts add up, the last status stays. Emptied in
+        the step's own transaction: a step rolled back takes its rows along."""
+        if self.dialect != "sqlite" or len(rows) < 2:
+            return False
+        cols = ", ".join(self._COPY_COLUMNS)
+        c.execute(f"CREATE TEMP TABLE IF NOT EXISTS koppel_ledger_in ({cols})")
+        c.executemany(f"INSERT INTO temp.koppel_ledger_in ({cols}) VALUES ({', '.join('?' * len(self._COPY_COLUMNS))})",
+                      [(r.target, r.idempotency_key, r.payload_hash, r.status, r.attempts, r.last_error, r.reference,
+                        r.source_key, r.mapping_version) for r in rows])
+        insert = self._sql("deliveries")
+        values = f"VALUES ({', '.join(['?'] * len(self._DELIVERY_COLUMNS))})"
+        # WHERE true: SQLite's rule for an INSERT ... SELECT with an upsert clause (else ON is read as a join's)
+        c.execute(insert.replace(values, (
+            "SELECT ?1, target, idempotency_key, payload_hash, status, attempts, last_error, reference, ?2, "
+            "source_key, mapping_version, ?3, ?3, CASE WHEN status = 'delivered' THEN ?3 END "
+            "FROM temp.koppel_ledger_in WHERE true ORDER BY rowid")), (interface_id, run_id, ts))
+        c.execute(f"INSERT INTO koppel_lineage ({', '.join(self._LINEAGE_COLUMNS)}) "
+                  "SELECT ?1, target, idempotency_key, ?2, source_key, mapping_version, payload_hash, status, reference, "
+                  "?3 FROM temp.koppel_ledger_in ORDER BY rowid", (interface_id, run_id, ts))
+        c.execute("DELETE FROM temp.koppel_ledger_in")
         return True
 
     def _insert_dead_letter(self, c: Transaction, interface_id: int, run_id: int | None, dl: DeadLetterRow,
