@@ -134,6 +134,7 @@ def test_kills_faster_than_a_batch_resend_at_most_one_step_and_the_cursor_advanc
             assert proc.poll() is None, "the worker ended before it was killed"
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            _settled(state)  # a write the killed worker had sent lands now: not the next worker's
             cursors.append(int(_cursor(pg_url) or 0))
             repeats.append(state.duplicates - before)
         final = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
@@ -150,6 +151,20 @@ def test_kills_faster_than_a_batch_resend_at_most_one_step_and_the_cursor_advanc
     assert repeats[0] == 0
     assert max(repeats) <= STEP and state.duplicates <= STEP * (KILLS + 1), repeats
     assert int(_cursor(pg_url)) == FAST_N
+
+
+def _settled(state, quiet: float = 0.3, limit: float = 5.0) -> None:
+    """Wait until the target has had no request for ``quiet`` seconds. A killed worker's last
+    write (up to a step of items in one request) can still be in the server's hands when the
+    process is gone; counted as the next worker's arrivals it would let the test kill that
+    worker before it finished a step of its own (the cursor then stays: seen once under load)."""
+    deadline, seen, since = time.monotonic() + limit, state.requests, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if state.requests != seen:
+            seen, since = state.requests, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
 
 
 def _cursor(state_url: str):
