@@ -113,13 +113,13 @@ class Located:
 
 
 class _Read(Located):
-    """A Located as load_bytes gives it: its two position tables stay pickled until something asks
-    where a path was written (a diagnostic). A file without problems never unpickles them; in a
-    kept parse they are larger than the data and took more to unpickle (some 4 ms of an edited
-    project's validate, measured). Each reader unpickles its own copy, as it got its own dicts
-    before."""
+    """A Located as load_bytes gives it: its two position tables are made when something asks
+    where a path was written (a diagnostic), from the pickle kept (runtime/cli/validate_cache.py)
+    or from this process's parse. A file without problems never unpickles them; in a kept parse
+    they are larger than the data and took more to unpickle (some 4 ms of an edited project's
+    validate, measured). Each reader gets its own copy, as before."""
 
-    def __init__(self, file: str, data: Any, packed: bytes, digest: bytes) -> None:
+    def __init__(self, file: str, data: Any, packed: bytes | tuple[dict, dict], digest: bytes) -> None:
         self.file = file
         self.data = data
         #: the SHA-256 of the bytes it was read from
@@ -129,7 +129,8 @@ class _Read(Located):
 
     def _unpacked(self) -> tuple[dict, dict]:
         if self._tables is None:
-            self._tables = pickle.loads(self._packed)
+            packed = self._packed
+            self._tables = pickle.loads(packed) if isinstance(packed, bytes) else (dict(packed[0]), dict(packed[1]))
         return self._tables
 
     @property
@@ -217,9 +218,8 @@ def load_bytes(raw: bytes, name: str) -> Located:
             try:
                 doc = _load_bytes(raw, name)
                 # pickled: the quickest deep copy of plain data for each reader; the positions
-                # apart, unpickled only by a reader that asks for them
-                parsed = (pickle.dumps(doc.data, protocol=pickle.HIGHEST_PROTOCOL),
-                          pickle.dumps((doc.positions, doc.key_positions), protocol=pickle.HIGHEST_PROTOCOL))
+                # copied only for a reader that asks for them
+                parsed = (pickle.dumps(doc.data, protocol=pickle.HIGHEST_PROTOCOL), (doc.positions, doc.key_positions))
             except YamlProblem as exc:
                 parsed = exc.diagnostics
             if store is not None and _storable(parsed, name):
@@ -269,7 +269,8 @@ def _storable(parsed: tuple | list, name: str) -> bool:
 def _to_artifact(parsed: tuple | list) -> tuple:
     if isinstance(parsed, list):
         return ("problems", [(d.line, d.column, d.path, d.message) for d in parsed])
-    return ("parsed", *parsed)
+    data, tables = parsed  # the positions pickled apart, unpickled only by a reader that asks
+    return ("parsed", data, pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _from_artifact(kept: tuple, name: str) -> tuple | list:
@@ -278,9 +279,9 @@ def _from_artifact(kept: tuple, name: str) -> tuple | list:
     return tuple(kept[1:])
 
 
-#: (display name, SHA-256 of the bytes) → (pickled data, pickled (positions, key positions)), or
-#: the file's diagnostics
-_PARSED: dict[tuple[str, bytes], tuple[bytes, bytes] | list[Diagnostic]] = {}
+#: (display name, SHA-256 of the bytes) → (pickled data, (positions, key positions), pickled when
+#: kept), or the file's diagnostics
+_PARSED: dict[tuple[str, bytes], tuple[bytes, bytes | tuple[dict, dict]] | list[Diagnostic]] = {}
 _PARSED_MAX = 512
 _PARSED_LOCK = threading.Lock()
 
