@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import signal
 import socket
@@ -167,7 +169,7 @@ def test_a_broken_catalog_serves_nothing_and_a_reload_keeps_everything(project_c
     catalog.write_text(catalog.read_text() + "\nnot_a_field: 1\n")
     broken = load_project(project_copy)
     assert servable(broken)[0] == {}
-    previous = type(before)(**{**before.__dict__, "interfaces": good})
+    previous = dataclasses.replace(before, interfaces=good)  # as the daemon keeps a last good project
     project, notes = merge_last_good(previous, broken)
     assert project is previous  # every interface keeps its last good version
     assert notes["catalog.yaml"].endswith("(serving the last good version of every interface)")
