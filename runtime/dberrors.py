@@ -17,13 +17,16 @@ class, the constraint, table and column.
 
 Every plugin that reads or writes a database through SQLAlchemy wraps its calls in
 ``database_outage(what)``, so a restarted PostgreSQL is retried with backoff and a broken query
-stops the run with a clear message instead of being retried forever.
+stops the run with a clear message instead of being retried forever. The drivers' own errors
+(``sqlite3``, psycopg: the state store's run statements use them directly) are sorted the same
+way, by their DB-API class.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,22 +44,37 @@ _SQLITE_NAMES = re.compile(
     r"[A-Z][A-Z ]* constraint failed: [\w., ]+|no such (table|column|function): [\w.]+|table [\w.]+ has no column named \w+")
 
 
+def _driver_error(exc: BaseException) -> tuple[BaseException, set[str], bool] | None:
+    """For a database error, raw or wrapped by SQLAlchemy: the driver's own error, the DB-API
+    classes it is (``IntegrityError``, ``OperationalError``, ...), and whether SQLAlchemy saw the
+    connection go. None for any other exception. SQLAlchemy is not imported for this: an error of
+    its own means it is loaded already."""
+    wrapper = sys.modules.get("sqlalchemy.exc")
+    if wrapper is not None and isinstance(exc, wrapper.DBAPIError):
+        kinds = {c.__name__ for c in type(exc).__mro__}
+        return exc.orig, kinds, bool(exc.connection_invalidated)
+    psycopg = sys.modules.get("psycopg")
+    if isinstance(exc, sqlite3.Error) or (psycopg is not None and isinstance(exc, psycopg.Error)):
+        return exc, {c.__name__ for c in type(exc).__mro__}, False
+    return None
+
+
 def is_outage(exc: BaseException) -> bool:
     """A connection-level failure (refused, dropped, invalidated, locked), not a bad statement."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    if not isinstance(exc, DBAPIError):
+    found = _driver_error(exc)
+    if found is None:
         return False
-    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+    orig, kinds, invalidated = found
+    if invalidated or "InterfaceError" in kinds:
         return True
-    state = getattr(exc.orig, "sqlstate", None)
+    state = getattr(orig, "sqlstate", None)
     if state:
         return state.startswith(_TRANSIENT_SQLSTATE)
-    code = getattr(exc.orig, "sqlite_errorcode", None)  # absent when Python's sqlite3 raised it itself
+    code = getattr(orig, "sqlite_errorcode", None)  # absent when Python's sqlite3 raised it itself
     if code is not None:
         return code & 0xFF in _TRANSIENT_SQLITE
     # psycopg reports a refused or dropped connection as OperationalError without a SQLSTATE
-    return isinstance(exc, OperationalError)
+    return "OperationalError" in kinds
 
 
 def _detail(orig: BaseException) -> str:
@@ -80,17 +98,17 @@ def _detail(orig: BaseException) -> str:
 
 def translate(exc: BaseException, what: str) -> KoppelError | None:
     """The Koppel error for a database error raised while doing ``what``; None if not one."""
-    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-
-    if not isinstance(exc, DBAPIError):
+    found = _driver_error(exc)
+    if found is None:
         return None
-    state = getattr(exc.orig, "sqlstate", None)
+    orig, kinds, _ = found
+    state = getattr(orig, "sqlstate", None)
     if is_outage(exc):
-        return TransientError(f"{what} unavailable: {type(exc.orig).__name__}", code=state)
-    detail = _detail(exc.orig) if exc.orig is not None else ""
-    if isinstance(exc, IntegrityError):
+        return TransientError(f"{what} unavailable: {type(orig).__name__}", code=state)
+    detail = _detail(orig) if orig is not None else ""
+    if "IntegrityError" in kinds:
         return RecordError(f"{what}: refused by a constraint{detail}", code=state or "constraint")
-    if isinstance(exc, DataError):
+    if "DataError" in kinds:
         return RecordError(f"{what}: a value does not fit its column{detail}", code=state or "data")
     return ConfigError(f"{what}: the database refused the statement{detail}", code=state or "statement")
 

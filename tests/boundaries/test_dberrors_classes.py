@@ -235,3 +235,64 @@ def test_an_error_sqlite3_raises_itself_has_no_result_code_and_is_classified_all
     error = dberrors.translate(sa.exc.ProgrammingError("SELECT 1", {}, info.value), "the test store")
     assert type(error) is ConfigError and str(error) == (
         "the test store: the database refused the statement (ProgrammingError) [statement]")
+
+
+# -- the drivers' own errors (the state store's run statements use sqlite3 and psycopg directly)
+
+
+def _raw_error(connect, sql: str, params=()) -> Exception:
+    connection = connect()
+    try:
+        with pytest.raises(Exception) as info, dberrors.database_outage("the test store"):
+            connection.execute(sql, params)
+    finally:
+        connection.close()
+    return info.value
+
+
+def test_the_drivers_own_errors_get_the_same_classes_as_sqlalchemys(db_url):
+    engine = sa.create_engine(db_url)
+    _setup(engine)
+    engine.dispose()
+    if db_url.startswith("sqlite"):
+        path = db_url.removeprefix("sqlite:///")
+
+        def connect():
+            return sqlite3.connect(path)
+
+        mark = "?"
+    else:
+        import psycopg
+
+        def connect():
+            return psycopg.connect(db_url.replace("+psycopg", ""))
+
+        mark = "%s"
+    unique = _raw_error(connect, f"INSERT INTO person (id, name, age) VALUES (2, {mark}, 1) /* {MARKER} */", (PERSONAL,))
+    assert type(unique) is RecordError and "refused by a constraint" in str(unique)
+    assert "person_name_key" in str(unique) or "UNIQUE constraint failed: person.name" in str(unique)
+    _assert_clean(unique)
+    wrong = _raw_error(connect, f"SELECT {MARKER}_column FROM person")
+    assert type(wrong) is ConfigError and str(wrong).startswith("the test store: the database refused the statement (")
+    assert "SELECT" not in str(wrong) and "FROM" not in str(wrong)  # an identifier it names, never the statement
+
+
+def test_a_refused_connection_of_the_driver_itself_is_transient():
+    import psycopg
+
+    with pytest.raises(TransientError) as info, dberrors.database_outage("the test store"):
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{_free_port()}/x", connect_timeout=2)
+    assert str(info.value) == "the test store unavailable: OperationalError"
+
+
+def test_a_locked_sqlite_database_is_transient_through_the_driver_too(tmp_path):
+    path = tmp_path / "locked.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        error = _raw_error(lambda: sqlite3.connect(path, timeout=0), f"INSERT INTO t VALUES ('{PERSONAL}')")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert type(error) is TransientError and str(error) == "the test store unavailable: OperationalError"

@@ -138,3 +138,19 @@ def test_a_url_the_drivers_cannot_take_runs_through_sqlalchemys_pool():
         assert store.run(run_id)["outcome"] == "ok"
     finally:
         store.close()
+
+
+def test_a_state_database_that_cannot_be_reached_is_said_plainly(tmp_path):
+    """Not "unexpected OperationalError (this is a bug in Koppel)": the state database is down or
+    its URL points nowhere, which an operator fixes."""
+    import socket
+
+    from runtime.errors import TransientError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for url in (f"postgresql+psycopg://postgres@127.0.0.1:{port}/x", f"sqlite:///{tmp_path / 'no' / 'such' / 'x.db'}"):
+        with pytest.raises(TransientError) as info:
+            StateStore(url)
+        assert str(info.value) == "the state database (KOPPEL_STATE_URL) unavailable: OperationalError", url

@@ -92,9 +92,12 @@ class StateStore(LeasesAndInbox):
         self._engine: Engine | None = None
         self.db: Connections = driver_connections(url) or EngineConnections(self.engine)
         if migrate and not self._is_current():
+            from runtime.dberrors import database_outage
             from runtime.engine.state.migrate import migrate as run_migrations
 
-            run_migrations(self.engine)
+            # a database that cannot be reached is said plainly (TransientError), not as a bug
+            with database_outage("the state database (KOPPEL_STATE_URL)"):
+                run_migrations(self.engine)
 
     @property
     def engine(self) -> Engine:
