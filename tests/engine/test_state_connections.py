@@ -5,13 +5,16 @@ is used, and a URL the drivers cannot take as it is still works through SQLAlche
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import sqlite3
+import threading
 
 import pytest
 
 from runtime.engine.state import StateStore, crypto
-from runtime.engine.state.connections import EngineConnections, PostgreSQL, SQLiteFile, driver_connections
+from runtime.engine.state.connections import POOL_SIZE, Connections, EngineConnections, PostgreSQL, SQLiteFile, driver_connections
 from runtime.engine.state.crypto import new_key_text
 from runtime.engine.state.store import BatchResult, DeadLetterRow, DeliveryRow
 from tests import pgdb
@@ -34,7 +37,7 @@ def test_the_urls_the_drivers_take_and_the_ones_left_to_sqlalchemy(tmp_path):
     assert isinstance(driver_connections(f"sqlite:///{tmp_path}/s.db"), SQLiteFile)
     assert isinstance(driver_connections("postgresql+psycopg://u@h:5432/d"), PostgreSQL)
     assert isinstance(driver_connections("postgresql://u@h/d"), PostgreSQL)  # as runtime/sis/schema.py reads it
-    for url in ("sqlite://", "sqlite:///:memory:", f"sqlite:///{tmp_path}/s.db?mode=ro",
+    for url in ("sqlite://", "sqlite://host.db", "sqlite:///:memory:", f"sqlite:///{tmp_path}/s.db?mode=ro",
                 "postgresql+psycopg://u@h/d?application_name=x", "postgresql+psycopg2://u@h/d", "mysql://u@h/d"):
         assert driver_connections(url) is None, url
 
@@ -154,3 +157,130 @@ def test_a_state_database_that_cannot_be_reached_is_said_plainly(tmp_path):
         with pytest.raises(TransientError) as info:
             StateStore(url)
         assert str(info.value) == "the state database (KOPPEL_STATE_URL) unavailable: OperationalError", url
+
+
+def _closed(connection) -> bool:
+    if isinstance(connection, sqlite3.Connection):
+        try:
+            connection.execute("SELECT 1")
+        except sqlite3.ProgrammingError:  # "Cannot operate on a closed database"
+            return True
+        return False
+    return bool(connection.closed)
+
+
+def test_a_connection_is_used_again_and_the_ones_past_the_pool_are_closed(store):
+    store.cursor(1, "x")
+    first = list(store.db._idle)
+    store.cursor(1, "x")
+    store.set_cursor(1, "x", "7")
+    assert store.db._idle == first and len(first) == 1  # the same connection for every statement
+    with contextlib.ExitStack() as stack:  # POOL_SIZE + 2 at once: each transaction its own
+        held = [stack.enter_context(store.db.read()) for _ in range(POOL_SIZE + 2)]
+        assert len({id(t.cursor) for t in held}) == POOL_SIZE + 2 and store.db._idle == []
+        connections = [t.cursor.connection for t in held]
+    assert len(store.db._idle) == POOL_SIZE  # kept: as many as the pool holds; the rest closed
+    assert [_closed(c) for c in connections].count(True) == 2
+    idle = list(store.db._idle)
+    store.close()
+    assert store.db._idle == [] and all(_closed(c) for c in idle)
+
+
+def test_a_failed_transaction_gives_its_connection_back(store):
+    store.start_run(1, "manual", run_key="once")
+    before = list(store.db._idle)
+    assert store.start_run(1, "manual", run_key="once") is None  # refused by the unique key
+    assert store.db._idle == before  # rolled back and kept, not closed and made anew
+    assert not _closed(before[0])
+
+
+def test_a_pooled_sqlite_connection_serves_another_thread(tmp_path):
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        store.set_cursor(1, "x", "1")  # made in this thread
+        made = list(store.db._idle)
+        done = []
+        worker = threading.Thread(target=lambda: done.append(store.cursor(1, "x")))
+        worker.start()
+        worker.join()
+        assert done == ["1"] and store.db._idle == made
+    finally:
+        store.close()
+
+
+def test_a_duplicate_run_key_is_refused_through_sqlalchemys_pool_too():
+    store = StateStore("sqlite://")
+    try:
+        assert store.start_run(2, "manual", run_key="k") is not None
+        assert store.start_run(2, "manual", run_key="k") is None
+    finally:
+        store.close()
+
+
+def test_the_other_spellings_of_the_two_drivers(tmp_path):
+    assert isinstance(driver_connections("postgres://u@h/d"), PostgreSQL)
+    assert driver_connections("postgres://u@h/d").conninfo == "postgresql://u@h/d"
+    sqlite = driver_connections(f"sqlite+pysqlite:///{tmp_path}/s.db")
+    assert isinstance(sqlite, SQLiteFile) and sqlite.path == f"{tmp_path}/s.db"
+    assert driver_connections("sqlite:///relative/s.db").path == "relative/s.db"  # as SQLAlchemy reads it
+
+
+class _Fake:
+    """A DB-API connection that records being closed, and fails as told."""
+
+    def __init__(self, rollback_fails: bool = False) -> None:
+        self.closed, self.rollback_fails = False, rollback_fails
+
+    def cursor(self):
+        return _FakeCursor()
+
+    def close(self):
+        self.closed = True
+
+    def commit(self):
+        pass
+
+    def rollback(self):
+        if self.rollback_fails:
+            raise OSError("gone")
+
+
+class _FakeCursor:
+    def close(self):
+        pass
+
+
+class _FakePool(Connections):
+    dialect = "sqlite"
+
+    def __init__(self, made, usable=True, broken=False):
+        super().__init__()
+        self.made, self.usable, self.broken = made, usable, broken
+
+    def _connect(self):
+        return self.made.pop(0)
+
+    def _usable(self, connection):
+        return self.usable
+
+    def _broken(self, connection):
+        return self.broken
+
+
+def test_a_connection_the_pool_lets_go_is_closed():
+    gone = _Fake(rollback_fails=True)  # its rollback fails: the connection went with the error
+    pool = _FakePool([gone])
+    with pytest.raises(ValueError), pool.begin():
+        raise ValueError("the statement failed")
+    assert gone.closed and pool._idle == []
+    broken = _Fake()  # rolled back, but the driver says the connection is broken
+    pool = _FakePool([broken], broken=True)
+    with pytest.raises(ValueError), pool.begin():
+        raise ValueError("the connection broke")
+    assert broken.closed and pool._idle == []
+    stale, fresh = _Fake(), _Fake()  # an idle one found unusable is closed, a new one made
+    pool = _FakePool([fresh], usable=False)
+    pool._idle.append(stale)
+    with pool.read():
+        pass
+    assert stale.closed and not fresh.closed and pool._idle == [fresh]

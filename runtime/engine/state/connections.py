@@ -171,9 +171,9 @@ class SQLiteFile(Connections):
         # as create_engine made them: shared between threads (one at a time, through the pool),
         # a busy writer waited for up to 30 s, WAL so that readers never wait for it
         connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout=30000")  # as timeout=30; first, for the WAL switch's lock
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=30000")
         return connection
 
 
