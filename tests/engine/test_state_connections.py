@@ -22,12 +22,7 @@ from tests import pgdb
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-        yield s
-        s.close()
-        return
-    for url in pgdb.fresh("stateconn"):
+    for url in pgdb.state_url(request.param, tmp_path, "stateconn"):
         s = StateStore(url)
         yield s
         s.close()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 #: idle connections kept per store (``create_engine``'s ``pool_size`` was 10)
@@ -105,25 +105,16 @@ class Connections:
                 return
         self._discard(connection)
 
-    @contextmanager
-    def begin(self) -> Iterator[Transaction]:
+    def begin(self) -> AbstractContextManager[Transaction]:
         """A transaction: committed when the block ends, rolled back when it raises."""
-        connection = self._take()
-        try:
-            cursor = connection.cursor()
-            try:
-                yield Transaction(cursor, self.dialect)
-            finally:
-                cursor.close()
-            connection.commit()
-        except BaseException:
-            self._end_failed(connection)
-            raise
-        self._give_back(connection)
+        return self._transaction(commit=True)
+
+    def read(self) -> AbstractContextManager[Transaction]:
+        """Statements that only read: rolled back at the end, as a pool resets a connection."""
+        return self._transaction(commit=False)
 
     @contextmanager
-    def read(self) -> Iterator[Transaction]:
-        """Statements that only read: rolled back at the end, as a pool resets a connection."""
+    def _transaction(self, *, commit: bool) -> Iterator[Transaction]:
         connection = self._take()
         try:
             cursor = connection.cursor()
@@ -131,7 +122,10 @@ class Connections:
                 yield Transaction(cursor, self.dialect)
             finally:
                 cursor.close()
-            connection.rollback()
+            if commit:
+                connection.commit()
+            else:
+                connection.rollback()
         except BaseException:
             self._end_failed(connection)
             raise
