@@ -8,18 +8,19 @@ letters): ``StateStore.engine`` is made the first time one of those asks.
 
 Two kinds of connection, one behaviour:
 
-- ``DriverConnections`` for the two URLs the state database takes in practice: a SQLite file
-  (``sqlite:///path``) through ``sqlite3``, and PostgreSQL (``postgresql+psycopg://``; a plain
-  ``postgresql://`` is read as such, as runtime/sis/schema.py reads it) through psycopg. Set up as ``create_engine`` set them up before
-  (WAL, ``synchronous=NORMAL``, a 30 s busy timeout; a connection is tried with ``SELECT 1``
-  before each use on PostgreSQL, as ``pool_pre_ping`` did, so a restarted server costs no run a
-  failure).
-- ``EngineConnections`` for any other URL (an in-memory SQLite, another driver): the DB-API
-  connections of SQLAlchemy's own pool, so the same statements run there too.
+- ``SQLiteFile`` and ``PostgreSQL``, for the two URLs the state database takes in practice: a
+  SQLite file (``sqlite:///path``) through ``sqlite3``, and ``postgresql+psycopg://`` (a plain
+  ``postgresql://`` is read as such, as runtime/sis/schema.py reads it) through psycopg. Set up
+  as ``create_engine`` set them up: WAL, ``synchronous=NORMAL`` and a 30 s busy timeout on
+  SQLite; on PostgreSQL an idle connection is tried with ``SELECT 1`` before it is used again,
+  as ``pool_pre_ping`` did, so a server restarted between two runs fails neither of them.
+- ``EngineConnections`` for any other URL (an in-memory SQLite, another driver, query options):
+  the DB-API connections of SQLAlchemy's own pool, so the same statements run there too.
 
-Both hand out one DB-API connection per transaction from a small pool (a thread takes one, gives
-it back after), and keep the drivers' own transaction rules: sqlite3 opens a transaction before
-the first write, psycopg before the first statement; ``begin`` commits at the end or rolls back.
+Each hands out one DB-API connection per transaction from a small pool (a thread takes one and
+gives it back after), and keeps the driver's own transaction rules: sqlite3 opens a transaction
+before the first write, psycopg before the first statement; ``begin`` commits at the end,
+``read`` rolls back, and either rolls back when the block raises.
 """
 
 from __future__ import annotations
