@@ -23,6 +23,9 @@ def main(root: str, state_url: str, source_url: str, target_url: str) -> None:
                      "commit_every": int(os.environ.get("KOPPEL_CRASH_COMMIT_EVERY", "50")),
                      "retries": {"max_attempts": 50, "initial_delay": 0.01, "max_delay": 0.05}},
     }])
+    from runtime.engine.logs import configure
+
+    configure(level="INFO")  # on stderr: the crash tests keep each worker's for a failure's message
     engine = Engine(project, reg, state_url=state_url)
     summary = engine.run_interface(1, lease_wait=30)
     print(summary.outcome, summary.read, summary.delivered, flush=True)

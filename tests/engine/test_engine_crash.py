@@ -127,13 +127,15 @@ def test_kills_faster_than_a_batch_resend_at_most_one_step_and_the_cursor_advanc
         for _ in range(KILLS):
             arrived, before = len(state.applied), state.duplicates
             goal = arrived + rng.randint(80, 400)  # fewer than one batch
-            proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log = open(tmp_path / f"worker-{len(cursors)}.log", "w")  # noqa: SIM115 - closed after the kill
+            proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=log)
             deadline = time.monotonic() + 60
             while proc.poll() is None and time.monotonic() < deadline and len(state.applied) < goal:
                 time.sleep(0.005)
             assert proc.poll() is None, "the worker ended before it was killed"
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            log.close()
             _settled(state)  # a write the killed worker had sent lands now: not the next worker's
             cursors.append(int(_cursor(pg_url) or 0))
             repeats.append(state.duplicates - before)
@@ -145,7 +147,8 @@ def test_kills_faster_than_a_batch_resend_at_most_one_step_and_the_cursor_advanc
     print(f"\nfast kills: cursor after each {cursors[1:]}, repeats sent by each restart {repeats}, "
           f"repeats in all {state.duplicates}")
     assert len(state.source_keys) == FAST_N and set(state.source_keys.values()) == {1}  # 0 lost
-    assert all(b > a for a, b in itertools.pairwise(cursors)), cursors  # every kill: progress
+    logs = "".join(f"--- worker {n}\n" + (tmp_path / f"worker-{n}.log").read_text()[-3000:] for n in range(1, KILLS + 1))
+    assert all(b > a for a, b in itertools.pairwise(cursors)), (cursors, logs)  # every kill: progress
     # what a restart sends again is what the kill before it had not recorded: at most one step
     # (repeats[0] is the first worker's own: none; each later run re-sends the previous kill's)
     assert repeats[0] == 0
