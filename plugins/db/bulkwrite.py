@@ -21,11 +21,11 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from runtime.errors import ConfigError, TransientError
+from runtime.gcpause import paused_gc
 from runtime.plugin import Rows
 
 from plugins.db import schema as shapes
 from plugins.db.dsn import quote_identifier as q
-from plugins.db.gcpause import paused_gc
 
 if TYPE_CHECKING:
     from plugins.db.target import TableState

@@ -115,7 +115,7 @@ def connect(dsn: str, what: str, *, attach: list[str] | tuple[str, ...] = ()) ->
     scheme, _, rest = dsn.partition("://")
     try:
         if scheme == "postgresql+psycopg":
-            from plugins.db.gcpause import paused_gc
+            from runtime.gcpause import paused_gc
 
             with paused_gc():  # the driver's import: many objects, no garbage (runtime/engine/cli.py)
                 import psycopg

@@ -42,11 +42,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from runtime.errors import ConfigError, KoppelError, TransientError
+from runtime.gcpause import paused_gc
 from runtime.plugin import Batch, PluginContext, Record, Rows, Source
 
 from plugins.db.dsn import Connection, connect, is_sqlite, resolve_dsn
 from plugins.db.dsn import quote_identifier as q
-from plugins.db.gcpause import paused_gc
 from plugins.db.pseudonym import Pseudonymiser
 from plugins.db.schema import DateText, TimestampText
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from runtime import redact
 from runtime.errors import ConfigError, RecordError, TransientError
+from runtime.gcpause import paused_gc
 from runtime.plugin import Item, Outcome, PluginContext, Target
 
 from plugins.db import schema as shapes
@@ -43,7 +44,6 @@ from plugins.db.bulkwrite import BulkWrites
 from plugins.db.dialects import Dialect, dialect_for
 from plugins.db.dsn import Connection, connect, is_sqlite, resolve_dsn
 from plugins.db.dsn import quote_identifier as q
-from plugins.db.gcpause import paused_gc
 from plugins.db.source import REFRESH_BEGIN, REFRESH_END
 
 log = logging.getLogger("koppel.plugins.db")

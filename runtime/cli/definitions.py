@@ -36,8 +36,13 @@ def validate(ctx: click.Context, quiet: bool, no_cache: bool, as_json: bool) -> 
     """
     from runtime.cli import end_without_teardown
     from runtime.diagnostics import Diagnostic
+    from runtime.gcpause import paused_gc
 
-    verdict = _paused_collector(_verdict, _project_root(ctx), use_cache=not no_cache)
+    # validating imports pydantic, the models and every plugin and loads the whole project: the
+    # collections on the way (some 150, one over everything) were a tenth of an edited project's
+    # validate, measured
+    with paused_gc():
+        verdict = _verdict(_project_root(ctx), use_cache=not no_cache)
     # what it writes is written (the verdict and the parses by os.replace, the report by click.echo,
     # flushed at the end): the interpreter's teardown (a last collection over the ~50 MB of
     # pydantic's, the plugins' and the project's objects, then freeing them one by one) was a fifth
@@ -65,24 +70,6 @@ def validate(ctx: click.Context, quiet: bool, no_cache: bool, as_json: bool) -> 
         )
         for line in wakeup_lines(verdict["wakes"]):
             click.echo(line)
-
-
-def _paused_collector(work, *args, **kwargs):  # noqa: ANN001, ANN202 - any callable, its result
-    """``work(...)`` with the cyclic garbage collector paused, as ``koppel run`` builds its engine
-    (runtime/engine/cli.py): validating imports pydantic, the models and every plugin and loads the
-    whole project, tens of thousands of objects and next to no cyclic garbage, and the collections
-    on the way (some 150, one of them over everything) took about a tenth of an edited project's
-    validate, measured. Switched back on afterwards: an in-process caller gets its collector back
-    as it was."""
-    import gc
-
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return work(*args, **kwargs)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _verdict(root: Path, use_cache: bool) -> dict:

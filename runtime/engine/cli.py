@@ -30,15 +30,10 @@ def _engine(ctx: click.Context, only: list[str] | None = None):
     objects (modules, classes, the project's models) and no garbage worth a collection, and each
     collection on the way scans all of them (~15% of the imports' time, measured).
     """
-    import gc
+    from runtime.gcpause import paused_gc
 
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _build_engine(ctx, only)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _build_engine(ctx: click.Context, only: list[str] | None):
@@ -200,15 +195,14 @@ def _started(ctx: click.Context, only: list[str] | None):
     replaces must stay collectable."""
     import gc
 
-    paused = gc.isenabled()
-    gc.disable()  # _engine leaves it off, so no collection comes before the freeze
-    try:
-        return _engine(ctx, only)
-    finally:
-        gc.freeze()
-        ctx.call_on_close(gc.unfreeze)
-        if paused:
-            gc.enable()
+    from runtime.gcpause import paused_gc
+
+    with paused_gc():  # _engine leaves it off, so no collection comes before the freeze
+        try:
+            return _engine(ctx, only)
+        finally:
+            gc.freeze()
+            ctx.call_on_close(gc.unfreeze)
 
 
 @click.command("dry-run")
