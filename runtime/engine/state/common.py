@@ -10,6 +10,16 @@ from typing import Any
 VERSION_TABLE = "koppel_state_alembic_version"
 
 
+def sqlalchemy_core() -> tuple[Any, Any]:
+    """SQLAlchemy and the state's tables (``models``), imported by the first StateStore method
+    off a run's path: a run's own statements use the driver (connections.py) and import neither."""
+    import sqlalchemy
+
+    from runtime.engine.state import models
+
+    return sqlalchemy, models
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from runtime.engine.state import crypto
-from runtime.engine.state.common import aware, jsonable, utcnow
+from runtime.engine.state.common import aware, jsonable, sqlalchemy_core, utcnow
 
 if TYPE_CHECKING:
     from runtime.engine.state.connections import Connections, Transaction
@@ -84,7 +84,7 @@ class LeasesAndInbox:
 
     def leases(self, prefix: str = "") -> dict[str, dict]:
         """Lease name → {holder, expires_at, alive} for the leases whose name starts with ``prefix``."""
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         l = m.leases.c
         now = utcnow()
         with self.engine.connect() as c:
@@ -96,7 +96,7 @@ class LeasesAndInbox:
 
     def open_runs(self) -> list[dict]:
         """Runs still marked ``running`` (by a live process, or by one that died)."""
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         r = m.runs.c
         q = sa.select(r.id, r.interface_id, r.trigger, r.run_key, r.holder, r.started_at).where(r.outcome == "running")
         with self.engine.connect() as c:
@@ -106,7 +106,7 @@ class LeasesAndInbox:
         """Close runs that are still ``running`` (a run closed meanwhile is left as it is)."""
         if not ids:
             return 0
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         r = m.runs.c
         with self.engine.begin() as c:
             done = c.execute(sa.update(m.runs).where(r.id.in_(ids), r.outcome == "running").values(
@@ -117,7 +117,7 @@ class LeasesAndInbox:
 
     def inbox_add(self, interface_id: int, key: str | None, body: Any, *, operation: str = "upsert",
                   resource: str | None = None) -> int:
-        _, m = _core()
+        _, m = sqlalchemy_core()
         with self.engine.begin() as c:
             inserted = c.execute(m.inbox.insert().values(
                 interface_id=interface_id, received_at=utcnow(), key=key, operation=operation,
@@ -130,32 +130,26 @@ class LeasesAndInbox:
         """(key, body, operation, resource) rows in one transaction: all stored, or none.
         ``channel``: None for the interface's webhook source, ``callback:<name>`` for a callback."""
         now = received_at or utcnow()
-        _, m = _core()
+        _, m = sqlalchemy_core()
         with self.engine.begin() as c:
             c.execute(m.inbox.insert(), [{"interface_id": interface_id, "received_at": now, "key": k, "body": crypto.seal(jsonable(b)),
                                           "operation": op, "resource": res, "channel": channel}
                                          for k, b, op, res in rows])
 
     def inbox_prune(self, interface_id: int, upto_id: int, older_than: dt.datetime, *, channel: str | None = None) -> None:
-        _, m = _core()
+        _, m = sqlalchemy_core()
         t = m.inbox.c
         with self.engine.begin() as c:
             c.execute(m.inbox.delete().where(t.interface_id == interface_id, _channel_is(channel), t.id <= upto_id,
                                              t.received_at < older_than))
 
     def inbox_after(self, interface_id: int, after_id: int, limit: int, *, channel: str | None = None) -> list[dict]:
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         t = m.inbox.c
         q = sa.select(m.inbox).where(t.interface_id == interface_id, _channel_is(channel), t.id > after_id
                                   ).order_by(t.id).limit(limit)
         with self.engine.connect() as c:  # bodies opened here: the webhook source and callbacks read them
             return [crypto.unseal_fields(dict(r), "body") for r in c.execute(q).mappings()]
-
-
-def _core() -> tuple[Any, Any]:
-    from runtime.engine.state.store import _core as core
-
-    return core()
 
 
 def _expiry(value: dt.datetime | str | None) -> dt.datetime:
@@ -167,6 +161,6 @@ def _expiry(value: dt.datetime | str | None) -> dt.datetime:
 
 
 def _channel_is(channel: str | None):
-    _, m = _core()
+    _, m = sqlalchemy_core()
     column = m.inbox.c.channel
     return column.is_(None) if channel is None else column == channel

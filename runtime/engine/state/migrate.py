@@ -52,6 +52,11 @@ def script_heads() -> set[str]:
     return revisions - parents
 
 
+def at_heads(stamped: set[str]) -> bool:
+    """The version table's rows are the scripts' heads (none: a new database, not current)."""
+    return bool(stamped) and stamped == script_heads()
+
+
 def is_current(engine: Engine) -> bool:
     """The database is at the scripts' heads already: nothing to migrate, no Alembic to import."""
     from sqlalchemy import text
@@ -61,7 +66,7 @@ def is_current(engine: Engine) -> bool:
     try:  # no version table (a new database) fails the query: not current
         with engine.connect() as connection:
             stamped = {row[0] for row in connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))}
-        return bool(stamped) and stamped == script_heads()
+        return at_heads(stamped)
     except Exception:  # noqa: BLE001 - any doubt: let Alembic decide (and report)
         return False
 

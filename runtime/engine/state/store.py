@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.engine.state import crypto
-from runtime.engine.state.common import holder_id, jsonable, utcnow  # noqa: F401 (re-exported)
+from runtime.engine.state.common import holder_id, jsonable, sqlalchemy_core, utcnow  # noqa: F401 (re-exported)
 from runtime.engine.state.connections import Connections, EngineConnections, Transaction, driver_connections
 from runtime.engine.state.coordination import LeasesAndInbox
 from runtime.errors import TransientError
@@ -115,14 +115,14 @@ class StateStore(LeasesAndInbox):
         SQLAlchemy) to import. Any doubt (a new database has no version table): not current,
         and Alembic decides and reports."""
         from runtime.engine.state.common import VERSION_TABLE
-        from runtime.engine.state.migrate import script_heads
+        from runtime.engine.state.migrate import at_heads
 
         try:
             with self.db.read() as c:
                 stamped = {row[0] for row in c.all(f"SELECT version_num FROM {VERSION_TABLE}")}
         except Exception:  # noqa: BLE001 - see above
             return False
-        return bool(stamped) and stamped == script_heads()
+        return at_heads(stamped)
 
     def close(self) -> None:
         self.db.close()
@@ -184,13 +184,13 @@ class StateStore(LeasesAndInbox):
                 c.execute(sql, params)
 
     def run(self, run_id: int) -> dict | None:
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         with self.engine.connect() as c:
             row = c.execute(sa.select(m.runs).where(m.runs.c.id == run_id)).mappings().first()
         return dict(row) if row else None
 
     def list_runs(self, interface_id: int | None = None, limit: int = 20) -> list[dict]:
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         q = sa.select(m.runs).order_by(m.runs.c.id.desc()).limit(limit)
         if interface_id is not None:
             q = q.where(m.runs.c.interface_id == interface_id)
@@ -249,7 +249,7 @@ class StateStore(LeasesAndInbox):
         return found
 
     def delivery(self, interface_id: int, target: str, key: str) -> dict | None:
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         d = m.deliveries.c
         with self.engine.connect() as c:
             row = c.execute(sa.select(m.deliveries).where(
@@ -408,7 +408,7 @@ class StateStore(LeasesAndInbox):
              self.timestamp(now)))
 
     def lineage_of(self, interface_id: int, key: str) -> list[dict]:
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         q = sa.select(m.lineage).where(m.lineage.c.interface_id == interface_id,
                                     m.lineage.c.idempotency_key == key).order_by(m.lineage.c.id)
         with self.engine.connect() as c:
@@ -419,7 +419,7 @@ class StateStore(LeasesAndInbox):
     def dead_letters(self, *, interface_id: int | None = None, since: dt.datetime | None = None,
                      error_class: str | None = None, status: str | None = "open", limit: int = 100,
                      ids: Sequence[int] | None = None) -> list[dict]:
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         t = m.dead_letters.c
         conds = []
         if interface_id is not None:
@@ -441,7 +441,7 @@ class StateStore(LeasesAndInbox):
         return rows[0] if rows else None
 
     def resolve_dead_letter(self, dead_id: int, status: str, resolution: str, connection=None) -> None:
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         stmt = sa.update(m.dead_letters).where(m.dead_letters.c.id == dead_id).values(
             status=status, resolution=resolution, resolved_at=utcnow())
         if connection is not None:
@@ -452,14 +452,14 @@ class StateStore(LeasesAndInbox):
 
     def retry_failed_dead_letter(self, dead_id: int, reason: str, error_class: str) -> None:
         """A replay that failed again: the letter stays open with the new reason and attempt."""
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         t = m.dead_letters.c
         with self.engine.begin() as c:
             c.execute(sa.update(m.dead_letters).where(t.id == dead_id).values(
                 reason=reason, error_class=error_class, attempts=t.attempts + 1, last_attempt_at=utcnow()))
 
     def count_dead_letters(self, status: str = "open") -> dict[int, int]:
-        sa, m = _core()
+        sa, m = sqlalchemy_core()
         t = m.dead_letters.c
         with self.engine.connect() as c:
             return {r[0]: r[1] for r in c.execute(sa.select(t.interface_id, sa.func.count()).where(t.status == status).group_by(t.interface_id))}
@@ -469,15 +469,6 @@ class StateStore(LeasesAndInbox):
     def ping(self) -> None:
         with self.db.read() as c:
             c.execute("SELECT 1")
-
-
-def _core() -> tuple[Any, Any]:
-    """SQLAlchemy Core and the state's tables, imported by the first method off a run's path."""
-    import sqlalchemy
-
-    from runtime.engine.state import models
-
-    return sqlalchemy, models
 
 
 def _create_engine(url: str) -> Engine:
