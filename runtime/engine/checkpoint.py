@@ -33,9 +33,23 @@ The defaults (1,000 records, 1 s) come from bench/bench_engine.py: at 50 records
 step commits and the target's per-write overhead took ~80% of a fast run; at 1,000 they are a
 few percent, and larger steps gained nothing measurable. The price is the re-send bound below.
 
-How many records a crash can re-send: at most ``commit_every`` per lane, and at most about
-``commit_interval`` of the target's work (the records sent since the last step, in flight or
-answered but not yet recorded); never fewer than one write.
+How many records a crash can re-send: the records whose outcome the lane had (delivered, or a
+dead letter) that no step had recorded yet, and those in flight: at most ``commit_every`` per
+lane, and at most about ``commit_interval`` of the target's work; never fewer than one write.
+Two kinds of record are also sent again after a restart, and are not counted, because the
+engine would send them again without a crash too:
+
+- a record waiting for its retry (its write failed, perhaps after the peer applied it): the send
+  after the restart is the retry it was owed, with the same idempotency key and payload. Its
+  attempts start again from one. ``room`` does not count these records: counting them would hold
+  back the records behind a 429 until its Retry-After has passed;
+- a record a step recorded as a dead letter, when no cursor was stored past it: read again, it is
+  tried again, as any later run that reads it would (only a *delivered* ledger row skips it).
+
+With ``skip_unchanged: false`` the ledger skips nothing, so after a crash the batch is sent again
+from its stored cursor: the interface asked for every record it reads to be sent.
+tests/engine/test_resend_bound.py checks this through the engine, killing it after a write chosen
+at random under random fault schedules, and restarting it on the same state.
 
 The last step of a batch. Records without cursors of their own (most batch sources) give a
 step before the batch's end nothing to store but rows; so after the last lane's last write no
