@@ -206,27 +206,11 @@ class TargetLane:
 
     # -- mapping -------------------------------------------------------------------------------
 
-    def map(self, record: Record) -> Any:
-        """The payload for this target, None when the mapping filters the record out."""
-        if self.mapping is None:
-            return record.data
-        out = self.mapping(record.data)
-        if out is not None and hasattr(self.mapping, "validate"):
-            self.mapping.validate(out)
-        return out
-
     def map_all(self, records: Sequence[Record]) -> list[tuple[Any, Exception | None]]:
-        """(payload, None) or (None, error) per record, in order. A mapping that declares
-        ``parallel`` maps the batch on every core (CompiledMapping.map_many: ECK-iD's scrypt)."""
-        if self.mapping is not None and getattr(self.mapping, "parallel", False):
-            return self.mapping.map_many([r.data for r in records])  # type: ignore[attr-defined]
-        out: list[tuple[Any, Exception | None]] = []
-        for record in records:
-            try:
-                out.append((self.map(record), None))
-            except Exception as exc:  # noqa: BLE001 - prepare() decides: stop or dead letter
-                out.append((None, exc))
-        return out
+        """(payload, None) or (None, error) per record, in order, from a mapping that declares
+        ``parallel``: it maps the batch on every core (CompiledMapping.map_many: ECK-iD's scrypt).
+        Any other mapping is called record by record in ``prepare``."""
+        return self.mapping.map_many([r.data for r in records])  # type: ignore[union-attr]
 
     def prepare(self, records: Sequence[Record], result: BatchResult, counts: dict) -> list[Pending]:
         """Map, validate and key each record: a Pending for each record to send; dead letters

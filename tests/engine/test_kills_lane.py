@@ -909,47 +909,6 @@ def test_the_counts_of_a_batch_add_up_over_its_targets(clock):
     assert (c["mapped"], c["filtered"], c["delivered"], c["dead"]) == (4, 2, 4, 0)
 
 
-def test_the_lanes_map_and_map_all_give_the_payload_the_target_would_get(clock):
-    # TargetLane.map (one record) and map_all (a batch, in order) as a caller of a lane uses
-    # them: the validated payload, None for a filtered record, a failure as the record's error
-    validated = []
-
-    def mapping(data):
-        if data["n"] == 2:
-            raise MappingError("unknown code", path="name")
-        return None if data["n"] == 0 else {"nummer": data["id"]}
-
-    def validate(out):
-        validated.append(out)
-        if out["nummer"] == "s3":
-            raise ContractError("'crebo' is required", path="crebo")
-
-    mapping.validate = validate
-    lane = make_lane(Peer(), clock, mapping=mapping)
-    records = fakes.records(4)
-    assert lane.map(records[1]) == {"nummer": "s1"}
-    assert validated == [{"nummer": "s1"}]
-    assert lane.map(records[0]) is None and validated == [{"nummer": "s1"}]  # a filtered record is not validated
-    with pytest.raises(ContractError):
-        lane.map(records[3])
-    validated.clear()
-    out = lane.map_all(records)
-    assert [payload for payload, _ in out] == [None, {"nummer": "s1"}, None, None]
-    assert [type(error) for _, error in out] == [type(None), type(None), MappingError, ContractError]
-    assert str(out[2][1]) == "name: unknown code"
-    assert validated == [{"nummer": "s1"}, {"nummer": "s3"}]
-    unmapped = make_lane(Peer(), clock)
-    assert unmapped.map(records[1]) is records[1].data
-    assert unmapped.map_all(records[:2]) == [(records[0].data, None), (records[1].data, None)]
-
-
-def test_map_all_maps_record_by_record_unless_the_mapping_is_parallel(clock):
-    records = fakes.records(2)
-    assert make_lane(Peer(), clock, mapping=SequentialMapping()).map_all(records) == [({"nummer": "s0"}, None), ({"nummer": "s1"}, None)]
-    plain = make_lane(Peer(), clock, mapping=lambda d: {"nummer": d["id"]})  # a callable without `parallel`
-    assert plain.map_all(records) == [({"nummer": "s0"}, None), ({"nummer": "s1"}, None)]
-
-
 def test_a_dead_letter_keeps_the_key_its_record_was_sent_under_when_the_target_changed_it(clock):
     # without a mapping the payload is the source record's data; a target that moves a field
     # into its URL (pops it from the body) and is refused: the letter names the idempotency key
