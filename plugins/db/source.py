@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from runtime.errors import ConfigError, KoppelError, TransientError
@@ -53,6 +54,9 @@ from plugins.db.schema import DateText, TimestampText
 REFRESH_BEGIN = "refresh-begin"
 REFRESH_END = "refresh-end"
 
+#: changed keys looked up per query (SQLite binds up to 32,766 values, PostgreSQL 65,535)
+KEYS_PER_QUERY = 500
+
 
 class TableSource(Source):
     def __init__(self, spec: Any, ctx: PluginContext) -> None:
@@ -65,6 +69,7 @@ class TableSource(Source):
         self._last_raw: dict = {}
         self._bulk = False  # read_rows: table reads yield Rows instead of records
         self._pseudonymisers: dict[str, Pseudonymiser] = {}  # table → its keyed pseudonyms
+        self._declared: dict[str, dict[str, str]] = {}  # SQLite: table → column → declared type, per read
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -89,6 +94,7 @@ class TableSource(Source):
 
     def read(self, cursor: str | None) -> Iterator[Batch]:
         self.open()
+        self._declared = {}
         try:
             yield from self._read(json.loads(cursor) if cursor else {})
         except KoppelError as exc:
@@ -185,63 +191,52 @@ class TableSource(Source):
         mark = self._param()
         names = ", ".join(mark for _ in tables)
         cursor = self.connection.cursor()
-        cursor.execute(f"SELECT seq, object, {q('key')}, op FROM outbox WHERE seq > {mark} AND object IN ({names}) "
+        cursor.execute(f"SELECT seq, object, {q('key')} FROM outbox WHERE seq > {mark} AND object IN ({names}) "
                        f"ORDER BY seq", (state["outbox"], *tables))
         while rows := cursor.fetchmany(self.batch_size):
-            changes: dict[tuple[str, str], str] = {}
-            for _seq, obj, key, op in rows:
-                changes.pop((obj, key), None)  # keep the last change of a key, in its order
-                changes[(obj, key)] = op
-            position = json.dumps({"outbox": rows[-1][0]})
+            seqs, objects, keys = zip(*rows)
+            position = json.dumps({"outbox": seqs[-1]})
             if self._bulk:
-                yield from self._current_row_batches(tables, changes, position)
+                yield from self._current_row_batches(tables, _keys_by_table(objects, keys), position)
             else:
-                yield Batch(self._current_rows(tables, changes), position)
+                yield Batch(self._current_rows(tables, _last_changes(zip(objects, keys))), position)
         cursor.close()
 
-    def _current_row_batches(self, tables: dict, changes: dict[tuple[str, str], str], position: str) -> Iterator[Batch]:
+    def _current_row_batches(self, tables: dict, by_table: dict[str, list[str]], position: str) -> Iterator[Batch]:
         """The bulk twin of ``_current_rows`` (see the module docstring)."""
-        by_table: dict[str, list[str]] = {}
-        for obj, key in changes:
-            by_table.setdefault(obj, []).append(key)
         batches: list[Batch] = []
         records: list[Record] = []
         for name, keys in by_table.items():
             table = tables[name]
             if name in self._pseudonymisers:
-                records += self._current_rows(tables, {(name, key): changes[(name, key)] for key in keys})
+                records += self._current_rows(tables, [(name, key) for key in keys])
                 continue
             found: Rows | None = None
-            for start in range(0, len(keys), 500):
-                sql, params = self._keys_query(table, keys[start:start + 500])
+            for start in range(0, len(keys), KEYS_PER_QUERY):
+                sql, params = self._keys_query(table, keys[start:start + KEYS_PER_QUERY])
                 for part in self._row_batches(table, sql, params, size=len(keys) + 1):
                     if found is None:
                         found = part
                     else:
                         found.data += part.data
-            present: set[str] = set()
+            missing = keys
             if found is not None and found.data:
-                at = [found.columns.index(k) for k in table.key]
-                if len(at) == 1:
-                    i = at[0]
-                    present = {str(row[i]) for row in found.data}
-                else:
-                    present = {"|".join(str(row[i]) for i in at) for row in found.data}
+                missing = _missing(found, keys)
                 batches.append(Batch([], None, rows=found))
-            for key in keys:
-                if key not in present:
-                    records.append(Record(key=key, data=dict(zip(table.key, key.split("|"))), object=name,
-                                          operation="delete"))
+            records += [Record(key=key, data=dict(zip(table.key, key.split("|"))), object=name, operation="delete")
+                        for key in missing]
         if records:
             batches.append(Batch(records, None))
         batches[-1].cursor = position
         yield from batches
 
-    def _current_rows(self, tables: dict, changes: dict[tuple[str, str], str]) -> list[Record]:
+    def _current_rows(self, tables: dict, changes: list[tuple[str, str]]) -> list[Record]:
+        """The current row of each changed (table, key) as a record, in the order of ``changes``;
+        a ``delete`` record for a key whose row is gone."""
         by_table: dict[str, list[str]] = {}
         for obj, key in changes:
             by_table.setdefault(obj, []).append(key)
-        found: dict[tuple[str, str], dict] = {}
+        found: dict[tuple[str, str], Record] = {}
         for name, keys in by_table.items():
             table = tables[name]
             for record in self._fetch_keys(table, keys):
@@ -258,22 +253,28 @@ class TableSource(Source):
 
     def _fetch_keys(self, table, keys: list[str]) -> list[Record]:
         records: list[Record] = []
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = keys[start:start + KEYS_PER_QUERY]
             sql, params = self._keys_query(table, chunk)
             for batch in self._batches(table, sql, params, size=len(chunk) + 1):
                 records += batch
         return records
 
     def _keys_query(self, table, keys: list[str]) -> tuple[str, list]:
-        """The current rows of up to 500 keys (outbox text, ``|``-joined)."""
+        """The current rows of up to ``KEYS_PER_QUERY`` keys (outbox text, ``|``-joined). The key
+        values are bound as text and compared with each column as its type says: SQLite applies
+        the column's affinity; PostgreSQL types each untyped parameter from its column, which a
+        ``VALUES`` list would not (its columns become text: no ``integer = text``), so there a
+        composite key is a list of row constructors, which SQLite does not take."""
         mark = self._param()
         width = len(table.key)
         cols = ", ".join(q(k) for k in table.key)
-        params = [v for key in keys for v in _split_key(key, width)]
         if width == 1:
-            return f"SELECT * FROM {self._from(table)} WHERE {cols} IN ({', '.join(mark for _ in keys)})", params
-        values = ", ".join("(" + ", ".join(mark for _ in range(width)) + ")" for _ in keys)
+            return f"SELECT * FROM {self._from(table)} WHERE {cols} IN ({', '.join([mark] * len(keys))})", keys
+        params = [v for key in keys for v in _split_key(key, width)]
+        values = ", ".join(["(" + ", ".join([mark] * width) + ")"] * len(keys))
+        if not self.sqlite:
+            return f"SELECT * FROM {self._from(table)} WHERE ({cols}) IN ({values})", params
         return f"SELECT * FROM {self._from(table)} WHERE ({cols}) IN (VALUES {values})", params
 
     # -- helpers -------------------------------------------------------------------------------
@@ -366,10 +367,12 @@ class TableSource(Source):
         """SQLite only: DATE/DATETIME columns, whose text values get their SQL type attached."""
         if not self.sqlite or table.query:
             return []
-        cursor = self.connection.cursor()
-        cursor.execute(f"PRAGMA table_info({q(table.name)})")
-        declared = {row[1]: (row[2] or "").upper() for row in cursor.fetchall()}
-        cursor.close()
+        declared = self._declared.get(table.name)
+        if declared is None:  # once per table and read: the outbox's changes query a table per 500 keys
+            cursor = self.connection.cursor()
+            cursor.execute(f"PRAGMA table_info({q(table.name)})")
+            declared = self._declared[table.name] = {row[1]: (row[2] or "").upper() for row in cursor.fetchall()}
+            cursor.close()
         result = []
         for column in columns:
             kind = declared.get(column, "")
@@ -418,6 +421,36 @@ def _split_key(key: str, width: int) -> list[str]:
     if len(parts) != width:
         return [key] + [None] * (width - 1) if width > 1 else [key]
     return parts
+
+
+def _last_changes(changes) -> list:
+    """Each change once, at the place of its last occurrence (the outbox order of last changes)."""
+    last = list(dict.fromkeys(reversed(list(changes))))
+    last.reverse()
+    return last
+
+
+def _keys_by_table(objects: tuple[str, ...], keys: tuple[str, ...]) -> dict[str, list[str]]:
+    """The changed keys of each table, as ``_last_changes`` orders them (an outbox chunk is mostly
+    one table: no loop per change then)."""
+    if len(set(objects)) == 1:
+        return {objects[0]: _last_changes(keys)}
+    by_table: dict[str, list[str]] = {}
+    for obj, key in _last_changes(zip(objects, keys)):
+        by_table.setdefault(obj, []).append(key)
+    return by_table
+
+
+def _missing(found: Rows, keys: list[str]) -> list[str]:
+    """The keys (outbox text) that no row of ``found`` has: their rows are gone."""
+    at = [found.columns.index(k) for k in found.keys]
+    if len(at) == 1:
+        present = set(map(str, map(itemgetter(at[0]), found.data)))
+    else:
+        present = {"|".join(map(str, values)) for values in map(itemgetter(*at), found.data)}
+    if present.issuperset(keys):
+        return []
+    return [key for key in keys if key not in present]
 
 
 def _jsonable(value: Any) -> Any:
