@@ -20,7 +20,14 @@ Medians of ``--rounds``, with the load average beside them (the machine is share
 splits its time: the script's own clock after its imports, Koppel's run from its ``run finished``
 log line; the rest is start-up (interpreter, imports, the project, and for Koppel the state store).
 
+The peer users would pick, dlt (``sql_table`` with an incremental cursor on ``updated_at``,
+``merge`` on the key: bench/dlt_incremental.py), runs in the same rounds as a command when a
+Python with dlt is given (``--dlt-python``, a venv of its own: see bench/README.md); its first
+load is made beside Koppel's and not timed either. It finds the changes by their timestamp, not
+the outbox: the rounds stamp each changed row later than any row before it.
+
     .venv/bin/python bench/bench_db_incremental.py [--rows 1000000] [--changed 1] [--rounds 5]
+        [--dlt-python PATH]
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres); creates and drops its own database.
 """
@@ -45,6 +52,7 @@ from bench_db_replication import (  # noqa: E402
     ROOT,
     command,
     create_database,
+    dlt_python,
     drop_database,
     make_sqlite,
     project_copy,
@@ -101,7 +109,9 @@ def change(sqlite_path: Path, round_no: int, percent: int) -> tuple[int, int]:
     db = sqlite3.connect(sqlite_path)
     before = db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
     where = _changed(round_no, percent)
-    stamp = f"2026-12-01 12:{round_no % 60:02}:00.000000"
+    # later than every row made by make_sqlite (2026) and than the rounds before: what a peer that
+    # follows updated_at (dlt) needs to see the change; Koppel and the baseline follow the outbox
+    stamp = f"2027-01-{1 + round_no // 60:02} 12:{round_no % 60:02}:00.000000"
     n = db.execute(f"UPDATE enrollment SET credits = credits + 1000, updated_at = ? WHERE {where}", (stamp,)).rowcount
     db.execute("INSERT INTO outbox (object, key, op, changed_at) SELECT 'enrollment', CAST(enrollment_id AS TEXT), "
                f"'upsert', ? FROM enrollment WHERE {where}", (stamp,))
@@ -110,8 +120,8 @@ def change(sqlite_path: Path, round_no: int, percent: int) -> tuple[int, int]:
     return n, before
 
 
-def changed_everywhere(pg_url: str, sqlite_path: Path, round_no: int, percent: int) -> None:
-    """Both targets hold this round's values (the sum of credits over the changed rows)."""
+def changed_everywhere(pg_url: str, sqlite_path: Path, round_no: int, percent: int, peer: bool) -> None:
+    """Every target holds this round's values (the sum of credits over the changed rows)."""
     import psycopg
 
     where = _changed(round_no, percent)
@@ -119,7 +129,7 @@ def changed_everywhere(pg_url: str, sqlite_path: Path, round_no: int, percent: i
     want = src.execute(f"SELECT count(*), sum(credits) FROM enrollment WHERE {where}").fetchone()
     src.close()
     with psycopg.connect(pg_url) as c:
-        for table in ("datalaag.enrollment", "plain_enrollment"):
+        for table in ("datalaag.enrollment", "plain_enrollment", *(["dlt_incr.enrollment"] if peer else [])):
             got = c.execute(f"SELECT count(*), sum(credits) FROM {table} WHERE {where}").fetchone()
             assert tuple(got) == tuple(want), (table, got, want)
 
@@ -129,7 +139,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--changed", type=int, default=1, help="percent of the rows changed per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--dlt-python", help="a Python with dlt installed, for the peer (default: this one, if it has dlt)")
     args = parser.parse_args()
+    peer = dlt_python(args.dlt_python)
     import psycopg
 
     name = f"koppel_bench_incr_{os.getpid()}"
@@ -156,12 +168,22 @@ def main() -> None:
                     while chunk := src.fetchmany(10000):
                         for row in chunk:
                             cp.write_row(row)
+            dlt_argv = None
+            if peer:
+                url = plain_url.replace("postgres@", "postgres:trust@", 1)  # dlt wants a password; trust ignores it
+                dlt_argv = [peer, str(ROOT / "bench" / "dlt_incremental.py"), str(sis), url, "dlt_incr",
+                            str(tmp_path / "dlt_pipelines")]
+                dlt_env = {**base, "RUNTIME__LOG_LEVEL": "ERROR"}
+                with sqlite3.connect(sis) as db:  # what its cursor query needs, not to be a scan per run
+                    db.execute("CREATE INDEX IF NOT EXISTS enrollment_updated_at ON enrollment (updated_at)")
+                first, _ = command(dlt_argv, dlt_env)
+                print(f"the peer's first load (dlt, all rows, not timed in the rounds): {first:.1f}s")
             script = tmp_path / "plain_upsert.py"
             script.write_text(BASELINE.replace("{cols}", COLUMNS), encoding="utf-8")
             print(f"stands for: `koppel run {INTERFACE}` as a command after the first load ({seconds:.1f}s), "
                   f"{args.changed}% of {args.rows:,} rows changed per round; baseline: a fresh-process "
                   f"sqlite3 → COPY into a temp table + one INSERT ... ON CONFLICT")
-            ours, plain, loads, ours_work, plain_work = [], [], [], [], []
+            ours, plain, loads, ours_work, plain_work, theirs = [], [], [], [], [], []
             for r in range(args.rounds):
                 n, before = change(sis, r, args.changed)
                 loads.append(os.getloadavg()[0])
@@ -171,13 +193,19 @@ def main() -> None:
                     seconds, work = timed(argv, run_env)
                     (plain if kind == "plain" else ours).append(seconds)
                     (plain_work if kind == "plain" else ours_work).append(work)
-                changed_everywhere(plain_url, sis, r, args.changed)
+                if dlt_argv:
+                    theirs.append(command(dlt_argv, dlt_env)[0])
+                changed_everywhere(plain_url, sis, r, args.changed, bool(dlt_argv))
                 print(f"  round {r + 1}: {n:,} rows changed; plain {plain[-1]:.2f}s (work {plain_work[-1]:.2f}s), "
-                      f"koppel {ours[-1]:.2f}s (run {ours_work[-1]:.2f}s), ratio {ours[-1] / plain[-1]:.2f}; "
-                      f"load {loads[-1]:.1f}")
+                      f"koppel {ours[-1]:.2f}s (run {ours_work[-1]:.2f}s), ratio {ours[-1] / plain[-1]:.2f}"
+                      f"{f'; dlt {theirs[-1]:.2f}s' if theirs else ''}; load {loads[-1]:.1f}")
             k, p = statistics.median(ours), statistics.median(plain)
             print(f"incremental `koppel run {INTERFACE}` {k:.2f}s against temp + upsert {p:.2f}s (medians of "
                   f"{args.rounds}): {k / p:.2f}x (goal ≤ 1.5x); load {statistics.median(loads):.1f}")
+            if theirs:
+                d = statistics.median(theirs)
+                print(f"  the peer, dlt (sql_table, incremental on updated_at, merge) {d:.2f}s: "
+                      f"`koppel run {INTERFACE}` {d / k:.1f}x faster")
             kw, pw = statistics.median(ours_work), statistics.median(plain_work)
             print(f"  of which after start-up: koppel's run {kw:.2f}s against the script's work {pw:.2f}s: "
                   f"{kw / pw:.2f}x; start-up (the rest) koppel {k - kw:.2f}s, the script {p - pw:.2f}s")
