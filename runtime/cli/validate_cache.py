@@ -81,6 +81,13 @@ def enabled() -> bool:
     """True in a process started as ``koppel`` (or ``python -m runtime.cli``), unless switched off."""
     if os.environ.get("KOPPEL_VALIDATE_CACHE", "").lower() in ("0", "off", "no", "false"):
         return False
+    return started_as_koppel()
+
+
+def started_as_koppel() -> bool:
+    """Whether this process was started as the ``koppel`` command (or ``python -m runtime.cli``):
+    then nothing but the installation can have changed what Koppel finds (an in-process caller,
+    a test, may have replaced plugins, models or importlib.metadata in memory)."""
     program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if program is None:
         return False
@@ -89,17 +96,20 @@ def enabled() -> bool:
     return program.resolve() == (Path(__file__).parent / "__main__.py").resolve()
 
 
+def cache_dir() -> Path:
+    """Koppel's cache folder: KOPPEL_CACHE_DIR, else $XDG_CACHE_HOME/koppel, else ~/.cache/koppel."""
+    if os.environ.get("KOPPEL_CACHE_DIR"):
+        return Path(os.environ["KOPPEL_CACHE_DIR"])
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "koppel"
+    return Path.home() / ".cache" / "koppel"
+
+
 def cache_file(project_root: Path) -> Path:
     """Where the verdict on ``project_root`` is kept."""
-    if os.environ.get("KOPPEL_CACHE_DIR"):
-        folder = Path(os.environ["KOPPEL_CACHE_DIR"])
-    elif os.environ.get("XDG_CACHE_HOME"):
-        folder = Path(os.environ["XDG_CACHE_HOME"]) / "koppel"
-    else:
-        folder = Path.home() / ".cache" / "koppel"
     # per project and per Python setup, so `koppel` and `python -m runtime.cli` keep one each
     which = "\0".join([str(project_root), sys.executable, *sys.path])
-    return folder / f"validate-{hashlib.sha256(which.encode()).hexdigest()[:24]}.json"
+    return cache_dir() / f"validate-{hashlib.sha256(which.encode()).hexdigest()[:24]}.json"
 
 
 class Fingerprint:

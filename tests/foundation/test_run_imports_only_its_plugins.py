@@ -1,7 +1,8 @@
 """A fresh ``koppel run N`` imports the plugins interface N names and no other: running the
 data-layer replication (interface 0, db → db) must not pay for SOAP (zeep, lxml), SFTP
 (paramiko) or REST (httpx), nor break when one of them is missing or broken; nor SQLAlchemy (~110 ms
-of every run's start-up): the db plugin and the state store speak their drivers on a run's path."""
+of every run's start-up): the db plugin and the state store speak their drivers on a run's path;
+nor scan every installed distribution for its plugins (the entry points kept, runtime/registry.py)."""
 
 from __future__ import annotations
 
@@ -17,27 +18,39 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the arguments are passed in, as an in-process caller does, so the command returns here (from
 #: its own command line, ``koppel run`` ends its process without the interpreter's teardown)
 WRAPPER = """
-import json, sys
+import json, os, sys
+import importlib.metadata
+groups = []  # the entry-point groups scanned
+scan = importlib.metadata.entry_points
+importlib.metadata.entry_points = lambda **kw: groups.append(kw.get("group")) or scan(**kw)
+if os.environ.get("AS_KOPPEL"):  # as the koppel command starts it (runtime.cli.validate_cache.started_as_koppel)
+    sys.argv[0] = os.path.join(os.path.dirname(sys.executable), "koppel")
 from runtime.cli import main
 try:
     main(sys.argv[1:], prog_name="koppel")
 except SystemExit as exc:
     code = exc.code
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "groups": groups}))
 """
 
 FOREIGN = ("zeep", "lxml", "paramiko", "httpx", "plugins.soap", "plugins.sftp", "plugins.rest")
 
 
-def _koppel(project: Path, *args: str) -> tuple[int, set[str], str]:
+def _koppel(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, set[str], str]:
+    code, modules, _, output = _reported(project, *args, env=env)
+    return code, modules, output
+
+
+def _reported(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, set[str], list, str]:
+    """The exit code, the modules imported, the entry-point groups scanned, and the output."""
     # the scratch project's own SIS store and state (var/), whatever the caller's shell points at
-    env = {k: v for k, v in os.environ.items() if k not in ("KOPPEL_PROJECT", "KOPPEL_ENV", "KOPPEL_SIS_URL",
-                                                            "KOPPEL_STATE_URL")}
+    env = {**{k: v for k, v in os.environ.items() if k not in ("KOPPEL_PROJECT", "KOPPEL_ENV", "KOPPEL_SIS_URL",
+                                                               "KOPPEL_STATE_URL")}, **(env or {})}
     done = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=project, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.stdout.strip(), done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return report["code"], set(report["modules"]), done.stdout + done.stderr
+    return report["code"], set(report["modules"]), report["groups"], done.stdout + done.stderr
 
 
 def test_run_of_a_db_interface_imports_no_soap_sftp_or_rest(project_copy: Path) -> None:
@@ -75,3 +88,24 @@ def test_validate_still_knows_every_plugin(project_copy: Path) -> None:
     code, modules, output = _koppel(project_copy, "validate", "--no-cache")
     assert code == 0, output[-3000:]
     assert {"plugins.soap.spec", "plugins.sftp.spec", "plugins.rest.spec", "plugins.webhook.spec"} <= modules
+
+
+def test_the_koppel_command_finds_its_plugins_without_scanning_every_distribution(project_copy: Path,
+                                                                                   tmp_path: Path) -> None:
+    """The entry points are kept in the cache folder (runtime/registry.py): a second ``koppel
+    run 0`` reads them there instead of importlib.metadata's scan of every installed
+    distribution (pydantic's own scan for its plugins is pydantic's). The first one scans."""
+    (project_copy / "var").mkdir(exist_ok=True)
+    env = {"AS_KOPPEL": "1", "KOPPEL_CACHE_DIR": str(tmp_path / "cache")}
+    code, _, _, output = _reported(project_copy, "sis", "init", env=env)
+    assert code == 0, output[-3000:]
+    code, _, groups, output = _reported(project_copy, "run", "0", env=env)
+    assert code == 0 and "interface 0: ok" in output, output[-3000:]
+    assert list((tmp_path / "cache").glob("plugins-*.json")), "nothing kept"
+    code, modules, groups, output = _reported(project_copy, "run", "0", env=env)
+    assert code == 0 and "interface 0: ok" in output, output[-3000:]
+    assert {"plugins.db.source", "plugins.db.target"} <= modules
+    assert "koppel.plugins" not in groups, groups
+    # the same command in a process that is not the koppel command scans, as before
+    code, _, groups, output = _reported(project_copy, "run", "0")
+    assert code == 0 and "koppel.plugins" in groups, output[-3000:]
