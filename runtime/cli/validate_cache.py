@@ -41,7 +41,8 @@ Validating, such a process also keeps per-file artifacts (``Artifacts``, in the 
 ``artifacts/``): what is made of one file that depends on nothing but its bytes and the code that
 makes it, each named by a hash of both. After an edit (or with ``--no-cache``) only the files whose
 bytes changed are parsed again; every other check runs as in a cold run. KOPPEL_VALIDATE_CACHE=off
-keeps and reads none.
+keeps and reads none. Every other command that loads the project in such a process (``koppel run``,
+``dry-run``, ``serve``) uses them too (runtime/project.py's ``_keep_parses``).
 """
 
 from __future__ import annotations
