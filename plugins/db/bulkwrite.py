@@ -9,14 +9,19 @@ plain COPY with a commit per batch, 0.87 with groups of 100,000 rows). Upserts (
 already has rows: incremental runs, the outbox's changes) stream the same way into one temporary
 stage per table and group, applied with one ``INSERT ... ON CONFLICT`` when the group is made
 durable (or before anything else touches the database); a key already in the stage applies it
-first, so the stage holds each key once and the later row wins. On SQLite the rows are inserted
-or upserted in the open transaction. A failure rolls back everything not yet durable and raises;
+first, so the stage holds each key once and the later row wins. A stage of ``APPLY_BEHIND_ROWS``
+rows or more is applied on a thread while the engine reads the next batch from the source (the
+outbox's chunks of interface 0: the server's upsert of one chunk beside the read of the next),
+and waited for before the connection is used again; it commits nothing, so the durable point and
+what a failure rolls back stay as they were. On SQLite the rows are inserted or upserted in the
+open transaction. A failure rolls back everything not yet durable and raises;
 the engine then sends those batches again through ``write``, row refusals included.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -30,6 +35,10 @@ from plugins.db.dsn import quote_identifier as q
 if TYPE_CHECKING:
     from plugins.db.target import TableState
 
+#: a stage of at least this many rows is applied while the source reads on (PostgreSQL), not at
+#: the durable point; a smaller one waits for more rows (each apply costs a stage of its own)
+APPLY_BEHIND_ROWS = 2000
+
 
 class BulkWrites:
     """Needs of the host class: connection, dialect, tables, views_done, open(), _state(),
@@ -38,20 +47,39 @@ class BulkWrites:
     _copy = None  # the open COPY: (context manager, copy, cursor, (table, columns))
     _pending = False  # rows written but not yet committed
     _upsert = None  # the open upsert stage: (table state, stage, columns, keys in it, key of a row)
+    _behind: _Behind | None = None  # a stage being applied while the caller goes on
 
     def write_rows(self, rows: Rows, *, durable: bool = True) -> None:
         self.open()
         with paused_gc(), self._undo_on_failure(rows.object):
+            self._catch_up()
             self._pending = True
             self._write_rows(rows)
             if durable:
                 self._make_durable()
+            elif self._upsert is not None and len(self._upsert[3]) >= APPLY_BEHIND_ROWS:
+                self._apply_behind()
 
     def flush(self) -> None:
         if self.connection is None or not self._pending:
             return
         with self._undo_on_failure("(flush)"):
             self._make_durable()
+
+    def _apply_behind(self) -> None:
+        """Apply the open stage on a thread of its own: the server runs the upsert while the
+        engine reads the next batch from the source (the driver waits without the GIL). Nothing
+        else touches the connection until ``_catch_up`` has waited for it; nothing is committed."""
+        self._end_copy()
+        state, stage, columns, _keys = self._upsert
+        self._upsert = None
+        self._behind = _Behind(lambda: self.dialect.apply_upsert_stage(state.qualified, stage, columns, state.keys))
+
+    def _catch_up(self) -> None:
+        """Wait for the stage applied behind, if any; raise what it raised."""
+        behind, self._behind = self._behind, None
+        if behind is not None:
+            behind.wait()
 
     def _make_durable(self) -> None:
         self._end_stream()
@@ -143,6 +171,7 @@ class BulkWrites:
 
     def _end_stream(self) -> None:
         """End the open COPY, and apply the open upsert stage: every row written is in its table."""
+        self._catch_up()
         self._end_copy()
         if self._upsert is not None:
             state, stage, columns, _keys = self._upsert
@@ -157,6 +186,9 @@ class BulkWrites:
             cursor.close()
 
     def _abort_stream(self) -> None:
+        behind, self._behind = self._behind, None
+        if behind is not None:
+            behind.wait(quiet=True)  # its work is rolled back with the rest
         self._upsert = None  # the rollback takes the stage along
         if self._copy is not None:
             manager, _copy, cursor, _ = self._copy
@@ -167,6 +199,26 @@ class BulkWrites:
                 cursor.close()
             except Exception:
                 pass
+
+
+class _Behind:
+    """``work`` run on a thread; ``wait`` joins it and raises what it raised."""
+
+    def __init__(self, work) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(work,), name="koppel-db-apply", daemon=True)
+        self.thread.start()
+
+    def _run(self, work) -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - raised again by wait(), in the caller's thread
+            self.error = exc
+
+    def wait(self, *, quiet: bool = False) -> None:
+        self.thread.join()
+        if self.error is not None and not quiet:
+            raise self.error
 
 
 def _reorder(rows: Rows, state: "TableState", columns: list[str]) -> list[tuple]:
