@@ -15,7 +15,8 @@ as the ``koppel`` command keeps what it found (name → ``module:attr``) in Kopp
 (``installation_key``): sys.path, and in each of its folders the name of every .dist-info and
 .egg-info and the status of its entry_points.txt. Installing, upgrading or removing a
 distribution, or reinstalling Koppel with other entry points, changes the key, and the next
-command scans again. A missing, unreadable or broken cache file is a scan, never an error.
+command scans again. A missing, unreadable or broken cache file is a scan, never an error; so is
+one that another user could have written (what it names is imported).
 """
 
 from __future__ import annotations
@@ -233,8 +234,12 @@ def _cache_file():  # noqa: ANN202 - a Path
 
 
 def _read(path, key: str) -> dict[str, str] | None:  # noqa: ANN001
+    """The kept entries under ``key``; None if absent, broken, or not written by this user alone
+    (what it names is imported: a file another user could write must not choose it)."""
     try:
         with open(path, encoding="utf-8") as handle:
+            if not all(_private(info) for info in (os.fstat(handle.fileno()), os.stat(path.parent))):
+                return None
             stored = json.load(handle)
     except (OSError, ValueError):
         return None
@@ -245,6 +250,10 @@ def _read(path, key: str) -> dict[str, str] | None:  # noqa: ANN001
             isinstance(n, str) and isinstance(v, str) for n, v in entries.items()):
         return None
     return entries
+
+
+def _private(info: os.stat_result) -> bool:
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def _write(path, key: str, entries: dict[str, str]) -> None:  # noqa: ANN001

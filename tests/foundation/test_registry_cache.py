@@ -119,6 +119,17 @@ def test_a_broken_cache_file_is_a_scan(site, monkeypatch, content):
     assert _names(monkeypatch) == (names, 0)  # written again
 
 
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_cache_file_others_could_write_is_not_read(site, monkeypatch, what):
+    """What a kept file names is imported: one another user could have written is ignored."""
+    names, _ = _names(monkeypatch)
+    cache = reg._cache_file()
+    (cache if what == "file" else cache.parent).chmod(0o666 if what == "file" else 0o777)
+    assert _names(monkeypatch) == (names, 1)
+    (cache if what == "file" else cache.parent).chmod(0o600 if what == "file" else 0o700)
+    assert _names(monkeypatch)[1] == 0
+
+
 def test_an_unwritable_cache_folder_is_a_scan_every_time(site, monkeypatch, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("", encoding="utf-8")
