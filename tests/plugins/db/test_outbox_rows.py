@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from plugins.db import bulkwrite
 from plugins.db import source as source_module
 from plugins.db.schema import TimestampText
 from plugins.db.source import TableSource
@@ -164,9 +165,13 @@ def _apply(src, tgt, cursor: str) -> str:
     return cursor
 
 
+@pytest.mark.parametrize("behind", [None, 1], ids=["stage at the durable point", "every stage applied behind"])
 @pytest.mark.parametrize("target_kind", ["sqlite", "postgresql"])
-def test_the_changes_land_at_either_target_deletes_included(tmp_path, store, target_kind, request):
+def test_the_changes_land_at_either_target_deletes_included(tmp_path, store, target_kind, behind, request,
+                                                             monkeypatch):
     execute, dsn = store
+    if behind is not None:  # PostgreSQL: each table's stage applied while the next rows are read
+        monkeypatch.setattr(bulkwrite, "APPLY_BEHIND_ROWS", behind)
     if target_kind == "sqlite":
         target_dsn, schema = f"sqlite:///{tmp_path / 'datalaag.db'}", None
     else:
