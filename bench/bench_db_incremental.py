@@ -35,6 +35,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres); creates and drops its
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import re
 import sqlite3
@@ -111,7 +112,7 @@ def change(sqlite_path: Path, round_no: int, percent: int) -> tuple[int, int]:
     where = _changed(round_no, percent)
     # later than every row made by make_sqlite (2026) and than the rounds before: what a peer that
     # follows updated_at (dlt) needs to see the change; Koppel and the baseline follow the outbox
-    stamp = f"2027-01-{1 + round_no // 60:02} 12:{round_no % 60:02}:00.000000"
+    stamp = (dt.datetime(2027, 1, 1) + dt.timedelta(minutes=round_no)).strftime("%Y-%m-%d %H:%M:%S.000000")
     n = db.execute(f"UPDATE enrollment SET credits = credits + 1000, updated_at = ? WHERE {where}", (stamp,)).rowcount
     db.execute("INSERT INTO outbox (object, key, op, changed_at) SELECT 'enrollment', CAST(enrollment_id AS TEXT), "
                f"'upsert', ? FROM enrollment WHERE {where}", (stamp,))
