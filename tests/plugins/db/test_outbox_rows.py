@@ -200,3 +200,22 @@ def test_the_changes_land_at_either_target_deletes_included(tmp_path, store, tar
     assert _apply(_store_source(tmp_path, dsn, batch_size=3), target(), first) == '{"outbox": 12}'
     assert [r[:2] for r in held("student")] == [("S2", "Two")]
     assert held("period") == [(1, 1, 8), (1, 2, 6), (9, 9, 4)]
+
+
+def test_a_key_written_otherwise_in_the_outbox_finds_its_row_and_deletes_nothing(tmp_path, store):
+    """An outbox key that is not the row's own text ('01|2' for the integer key 1|2, as a
+    hand-written outbox row may hold it) still finds its row, as the database compares it: the row
+    goes out as read, and no delete of that key follows it, which would remove the row at the
+    target. A key whose row is gone ('9|09') is still a delete."""
+    execute, dsn = store
+    execute("DELETE FROM outbox")
+    for key in ("01|2", "9|09"):
+        execute("INSERT INTO outbox (object, key, op) VALUES ('period', ?, 'upsert')", (key,))
+    start = json.dumps({"outbox": len(CHANGES)})  # the two rows above, seq 9 and 10
+    bulk = list(_store_source(tmp_path, dsn).read_rows(start))
+    per_record = list(_store_source(tmp_path, dsn).read(start))
+    rows = [b.rows for b in bulk if b.rows is not None]
+    assert [sorted(map(tuple, r.data)) for r in rows] == [[(1, 2, 8)]]
+    deletes = [(r.operation, r.key) for b in bulk for r in b.records]
+    assert deletes == [("delete", "9|09")]
+    assert [(r.operation, r.key) for b in per_record for r in b.records] == [("delete", "9|09"), ("upsert", "1|2")]
