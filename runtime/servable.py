@@ -42,6 +42,8 @@ def valuemaps_used(project, files: set[str]) -> set[str]:
                 text += (project.root / name).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
+    if not text:  # no mapping (interface 0 replicates tables): nothing to search, no pattern to compile
+        return set()
     return {f"mappings/valuemaps/{p.name}" for p in folder.glob("*.y*ml")
             if re.search(rf"\b{re.escape(p.stem)}\b", text)}
 
