@@ -61,9 +61,11 @@ def test_in_process_the_collector_is_switched_back_on(project_copy: Path) -> Non
     from runtime.cli import main
 
     assert gc.isenabled()
+    frozen = gc.get_freeze_count()
     result = CliRunner().invoke(main, ["--project", str(project_copy), "validate"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert gc.isenabled()
+    # the objects validate froze before the collector resumed are collectable again
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
     gc.disable()  # a caller that had it off keeps it off
     try:
         CliRunner().invoke(main, ["--project", str(project_copy), "validate"], catch_exceptions=False)
