@@ -21,6 +21,7 @@ connection. Views are created inside that schema and must name their tables with
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -115,10 +116,12 @@ def connect(dsn: str, what: str, *, attach: list[str] | tuple[str, ...] = ()) ->
     scheme, _, rest = dsn.partition("://")
     try:
         if scheme == "postgresql+psycopg":
-            from runtime.gcpause import paused_gc
+            if "psycopg" not in sys.modules:  # the first connection imports the driver
+                from runtime.gcpause import paused_gc
 
-            with paused_gc():  # the driver's import: many objects, no garbage (runtime/engine/cli.py)
-                import psycopg
+                with paused_gc(freeze=True):  # many objects, none of them garbage, ever (gcpause.py)
+                    import psycopg
+            import psycopg
 
             raw = psycopg.connect("postgresql://" + rest)
             return Connection(raw, "postgresql")
