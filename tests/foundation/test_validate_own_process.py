@@ -64,8 +64,9 @@ def test_in_process_the_collector_is_switched_back_on(project_copy: Path) -> Non
     frozen = gc.get_freeze_count()
     result = CliRunner().invoke(main, ["--project", str(project_copy), "validate"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    # the objects validate froze before the collector resumed are collectable again
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    # the objects validate froze before the collector resumed are collectable again (gc.unfreeze
+    # frees every frozen object, so the count may also drop below what another caller had frozen)
+    assert gc.isenabled() and gc.get_freeze_count() <= frozen
     gc.disable()  # a caller that had it off keeps it off
     try:
         CliRunner().invoke(main, ["--project", str(project_copy), "validate"], catch_exceptions=False)
