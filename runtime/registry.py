@@ -272,17 +272,9 @@ def _write(path, key: str, entries: dict[str, str]) -> None:  # noqa: ANN001
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         return
-    _prune(path.parent)
+    from runtime.cli.validate_cache import prune
 
-
-def _prune(folder) -> None:  # noqa: ANN001
-    """Keep the KEEP most recently written (one per Python setup: a virtualenv, a PYTHONPATH)."""
-    try:
-        kept = sorted(folder.glob("plugins-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for old in kept[KEEP:]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        pass  # another process pruned first
+    prune(path.parent, "plugins-*.json", KEEP)  # one per Python setup: a virtualenv, a PYTHONPATH
 
 
 @lru_cache(maxsize=1)

@@ -361,15 +361,15 @@ def store(project_root: Path, before: Fingerprint, seen: Seen, result: dict) -> 
         os.replace(temporary, target)  # readers see the old verdict or the new one, never half
     except OSError:
         return False  # a read-only home: validate works, only slower next time
-    _prune(target.parent)
+    prune(target.parent, "validate-*.json", KEEP)  # each test's scratch project leaves one
     return True
 
 
-def _prune(folder: Path) -> None:
-    """Keep the KEEP most recently written verdicts (each test's scratch project leaves one)."""
+def prune(folder: Path, pattern: str, keep: int) -> None:
+    """Keep the ``keep`` most recently written files of ``folder`` matching ``pattern``."""
     try:
-        kept = sorted(folder.glob("validate-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for old in kept[KEEP:]:
+        kept = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in kept[keep:]:
             old.unlink(missing_ok=True)
     except OSError:
         pass  # another process pruned first
