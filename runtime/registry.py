@@ -21,7 +21,6 @@ one that another user could have written (what it names is imported).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import json
@@ -238,7 +237,9 @@ def _read(path, key: str) -> dict[str, str] | None:  # noqa: ANN001
     (what it names is imported: a file another user could write must not choose it)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            if not all(_private(info) for info in (os.fstat(handle.fileno()), os.stat(path.parent))):
+            from runtime.cli.validate_cache import private
+
+            if not all(private(info) for info in (os.fstat(handle.fileno()), os.stat(path.parent))):
                 return None
             stored = json.load(handle)
     except (OSError, ValueError):
@@ -252,29 +253,11 @@ def _read(path, key: str) -> dict[str, str] | None:  # noqa: ANN001
     return entries
 
 
-def _private(info: os.stat_result) -> bool:
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
-
-
 def _write(path, key: str, entries: dict[str, str]) -> None:  # noqa: ANN001
-    import tempfile
+    from runtime.cli.validate_cache import prune, write_atomically
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".plugins-", suffix=".tmp")
-    except OSError:
-        return  # a read-only home: the next command scans again
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"key": key, "entries": entries}, handle)
-        os.replace(temporary, path)  # a reader sees the old file or the new one, never half
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        return
-    from runtime.cli.validate_cache import prune
-
-    prune(path.parent, "plugins-*.json", KEEP)  # one per Python setup: a virtualenv, a PYTHONPATH
+    if write_atomically(path, json.dumps({"key": key, "entries": entries})):  # else: the next command scans
+        prune(path.parent, "plugins-*.json", KEEP)  # one per Python setup: a virtualenv, a PYTHONPATH
 
 
 @lru_cache(maxsize=1)

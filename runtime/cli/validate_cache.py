@@ -47,6 +47,7 @@ keeps and reads none. Every other command that loads the project in such a proce
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -349,20 +350,39 @@ def store(project_root: Path, before: Fingerprint, seen: Seen, result: dict) -> 
     if before.key is None or not before.covers(seen) or not _plugins_are_koppels() \
             or Fingerprint(project_root, earlier=before).key != before.key:
         return False
-    import tempfile  # here, not at the top: printing a kept verdict writes nothing
-
     target = cache_file(project_root)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        text = json.dumps({"key": before.key, "root": str(project_root), "result": result}, ensure_ascii=False)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".validate-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, target)  # readers see the old verdict or the new one, never half
-    except OSError:
+    text = json.dumps({"key": before.key, "root": str(project_root), "result": result}, ensure_ascii=False)
+    if not write_atomically(target, text):
         return False  # a read-only home: validate works, only slower next time
     prune(target.parent, "validate-*.json", KEEP)  # each test's scratch project leaves one
     return True
+
+
+def write_atomically(target: Path, text: str) -> bool:
+    """``text`` into ``target`` (its folder made private if missing) by a temporary file and a
+    rename: a reader sees the old file or the new one, never half. False when it cannot be written."""
+    import tempfile  # here, not at the top: printing a kept verdict writes nothing
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        return False
+    return True
+
+
+def private(info: os.stat_result) -> bool:
+    """Whether a file or folder is this user's own and no one else may write it (what is kept there
+    is unpickled or imported)."""
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def prune(folder: Path, pattern: str, keep: int) -> None:
@@ -428,10 +448,7 @@ class Artifacts:
                 # each made private here: mkdir(parents=True) would make the parent by the umask
                 self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 self.folder.mkdir(exist_ok=True, mode=0o700)
-                self._usable = all(
-                    info.st_uid == os.getuid() and not info.st_mode & 0o022
-                    for info in (os.stat(self.folder), os.stat(self.folder.parent))
-                )
+                self._usable = all(private(os.stat(f)) for f in (self.folder, self.folder.parent))
             except OSError:
                 self._usable = False
         return self._usable
